@@ -1,0 +1,114 @@
+"""Shared benchmark plumbing: timing, measured ceilings, the result table and atomic JSON output.
+
+Benchmarks import this as ``from common import ...`` (they run as ``python benchmarks/<name>.py`` from
+the repository root, with the package installed or ``PYTHONPATH=.``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+
+def environment() -> dict:
+    """Device, versions, git commit (+ dirty flag), command line and UTC time for the JSON header."""
+    env: dict = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "command": " ".join([sys.executable, *sys.argv]),
+        "utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        import triton
+
+        env["triton"] = triton.__version__
+    except ImportError:
+        env["triton"] = None
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        env.update(device=props.name, capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
+                   sms=props.multi_processor_count)
+    else:
+        env.update(device="cpu", capability=None, cuda=None)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout
+        env["git_commit"] = commit.strip()
+        env["git_dirty"] = bool(dirty.strip())
+    except (OSError, subprocess.CalledProcessError):
+        env["git_commit"] = None
+    return env
+
+
+def time_ms(fn: Callable[[], object], *, warmup_ms: float = 50, rep_ms: float = 300) -> tuple[float, float, float]:
+    """(p50, p20, p80) milliseconds of ``fn`` on the GPU, via triton's do_bench with explicit quantiles."""
+    from triton.testing import do_bench
+
+    p50, p20, p80 = do_bench(fn, warmup=warmup_ms, rep=rep_ms, quantiles=[0.5, 0.2, 0.8])
+    return float(p50), float(p20), float(p80)
+
+
+def measure_ceilings(device: str = "cuda") -> dict[str, float]:
+    """Measured roofs of this GPU: bf16 GEMM and int8 GEMM (TFLOP/s / TOPS), fp8 GEMM if any, copy GB/s."""
+    n = 8192
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
+    out: dict[str, float] = {}
+    ms = time_ms(lambda: a @ b)[0]
+    out["bf16_tflops"] = 2 * n**3 / ms / 1e9
+    ai = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g)
+    bi = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g).t()
+    ms = time_ms(lambda: torch._int_mm(ai, bi))[0]
+    out["int8_tops"] = 2 * n**3 / ms / 1e9
+    if hasattr(torch, "float8_e4m3fn") and torch.cuda.get_device_capability()[0] >= 9:
+        af = a.to(torch.float8_e4m3fn)
+        bf = b.to(torch.float8_e4m3fn).t().contiguous().t()
+        one = torch.ones((), device=device)
+        ms = time_ms(lambda: torch._scaled_mm(af, bf, one, one, out_dtype=torch.bfloat16))[0]
+        out["fp8_tflops"] = 2 * n**3 / ms / 1e9
+    src = torch.empty(1 << 30, dtype=torch.uint8, device=device).random_(generator=g)
+    dst = torch.empty_like(src)
+    ms = time_ms(lambda: dst.copy_(src))[0]
+    out["copy_gbps"] = 2 * src.numel() / ms / 1e6
+    del a, b, ai, bi, src, dst
+    torch.cuda.empty_cache()
+    return out
+
+
+def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
+    """Fixed-width table of ``rows`` (dicts) over ``columns``; floats printed with 4 significant digits."""
+
+    def fmt(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "-" if v is None else str(v)
+
+    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` as JSON atomically (temporary file in the same folder, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,26 @@
+"""The exceptions TurboDiffusion raises on purpose.
+
+Both subclass the built-in type a caller would expect, so ``except ValueError`` still works.
+"""
+
+from __future__ import annotations
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read or does not match the model it is loaded into."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` or raise MissingDependencyError naming ``pip install "turbodiffusion[extra]"``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependencyError(
+            f'{purpose} needs the package "{module}": pip install "turbodiffusion[{extra}]"'
+        ) from err

@@ -1,0 +1,1 @@
+"""Helpers for checking TurboDiffusion against references: metrics, tolerances, the golden runner."""
