@@ -28,3 +28,33 @@ W8A8_GAUSSIAN_REL_L2 = 1.1e-2 * LOSSY_FACTOR
 def lowp_bound(dtype: torch.dtype, eager_err: float) -> float:
     """Allowed max-abs-relative error of a low-precision kernel against the fp32 truth."""
     return max(KERNEL_LOWP_EAGER_FACTOR * eager_err, KERNEL_LOWP_FLOOR[dtype])
+
+
+# Sampler vs the same steps worked out by hand in float64 (tests/sampling): only the order of a few float64
+# operations differs, so anything above ~1e-12 relative is a wrong coefficient, not rounding.
+SAMPLER_FP64_REL = 1e-12
+# The same, seen through the sampler's float32 return value: one float32 rounding (2^-24 relative per
+# element, 2^-23 with margin for the L2 over elements).
+SAMPLER_FP32_OUT_REL = 2.0**-23
+
+# Model vs an independent implementation of the same network on the same weights, fp32 (umT5 vs
+# transformers' UMT5EncoderModel): the same operations in a different summation order. Measured 4e-8 to
+# 1.5e-7 on the tests' tiny umT5; the erf GELU in place of the tanh form gives 1.1e-4 to 1.7e-4.
+INDEPENDENT_IMPL_REL_L2 = 1e-5
+
+# Forward-mode JVP vs central finite differences, float64, step 1e-6 (tests/training): truncation is
+# O(step^2) ~ 1e-12 and rounding ~ 1e-16 / step = 1e-10 relative; measured ~2e-8 through a tiny WanDiT.
+# Above 1e-6 a tangent term is wrong, not noisy.
+JVP_FD_FP64_REL = 1e-6
+JVP_FD_STEP = 1e-6
+# 2-rank data-parallel (FSDP2) vs 1-rank training loss, fp32: the same sums reduced in another order.
+DATA_PARALLEL_FP32_REL = 1e-5
+
+# W8A8 GEMM kernel vs its reference (tests/quant), bf16/fp16 output: the int32 partials are exact in both,
+# only the fp32 fold (an fma in the kernel, a rounded product + add in PyTorch) differs, so the output may
+# sit one output-dtype ulp away; with a bias the pre-bias value's ulp is added (quantization.md §7).
+SCALED_MM_OUTPUT_ULPS = 1.0
+# FP8 e4m3 block-scaled W8A8 vs full precision on Gaussian data. No official FP8 mode exists to measure;
+# our reference of the rule measures 3.7e-2 (M=512, K=1536, three seeds), which is e4m3's own rounding
+# (3 mantissa bits: ~2.6% rms per operand). Bound = that x LOSSY_FACTOR.
+FP8_GAUSSIAN_REL_L2 = 3.7e-2 * LOSSY_FACTOR

@@ -1,0 +1,29 @@
+"""The house style's mechanical rules: ruff lint and format, and no unsafe torch.load."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from .conftest import REPO
+
+SOURCES = ["turbodiffusion", "tests", "benchmarks"]
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff not installed (pip install -e .[dev])")
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff(args):
+    result = subprocess.run(["ruff", *args, *SOURCES], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_torch_load_is_weights_only():
+    offenders = []
+    for path in (REPO / "turbodiffusion").rglob("*.py"):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"torch\.load\(", line) and "weights_only=True" not in line:
+                offenders.append(f"{path.relative_to(REPO)}:{lineno}")
+    assert not offenders, f"torch.load without weights_only=True: {offenders}"
