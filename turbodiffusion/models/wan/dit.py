@@ -1,0 +1,342 @@
+"""The Wan2.1 / Wan2.2 diffusion transformer (shared/docs/models.md §1-4).
+
+Design choices, each deliberate:
+- Module and parameter names are the official Wan ones (models.md §2): they are our checkpoint contract.
+  The patch embedding is a Linear over flattened (c, kt, kh, kw) patches, TurboDiffusion's layout; the
+  loader reshapes the official Conv3d weight into it.
+- Precision follows models.md §1 "Precision". The sinusoid is computed in float64; the time MLP and
+  projection, the modulation sums, every norm's statistics, the ``(1 + scale) * . + shift`` products, RoPE
+  and the whole head run in float32 (float64 for a float64 model); everything else, the residual stream
+  included, runs in the weights' dtype. The gates are cast to that dtype before ``x + y * gate``, as
+  TurboDiffusion does (official Wan would promote the stream to float32 instead).
+- Self-attention runs on the backend chosen by an AttentionConfig (attention/registry.py), on q, k, v of
+  layout [B, L, H, D] after RMSNorm and RoPE; cross-attention is always dense (attention.md: only
+  self-attention is sparse) and has its own SDPA module.
+- No buffers and no caches: RoPE angles are rebuilt per forward, so ``with torch.device("meta")`` builds
+  a model that allocates nothing, ready for ``load_state_dict(assign=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...attention import AttentionConfig, build_attention
+from .config import WanDiTConfig
+from .rope import apply_rope, rope_angles
+
+# Frequency base of the sinusoidal timestep embedding (models.md §1 step 2).
+_TIME_THETA = 10000.0
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the high-precision islands: float32, or float64 when the model itself is float64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _linear_in(layer: nn.Linear, x: Tensor) -> Tensor:
+    """``layer(x)`` with the layer's weights cast to x's dtype (float32 islands of a bf16 model)."""
+    bias = None if layer.bias is None else layer.bias.to(x.dtype)
+    return F.linear(x, layer.weight.to(x.dtype), bias)
+
+
+def timestep_embedding(t: Tensor, dim: int) -> Tensor:
+    """Sinusoidal embedding ``[cos(t w_k), sin(t w_k)]``, ``w_k = 10000^(-k/(dim/2))``: cos half first.
+
+    t: [B], any real dtype, on the 0..1000 scale. Returns [B, dim] float64.
+    """
+    half = dim // 2
+    # float64 on purpose: the reference builds the sinusoid in float64 from the (possibly bf16-rounded)
+    # timestep; at t ~ 1000 float32 phases would already be off by ~1e-4 rad.
+    t = t.to(torch.float64)
+    freqs = torch.pow(_TIME_THETA, -torch.arange(half, dtype=torch.float64, device=t.device) / half)
+    phases = torch.outer(t, freqs)
+    return torch.cat([torch.cos(phases), torch.sin(phases)], dim=1)
+
+
+def patchify(x: Tensor, patch_size: tuple[int, int, int]) -> Tensor:
+    """[B, C, F, h, w] -> tokens [B, L, C*pt*ph*pw], L = (F/pt)(h/ph)(w/pw), tokens row-major (w fastest).
+
+    Each token's vector is ordered (c, kt, kh, kw) with kw fastest: channel-major, like the flattened
+    official Conv3d weight. Sizes must be multiples of the patch (the caller checks).
+    """
+    B, C, Fr, h, w = x.shape
+    pt, ph, pw = patch_size
+    x = x.reshape(B, C, Fr // pt, pt, h // ph, ph, w // pw, pw)
+    x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # [B, F', h', w', C, pt, ph, pw]
+    return x.reshape(B, (Fr // pt) * (h // ph) * (w // pw), C * pt * ph * pw)
+
+
+def unpatchify(
+    tokens: Tensor, grid: tuple[int, int, int], patch_size: tuple[int, int, int], channels: int
+) -> Tensor:
+    """Tokens [B, L, pt*ph*pw*C] -> [B, C, F'pt, h'ph, w'pw] for grid = (F', h', w').
+
+    Each token's vector is ordered (kt, kh, kw, c) with c fastest: channel-minor, the opposite of
+    ``patchify`` (models.md §1 step 6); the head's weights are trained for this order.
+    """
+    B = tokens.shape[0]
+    gf, gh, gw = grid
+    pt, ph, pw = patch_size
+    x = tokens.reshape(B, gf, gh, gw, pt, ph, pw, channels)
+    x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # [B, C, F', pt, h', ph, w', pw]
+    return x.reshape(B, channels, gf * pt, gh * ph, gw * pw)
+
+
+class WanLayerNorm(nn.Module):
+    """LayerNorm over the last dim with float32 statistics; ``affine`` adds weight and bias [dim].
+
+    x: [B, L, dim]. Returns the same shape in x's dtype.
+    """
+
+    def __init__(self, dim: int, eps: float, affine: bool) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = nn.Parameter(torch.ones(dim)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        compute = _compute_dtype(x.dtype)
+        weight = None if self.weight is None else self.weight.to(compute)
+        bias = None if self.bias is None else self.bias.to(compute)
+        return F.layer_norm(x.to(compute), (self.dim,), weight, bias, self.eps).to(x.dtype)
+
+
+class WanRMSNorm(nn.Module):
+    """RMSNorm over the whole width (not per head): ``(x / rms(x)).to(x.dtype) * weight``.
+
+    x: [B, L, dim]. The statistics are float32; the scale multiplies after the cast back, as in the
+    reference, so a bf16 model returns bf16.
+    """
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        xf = x.to(_compute_dtype(x.dtype))
+        normed = xf * torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        return normed.to(x.dtype) * self.weight
+
+
+class WanSelfAttention(nn.Module):
+    """q, k, v projections, RMSNorm on q and k, 3D RoPE, the configured attention backend, output projection."""
+
+    def __init__(self, dim: int, num_heads: int, eps: float, attention: AttentionConfig) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.o = nn.Linear(dim, dim)
+        self.norm_q = WanRMSNorm(dim, eps)
+        self.norm_k = WanRMSNorm(dim, eps)
+        self.attn_op = build_attention(attention, self.head_dim)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """x: [B, L, dim]; cos, sin: [L, D/2]. Returns [B, L, dim] in x's dtype."""
+        heads = (self.num_heads, self.head_dim)
+        q = self.norm_q(self.q(x)).unflatten(-1, heads)
+        k = self.norm_k(self.k(x)).unflatten(-1, heads)
+        v = self.v(x).unflatten(-1, heads)
+        out = self.attn_op(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v)  # [B, L, H, D]
+        return self.o(out.flatten(2))
+
+
+class WanCrossAttention(nn.Module):
+    """Attention from the video tokens to the text context: RMSNorm on q and k, no RoPE, no mask, dense."""
+
+    def __init__(self, dim: int, num_heads: int, eps: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.o = nn.Linear(dim, dim)
+        self.norm_q = WanRMSNorm(dim, eps)
+        self.norm_k = WanRMSNorm(dim, eps)
+        # Always dense: only self-attention is sparsified, and the 512 text rows are cheap.
+        self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
+
+    def forward(self, x: Tensor, context: Tensor) -> Tensor:
+        """x: [B, L, dim]; context: [B, Lt, dim] (already text-embedded). Returns [B, L, dim]."""
+        heads = (self.num_heads, self.head_dim)
+        q = self.norm_q(self.q(x)).unflatten(-1, heads)
+        k = self.norm_k(self.k(context)).unflatten(-1, heads)
+        v = self.v(context).unflatten(-1, heads)
+        return self.o(self.attn_op(q, k, v).flatten(2))
+
+
+class WanBlock(nn.Module):
+    """One transformer block (models.md §1 step 4): modulated self-attention, cross-attention, modulated FFN."""
+
+    def __init__(self, config: WanDiTConfig, attention: AttentionConfig) -> None:
+        super().__init__()
+        dim = config.dim
+        # [1, 6, dim]: shift/scale/gate for self-attention, then for the FFN; added to the time projection.
+        self.modulation = nn.Parameter(torch.zeros(1, 6, dim))
+        self.norm1 = WanLayerNorm(dim, config.eps, affine=False)
+        self.self_attn = WanSelfAttention(dim, config.num_heads, config.eps, attention)
+        self.norm3 = WanLayerNorm(dim, config.eps, affine=True)
+        self.cross_attn = WanCrossAttention(dim, config.num_heads, config.eps)
+        self.norm2 = WanLayerNorm(dim, config.eps, affine=False)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, config.ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(config.ffn_dim, dim)
+        )
+
+    def forward(self, x: Tensor, e0: Tensor, context: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """x: [B, L, dim] residual stream (weights' dtype); e0: [B, 6, dim] float32 time projection;
+        context: [B, Lt, dim]; cos, sin: [L, D/2] float32. Returns x's new value, same shape and dtype.
+        """
+        m = self.modulation.to(e0.dtype) + e0  # [B, 6, dim], float32
+        shift_sa, scale_sa, gate_sa, shift_ffn, scale_ffn, gate_ffn = m.chunk(6, dim=1)
+        h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
+        x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
+        x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
+        h = self.norm2(x).to(m.dtype) * (1 + scale_ffn) + shift_ffn
+        return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
+
+
+class WanHead(nn.Module):
+    """Final modulated LayerNorm and Linear to the patch outputs in float32 (models.md §1 step 5).
+
+    As in the reference, the LayerNorm's output is first rounded to the stream's dtype (its statistics are
+    float32); modulation and Linear then run in float32 on float32 copies of the weights.
+    """
+
+    def __init__(self, dim: int, out_features: int, eps: float) -> None:
+        super().__init__()
+        self.modulation = nn.Parameter(torch.zeros(1, 2, dim))  # shift, scale; added to e (not e0)
+        self.norm = WanLayerNorm(dim, eps, affine=False)
+        self.head = nn.Linear(dim, out_features)
+
+    def forward(self, x: Tensor, e: Tensor) -> Tensor:
+        """x: [B, L, dim]; e: [B, dim] float32 time embedding. Returns [B, L, out_features] in e's dtype."""
+        shift, scale = (self.modulation.to(e.dtype) + e[:, None, :]).chunk(2, dim=1)
+        h = self.norm(x).to(e.dtype) * (1 + scale) + shift
+        return _linear_in(self.head, h)
+
+
+class WanDiT(nn.Module):
+    """Wan2.1 T2V / Wan2.2 I2V DiT predicting the flow-matching velocity ``eps - x0`` of a latent video.
+
+    ``attention`` picks the self-attention backend (default dense SDPA); with "sla" or "sagesla" each
+    block also owns SLA's ``self_attn.attn_op.local_attn.proj_l``, as TurboWan checkpoints do.
+    """
+
+    def __init__(self, config: WanDiTConfig, attention: AttentionConfig | None = None) -> None:
+        super().__init__()
+        if not isinstance(config, WanDiTConfig):
+            raise TypeError(f"config must be a WanDiTConfig (got {type(config).__name__}); see DIT_PRESETS")
+        self.config = config
+        self.attention_config = attention if attention is not None else AttentionConfig()
+        c = config
+        patch_volume = math.prod(c.patch_size)
+        self.patch_embedding = nn.Linear(c.in_dim * patch_volume, c.dim)
+        self.text_embedding = nn.Sequential(
+            nn.Linear(c.text_dim, c.dim), nn.GELU(approximate="tanh"), nn.Linear(c.dim, c.dim)
+        )
+        self.time_embedding = nn.Sequential(nn.Linear(c.freq_dim, c.dim), nn.SiLU(), nn.Linear(c.dim, c.dim))
+        self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(c.dim, 6 * c.dim))
+        self.blocks = nn.ModuleList(WanBlock(c, self.attention_config) for _ in range(c.num_layers))
+        self.head = WanHead(c.dim, c.out_dim * patch_volume, c.eps)
+
+    def forward(self, x: Tensor, timestep: Tensor, context: Tensor, y: Tensor | None = None) -> Tensor:
+        """Velocity prediction for one denoising step.
+
+        x: [B, out_dim, F, h, w] noisy latent (16 channels); F, h, w multiples of the patch (1, 2, 2).
+        timestep: [B] or [B, 1] on the 0..1000 scale, any real dtype (the sinusoid is taken in float64 of
+            the value given: round it, e.g. to bf16, before the call when reproducing a bf16 reference).
+        context: [B, Lt, text_dim] text encoder output, Lt <= text_len; shorter contexts are zero-padded
+            to text_len as official Wan does (padded rows are attended to, so padding is part of the model).
+        y: i2v only, [B, in_dim - out_dim, F, h, w] (mask + image latent), concatenated after x on channels.
+        x, y and context are cast to the weights' dtype. Returns the velocity [B, out_dim, F, h, w] as
+        computed by the float32 head: float32 for a bf16/fp16/fp32 model (float64 for a float64 one).
+        Raises ValueError on any shape, rank or channel mismatch, before any compute.
+        """
+        c = self.config
+        self._check_inputs(x, timestep, context, y)
+        dtype = self.patch_embedding.weight.dtype
+        compute = _compute_dtype(dtype)
+        x = x.to(dtype)
+        if y is not None:
+            x = torch.cat([x, y.to(dtype)], dim=1)
+        B, _, frames, height, width = x.shape
+        pt, ph, pw = c.patch_size
+        grid = (frames // pt, height // ph, width // pw)
+
+        # 1. Patchify and embed: [B, L, dim] in the weights' dtype.
+        tokens = self.patch_embedding(patchify(x, c.patch_size))
+
+        # 2. Time embedding e [B, dim] and projection e0 [B, 6, dim], in float32 whatever the weights.
+        emb = timestep_embedding(timestep.reshape(B).to(x.device), c.freq_dim).to(compute)
+        e = _linear_in(self.time_embedding[2], F.silu(_linear_in(self.time_embedding[0], emb)))
+        e0 = _linear_in(self.time_projection[1], F.silu(e)).unflatten(1, (6, c.dim))
+
+        # 3. Text embedding of every context row, padded ones included (there is no text mask).
+        context = context.to(dtype)
+        if context.shape[1] < c.text_len:
+            context = F.pad(context, (0, 0, 0, c.text_len - context.shape[1]))
+        context = self.text_embedding(context)
+
+        # 4. Blocks, with one RoPE table for all of them.
+        angles = rope_angles(grid, c.head_dim, device=x.device)
+        cos, sin = angles.cos().to(compute), angles.sin().to(compute)
+        for block in self.blocks:
+            tokens = block(tokens, e0, context, cos, sin)
+
+        # 5-6. Head in float32, then unpatchify (channel-minor).
+        out = self.head(tokens, e)
+        return unpatchify(out, grid, c.patch_size, c.out_dim)
+
+    def _check_inputs(self, x: Tensor, timestep: Tensor, context: Tensor, y: Tensor | None) -> None:
+        c = self.config
+        if x.dim() != 5:
+            raise ValueError(f"x must be a latent video [B, C, F, h, w] (got shape {tuple(x.shape)})")
+        if not x.is_floating_point():
+            raise ValueError(f"x must be a floating tensor (got {x.dtype})")
+        B, C, frames, height, width = x.shape
+        if C != c.out_dim:
+            hint = f"; pass the {c.cond_dim} conditioning channels separately as y" if c.cond_dim else ""
+            raise ValueError(f"x must have {c.out_dim} latent channels (got {C}){hint}")
+        pt, ph, pw = c.patch_size
+        if frames % pt or height % ph or width % pw:
+            raise ValueError(
+                f"latent frames, height and width must be multiples of the patch {c.patch_size} "
+                f"(got F={frames}, h={height}, w={width}); with the (1, 2, 2) patch use even h and w "
+                f"(pixel sizes multiples of 16, see check_video_shape)"
+            )
+        if c.model_type == "i2v":
+            expected = (B, c.cond_dim, frames, height, width)
+            if y is None:
+                raise ValueError(
+                    f"an i2v model needs y [B, {c.cond_dim}, F, h, w] (mask + image latent); got y=None"
+                )
+            if tuple(y.shape) != expected:
+                raise ValueError(f"y must have shape {list(expected)} to match x (got {tuple(y.shape)})")
+        elif y is not None:
+            raise ValueError(
+                f"a t2v model takes no y (got shape {tuple(y.shape)}); pass y=None or load an i2v model"
+            )
+        if tuple(timestep.shape) not in ((B,), (B, 1)):
+            raise ValueError(f"timestep must be [B] or [B, 1] with B={B} (got shape {tuple(timestep.shape)})")
+        if timestep.is_complex() or timestep.dtype == torch.bool:
+            raise ValueError(f"timestep must be real on the 0..1000 scale (got {timestep.dtype})")
+        if context.dim() != 3 or context.shape[0] != B or context.shape[2] != c.text_dim:
+            raise ValueError(
+                f"context must be [B, Lt, text_dim] = [{B}, Lt, {c.text_dim}] (got {tuple(context.shape)})"
+            )
+        if context.shape[1] > c.text_len:
+            raise ValueError(
+                f"context has {context.shape[1]} rows but the model takes at most text_len={c.text_len}; "
+                f"truncate the prompt to {c.text_len} tokens"
+            )
+
+
+__all__ = ["WanBlock", "WanDiT", "patchify", "timestep_embedding", "unpatchify"]
