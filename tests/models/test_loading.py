@@ -16,7 +16,7 @@ from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.testing.compare import rel_l2
 from turbodiffusion.testing.tolerances import GOLDEN_REL_L2
 
-SMALL = WanDiTConfig(dim=64, ffn_dim=96, num_heads=2, num_layers=2, text_dim=24, text_len=8)
+SMALL = WanDiTConfig(dim=128, ffn_dim=96, num_heads=2, num_layers=2, text_dim=24, text_len=8)
 
 
 def random_dit(config: WanDiTConfig, seed: int, attention: AttentionConfig | None = None) -> WanDiT:
