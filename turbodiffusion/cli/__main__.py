@@ -15,8 +15,13 @@ import sys
 # name -> (module, one-line help). Add a command by adding a row.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("turbodiffusion.cli.generate", "generate a video from a prompt (and an image for I2V)"),
-    "download": ("turbodiffusion.cli.download", "download a preset's checkpoint files from the Hugging Face hub"),
+    "download": (
+        "turbodiffusion.cli.download",
+        "download a preset's checkpoint files from the Hugging Face hub",
+    ),
     "quantize": ("turbodiffusion.cli.quantize", "convert a Wan checkpoint to the W8A8 INT8 layout"),
+    "train": ("turbodiffusion.cli.train", "train a Wan DiT (flow matching, SLA fine-tuning, rCM)"),
+    "merge": ("turbodiffusion.cli.merge", "merge SLA and rCM updates into one TurboWan checkpoint"),
 }
 
 
@@ -31,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in _available().items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text,
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        cmd = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
         cmd.set_defaults(_module=module)
         importlib.import_module(module).add_arguments(cmd)
     return parser

@@ -1,0 +1,116 @@
+"""`turbodiffusion generate` through main(): the mp4 round trip, --help, and one-line errors."""
+
+from __future__ import annotations
+
+import re
+
+import av
+import pytest
+
+from turbodiffusion.cli.__main__ import build_parser, main
+
+from ..pipelines.layouts import write_wan22_i2v
+
+
+def test_round_trip_writes_a_playable_mp4(tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    rc = main(
+        ["generate", "a red circle moving right", "--frames", "9", "--resolution", "64x48", "-o", str(out)]
+    )
+    assert rc == 0
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.width, s.height, s.average_rate, s.codec_context.name) == (64, 48, 16, "h264")
+        assert sum(1 for _ in c.decode(s)) == 9
+    stdout = capsys.readouterr().out
+    assert f"wrote {out}" in stdout
+    assert re.search(
+        r"text \d+\.\d\d s \| steps [\d.+]+ = \d+\.\d\d s \| decode \d+\.\d\d s \| total", stdout
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+def test_same_seed_same_file_content(tmp_path):
+    args = ["generate", "x", "--frames", "5", "--resolution", "64x48", "--seed", "3", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "a.mp4")]) == 0
+    assert main([*args, "-o", str(tmp_path / "b.mp4")]) == 0
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_help_lists_every_flag_with_its_default():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["generate"]
+    text = sub.format_help()
+    flags = [o for a in sub._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
+    expected = {
+        "--image", "--model", "--checkpoint-dir", "--steps", "--attention", "--sla-topk", "--quant", "--frames",
+        "--resolution", "--seed", "--device", "--offload", "--output", "--sampler", "--sigma-max", "--ode",
+        "--guidance", "--shift", "--dtype", "--no-progress",
+    }  # fmt: skip
+    assert expected <= set(flags)
+    for flag in flags:
+        assert flag in text
+    # every option's help states its default (written out, or appended by the command table's formatter)
+    formatter = sub.formatter_class(prog="turbodiffusion generate")
+    for action in sub._actions:
+        if action.option_strings and action.dest != "help":
+            assert "default" in formatter._get_help_string(action), action.dest
+    compact = " ".join(text.split())
+    assert "(default: 0)" in compact and "(default: builtin-random" not in compact  # seed; model wording
+    assert "sdpa,sla,sage,sagesla" in compact
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--frames", "8"], r"error: num_frames must be 4k\+1 \(got 8\); use 5 or 9"),
+        (["--resolution", "100x64"], r"error: width must be a multiple of 16 \(got 100\); use 96 or 112"),
+        (["--steps", "6"], r"error: steps must be 1 to 4 for the rCM sampler \(got 6\)"),
+        (["--image", "nope.png"], r"error: image not found: nope.png"),
+        (["--model", "wan-9b"], r"error: model must be a preset name or an existing checkpoint folder"),
+        (["-o", "/nonexistent-dir/x.mp4"], r"error: cannot write /nonexistent-dir/x.mp4: folder"),
+        (["-o", "x.gif"], r"error: output must be an \.mp4 file"),
+        (
+            ["--model", "turbowan2.1-t2v-14b-480p", "--checkpoint-dir", "/nonexistent-ckpt"],
+            r"turbodiffusion download",
+        ),
+        (
+            ["--attention", "sdpa", "--sla-topk", "0.2"],
+            r'error: sla_topk applies to "sla" and "sagesla" only',
+        ),
+    ],
+)
+def test_bad_arguments_exit_1_with_one_line(extra, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "x", *extra]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.search(message, err), err
+    assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_t2v_model_rejects_an_image_before_loading(tmp_path, capsys, caplog):
+    image = tmp_path / "i.png"
+    with av.open(str(image), "w", format="image2") as c:
+        s = c.add_stream("png")
+        s.width, s.height, s.pix_fmt = 16, 16, "rgb24"
+        c.mux(
+            s.encode(
+                av.VideoFrame.from_ndarray(__import__("numpy").zeros((16, 16, 3), "uint8"), format="rgb24")
+            )
+        )
+        c.mux(s.encode())
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "x", "--image", str(image), "-o", str(tmp_path / "o.mp4")]) == 1
+    assert "is text-to-video and takes no image" in capsys.readouterr().err
+    assert not any("RANDOM weights" in r.getMessage() for r in caplog.records)  # nothing was loaded
+
+
+def test_recognised_i2v_folder_needs_an_image(tmp_path, capsys, monkeypatch):
+    # The folder is recognised as Wan2.2 I2V (no --model), so a missing --image fails before loading.
+    folder = write_wan22_i2v(tmp_path / "ckpt")
+    assert (
+        main(["generate", "x", "--checkpoint-dir", str(folder), "--frames", "5", "--resolution", "64x48"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "error: wan2.2-i2v-a14b is image-to-video and needs an image" in err

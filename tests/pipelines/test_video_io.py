@@ -1,0 +1,120 @@
+"""mp4 writing (H.264 via PyAV, atomic) and image reading."""
+
+from __future__ import annotations
+
+import sys
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from turbodiffusion.errors import MissingDependencyError
+from turbodiffusion.pipelines import video_io
+from turbodiffusion.pipelines.video_io import check_output_path, read_image, read_video, write_mp4
+
+
+def frames(t: int, h: int, w: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(t, h, w, 3, generator=g) * 255).to(torch.uint8)
+
+
+@pytest.mark.parametrize(("t", "h", "w"), [(1, 32, 48), (9, 48, 80)])
+def test_round_trip_count_size_fps(tmp_path, t, h, w):
+    path = write_mp4(frames(t, h, w, seed=t), tmp_path / "v.mp4", fps=16)
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264"
+        assert (s.width, s.height, s.average_rate) == (w, h, 16)
+        decoded = list(c.decode(s))
+    assert len(decoded) == t
+    back, fps = read_video(path)
+    assert back.shape == (t, h, w, 3) and fps == 16
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]  # no temporary file left
+
+
+def test_smooth_content_survives_encoding(tmp_path):
+    # A flat grey ramp: H.264 at crf 18 keeps it within a few levels.
+    ramp = torch.linspace(40, 200, 64).round().to(torch.uint8)
+    video = ramp[None, None, :, None].expand(5, 32, 64, 3).contiguous()
+    back, _ = read_video(write_mp4(video, tmp_path / "r.mp4"))
+    assert (back.int() - video.int()).abs().float().mean() < 3.0
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "keep.mp4"
+    target.write_bytes(b"old")
+
+    def boom(*a, **k):
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(av.VideoFrame, "from_ndarray", boom)
+    with pytest.raises(RuntimeError, match="encoder exploded"):
+        write_mp4(frames(2, 16, 16, 0), target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.mp4"]
+
+
+def test_bad_frames(tmp_path):
+    with pytest.raises(ValueError, match=r"frames must be uint8 \[T, H, W, 3\]"):
+        write_mp4(torch.zeros(2, 16, 16, 3), tmp_path / "a.mp4")
+    with pytest.raises(ValueError, match=r"frames must be uint8 \[T, H, W, 3\]"):
+        write_mp4(np.zeros((16, 16, 3), np.uint8), tmp_path / "a.mp4")
+    with pytest.raises(ValueError, match="needs even sizes"):
+        write_mp4(np.zeros((1, 15, 16, 3), np.uint8), tmp_path / "a.mp4")
+    with pytest.raises(ValueError, match="fps must be a positive int"):
+        write_mp4(np.zeros((1, 16, 16, 3), np.uint8), tmp_path / "a.mp4", fps=0)
+
+
+def test_output_path_checks(tmp_path):
+    assert check_output_path(tmp_path / "ok.mp4") == tmp_path / "ok.mp4"
+    with pytest.raises(ValueError, match=r"output must be an \.mp4 file"):
+        check_output_path(tmp_path / "a.avi")
+    (tmp_path / "d.mp4").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        check_output_path(tmp_path / "d.mp4")
+    with pytest.raises(ValueError, match="does not exist; create it"):
+        check_output_path(tmp_path / "nope" / "a.mp4")
+
+
+def test_unwritable_folder_via_access(tmp_path, monkeypatch):
+    monkeypatch.setattr(video_io.os, "access", lambda *a: False)
+    with pytest.raises(ValueError, match="is not writable; pick another output path"):
+        check_output_path(tmp_path / "a.mp4")
+
+
+def test_read_only_file(tmp_path, monkeypatch):
+    existing = tmp_path / "ro.mp4"
+    existing.write_bytes(b"x")
+    monkeypatch.setattr(video_io.os, "access", lambda p, mode: str(p) != str(existing))
+    with pytest.raises(ValueError, match="the file is read-only"):
+        check_output_path(existing)
+
+
+def _write_png(path, image: np.ndarray) -> None:
+    with av.open(str(path), "w", format="image2") as c:
+        s = c.add_stream("png")
+        s.width, s.height, s.pix_fmt = image.shape[1], image.shape[0], "rgb24"
+        c.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        c.mux(s.encode())
+
+
+def test_read_image_exact(tmp_path):
+    image = frames(1, 21, 34, seed=5)[0].numpy()
+    _write_png(tmp_path / "i.png", image)
+    assert torch.equal(read_image(tmp_path / "i.png"), torch.from_numpy(image))
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="image not found"):
+        read_image(tmp_path / "none.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="cannot read .* as an image"):
+        read_image(tmp_path / "bad.png")
+
+
+def test_missing_pyav(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "turbodiffusion\[video\]"'):
+        write_mp4(frames(1, 16, 16, 0), tmp_path / "a.mp4")

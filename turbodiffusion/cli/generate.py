@@ -1,0 +1,175 @@
+"""``turbodiffusion generate PROMPT``: text (and image) to an mp4, through the same API users call.
+
+Parses, checks every argument before loading anything, calls ``TurboPipeline``, writes the mp4
+atomically, prints the path and one summary line of per-stage times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from ..attention.config import BACKEND_NAMES
+from ..pipelines.presets import DEFAULT_PRESET, PRESETS, RESOLUTIONS, parse_resolution
+
+logger = logging.getLogger(__name__)
+
+
+# Options whose default depends on the preset: their help says so, and argparse must not append
+# "(default: None)" (the command table uses ArgumentDefaultsHelpFormatter), hence SUPPRESS + getattr.
+_FROM_PRESET = argparse.SUPPRESS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", help="what the video shows")
+    parser.add_argument(
+        "--image",
+        default=_FROM_PRESET,
+        help="conditioning image (PNG/JPEG) for image-to-video presets (default: none)",
+    )
+    parser.add_argument(
+        "--model",
+        default=_FROM_PRESET,
+        help=f"preset name or checkpoint folder; presets: {', '.join(PRESETS)} (default: the preset "
+        f"recognised in --checkpoint-dir, else {DEFAULT_PRESET}: a tiny RANDOM-weight model that makes "
+        "noise, not the prompt)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=_FROM_PRESET,
+        help="folder holding the preset's files; `turbodiffusion download PRESET --dir DIR` fills it "
+        "(default: ./checkpoints/PRESET)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=_FROM_PRESET,
+        help="sampling steps, 1-4 for rcm (default: 4 for rcm, 50 for unipc and euler)",
+    )
+    parser.add_argument(
+        "--sampler",
+        choices=("rcm", "unipc", "euler"),
+        default="rcm",
+        help="rcm: TurboDiffusion's few-step sampler; unipc, euler: the original Wan sampler with guidance",
+    )
+    parser.add_argument(
+        "--attention",
+        choices=BACKEND_NAMES,
+        default=_FROM_PRESET,
+        help="attention backend (default: the preset's: sagesla for TurboWan, sdpa otherwise)",
+    )
+    parser.add_argument(
+        "--sla-topk",
+        type=float,
+        default=_FROM_PRESET,
+        help="fraction of key blocks sla / sagesla keep, in (0, 1] (default: 0.1)",
+    )
+    parser.add_argument(
+        "--quant", action="store_true", help="W8A8 INT8 linears (always on for -quant presets)"
+    )
+    parser.add_argument(
+        "--frames", type=int, default=_FROM_PRESET, help="number of frames, 4k+1 (default: the preset's, 81)"
+    )
+    parser.add_argument(
+        "--resolution",
+        default=_FROM_PRESET,
+        help=f"{' or '.join(RESOLUTIONS)} (16:9) or WIDTHxHEIGHT, multiples of 16 (default: the preset's: "
+        "480p or 720p; 256x144 for builtin-random)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same video")
+    parser.add_argument(
+        "--sigma-max",
+        type=float,
+        default=_FROM_PRESET,
+        help="rCM's initial noise level (default: the preset's: 80 T2V, 200 I2V)",
+    )
+    parser.add_argument("--ode", action="store_true", help="deterministic rCM steps (no re-noising)")
+    parser.add_argument(
+        "--guidance", type=float, default=5.0, help="classifier-free guidance scale (unipc, euler)"
+    )
+    parser.add_argument("--shift", type=float, default=5.0, help="noise schedule shift (unipc, euler)")
+    parser.add_argument(
+        "--device",
+        default=_FROM_PRESET,
+        help="cuda, cuda:1, cpu, ... (default: cuda when available, else cpu)",
+    )
+    parser.add_argument(
+        "--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="weight and activation dtype"
+    )
+    parser.add_argument(
+        "--offload", action="store_true", help="model CPU offload: each network on the GPU only while it runs"
+    )
+    parser.add_argument("-o", "--output", default="output.mp4", help="where to write the mp4 (H.264)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipelines import TurboPipeline
+    from ..pipelines.components import resolve_preset
+    from ..pipelines.i2v import load_image
+    from ..pipelines.pipeline import check_request, resolve_request
+    from ..pipelines.video_io import check_output_path
+
+    def opt(name: str):
+        return getattr(args, name, None)
+
+    # Every check that needs no weights runs first, so a typo fails in milliseconds.
+    output = check_output_path(args.output)
+    width = height = None
+    if opt("resolution") is not None:
+        width, height = parse_resolution(args.resolution)
+    model, checkpoint_dir = opt("model"), opt("checkpoint_dir")
+    if model is None:
+        model, checkpoint_dir = (
+            (checkpoint_dir, None) if checkpoint_dir is not None else (DEFAULT_PRESET, None)
+        )
+    quant = True if args.quant else None
+    preset, folder = resolve_preset(model, checkpoint_dir, quant)
+    num_frames, height, width, plan = resolve_request(
+        preset,
+        num_frames=opt("frames"),
+        height=height,
+        width=width,
+        steps=opt("steps"),
+        seed=args.seed,
+        sampler=args.sampler,
+        sigma_max=opt("sigma_max"),
+        ode=args.ode,
+        shift=args.shift,
+        guidance=args.guidance,
+    )
+    image = load_image(args.image) if opt("image") is not None else None
+    check_request(preset, args.prompt, image, num_frames, height, width, plan)
+
+    pipe = TurboPipeline.from_pretrained(
+        preset.name,
+        checkpoint_dir=folder,
+        device=opt("device"),
+        attention=opt("attention"),
+        sla_topk=opt("sla_topk"),
+        quant=quant,
+        dtype=getattr(torch, args.dtype),
+        offload=args.offload,
+    )
+    result = pipe(
+        args.prompt,
+        image,
+        num_frames=num_frames,
+        height=height,
+        width=width,
+        steps=plan.steps,
+        seed=plan.seed,
+        sampler=plan.sampler,
+        sigma_max=plan.sigma_max,
+        ode=plan.ode,
+        shift=plan.shift,
+        guidance=plan.guidance,
+        progress=not args.no_progress,
+    )
+    path = result.save(output)
+    s = result.settings
+    print(f"wrote {path} ({s.num_frames} frames, {s.width}x{s.height}, {result.fps} fps, seed {s.seed})")
+    print(result.timings.summary())
+    return 0

@@ -1,0 +1,243 @@
+"""Resolve what ``TurboPipeline.from_pretrained`` was asked for, check it, then load the networks.
+
+Everything that can be checked without reading weights is checked first (preset, files, attention
+backend on this device, quantisation, dtype), so a bad request fails in milliseconds with a message that
+says what to use instead. Loading goes through ``models.loading`` (the only place that reads files).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..attention import BACKENDS, AttentionConfig
+from ..attention.config import BACKEND_NAMES
+from .checkpoints import CheckpointFiles, default_checkpoint_dir, recognise_folder, resolve_files
+from .presets import PRESETS, ModelPreset
+from .text import Tokenizer
+
+if TYPE_CHECKING:  # model modules are imported only when a pipeline loads
+    from ..models.umt5 import UMT5Config
+    from ..models.wan.config import WanDiTConfig
+    from ..models.wan.vae import WanVAEConfig
+
+logger = logging.getLogger(__name__)
+
+DTYPES: dict[str, torch.dtype] = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+@dataclass(frozen=True)
+class ComponentConfigs:
+    """Architecture overrides for checkpoints that differ from the preset's (research variants, tests).
+
+    None keeps the default: the DiT config from the folder's official config.json, else the preset's;
+    the Wan2.1 VAE; umT5-XXL.
+    """
+
+    dit: WanDiTConfig | None = None
+    vae: WanVAEConfig | None = None
+    umt5: UMT5Config | None = None
+
+
+@dataclass
+class Components:
+    """The loaded networks (all on the CPU until the pipeline's Residency moves them)."""
+
+    preset: ModelPreset
+    folder: Path | None  # None for the built-in model
+    dits: tuple[nn.Module, ...]  # one per expert, high-noise first
+    vae: nn.Module
+    text_encoder: nn.Module
+    tokenizer: Tokenizer
+    attention: AttentionConfig
+    quant: bool
+    dtype: torch.dtype
+
+
+def resolve_preset(
+    model: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, quant: bool | None
+) -> tuple[ModelPreset, Path | None]:
+    """(preset, folder) for a preset name (folder: checkpoint_dir or ./checkpoints/NAME) or a folder path."""
+    if isinstance(model, str) and model in PRESETS:
+        preset = PRESETS[model]
+        if preset.dit == "builtin":
+            return preset, None
+        return preset, Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(preset)
+    path = Path(model)
+    if path.is_dir():
+        if checkpoint_dir is not None and Path(checkpoint_dir) != path:
+            raise ValueError(
+                f"got a folder ({path}) and a different checkpoint_dir ({checkpoint_dir}); pass a preset name "
+                "with checkpoint_dir, or just the folder"
+            )
+        return recognise_folder(path, quant=quant), path
+    raise ValueError(
+        f"model must be a preset name or an existing checkpoint folder (got {str(model)!r}); "
+        f"presets: {', '.join(PRESETS)}"
+    )
+
+
+def dit_config_for(
+    preset: ModelPreset, files: CheckpointFiles | None, override: WanDiTConfig | None
+) -> WanDiTConfig:
+    """The DiT architecture: the override, else the folder's official config.json, else the preset's."""
+    from ..models.wan.config import WanDiTConfig, dit_preset
+
+    if override is not None:
+        return override
+    if preset.dit == "builtin":
+        from .builtin import BUILTIN_DIT
+
+        return BUILTIN_DIT
+    if files is not None and files.dit_config is not None:
+        try:
+            return WanDiTConfig.from_official(json.loads(files.dit_config.read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{files.dit_config} is not valid JSON: {err}") from err
+    return dit_preset(preset.dit)
+
+
+def resolve_attention(
+    attention: str | AttentionConfig | None,
+    sla_topk: float | None,
+    preset: ModelPreset,
+    device: torch.device,
+    dtype: torch.dtype,
+    head_dim: int,
+) -> AttentionConfig:
+    """The AttentionConfig to build, after checking the backend exists and can run on ``device``."""
+    if isinstance(attention, AttentionConfig):
+        if sla_topk is not None:
+            raise ValueError("pass sla_topk inside the AttentionConfig, not beside it")
+        cfg = attention
+    else:
+        name = attention if attention is not None else preset.attention
+        if name not in BACKEND_NAMES:
+            raise ValueError(f"unknown attention backend {name!r}; use one of {', '.join(BACKEND_NAMES)}")
+        cfg = (
+            AttentionConfig(backend=name)
+            if sla_topk is None
+            else AttentionConfig(backend=name, sla_topk=sla_topk)
+        )
+    if sla_topk is not None and not cfg.has_sla_weights:
+        raise ValueError(
+            f'sla_topk applies to "sla" and "sagesla" only (attention is "{cfg.backend}"); drop it'
+        )
+    available = [n for n in BACKEND_NAMES if n in BACKENDS]
+    if cfg.backend not in BACKENDS:
+        raise ValueError(
+            f'attention "{cfg.backend}" is not available in this build; use {" or ".join(available)}'
+        )
+    why = BACKENDS[cfg.backend].check(device, dtype, head_dim)
+    if why is not None:
+        runnable = [n for n in available if BACKENDS[n].check(device, dtype, head_dim) is None]
+        if preset.sla:  # SLA weights need an SLA backend
+            runnable = [n for n in runnable if n in ("sla", "sagesla")] or runnable
+        raise ValueError(f'attention "{cfg.backend}" cannot run here: {why}; use {" or ".join(runnable)}')
+    if preset.sla and not cfg.has_sla_weights:
+        raise ValueError(
+            f'{preset.name} holds SLA weights (proj_l), so attention must be "sla" or "sagesla" '
+            f'(got "{cfg.backend}"); use "sla" on the CPU, "sagesla" on a GPU'
+        )
+    if cfg.has_sla_weights and not preset.sla and preset.dit != "builtin":
+        logger.warning(
+            "%s has no SLA weights: proj_l starts at zero, so attention %r runs its sparse branch only "
+            "(training-free sparsity, lower quality than a TurboWan checkpoint)",
+            preset.name,
+            cfg.backend,
+        )
+    return cfg
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+        return DTYPES[dtype]
+    if dtype not in DTYPES.values():
+        raise ValueError(
+            f"dtype must be torch.bfloat16 or torch.float32 (got {dtype}); umT5 overflows float16, use bfloat16"
+        )
+    return dtype
+
+
+def load_components(
+    preset: ModelPreset,
+    folder: Path | None,
+    *,
+    attention: str | AttentionConfig | None,
+    sla_topk: float | None,
+    quant: bool | None,
+    dtype: torch.dtype,
+    device: torch.device,
+    configs: ComponentConfigs,
+) -> Components:
+    """Check the request against the preset and the device, then load every network on the CPU."""
+    if quant is None:
+        quant = preset.quant
+    if preset.quant and not quant:
+        raise ValueError(
+            f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
+            f"{preset.name.removesuffix('-quant')} for float weights"
+        )
+    files = resolve_files(preset, folder) if preset.dit != "builtin" else None
+    dit_config = dit_config_for(preset, files, configs.dit)
+    expected_type = "i2v" if preset.task == "i2v" else "t2v"
+    if dit_config.model_type != expected_type:
+        raise ValueError(
+            f"{preset.name} is a {preset.task} preset but its DiT config has model_type={dit_config.model_type!r}"
+        )
+    att = resolve_attention(attention, sla_topk, preset, device, dtype, dit_config.head_dim)
+
+    if preset.dit == "builtin":
+        from .builtin import build_builtin
+        from .text import ByteTokenizer
+
+        logger.warning(
+            "model %s has RANDOM weights: it produces structured noise, not the prompt; use a trained "
+            "preset (e.g. --model turbowan2.1-t2v-1.3b-480p) for real videos",
+            preset.name,
+        )
+        dit, vae, umt5 = build_builtin(att, dtype=dtype)
+        if quant:
+            _quantize(dit)
+        return Components(
+            preset, None, (dit,), vae, umt5, ByteTokenizer(dit_config.text_len), att, quant, dtype
+        )
+
+    from ..models.loading import load_dit, load_umt5, load_vae
+    from ..models.tokenizer import UMT5Tokenizer
+
+    assert files is not None
+    init_missing = "sla" if att.has_sla_weights and not preset.sla else None
+    dits = []
+    for path in files.experts:
+        dit = load_dit(
+            path,
+            dit_config,
+            attention=att,
+            quant=preset.quant,
+            dtype=dtype,
+            device="cpu",
+            init_missing=init_missing,
+        )
+        if quant and not preset.quant:
+            _quantize(dit)
+        dits.append(dit)
+    vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
+    umt5 = load_umt5(files.umt5, configs.umt5, dtype=dtype, device="cpu")
+    tokenizer = UMT5Tokenizer.from_folder(files.tokenizer, text_len=dit_config.text_len)
+    return Components(preset, folder, tuple(dits), vae, umt5, tokenizer, att, quant, dtype)
+
+
+def _quantize(dit: nn.Module) -> None:
+    from ..quant import Int8Config, quantize_
+
+    quantize_(dit, Int8Config())

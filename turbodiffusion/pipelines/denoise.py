@@ -1,0 +1,117 @@
+"""The sampling stage: a sampler over one DiT, or over Wan2.2's two experts with the switch.
+
+The experts live in a ``Residency`` group, so switching parks the high-noise expert before the low-noise
+one is moved to the device: only one is ever resident (models.md §4).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ..sampling.rcm import rcm_sample
+from ..sampling.unipc import flow_euler_sample, flow_unipc_sample, guided
+from .residency import Residency
+
+Sampler = Literal["rcm", "unipc", "euler"]
+SAMPLERS: tuple[str, ...] = ("rcm", "unipc", "euler")
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """What the sampling stage runs (validated by the pipeline before any work)."""
+
+    sampler: Sampler
+    steps: int
+    seed: int
+    sigma_max: float  # rcm
+    ode: bool  # rcm
+    shift: float  # unipc / euler
+    guidance: float  # unipc / euler: classifier-free guidance scale
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work, so wall-clock stage times are true (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def sample_latent(
+    residency: Residency,
+    experts: tuple[str, ...],
+    boundary: float | None,
+    shape: tuple[int, ...],
+    context: Tensor,
+    y: Tensor | None,
+    plan: SamplingPlan,
+    *,
+    input_dtype: torch.dtype,
+    negative_context: Tensor | None = None,
+    progress: bool = False,
+) -> tuple[Tensor, tuple[float, ...]]:
+    """Run the sampler and return (latent [B, 16, F, h, w] float32, seconds per step).
+
+    experts: residency names, high-noise expert first when there are two. context: [B, Lt, text_dim] on
+    the device; negative_context: the unconditional context for the baseline samplers' guidance. y: i2v
+    conditioning [B, 20, F, h, w] or None. Noise comes from a generator on the residency's device seeded
+    with ``plan.seed``, so a seed reproduces a run on the same device.
+    """
+    device = residency.device
+    active = {"name": experts[0], "net": residency.activate(experts[0])}
+
+    def switch() -> None:
+        active["net"] = residency.activate(experts[1])  # parks the high-noise expert first
+        active["name"] = experts[1]
+
+    def net(ctx: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+        return lambda x, tau: active["net"](x, tau, ctx, y)
+
+    times: list[float] = []
+    last = [time.perf_counter()]
+
+    def on_step(i: int, s: float) -> None:
+        synchronize(device)
+        now = time.perf_counter()
+        times.append(now - last[0])
+        last[0] = now
+
+    switch_args: dict = {"switch_boundary": boundary, "on_switch": switch if boundary is not None else None}
+    generator = torch.Generator(device).manual_seed(plan.seed)
+    try:
+        if plan.sampler == "rcm":
+            latent = rcm_sample(
+                net(context),
+                shape,
+                generator=generator,
+                steps=plan.steps,
+                sigma_max=plan.sigma_max,
+                ode=plan.ode,
+                device=device,
+                input_dtype=input_dtype,
+                on_step=on_step,
+                progress=progress,
+                **switch_args,
+            )
+        else:
+            assert negative_context is not None
+            noise = torch.randn(shape, generator=generator, dtype=torch.float32, device=device)
+            velocity = guided(net(context), net(negative_context), plan.guidance)
+            run = flow_unipc_sample if plan.sampler == "unipc" else flow_euler_sample
+            latent = run(
+                velocity,
+                noise,
+                steps=plan.steps,
+                shift=plan.shift,
+                input_dtype=input_dtype,
+                on_step=on_step,
+                progress=progress,
+                **switch_args,
+            )
+    finally:
+        residency.release(active["name"])
+    return latent, tuple(times)

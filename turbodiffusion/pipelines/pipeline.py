@@ -1,0 +1,338 @@
+"""``TurboPipeline``: prompt (and image) in, video out, for T2V and I2V alike.
+
+    pipe = TurboPipeline.from_pretrained("turbowan2.1-t2v-1.3b-480p", attention="sla")
+    result = pipe("a red fox running through snow", num_frames=81, steps=4, seed=0)
+    result.save("fox.mp4")
+
+Stages, each timed (``VideoOutput.timings``) and with a progress bar on stderr:
+1. text encoding: tokenise, umT5 on the device, then the encoder is parked on the CPU;
+2. (I2V) image encoding: resize + centre-crop, VAE-encode the clip, y = cat(mask, latent);
+3. sampling: rCM (1-4 steps; the default) or the baseline UniPC / Euler with guidance, over the DiT
+   or Wan2.2's two experts (only one resident on the device);
+4. decode: VAE decode (chunked), clamp to [-1, 1], map to uint8 frames [T, H, W, 3].
+All arguments are checked before any of this starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from ..attention import AttentionConfig
+from ..sampling.schedules import RCM_MAX_STEPS
+from ..sampling.unipc import WAN_NEGATIVE_PROMPT
+from .components import ComponentConfigs, Components, load_components, resolve_dtype, resolve_preset
+from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
+from .i2v import ImageInput, fit_image, image_condition, load_image
+from .output import GenerationSettings, StageTimings, VideoOutput
+from .presets import DEFAULT_PRESET, ModelPreset, parse_resolution
+from .residency import Residency
+from .text import encode_prompts
+
+logger = logging.getLogger(__name__)
+
+BASELINE_STEPS = 50  # Wan's default for the original (non-distilled) sampler
+MAX_SEED = 2**63 - 1
+
+
+class TurboPipeline:
+    """A loaded model ready to generate videos. Build it with ``from_pretrained``."""
+
+    def __init__(self, components: Components, device: torch.device, *, offload: bool = False) -> None:
+        self.components = components
+        self.preset = components.preset
+        self.device = device
+        self.offload = offload
+        self.residency = Residency(device, offload=offload)
+        self._warned_undistilled = False
+        # The text encoder is parked on the CPU as soon as the prompt is encoded (keep=False).
+        self.residency.add("text_encoder", components.text_encoder, keep=False)
+        self.residency.add("vae", components.vae)
+        self.experts = ("dit",) if len(components.dits) == 1 else ("dit.high", "dit.low")
+        for name, dit in zip(self.experts, components.dits):
+            self.residency.add(name, dit, group="dit")
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike = DEFAULT_PRESET,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        device: torch.device | str | None = None,
+        attention: str | AttentionConfig | None = None,
+        sla_topk: float | None = None,
+        quant: bool | None = None,
+        dtype: torch.dtype | str = torch.bfloat16,
+        offload: bool = False,
+        configs: ComponentConfigs | None = None,
+    ) -> TurboPipeline:
+        """Load a preset (by name, files in ``checkpoint_dir`` or ./checkpoints/NAME) or a checkpoint folder.
+
+        model: a preset name (see ``turbodiffusion.pipelines.presets.PRESETS``; default "builtin-random",
+            a tiny random-weight model) or a folder in an official Wan / TurboWan layout (recognised).
+        device: where the networks run (default: "cuda" when available, else "cpu").
+        attention: "sdpa", "sla", "sage", "sagesla" or an AttentionConfig (default: the preset's;
+            "sagesla" for TurboWan). sla_topk: SLA's kept fraction of key blocks (default 0.1).
+        quant: W8A8 INT8 linears (default: on for -quant presets, which cannot turn it off).
+        dtype: torch.bfloat16 (default, as TurboDiffusion runs) or torch.float32.
+        offload: model CPU offload: each network is on the device only while it runs.
+        configs: architecture overrides (see ComponentConfigs).
+        Raises ValueError (bad or unrunnable choice), FileNotFoundError (missing file, naming the
+        command that fetches it), CheckpointError (a file that does not match), all before or while
+        loading, never after a partial load.
+        """
+        device = torch.device(device) if device is not None else _default_device()
+        dtype = resolve_dtype(dtype)
+        preset, folder = resolve_preset(model, checkpoint_dir, quant)
+        components = load_components(
+            preset,
+            folder,
+            attention=attention,
+            sla_topk=sla_topk,
+            quant=quant,
+            dtype=dtype,
+            device=device,
+            configs=configs or ComponentConfigs(),
+        )
+        logger.info(
+            "loaded %s (%s, attention=%s, quant=%s, %s) for %s",
+            preset.name,
+            preset.task,
+            components.attention.backend,
+            components.quant,
+            str(dtype).removeprefix("torch."),
+            device,
+        )
+        return cls(components, device, offload=offload)
+
+    @property
+    def task(self) -> str:
+        return self.preset.task
+
+    def __call__(
+        self,
+        prompt: str,
+        image: ImageInput | None = None,
+        *,
+        num_frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        sampler: Sampler = "rcm",
+        sigma_max: float | None = None,
+        ode: bool = False,
+        shift: float = 5.0,
+        guidance: float = 5.0,
+        negative_prompt: str = WAN_NEGATIVE_PROMPT,
+        progress: bool = True,
+    ) -> VideoOutput:
+        """Generate one video.
+
+        prompt: the text. image: I2V only, a path or uint8 [H, W, 3] array (resized and centre-cropped).
+        num_frames (4k+1), height, width (multiples of 16): default to the preset's (81 frames, 480p or
+        720p 16:9). steps: 1-4 for rCM (default 4), 50 for the baseline samplers. seed: same seed, same
+        device -> the same frames. sampler: "rcm" (few-step, for TurboWan), "unipc" or "euler" (the
+        original Wan sampler with classifier-free ``guidance`` against ``negative_prompt`` and ``shift``).
+        sigma_max: rCM's first noise level (default: the preset's, 80 T2V / 200 I2V). ode: deterministic
+        rCM steps. progress: tqdm bars on stderr.
+        Returns a VideoOutput: frames [T, H, W, 3] uint8, fps, settings and per-stage timings.
+        """
+        preset = self.preset
+        num_frames, height, width, plan = resolve_request(
+            preset,
+            num_frames=num_frames,
+            height=height,
+            width=width,
+            steps=steps,
+            seed=seed,
+            sampler=sampler,
+            sigma_max=sigma_max,
+            ode=ode,
+            shift=shift,
+            guidance=guidance,
+        )
+        check_request(preset, prompt, image, num_frames, height, width, plan)
+        pixels = fit_image(load_image(image), height, width) if image is not None else None
+        if sampler == "rcm" and not preset.distilled and not self._warned_undistilled:
+            self._warned_undistilled = True  # WARNING once per pipeline, not per call
+            logger.warning(
+                "%s is not rCM-distilled: few-step sampling gives poor videos; use sampler='unipc' "
+                "(50 steps) or a TurboWan preset",
+                preset.name,
+            )
+        with torch.inference_mode():
+            return self._generate(prompt, pixels, num_frames, height, width, plan, negative_prompt, progress)
+
+    def _generate(
+        self, prompt, pixels, num_frames, height, width, plan, negative_prompt, progress
+    ) -> VideoOutput:
+        c = self.components
+        device = self.device
+        baseline = plan.sampler != "rcm"
+
+        # 1. Text encoding; the encoder leaves the device right after (keep=False).
+        start = time.perf_counter()
+        prompts = [prompt, negative_prompt] if baseline else [prompt]
+        with tqdm(total=1, desc="text encoding", disable=not progress, leave=False) as bar:
+            with self.residency.use("text_encoder") as encoder:
+                context = encode_prompts(c.tokenizer, encoder, prompts).to(c.dtype)
+            bar.update()
+        synchronize(device)
+        t_text = time.perf_counter() - start
+
+        # 2. Image conditioning (I2V).
+        y, t_image = None, None
+        if pixels is not None:
+            start = time.perf_counter()
+            with self.residency.use("vae") as vae:
+                y = image_condition(vae, pixels, num_frames, progress=progress).to(c.dtype)
+            synchronize(device)
+            t_image = time.perf_counter() - start
+
+        # 3. Sampling.
+        vae_cfg = c.vae.config
+        sf, tf = vae_cfg.spatial_factor, vae_cfg.temporal_factor
+        shape = (1, vae_cfg.z_dim, 1 + (num_frames - 1) // tf, height // sf, width // sf)
+        latent, step_times = sample_latent(
+            self.residency,
+            self.experts,
+            self.preset.boundary,
+            shape,
+            context[:1],
+            y,
+            plan,
+            input_dtype=c.dtype,
+            negative_context=context[1:] if baseline else None,
+            progress=progress,
+        )
+
+        # 4. Decode, clamp to [-1, 1], map to uint8 frames.
+        start = time.perf_counter()
+        with self.residency.use("vae") as vae:
+            video = vae.decode(latent.to(device), progress=progress)
+        frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        frames = frames.permute(1, 2, 3, 0).cpu()  # [3, T, H, W] -> [T, H, W, 3]
+        synchronize(device)
+        t_decode = time.perf_counter() - start
+
+        timings = StageTimings(t_text, t_image, step_times, t_decode)
+        att = c.attention
+        settings = GenerationSettings(
+            model=self.preset.name,
+            task=self.task,
+            prompt=prompt,
+            image=pixels is not None,
+            num_frames=num_frames,
+            height=height,
+            width=width,
+            steps=plan.steps,
+            seed=plan.seed,
+            sampler=plan.sampler,
+            sigma_max=plan.sigma_max if not baseline else None,
+            shift=plan.shift if baseline else None,
+            guidance=plan.guidance if baseline else None,
+            ode=plan.ode,
+            attention=att.backend,
+            sla_topk=att.sla_topk if att.has_sla_weights else None,
+            quant=c.quant,
+            dtype=str(c.dtype).removeprefix("torch."),
+            device=str(device),
+            offload=self.offload,
+        )
+        logger.info("generated %d frames %dx%d: %s", num_frames, width, height, timings.summary())
+        return VideoOutput(frames=frames, fps=self.preset.fps, settings=settings, timings=timings)
+
+
+def resolve_request(
+    preset: ModelPreset,
+    *,
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    sampler: Sampler = "rcm",
+    sigma_max: float | None = None,
+    ode: bool = False,
+    shift: float = 5.0,
+    guidance: float = 5.0,
+) -> tuple[int, int, int, SamplingPlan]:
+    """Fill unset arguments with the preset's defaults: (num_frames, height, width, plan)."""
+    default_w, default_h = parse_resolution(preset.resolution)
+    if steps is None:
+        steps = 4 if sampler == "rcm" else BASELINE_STEPS
+    plan = SamplingPlan(
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        sigma_max=preset.sigma_max if sigma_max is None else sigma_max,
+        ode=ode,
+        shift=shift,
+        guidance=guidance,
+    )
+    return (
+        preset.num_frames if num_frames is None else num_frames,
+        default_h if height is None else height,
+        default_w if width is None else width,
+        plan,
+    )
+
+
+def check_request(
+    preset: ModelPreset,
+    prompt: str,
+    image: ImageInput | None,
+    num_frames: int,
+    height: int,
+    width: int,
+    plan: SamplingPlan,
+) -> None:
+    """Raise ValueError for any argument that cannot run, naming what to use instead.
+
+    Needs only the preset, so callers (the CLI) run it before loading any weights.
+    """
+    from ..models.wan.config import check_video_shape
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"prompt must be a non-empty string (got {prompt!r})")
+    if preset.task == "i2v" and image is None:
+        raise ValueError(
+            f"{preset.name} is image-to-video and needs an image: pass image=PATH (--image PATH)"
+        )
+    if preset.task == "t2v" and image is not None:
+        raise ValueError(
+            f"{preset.name} is text-to-video and takes no image; drop the image, or use an I2V "
+            "preset such as turbowan2.2-i2v-a14b-720p"
+        )
+    check_video_shape(num_frames, height, width)
+    if plan.sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)} (got {plan.sampler!r})")
+    if isinstance(plan.steps, bool) or not isinstance(plan.steps, int):
+        raise ValueError(f"steps must be an int (got {plan.steps!r})")
+    if plan.sampler == "rcm" and not 1 <= plan.steps <= RCM_MAX_STEPS:
+        raise ValueError(
+            f"steps must be 1 to {RCM_MAX_STEPS} for the rCM sampler (got {plan.steps}); use 4 for the best "
+            f"quality, or sampler='unipc' for the {BASELINE_STEPS}-step baseline"
+        )
+    if plan.sampler != "rcm" and plan.steps < 1:
+        raise ValueError(f"steps must be at least 1 (got {plan.steps}); Wan's baseline uses {BASELINE_STEPS}")
+    if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or not 0 <= plan.seed <= MAX_SEED:
+        raise ValueError(f"seed must be an int in [0, 2^63) (got {plan.seed!r})")
+    if not plan.sigma_max > 0:
+        raise ValueError(f"sigma_max must be positive (got {plan.sigma_max}); use 80 (T2V) or 200 (I2V)")
+    if not plan.shift > 0:
+        raise ValueError(f"shift must be positive (got {plan.shift}); Wan uses 5.0")
+    if not plan.guidance >= 0:
+        raise ValueError(f"guidance must be >= 0 (got {plan.guidance}); Wan uses 5.0")
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+__all__ = ["TurboPipeline", "check_request", "resolve_request"]

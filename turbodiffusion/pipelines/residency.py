@@ -1,0 +1,130 @@
+"""Which model sits on the compute device: the only code in the pipelines that moves modules.
+
+Policy (sampling-and-training.md §7, models.md §4):
+
+* the text encoder is moved to the device for encoding and parked on the CPU right after;
+* modules in one ``group`` (the two Wan2.2 experts) are exclusive: using one parks the others first,
+  so only one expert is ever resident;
+* ``offload=True`` (model CPU offload, for small GPUs): every module is moved to the device only while
+  it is used, then parked again;
+* otherwise DiT and VAE stay on the device once moved there.
+
+``events`` records every move as ``(name, "device" | "park")``, which is what the tests check (the labels
+stay meaningful when the device is the CPU itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    module: nn.Module
+    keep: bool  # stay on the device after use (unless offloading)
+    group: str | None  # at most one module of a group on the device
+    on_device: bool  # logical place, tracked even when device and park are both the CPU
+    pinned: dict[str, Tensor] = field(default_factory=dict)  # CUDA only: page-locked parking buffers
+
+
+class Residency:
+    """Moves named modules between the compute device and a parking device (the CPU).
+
+    device: where modules run. offload: park every module after each use. park: where idle modules wait.
+    """
+
+    def __init__(
+        self, device: torch.device | str, *, offload: bool = False, park: torch.device | str = "cpu"
+    ):
+        self.device = torch.device(device)
+        self.park_device = torch.device(park)
+        self.offload = offload
+        self._entries: dict[str, _Entry] = {}
+        self.events: list[tuple[str, str]] = []
+
+    def add(self, name: str, module: nn.Module, *, keep: bool = True, group: str | None = None) -> None:
+        """Register ``module`` (currently on the parking device) under ``name``."""
+        if name in self._entries:
+            raise ValueError(f"a module named {name!r} is already registered")
+        self._entries[name] = _Entry(module, keep, group, on_device=False)
+
+    def module(self, name: str) -> nn.Module:
+        return self._entries[name].module
+
+    def on_device(self) -> list[str]:
+        """Names of the modules now on the compute device."""
+        return [n for n, e in self._entries.items() if e.on_device]
+
+    def _move(self, name: str, to_device: bool) -> None:
+        entry = self._entries[name]
+        if entry.on_device == to_device:
+            return
+        device = self.device if to_device else self.park_device
+        if not to_device and self.device.type == "cuda" and self.park_device.type == "cpu":
+            _park_pinned(entry, self.park_device)
+        else:
+            entry.module.to(device)
+        entry.on_device = to_device
+        self.events.append((name, "device" if to_device else "park"))
+        logger.debug("moved %s to %s", name, device)
+
+    def park(self, name: str) -> None:
+        """Move ``name`` to the parking device (a no-op if it is there)."""
+        self._move(name, False)
+
+    def activate(self, name: str) -> nn.Module:
+        """Move ``name`` onto the device, parking the other modules of its group first; returns it."""
+        entry = self._entries[name]
+        if entry.group is not None:
+            for other, e in self._entries.items():
+                if other != name and e.group == entry.group:
+                    self.park(other)
+        self._move(name, True)
+        return entry.module
+
+    def release(self, name: str) -> None:
+        """Done with ``name`` for now: park it when offloading or when it is not kept on the device."""
+        entry = self._entries[name]
+        if self.offload or not entry.keep:
+            self.park(name)
+
+    @contextmanager
+    def use(self, name: str) -> Iterator[nn.Module]:
+        """``activate(name)`` for the ``with`` body, then ``release(name)``."""
+        module = self.activate(name)
+        try:
+            yield module
+        finally:
+            self.release(name)
+
+
+def _park_pinned(entry: _Entry, park: torch.device) -> None:
+    """Copy every parameter and buffer into page-locked CPU tensors kept for the next park.
+
+    Why: ``module.to("cpu")`` copies into pageable memory at a few GB/s, so parking umT5-XXL (11 GB) after
+    each prompt would cost seconds each way; pinned buffers move at PCIe speed, and ``module.to(device)``
+    reads them back just as fast. The buffers stay allocated (host RAM = the module's size).
+    """
+    tensors = [*entry.module.named_parameters(), *entry.module.named_buffers()]
+    cuda = {t.device for _, t in tensors if t.is_cuda}
+    if not cuda:  # nothing on a GPU (or a module that moves itself): the plain move
+        entry.module.to(park)
+        return
+    for name, t in tensors:
+        buf = entry.pinned.get(name)
+        if buf is None or buf.shape != t.shape or buf.dtype != t.dtype:
+            buf = torch.empty(t.shape, dtype=t.dtype, device="cpu", pin_memory=True)
+            entry.pinned[name] = buf
+        buf.copy_(t.detach(), non_blocking=True)
+    for device in cuda:
+        torch.cuda.synchronize(device)  # the copies must land before the device memory is released
+    for name, t in tensors:
+        t.data = entry.pinned[name]

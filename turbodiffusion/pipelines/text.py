@@ -1,0 +1,52 @@
+"""Prompts to text context: a tokenizer plus the umT5 encoder, and the dependency-free byte tokenizer.
+
+The official path is ``UMT5Tokenizer`` (google/umt5-xxl tokenizer.json) + ``UMT5Encoder``; the built-in
+random model uses ``ByteTokenizer`` (UTF-8 bytes, no files, no extra package) + a tiny umT5-layout
+encoder. Both tokenizers return (ids, mask) [B, Lt] int64 with the umT5 conventions (pad id 0, EOS 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+Tokenizer = Callable[[list[str]], tuple[Tensor, Tensor]]
+
+# umT5's special ids: <pad> = 0, </s> = 1, <unk> = 2. Bytes follow, so the vocabulary has 3 + 256 rows.
+BYTE_PAD_ID = 0
+BYTE_EOS_ID = 1
+BYTE_OFFSET = 3
+BYTE_VOCAB = BYTE_OFFSET + 256
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: id = byte + 3, then EOS; truncated (keeping EOS) or padded to ``text_len``."""
+
+    def __init__(self, text_len: int) -> None:
+        if isinstance(text_len, bool) or not isinstance(text_len, int) or text_len < 1:
+            raise ValueError(f"text_len must be a positive int (got {text_len!r})")
+        self.text_len = text_len
+
+    def __call__(self, prompts: list[str]) -> tuple[Tensor, Tensor]:
+        """prompts: B strings. Returns (ids, mask), both [B, text_len] int64; mask 1 on bytes and EOS."""
+        if isinstance(prompts, str) or not prompts:
+            raise ValueError("prompts must be a non-empty list of strings; wrap one prompt as [prompt]")
+        ids = torch.full((len(prompts), self.text_len), BYTE_PAD_ID, dtype=torch.int64)
+        mask = torch.zeros((len(prompts), self.text_len), dtype=torch.int64)
+        for row, prompt in enumerate(prompts):
+            tokens = [b + BYTE_OFFSET for b in " ".join(prompt.split()).encode("utf-8")]
+            tokens = tokens[: self.text_len - 1] + [BYTE_EOS_ID]
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = 1
+        return ids, mask
+
+
+def encode_prompts(tokenizer: Tokenizer, encoder: nn.Module, prompts: list[str]) -> Tensor:
+    """Tokenise and encode on the encoder's device. Returns context [B, Lt, dim] in the encoder's dtype,
+    padding rows exactly zero."""
+    device = next(encoder.parameters()).device
+    ids, mask = tokenizer(prompts)
+    with torch.inference_mode():
+        return encoder(ids.to(device), mask.to(device))
