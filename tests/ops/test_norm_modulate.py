@@ -1,0 +1,88 @@
+"""LayerNorm + modulation kernel vs its fp32 reference: modulation shapes, affine, the correct variance."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from turbodiffusion.ops.norm_modulate import norm_modulate, norm_modulate_reference
+from turbodiffusion.testing.compare import assert_matches
+
+from .test_rms_norm import CASES
+
+
+def _inputs(b, L, dim, mod_len, dtype, device, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(b, L, dim, generator=g) + 0.7).to(device, dtype)  # mean 0.7: the official quirk's case
+    scale = (0.2 * torch.randn(b, mod_len, dim, generator=g)).to(device)  # fp32, as Wan's modulation
+    shift = (0.2 * torch.randn(b, mod_len, dim, generator=g)).to(device)
+    return x, scale, shift
+
+
+@pytest.mark.parametrize("B, L, dim", CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("per_token", [False, True])
+def test_norm_modulate_matches_reference(B, L, dim, dtype, per_token, device):
+    x, scale, shift = _inputs(B, L, dim, L if per_token else 1, dtype, device, seed=L + dim)
+    before = x.clone()
+    out = norm_modulate(x, scale, shift, impl="triton")
+    assert torch.equal(x, before)
+    truth = norm_modulate_reference(x.float().cpu(), scale.cpu(), shift.cpu())
+    eager = norm_modulate_reference(x.cpu(), scale.cpu(), shift.cpu())
+    assert_matches(out, truth, eager=eager, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_affine_layer_norm_matches_torch(dtype, device):
+    # norm3: LayerNorm with weight and bias, no modulation; the truth is torch's own layer_norm in fp32.
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(1, 45, 1536, generator=g) + 0.7).to(device, dtype)
+    w, b = 1 + 0.1 * torch.randn(1536, generator=g), 0.1 * torch.randn(1536, generator=g)
+    out = norm_modulate(x, weight=w.to(device), bias=b.to(device), impl="triton")
+    truth = torch.nn.functional.layer_norm(x.float().cpu(), (1536,), w, b, 1e-6)
+    eager = torch.nn.functional.layer_norm(x.cpu(), (1536,), w.to(dtype), b.to(dtype), 1e-6)
+    assert_matches(out, truth, eager=eager, dtype=dtype)
+
+
+def test_variance_is_the_correct_one_not_the_padded_one():
+    # dim 1536 pads to 2048 lanes: the official kernel's variance gains +mean^2/3 here (quantization.md §6).
+    x = torch.randn(4, 3, 1536, generator=torch.Generator().manual_seed(0)) + 0.7
+    ref = norm_modulate_reference(x)
+    assert torch.allclose(ref, torch.nn.functional.layer_norm(x, (1536,), eps=1e-6), rtol=0, atol=1e-5)
+
+
+def test_modulation_views_of_one_tensor_and_sentinel_output(device):
+    # Wan's modulation is one [B, 6, dim] tensor; scale and shift are strided slices of it (no copy).
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 33, 320, generator=g).to(device, torch.bfloat16)
+    m = torch.randn(2, 6, 320, generator=g).to(device)
+    shift, scale = m[:, 0:1], m[:, 1:2]
+    buf = torch.full((2, 33, 330), float("nan"), dtype=torch.bfloat16, device=device)
+    norm_modulate(x, scale, shift, out=buf[..., :320], impl="triton")
+    assert torch.isnan(buf[..., 320:]).all(), "a store went past the end of a row"
+    truth = norm_modulate_reference(x.float().cpu(), scale.cpu(), shift.cpu())
+    eager = norm_modulate_reference(x.cpu(), scale.cpu(), shift.cpu())
+    assert_matches(buf[..., :320], truth, eager=eager, dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("impl", ["reference", "triton"])
+def test_norm_modulate_invalid_inputs_raise(impl, device):
+    x, scale, shift = _inputs(2, 5, 64, 1, torch.float32, device, seed=0)
+    with pytest.raises(ValueError, match=r"x must be \[B, L, dim\]"):
+        norm_modulate(x[0], scale, shift, impl=impl)
+    with pytest.raises(ValueError, match="pass both or neither"):
+        norm_modulate(x, scale, None, impl=impl)
+    with pytest.raises(ValueError, match=r"scale must be \[B, 1, dim\] or \[B, L, dim\] = \[2, 1\|5, 64\]"):
+        norm_modulate(x, scale[:, :, :32], shift, impl=impl)
+    with pytest.raises(ValueError, match=r"shift must be \[B, 1, dim\]"):
+        norm_modulate(x, scale, shift[:1], impl=impl)
+    with pytest.raises(ValueError, match=r"weight must be \[dim\] = \[64\]"):
+        norm_modulate(x, weight=torch.ones(63, device=device), impl=impl)
+    with pytest.raises(ValueError, match="bias is on meta"):
+        norm_modulate(x, bias=torch.ones(64, device="meta"), impl=impl)
+    with pytest.raises(ValueError, match="float32, bfloat16 or float16"):
+        norm_modulate(x.double(), scale, shift, impl=impl)
+    with pytest.raises(ValueError, match="out must match x"):
+        norm_modulate(x, scale, shift, out=torch.empty(2, 5, 63, device=device), impl=impl)
+    with pytest.raises(ValueError, match="impl must be"):
+        norm_modulate(x, scale, shift, impl="fast")

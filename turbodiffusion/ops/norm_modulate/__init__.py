@@ -1,0 +1,42 @@
+"""LayerNorm fused with adaLN modulation (Wan's norm1/norm2, and norm3 via its affine): dispatcher."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor
+
+from ...errors import require
+from .reference import check_norm_modulate_inputs, norm_modulate_reference
+
+__all__ = ["norm_modulate", "norm_modulate_reference"]
+
+
+def norm_modulate(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    out: Tensor | None = None,
+    impl: Literal["auto", "triton", "reference"] = "auto",
+) -> Tensor:
+    """y = LN(x) (* weight + bias) (* (1 + scale) + shift), fp32 inside, returned in x's dtype.
+
+    x: [B, L, dim] fp32/bf16/fp16. scale, shift: [B, 1, dim] or [B, L, dim] (fp32 in Wan; both or
+    neither). weight, bias: [dim] LayerNorm affine (norm3), optional. out: optional [B, L, dim] buffer in
+    x's dtype. impl: "auto" = Triton on CUDA, reference on CPU. Correct LayerNorm, not the official
+    kernel's padded-column variance (reference.py).
+    """
+    if impl not in ("auto", "triton", "reference"):
+        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
+    if impl == "reference" or (impl == "auto" and not x.is_cuda):
+        y = norm_modulate_reference(x, scale, shift, weight=weight, bias=bias, eps=eps)
+        return y if out is None else out.copy_(y)
+    require("triton", "kernels", "the Triton LayerNorm + modulation")
+    from .kernel import norm_modulate_triton
+
+    return norm_modulate_triton(x, scale, shift, weight=weight, bias=bias, eps=eps, out=out)

@@ -1,0 +1,153 @@
+"""Triton LayerNorm + modulation: one pass, whole rows in registers (reference.py is the spec).
+
+Bytes: x read once, y written once (2 + 2 bytes per element in bf16); scale/shift rows are read per token
+when they are [B, L, dim] and come from L2 when they are [B, 1, dim]. The floor is 4 bytes per element
+over the copy bandwidth (issue target: within 1.5x of it).
+
+The variance is formed from (x - mean) with the padded lanes masked back to zero, which is exactly what the
+official kernel forgets (reference.py's docstring).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
+from .reference import check_norm_modulate_inputs
+
+
+@triton.jit
+def _norm_modulate_kernel(
+    x_ptr,
+    scale_ptr,
+    shift_ptr,
+    w_ptr,
+    b_ptr,
+    y_ptr,
+    R,
+    L,
+    D,
+    stride_xr,
+    stride_yr,
+    stride_sb,  # scale: batch stride
+    stride_sl,  # scale: token stride, 0 for [B, 1, dim]
+    stride_hb,  # shift: batch stride
+    stride_hl,  # shift: token stride, 0 for [B, 1, dim]
+    eps,
+    HAS_MOD: tl.constexpr,
+    HAS_W: tl.constexpr,
+    HAS_B: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    cols = tl.arange(0, BLOCK_D)
+    rmask = rows < R
+    cmask = cols < D
+    mask = rmask[:, None] & cmask[None, :]
+    rows64 = rows.to(tl.int64)  # B * L * dim can pass 2^31
+    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    mean = tl.sum(x, axis=1) / D
+    xc = tl.where(mask, x - mean[:, None], 0.0)  # padded lanes would add mean^2 each to the variance
+    var = tl.sum(xc * xc, axis=1) / D
+    y = xc * (1.0 / tl.sqrt(var + eps))[:, None]
+    if HAS_W:
+        y = y * tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    if HAS_B:
+        y = y + tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    if HAS_MOD:
+        bi = rows64 // L
+        li = rows64 % L
+        s_ptrs = scale_ptr + (bi * stride_sb + li * stride_sl)[:, None] + cols[None, :]
+        h_ptrs = shift_ptr + (bi * stride_hb + li * stride_hl)[:, None] + cols[None, :]
+        sc = tl.load(s_ptrs, mask=mask, other=0.0).to(tl.float32)
+        sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
+        y = y * (1.0 + sc) + sh
+    tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def norm_modulate_triton(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Triton version of ``norm_modulate_reference`` (same arguments, plus an optional ``out`` buffer).
+
+    x: [B, L, dim]; scale/shift [B, 1|L, dim] with a contiguous last dim (batch and token strides are
+    passed to the kernel, so broadcast views need no copy). On CPU only under TRITON_INTERPRET=1.
+    """
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
+    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    for name, t in (("scale", scale), ("shift", shift)):
+        if t is not None and t.shape[-1] > 1 and t.stride(-1) != 1:
+            raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
+    x2 = x.reshape(-1, x.shape[-1])
+    if x2.shape[-1] > 1 and x2.stride(-1) != 1:
+        x2 = x2.contiguous()
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
+    _norm_modulate_op(x2, scale, shift, weight, bias, as_rows(y, "out"), x.shape[1], float(eps))
+    return y
+
+
+_norm_modulate_tuned = triton.autotune(
+    configs=ROW_CONFIGS,
+    key=["D"],
+    restore_value=["y_ptr"],
+    prune_configs_by={"early_config_prune": prune_row_configs},
+)(_norm_modulate_kernel)  # restore_value: y may alias x, and tuning runs the kernel repeatedly
+
+
+@torch.library.custom_op("turbodiffusion::norm_modulate", mutates_args=("y",))
+def _norm_modulate_op(
+    x: Tensor,
+    scale: Tensor | None,
+    shift: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    y: Tensor,
+    length: int,
+    eps: float,
+) -> None:
+    r, d = x.shape
+    if r == 0:
+        return
+    block_r, block_d, num_warps = row_launch_config(d)
+    has_mod = scale is not None
+    # With [B, 1, dim] modulation the token stride is 0: every token of a sample reads the same row.
+    strides = [0, 0, 0, 0]
+    if has_mod:
+        strides = [scale.stride(0), scale.stride(1) if scale.shape[1] > 1 else 0]
+        strides += [shift.stride(0), shift.stride(1) if shift.shape[1] > 1 else 0]
+    args = (
+        x,
+        scale if has_mod else x,
+        shift if has_mod else x,
+        weight if weight is not None else x,
+        bias if bias is not None else x,
+        y,
+        r,
+        length,
+        d,
+        x.stride(0),
+        y.stride(0),
+        *strides,
+        eps,
+    )
+    flags = {"HAS_MOD": has_mod, "HAS_W": weight is not None, "HAS_B": bias is not None, "BLOCK_D": block_d}
+    if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
+        _norm_modulate_kernel[(triton.cdiv(r, block_r),)](
+            *args, **flags, BLOCK_R=block_r, num_warps=num_warps
+        )
+    else:
+        _norm_modulate_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](*args, **flags)

@@ -1,0 +1,78 @@
+"""LayerNorm fused with adaLN modulation, the specification (models.md §1 step 4, quantization.md §6).
+
+    y = LN(x) (* weight + bias) (* (1 + scale) + shift)      # all in fp32, one cast to x's dtype at the end
+    LN(x) = (x - mean) * rsqrt(var + eps),  var = mean((x - mean)^2)     # biased variance, over dim
+
+Wan's norm1/norm2 are LN without affine followed by the modulation (scale, shift from the time embedding);
+norm3 is LN with weight and bias and no modulation. Both are this op with the unused parts left out.
+
+This is the *correct* LayerNorm. The official TurboDiffusion Triton kernel adds ((N2 - N) / N) * mean^2 to
+the variance whenever dim is not a power of two (quantization.md §6, "Quirk"); training used the correct
+norm, so we do too. The official Wan module also rounds LN(x) to bf16 before modulating; we round once.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_norm_modulate_inputs(
+    x: Tensor,
+    scale: Tensor | None,
+    shift: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    out: Tensor | None,
+) -> None:
+    """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
+    if x.dim() != 3 or x.shape[-1] == 0:
+        raise ValueError(f"x must be [B, L, dim] with dim > 0 (got shape {tuple(x.shape)})")
+    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"x must be float32, bfloat16 or float16 (got {x.dtype})")
+    b, length, d = x.shape
+    if (scale is None) != (shift is None):
+        raise ValueError("scale and shift come together (adaLN modulation): pass both or neither")
+    for name, t in (("scale", scale), ("shift", shift)):
+        if t is not None and (
+            t.dim() != 3 or t.shape[0] != b or t.shape[1] not in (1, length) or t.shape[2] != d
+        ):
+            raise ValueError(
+                f"{name} must be [B, 1, dim] or [B, L, dim] = [{b}, 1|{length}, {d}] (got {list(t.shape)})"
+            )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (d,):
+            raise ValueError(f"{name} must be [dim] = [{d}] (got {list(t.shape)})")
+    for name, t in (("scale", scale), ("shift", shift), ("weight", weight), ("bias", bias)):
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{name} is on {t.device} but x is on {x.device}; move it to x's device")
+    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
+        raise ValueError(
+            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
+            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
+        )
+
+
+def norm_modulate_reference(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+) -> Tensor:
+    """x: [B, L, dim] fp32/bf16/fp16; scale, shift: [B, 1, dim] or [B, L, dim] (fp32 in Wan); weight,
+    bias: [dim] (norm3's affine). Returns [B, L, dim] in x's dtype."""
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, None)
+    xf = x.float()  # fp32 statistics and modulation on purpose (models.md §1 "Precision")
+    mean = xf.mean(dim=-1, keepdim=True)
+    var = (xf - mean).pow(2).mean(dim=-1, keepdim=True)
+    y = (xf - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight.float()
+    if bias is not None:
+        y = y + bias.float()
+    if scale is not None:
+        y = y * (1 + scale.float()) + shift.float()
+    return y.to(x.dtype)

@@ -1,0 +1,62 @@
+"""``quantize_(model, config)``: swap a model's block linears for W8A8 ones, in place.
+
+Scope is the official rule (quantization.md §1): only modules under ``model.blocks`` are touched, every
+``nn.Linear`` there is converted except those whose qualified name contains a ``config.skip`` string
+(SLA's ``proj_l`` by default). Embeddings, the time MLP, the head, norms and modulation stay in float.
+
+Works on a model built on the meta device (the swapped layers are empty shells whose state-dict names and
+shapes are the quantised checkpoint's, ready for ``load_state_dict(assign=True)``) and on a materialised
+model (its weights are quantised now).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from torch import nn
+
+from .config import Fp8Config, Int8Config, QuantConfig
+from .int8_linear import Fp8Linear, Int8Linear
+
+logger = logging.getLogger(__name__)
+
+# config type -> (module types it converts, converter). One verb, one handler per config type.
+_HANDLERS: dict[type, tuple[tuple[type, ...], Callable[[nn.Module, QuantConfig], nn.Module]]] = {
+    Int8Config: ((nn.Linear,), lambda m, cfg: Int8Linear.from_linear(m, impl=cfg.impl)),
+    Fp8Config: ((nn.Linear, Int8Linear), lambda m, cfg: Fp8Linear.from_linear(m, impl=cfg.impl)),
+}
+
+
+def quantize_(model: nn.Module, config: QuantConfig) -> nn.Module:
+    """Replace the linears in ``model.blocks`` per ``config``; returns ``model`` (changed in place).
+
+    Int8Config: nn.Linear -> Int8Linear. Fp8Config: nn.Linear or Int8Linear -> Fp8Linear (re-quantising
+    INT8 weights). Every target is checked before anything changes, so a failure leaves the model as it was.
+    Raises ValueError if the model has no ``blocks`` or a target's in_features is not a multiple of 128.
+    """
+    if type(config) not in _HANDLERS:
+        raise ValueError(f"config must be an Int8Config or Fp8Config (got {type(config).__name__})")
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, nn.Module):
+        raise ValueError(
+            f"quantize_ converts the linears under model.blocks (quantization.md §1); "
+            f"{type(model).__name__} has no 'blocks' module"
+        )
+    kinds, convert = _HANDLERS[type(config)]
+    targets: list[tuple[nn.Module, str, str, nn.Module]] = []  # (parent, attribute, qualified name, linear)
+    for parent_name, parent in blocks.named_modules(prefix="blocks"):
+        for attr, child in parent.named_children():
+            name = f"{parent_name}.{attr}"
+            if isinstance(child, kinds) and not any(s in name for s in config.skip):
+                targets.append((parent, attr, name, child))
+    bad = [f"{name} (in_features={lin.in_features})" for _, _, name, lin in targets if lin.in_features % 128]
+    if bad:
+        raise ValueError(
+            f"{len(bad)} linear(s) have in_features not a multiple of 128, which the 128x128 format needs: "
+            f"{', '.join(bad[:5])}; add their names to the config's skip list to keep them in float"
+        )
+    for parent, attr, _, child in targets:
+        setattr(parent, attr, convert(child, config))
+    logger.info("quantize_: %d linears in model.blocks -> %s", len(targets), type(config).__name__)
+    return model
