@@ -35,12 +35,18 @@ def environment() -> dict:
         env["triton"] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        env.update(device=props.name, capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
-                   sms=props.multi_processor_count)
+        env.update(
+            device=props.name,
+            capability=f"{props.major}.{props.minor}",
+            cuda=torch.version.cuda,
+            sms=props.multi_processor_count,
+        )
     else:
         env.update(device="cpu", capability=None, cuda=None)
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout
         dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout
         env["git_commit"] = commit.strip()
         env["git_dirty"] = bool(dirty.strip())
@@ -49,7 +55,9 @@ def environment() -> dict:
     return env
 
 
-def time_ms(fn: Callable[[], object], *, warmup_ms: float = 50, rep_ms: float = 300) -> tuple[float, float, float]:
+def time_ms(
+    fn: Callable[[], object], *, warmup_ms: float = 50, rep_ms: float = 300
+) -> tuple[float, float, float]:
     """(p50, p20, p80) milliseconds of ``fn`` on the GPU, via triton's do_bench with explicit quantiles."""
     from triton.testing import do_bench
 
@@ -57,30 +65,44 @@ def time_ms(fn: Callable[[], object], *, warmup_ms: float = 50, rep_ms: float = 
     return float(p50), float(p20), float(p80)
 
 
+def _gemm_rate(make: Callable[[], tuple[Callable[[], object], int]]) -> float:
+    """Operations per microsecond x 1e-6 (i.e. T(FL)OP/s) of the product ``make`` sets up."""
+    fn, flops = make()
+    ms = time_ms(fn)[0]
+    return flops / ms / 1e9
+
+
 def measure_ceilings(device: str = "cuda") -> dict[str, float]:
     """Measured roofs of this GPU: bf16 GEMM and int8 GEMM (TFLOP/s / TOPS), fp8 GEMM if any, copy GB/s."""
     n = 8192
     g = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
-    out: dict[str, float] = {}
-    ms = time_ms(lambda: a @ b)[0]
-    out["bf16_tflops"] = 2 * n**3 / ms / 1e9
-    ai = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g)
-    bi = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g).t()
-    ms = time_ms(lambda: torch._int_mm(ai, bi))[0]
-    out["int8_tops"] = 2 * n**3 / ms / 1e9
-    if hasattr(torch, "float8_e4m3fn") and torch.cuda.get_device_capability()[0] >= 9:
-        af = a.to(torch.float8_e4m3fn)
-        bf = b.to(torch.float8_e4m3fn).t().contiguous().t()
+
+    def bf16():
+        a = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
+        b = torch.randn(n, n, device=device, dtype=torch.bfloat16, generator=g)
+        return (lambda: a @ b), 2 * n**3
+
+    def int8():
+        a = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g)
+        b = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g).t()
+        return (lambda: torch._int_mm(a, b)), 2 * n**3
+
+    def fp8():
+        a = torch.randn(n, n, device=device, generator=g).to(torch.float8_e4m3fn)
+        b = torch.randn(n, n, device=device, generator=g).to(torch.float8_e4m3fn).t()
         one = torch.ones((), device=device)
-        ms = time_ms(lambda: torch._scaled_mm(af, bf, one, one, out_dtype=torch.bfloat16))[0]
-        out["fp8_tflops"] = 2 * n**3 / ms / 1e9
-    src = torch.empty(1 << 30, dtype=torch.uint8, device=device).random_(generator=g)
-    dst = torch.empty_like(src)
-    ms = time_ms(lambda: dst.copy_(src))[0]
-    out["copy_gbps"] = 2 * src.numel() / ms / 1e6
-    del a, b, ai, bi, src, dst
+        return (lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16)), 2 * n**3
+
+    def copy():
+        src = torch.empty(1 << 30, dtype=torch.uint8, device=device).random_(generator=g)
+        dst = torch.empty_like(src)
+        # Bytes read plus bytes written, reported in the same unit as a rate: GB/s = bytes / ms / 1e6.
+        return (lambda: dst.copy_(src)), 2 * src.numel() * 1e3
+
+    out = {"bf16_tflops": _gemm_rate(bf16), "int8_tops": _gemm_rate(int8)}
+    if hasattr(torch, "float8_e4m3fn") and torch.cuda.get_device_capability()[0] >= 9:
+        out["fp8_tflops"] = _gemm_rate(fp8)
+    out["copy_gbps"] = _gemm_rate(copy)
     torch.cuda.empty_cache()
     return out
 
@@ -94,7 +116,9 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
         return "-" if v is None else str(v)
 
     cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)
+    ]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
