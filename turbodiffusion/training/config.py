@@ -35,7 +35,7 @@ DTYPES: tuple[str, ...] = ("float32", "bfloat16")
 @dataclass(frozen=True)
 class DataConfig:
     cache_dir: str = ""  # latent cache folder built by training.cache.build_cache (index.json inside)
-    batch_size: int = 1  # samples per rank per step
+    batch_size: int = 1  # samples per step per rank (per sequence-parallel group of run.sequence_parallel)
     seed: int = 0  # seed of the per-epoch sample permutation
 
     def __post_init__(self) -> None:
@@ -125,9 +125,13 @@ class RunConfig:
     activation_checkpointing: bool = False  # block-wise recompute in backward
     progress: bool = True  # tqdm bar on stderr (rank 0)
     ema_sigma_rel: float = 0.1  # EDM2 power-EMA width of the exported student (γ ≈ 6.94 at 0.1)
+    # Ulysses sequence-parallel group size P (§7): ranks form a (world / P) data-parallel x P mesh; each
+    # group of P ranks shares one batch (same samples, times and noise) and splits its tokens. P must
+    # divide the number of ranks, the model's num_heads and the latent token count. 1 = off.
+    sequence_parallel: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "checkpoint_every", "log_every"):
+        for name in ("max_steps", "checkpoint_every", "log_every", "sequence_parallel"):
             if getattr(self, name) < 1:
                 raise ValueError(f"run.{name} must be >= 1 (got {getattr(self, name)})")
         if not 0.0 < self.ema_sigma_rel <= 12**-0.5:

@@ -1,10 +1,13 @@
 """The training loop behind ``turbodiffusion train {flow,sla,rcm}``: build, shard, resume, step, log, save.
 
 One function, ``train(cfg)``, runs on one process or under ``torchrun`` (the caller initialises the
-process group; with more than one rank every network is sharded with FSDP2 over all ranks). Every
-random draw of step n on rank r comes from a generator seeded with (run.seed, n, r), so the trainer
-state to resume is just the step and the sampler position; a resumed run reproduces the losses the
-uninterrupted run would have logged.
+process group; with more than one rank every network is sharded with FSDP2 over all ranks). With
+``run.sequence_parallel = P > 1`` the ranks form a (world / P) x P data-parallel x sequence-parallel
+mesh: every network splits its tokens over its P-rank group (Ulysses, §7), and the group's ranks read
+the same samples and draw the same noise, so the effective batch is world / P times data.batch_size.
+Every random draw of step n on data-parallel rank r comes from a generator seeded with (run.seed, n, r),
+so the trainer state to resume is just the step and the sampler position; a resumed run reproduces the
+losses the uninterrupted run would have logged.
 
 rCM schedule (§4): during the tangent warm-up every step is a student sCM step; afterwards step n is a
 student step (100·sCM + DMD) when ``n % critic_freq == 0``, else a fake-score step; the student's
@@ -50,6 +53,31 @@ def _world() -> tuple[int, int]:
 def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
     # Distinct, reproducible stream per (seed, step, rank): resuming needs no RNG state.
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4099 + rank)
+
+
+def _parallel_layout(
+    world: int, sequence_parallel: int, device: torch.device
+) -> tuple[int, int, dist.ProcessGroup | None]:
+    """(data-parallel rank, data-parallel size, sequence-parallel group or None) of this rank.
+
+    Raises ValueError when ``sequence_parallel`` does not divide the number of ranks.
+    """
+    if world % sequence_parallel:
+        valid = [d for d in range(1, world + 1) if world % d == 0]
+        raise ValueError(
+            f"run.sequence_parallel={sequence_parallel} must divide the number of ranks ({world}); "
+            f"use one of {', '.join(map(str, valid))}"
+        )
+    if sequence_parallel == 1:
+        return _world()[0], world, None
+    from torch.distributed.device_mesh import init_device_mesh
+
+    # Row-major mesh: ranks r*P .. r*P + P - 1 form sequence-parallel group r (neighbours, which on a
+    # multi-GPU host keeps each group's all-to-alls on one node's links).
+    mesh = init_device_mesh(
+        device.type, (world // sequence_parallel, sequence_parallel), mesh_dim_names=("dp", "sp")
+    )
+    return mesh.get_local_rank("dp"), world // sequence_parallel, mesh.get_group("sp")
 
 
 def build_dit(cfg: TrainConfig, attention=None, *, init_missing=None) -> nn.Module:
@@ -136,12 +164,14 @@ def train(
     from .fsdp import apply_activation_checkpointing, shard_model
 
     rank, world = _world()
+    device = torch.device(device)
+    dp_rank, dp_size, sp_group = _parallel_layout(world, cfg.run.sequence_parallel, device)
     out = Path(cfg.run.output_dir)
     data = LatentDataset(cfg.data.cache_dir)
+    # Keyed by the data-parallel rank: the ranks of one sequence-parallel group read the same samples.
     sampler = ResumableSampler(
-        len(data), batch_size=cfg.data.batch_size, seed=cfg.data.seed, rank=rank, world_size=world
+        len(data), batch_size=cfg.data.batch_size, seed=cfg.data.seed, rank=dp_rank, world_size=dp_size
     )
-    device = torch.device(device)
     uncond = data.uncond()
     uncond = uncond.to(device) if uncond is not None else None
     if cfg.run.mixed_precision and world == 1:
@@ -152,6 +182,10 @@ def train(
     nets = _networks(cfg)
     for model, lr in nets.values():
         model.to(device)
+        if sp_group is not None:
+            # Before FSDP2: its average over all ranks is what turns the gather's summed gradients
+            # (WanDiT.enable_sequence_parallel) into the single-rank gradient.
+            model.enable_sequence_parallel(sp_group)
         if cfg.run.activation_checkpointing and lr is not None:
             apply_activation_checkpointing(model)
         if world > 1:
@@ -181,7 +215,7 @@ def train(
             t0 = time.perf_counter()
             x0, ctx = data.batch(sampler.next_indices())
             x0, ctx = x0.to(device, torch.float32), ctx.to(device, torch.float32)
-            gen = _step_generator(cfg.run.seed, step, rank)
+            gen = _step_generator(cfg.run.seed, step, dp_rank)  # same noise across a sequence-parallel group
             factor = _lr_factor(step, cfg.optim.warmup_steps)
             for name, opt in opts.items():
                 for group in opt.param_groups:
@@ -195,7 +229,7 @@ def train(
             step += 1
             elapsed = time.perf_counter() - t0
             pt, ph, pw = student_config.patch_size
-            tokens = x0.shape[0] * x0[0, 0].numel() // (pt * ph * pw) * world
+            tokens = x0.shape[0] * x0[0, 0].numel() // (pt * ph * pw) * dp_size
             record = {"step": step, **{k: _mean_over_ranks(v) for k, v in losses.items()}}
             record.update(lr=base_lr[updated] * factor, tokens_per_s=tokens / elapsed, step_s=elapsed)
             records.append(record)
@@ -270,7 +304,9 @@ def _export(model: nn.Module, ema: PowerEMA, path: Path, rank: int) -> None:
 
     Buffers and frozen tensors come from the model itself; sharded EMA tensors are gathered first.
 
-    The JVP attention rCM swaps in owns no weights, so the names are the plain WanDiT ones.
+    The JVP attention rCM swaps in owns no weights, so the names are the plain WanDiT ones. Under sequence
+    parallelism an SLA backend's weights sit under ``attn_op.inner.`` (the UlyssesAttention wrapper); they
+    are written under the plain ``attn_op.`` names, so the file loads like any TurboWan checkpoint.
     """
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
@@ -282,6 +318,7 @@ def _export(model: nn.Module, ema: PowerEMA, path: Path, rank: int) -> None:
         if rank == 0:
             full[name] = whole.to(full[name].dtype).cpu()
     if rank == 0:
+        full = {name.replace(".attn_op.inner.", ".attn_op."): t for name, t in full.items()}
         meta = {"config": json.dumps(model.config.to_dict()), "format": "turbodiffusion-wan-dit"}
         save_safetensors(full, path, meta)
         logger.info("saved trained student to %s", path)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention.jvp import DenseJVPAttention
+from ..attention.ulysses import UlyssesAttention
 from .flow import LossOutput, check_latents, model_dtype
 
 # Per-sample normaliser of the sCM target direction: g / (‖g‖ + 0.1) (§4 step 5).
@@ -96,18 +97,22 @@ def enable_jvp_attention(model: nn.Module) -> int:
 
     rCM's student trains with full attention (§4), so its dense backends are swapped for one with a
     forward-mode rule. Returns how many were replaced. Raises ValueError on an ``attn_op`` that owns
-    weights (an SLA student), since dropping them would silently change the model.
+    weights (an SLA student), since dropping them would silently change the model. A sequence-parallel
+    model keeps its ``UlyssesAttention`` wrappers: the backend inside each one is swapped instead.
     """
     count = 0
     for name, module in list(model.named_modules()):
-        op = getattr(module, "attn_op", None)
+        holder, attr, op = module, "attn_op", getattr(module, "attn_op", None)
+        if isinstance(op, UlyssesAttention):
+            # The wrapper has no weights either; replacing it would silently drop the all-to-all.
+            holder, attr, op = op, "inner", op.inner
         if isinstance(op, nn.Module) and not isinstance(op, DenseJVPAttention):
             if any(True for _ in op.parameters()):
                 raise ValueError(
                     f"{name}.attn_op has learned weights ({type(op).__name__}); rCM trains with full attention: "
                     'build the student with AttentionConfig("sdpa")'
                 )
-            module.attn_op = DenseJVPAttention()
+            setattr(holder, attr, DenseJVPAttention())
             count += 1
     return count
 

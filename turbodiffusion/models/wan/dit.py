@@ -14,6 +14,9 @@ Design choices, each deliberate:
   self-attention is sparse) and has its own SDPA module.
 - No buffers and no caches: RoPE angles are rebuilt per forward, so ``with torch.device("meta")`` builds
   a model that allocates nothing, ready for ``load_state_dict(assign=True)``.
+- Ulysses sequence parallelism (sampling-and-training.md §7) is opt-in through
+  ``WanDiT.enable_sequence_parallel(group)``: forward is the same method with one shard step after
+  patchify and one gather before unpatchify; nothing rebinds ``forward``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...attention import AttentionConfig, build_attention
+from ...attention.ulysses import UlyssesAttention
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 
@@ -41,6 +46,59 @@ def _linear_in(layer: nn.Linear, x: Tensor) -> Tensor:
     """``layer(x)`` with the layer's weights cast to x's dtype (float32 islands of a bf16 model)."""
     bias = None if layer.bias is None else layer.bias.to(x.dtype)
     return F.linear(x, layer.weight.to(x.dtype), bias)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _gather_tokens(x: Tensor, group: dist.ProcessGroup) -> Tensor:
+    """[B, Ls, C] token shard -> [B, P*Ls, C], shards concatenated in group-rank order."""
+    x = x.contiguous()
+    # torch.empty, not empty_like: the collective fills each part as flat memory, so the parts must be
+    # contiguous whatever strides a caller's tensor had.
+    parts = [torch.empty(x.shape, dtype=x.dtype, device=x.device) for _ in range(dist.get_world_size(group))]
+    dist.all_gather(parts, x, group=group)
+    return torch.cat(parts, dim=1)
+
+
+def _reduce_scatter_tokens(grad: Tensor, group: dist.ProcessGroup) -> Tensor:
+    """[B, P*Ls, C] -> [B, Ls, C]: this rank's token shard of the sum of ``grad`` over the group.
+
+    An all-to-all then a local sum rather than ``reduce_scatter_tensor``: gloo (the CPU backend the tests
+    use) has no reduce-scatter, and the all-to-all moves the same bytes.
+    """
+    P = dist.get_world_size(group)
+    B, L, C = grad.shape
+    chunks = grad.reshape(B, P, L // P, C).permute(1, 0, 2, 3).contiguous()  # dim 0 = destination rank
+    got = torch.empty(chunks.shape, dtype=chunks.dtype, device=chunks.device)
+    dist.all_to_all_single(got, chunks, group=group)  # dim 0 = source rank, all for this rank's shard
+    return got.sum(dim=0)
+
+
+class _GatherTokens(torch.autograd.Function):
+    """Differentiable all-gather of token shards along L.
+
+    Every rank's output is used by a loss, so the adjoint sums the output gradients of all ranks for
+    each shard (a reduce-scatter, as ``torch.distributed.nn.functional.all_gather`` does); the gather is
+    linear, so its JVP gathers the tangents.
+    """
+
+    @staticmethod
+    def forward(x: Tensor, group: dist.ProcessGroup) -> Tensor:
+        return _gather_tokens(x, group)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.group = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _reduce_scatter_tokens(grad, ctx.group), None
+
+    @staticmethod
+    def jvp(ctx, tangent: Tensor, _group) -> Tensor:
+        return _gather_tokens(tangent, ctx.group)
 
 
 def timestep_embedding(t: Tensor, dim: int) -> Tensor:
@@ -228,6 +286,7 @@ class WanDiT(nn.Module):
 
     ``attention`` picks the self-attention backend (default dense SDPA); with "sla" or "sagesla" each
     block also owns SLA's ``self_attn.attn_op.local_attn.proj_l``, as TurboWan checkpoints do.
+    ``enable_sequence_parallel(group)`` spreads each forward's tokens over a process group (Ulysses).
     """
 
     def __init__(self, config: WanDiTConfig, attention: AttentionConfig | None = None) -> None:
@@ -246,6 +305,56 @@ class WanDiT(nn.Module):
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(c.dim, 6 * c.dim))
         self.blocks = nn.ModuleList(WanBlock(c, self.attention_config) for _ in range(c.num_layers))
         self.head = WanHead(c.dim, c.out_dim * patch_volume, c.eps)
+        # Sequence-parallel group (None: every rank runs the whole sequence). A plain attribute, not a
+        # module or buffer: it holds no weights, and state_dict must not depend on the parallel layout.
+        self._sp_group: dist.ProcessGroup | None = None
+
+    @property
+    def sequence_parallel_size(self) -> int:
+        """Ranks the tokens of one forward are split over: 1 unless ``enable_sequence_parallel`` ran."""
+        return 1 if self._sp_group is None else dist.get_world_size(self._sp_group)
+
+    def enable_sequence_parallel(self, group: dist.ProcessGroup) -> None:
+        """Ulysses sequence parallelism over ``group`` (P ranks; sampling-and-training.md §7), in place.
+
+        Every self-attention's ``attn_op`` is wrapped in ``UlyssesAttention`` (all-to-all from token
+        shards to head shards and back, around any backend), and forward then gives each rank the
+        contiguous shard ``[r L/P, (r+1) L/P)`` of the L patch tokens and the matching RoPE rows; blocks
+        and the head run on the shard (cross-attention locally on the query shard; the per-sample time
+        modulation is computed whole on every rank), and the head's output is all-gathered before
+        unpatchify, so every rank returns the whole velocity [B, out_dim, F, h, w].
+
+        Contract: all P ranks call forward with identical x, timestep, context and y (same sample, time
+        and noise). Gradients: the gather's adjoint sums the output gradients of all P ranks, so after
+        backward of one loss per rank the *mean* over the group of each parameter's gradient equals the
+        single-rank gradient; FSDP2 or DDP over a mesh that contains the group averages exactly so. The
+        gather also has a JVP rule, and ``UlyssesAttention`` forwards tangents, so ``torch.func.jvp``
+        works through the sharded model (rCM's student). With an SLA backend the learned ``proj_l``
+        then sits under ``self_attn.attn_op.inner.`` (the wrapper's name for the backend).
+
+        Raises ValueError when ``group`` is not a ProcessGroup, when sequence parallelism is already on,
+        or when P does not divide ``num_heads`` (forward also raises when P does not divide L).
+        """
+        if not isinstance(group, dist.ProcessGroup):
+            raise ValueError(
+                f"group must be a torch.distributed ProcessGroup (got {type(group).__name__}); pass "
+                f"dist.group.WORLD or a mesh group such as mesh.get_group('sp') after init_process_group"
+            )
+        if self._sp_group is not None:
+            raise ValueError(
+                f"sequence parallelism is already enabled (over {self.sequence_parallel_size} ranks); "
+                f"call enable_sequence_parallel once per model"
+            )
+        heads, size = self.config.num_heads, dist.get_world_size(group)
+        if heads % size:
+            raise ValueError(
+                f"sequence-parallel size {size} must divide num_heads={heads} (Ulysses splits the heads "
+                f"over the group) and the token count L; valid sizes for {heads} heads: "
+                f"{', '.join(map(str, _divisors(heads)))}"
+            )
+        for block in self.blocks:
+            block.self_attn.attn_op = UlyssesAttention(block.self_attn.attn_op, group)
+        self._sp_group = group
 
     def forward(self, x: Tensor, timestep: Tensor, context: Tensor, y: Tensor | None = None) -> Tensor:
         """Velocity prediction for one denoising step.
@@ -258,7 +367,9 @@ class WanDiT(nn.Module):
         y: i2v only, [B, in_dim - out_dim, F, h, w] (mask + image latent), concatenated after x on channels.
         x, y and context are cast to the weights' dtype. Returns the velocity [B, out_dim, F, h, w] as
         computed by the float32 head: float32 for a bf16/fp16/fp32 model (float64 for a float64 one).
-        Raises ValueError on any shape, rank or channel mismatch, before any compute.
+        Raises ValueError on any shape, rank or channel mismatch, before any compute; under sequence
+        parallelism (``enable_sequence_parallel``) also when the group size does not divide the token count
+        L = (F/pt)(h/ph)(w/pw). Every rank of the group then passes the same inputs and gets the whole output.
         """
         c = self.config
         self._check_inputs(x, timestep, context, y)
@@ -271,8 +382,14 @@ class WanDiT(nn.Module):
         pt, ph, pw = c.patch_size
         grid = (frames // pt, height // ph, width // pw)
 
-        # 1. Patchify and embed: [B, L, dim] in the weights' dtype.
-        tokens = self.patch_embedding(patchify(x, c.patch_size))
+        # 1. Patchify and embed: [B, L, dim] in the weights' dtype ([B, L/P, dim], this rank's contiguous
+        # token shard, under sequence parallelism).
+        patches = patchify(x, c.patch_size)
+        group = self._sp_group
+        if group is not None:
+            shard = self._token_shard(patches.shape[1])
+            patches = patches[:, shard]
+        tokens = self.patch_embedding(patches)
 
         # 2. Time embedding e [B, dim] and projection e0 [B, 6, dim], in float32 whatever the weights.
         emb = timestep_embedding(timestep.reshape(B).to(x.device), c.freq_dim).to(compute)
@@ -287,13 +404,24 @@ class WanDiT(nn.Module):
 
         # 4. Blocks, with one RoPE table for all of them.
         angles = rope_angles(grid, c.head_dim, device=x.device)
+        if group is not None:
+            angles = angles[shard]  # RoPE positions stay global: the shard's own rows of the full table
         cos, sin = angles.cos().to(compute), angles.sin().to(compute)
         for block in self.blocks:
             tokens = block(tokens, e0, context, cos, sin)
 
-        # 5-6. Head in float32, then unpatchify (channel-minor).
+        # 5-6. Head in float32, then unpatchify (channel-minor). The head is per token, so under sequence
+        # parallelism it runs on the shard and its (narrower than dim) output is what gets all-gathered.
         out = self.head(tokens, e)
+        if group is not None:
+            out = _GatherTokens.apply(out, group)
         return unpatchify(out, grid, c.patch_size, c.out_dim)
+
+    def _token_shard(self, num_tokens: int) -> slice:
+        """This rank's contiguous slice of the L tokens under sequence parallelism (L % P checked before)."""
+        size = num_tokens // self.sequence_parallel_size
+        rank = dist.get_rank(self._sp_group)
+        return slice(rank * size, (rank + 1) * size)
 
     def _check_inputs(self, x: Tensor, timestep: Tensor, context: Tensor, y: Tensor | None) -> None:
         c = self.config
@@ -336,6 +464,16 @@ class WanDiT(nn.Module):
             raise ValueError(
                 f"context has {context.shape[1]} rows but the model takes at most text_len={c.text_len}; "
                 f"truncate the prompt to {c.text_len} tokens"
+            )
+        size = self.sequence_parallel_size
+        grid = (frames // pt, height // ph, width // pw)
+        if size > 1 and math.prod(grid) % size:
+            L = math.prod(grid)
+            both = _divisors(math.gcd(L, c.num_heads))
+            raise ValueError(
+                f"sequence-parallel size {size} must divide the token count L = {grid[0]}*{grid[1]}*{grid[2]} "
+                f"= {L} of this latent (and num_heads={c.num_heads}); sizes dividing both: "
+                f"{', '.join(map(str, both))}; use one of them or a latent whose L is a multiple of {size}"
             )
 
 
