@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def device() -> str:
-    """"cuda" when a GPU is present, else "cpu" (kernels then run under TRITON_INTERPRET=1)."""
+    """ "cuda" when a GPU is present, else "cpu" (kernels then run under TRITON_INTERPRET=1)."""
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

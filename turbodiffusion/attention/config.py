@@ -20,7 +20,9 @@ class AttentionConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_NAMES:
-            raise ValueError(f"unknown attention backend {self.backend!r}; use one of {', '.join(BACKEND_NAMES)}")
+            raise ValueError(
+                f"unknown attention backend {self.backend!r}; use one of {', '.join(BACKEND_NAMES)}"
+            )
         if not 0.0 < self.sla_topk <= 1.0:
             raise ValueError(f"sla_topk must be in (0, 1] (got {self.sla_topk}); 0.1 is the default")
         for name in ("block_q", "block_k"):

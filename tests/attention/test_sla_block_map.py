@@ -1,0 +1,125 @@
+"""SLA block selection (shared/docs/attention.md §2.1): counts, pooling, top-k validity, transposed lut."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from turbodiffusion.attention.sla.block_map import (
+    block_scores,
+    mean_pool_blocks,
+    select_blocks,
+    topk_count,
+    transpose_selection,
+)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "nk", "expected"),
+    [
+        (0.25, 4, 1),
+        (0.25, 5, 1),
+        (0.29, 100, 28),
+        (0.1, 512, 51),
+        (0.15, 512, 76),
+        (0.1, 1182, 118),
+        (1.0, 7, 7),
+    ],
+)
+def test_topk_count_floors_like_the_official_code(ratio, nk, expected):
+    assert topk_count(ratio, nk) == expected
+
+
+def test_topk_count_keeps_at_least_one_block():
+    # The official code keeps 0 blocks here (and returns NaN rows); we keep one.
+    assert topk_count(0.05, 5) == 1
+
+
+@pytest.mark.parametrize("ratio", [0.0, -0.1, 1.5])
+def test_topk_count_rejects_ratio_outside_unit_interval(ratio):
+    with pytest.raises(ValueError, match=r"topk_ratio must be in \(0, 1\]"):
+        topk_count(ratio, 10)
+
+
+def test_topk_count_rejects_no_blocks():
+    with pytest.raises(ValueError, match="num_key_blocks must be >= 1"):
+        topk_count(0.5, 0)
+
+
+@pytest.mark.parametrize("seq", [1, 17, 200, 333])
+def test_mean_pool_divides_partial_block_by_real_rows(seq):
+    g = torch.Generator().manual_seed(10 + seq)
+    x = torch.randn(2, seq, 3, 64, generator=g)
+    pooled = mean_pool_blocks(x, 64)  # [B, H, M, D]
+    assert pooled.shape == (2, 3, -(-seq // 64), 64)
+    for i in range(pooled.shape[2]):
+        expected = x[:, i * 64 : (i + 1) * 64].double().mean(dim=1)  # real rows only
+        torch.testing.assert_close(pooled[:, :, i].double(), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(("block_q", "block_k"), [(64, 32), (32, 64), (128, 64)])
+@pytest.mark.parametrize("seq", [1, 17, 200, 333])
+def test_selection_is_a_top_k_of_the_scores(seq, block_q, block_k, dtype):
+    g = torch.Generator().manual_seed(seq * 7 + block_q)
+    q = torch.randn(2, seq, 2, 64, generator=g).to(dtype)
+    k = (torch.randn(2, seq, 2, 64, generator=g) + torch.randn(64, generator=g)).to(dtype)
+    sel = select_blocks(q, k, block_q, block_k, 0.5)
+    scores = block_scores(q, k, block_q, block_k).float()
+    nk = -(-seq // block_k)
+    assert sel.block_map.dtype == torch.int8 and sel.block_map.shape == (2, 2, -(-seq // block_q), nk)
+    assert sel.topk == topk_count(0.5, nk)
+    assert (sel.block_map.sum(-1) == sel.topk).all()
+    assert (sel.lut.diff(dim=-1) > 0).all(), "lut must be ascending"
+    assert torch.equal(torch.zeros_like(sel.block_map).scatter_(-1, sel.lut, 1), sel.block_map)
+    chosen = sel.block_map.bool()
+    lowest_chosen = scores.masked_fill(~chosen, float("inf")).amin(-1)
+    highest_left = scores.masked_fill(chosen, float("-inf")).amax(-1)
+    assert (lowest_chosen >= highest_left).all()
+
+
+def test_block_scores_match_an_independent_fp64_computation():
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(1, 333, 2, 64, generator=g)
+    k = torch.randn(1, 333, 2, 64, generator=g) + 5 * torch.randn(64, generator=g)
+    qd, kd = q.double().transpose(1, 2), k.double().transpose(1, 2)  # [B, H, L, D]
+    ks = kd - kd.mean(dim=2, keepdim=True)
+    pq = torch.stack([qd[:, :, i : i + 64].mean(2) for i in range(0, 333, 64)], dim=2)
+    pk = torch.stack([ks[:, :, j : j + 32].mean(2) for j in range(0, 333, 32)], dim=2)
+    torch.testing.assert_close(
+        block_scores(q, k, 64, 32).double(), pq @ pk.transpose(-1, -2), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_smoothing_does_not_change_the_fp32_selection():
+    g = torch.Generator().manual_seed(4)
+    q = torch.randn(1, 256, 2, 64, generator=g)
+    k = torch.randn(1, 256, 2, 64, generator=g)
+    shifted = k + 3 * torch.randn(64, generator=g)  # a per-channel mean: a constant shift per score row
+    assert torch.equal(
+        select_blocks(q, k, 64, 64, 0.5).block_map, select_blocks(q, shifted, 64, 64, 0.5).block_map
+    )
+
+
+@pytest.mark.parametrize(("mq", "nk"), [(1, 1), (5, 3), (7, 11)])
+def test_transpose_selection_lists_the_selecting_query_blocks(mq, nk):
+    g = torch.Generator().manual_seed(mq * 100 + nk)
+    block_map = (torch.rand(2, 3, mq, nk, generator=g) < 0.4).to(torch.int8)
+    qlut, count = transpose_selection(block_map)
+    assert qlut.shape == (2, 3, nk, mq) and count.shape == (2, 3, nk)
+    for b in range(2):
+        for h in range(3):
+            for j in range(nk):
+                expected = torch.nonzero(block_map[b, h, :, j]).flatten().int()
+                assert count[b, h, j] == len(expected)
+                assert torch.equal(qlut[b, h, j, : len(expected)], expected)
+
+
+def test_select_blocks_validates_inputs():
+    q = torch.randn(1, 64, 2, 64)
+    with pytest.raises(ValueError, match="must have the same"):
+        select_blocks(q, torch.randn(1, 65, 2, 64), 64, 64, 0.5)
+    with pytest.raises(ValueError, match="one float dtype"):
+        select_blocks(q, q.double(), 64, 64, 0.5)
+    with pytest.raises(ValueError, match="block sizes must be >= 1"):
+        select_blocks(q, q, 0, 64, 0.5)

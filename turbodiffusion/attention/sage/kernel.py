@@ -1,0 +1,224 @@
+"""Sage-style attention in Triton: INT8 Q.K^T, FP8 (or 16-bit) P.V, dense or over SLA's block lut
+(shared/docs/attention.md §4-5). Reference: ``reference.sage_attention_reference`` (same lossy algorithm).
+
+Inputs come pre-quantised (``quant.py``): Q, K int8 [B, H, L, D] with fp32 per-block scales, V as e4m3 V^T
+[B, H, D, L_pad] with a per-channel scale (``pv="fp8"``), or the original 16-bit V (``pv="half"``).
+Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key tiles of BLOCK_N tokens
+(all of them ascending, or its query block's lut row), computes S = int32 dot * q_scale * k_scale with
+1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2, rounds P~ = exp2(s - m + log2 448)
+to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA
+the epilogue adds proj_l(linear branch) exactly as the SLA kernel does.
+
+FLOPs: dense-equivalent 4 * B * H * L^2 * D (half int8, half fp8); sparse executes topk * BLKK keys per row.
+Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantisers' read of q, k, v).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from ..sla.kernel_fwd import (
+    LOG2E,
+    cast,
+    check_kernel_inputs,
+    check_lut,
+    dot_precision,
+    interpreting,
+    kv_state_triton,
+    linear_branch_tile,
+    mma,
+    needs_int64,
+)
+from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_grid
+from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL, smoothing_mean, v_scale_reference
+
+SAGE_DTYPES = (torch.float16, torch.bfloat16)
+_LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
+
+
+@triton.jit
+def _sage_fwd_kernel(
+    QI, QS, KI, KS, VQ, VS, V, LUT, Q, KV, KSUM, WT, BIAS, Out,
+    svb, svl, svh, sqb, sql, sqh, sob, sol, soh,
+    H, L, LP, NQB, NKB, MQ, NT, qk_scale, eps,
+    D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    SPARSE: tl.constexpr, LINEAR: tl.constexpr, PV_FP8: tl.constexpr, EMULATE_FP8: tl.constexpr,
+    PRECISION: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_ok = rows < L
+    dims = tl.arange(0, D)
+    if WIDE:
+        rows = rows.to(tl.int64)
+    bh_ld = pid_bh.to(tl.int64) * L * D
+    qi = tl.load(QI + bh_ld + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0)
+    # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
+    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=0.0) * qk_scale
+    ks_base = KS + pid_bh.to(tl.int64) * NKB
+    vq_base = VQ + pid_bh.to(tl.int64) * D * LP
+    v_base = V + b.to(tl.int64) * svb + h * svh
+    lut_row = LUT + (pid_bh.to(tl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
+    if LINEAR:  # SageSLA: the linear branch first, parked in O (see the SLA kernel for why)
+        o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
+        q = tl.load(Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None],
+                    other=0.0)  # fmt: skip
+        y = linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D, PRECISION)
+        tl.store(o_ptr, cast(y, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, D], dtype=tl.float32)
+    for t in range(NT):
+        if SPARSE:
+            start = tl.load(lut_row + t) * BLOCK_N
+        else:
+            start = t * BLOCK_N
+        cols = start + tl.arange(0, BLOCK_N)
+        col_ok = cols < L
+        if WIDE:
+            cols = cols.to(tl.int64)
+        ki = tl.load(KI + bh_ld + cols[:, None] * D + dims[None, :], mask=col_ok[:, None], other=0)
+        ks = tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)
+        s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * ks[None, :]
+        s = tl.where(col_ok[None, :], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        alpha = tl.exp2(m_i - m_new)
+        if PV_FP8:
+            p = tl.exp2(s - (m_new - _LOG2_FP8_MAX)[:, None])  # P~ * 448: e4m3's whole range
+            if EMULATE_FP8:
+                p8 = round_to_e4m3_grid(p).to(tl.float8e4nv)
+            else:
+                p8 = p.to(tl.float8e4nv)
+            vt = tl.load(vq_base + dims[:, None] * LP + cols[None, :])  # padded to LP: no mask needed
+            acc = acc * alpha[:, None] + tl.dot(p8, tl.trans(vt))  # the row sum keeps the unrounded P~
+        else:
+            p = tl.exp2(s - m_new[:, None])
+            v = tl.load(v_base + cols[:, None] * svl + dims[None, :], mask=col_ok[:, None], other=0.0)
+            acc = mma(cast(p, v.dtype, PRECISION), v, acc * alpha[:, None], PRECISION)
+        l_i = l_i * alpha + tl.sum(p, 1)
+        m_i = m_new
+    o = acc / l_i[:, None]
+    if PV_FP8:
+        o = o * tl.load(VS + pid_bh.to(tl.int64) * D + dims)[None, :]
+    o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
+    if LINEAR:
+        tl.debug_barrier()  # other threads of this program wrote the tile
+        o += tl.load(o_ptr, mask=row_ok[:, None], other=0.0).to(tl.float32)
+    tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
+
+
+def _configs() -> list[triton.Config]:
+    return [
+        triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=s)
+        for bm, w, s in ((128, 8, 2), (128, 8, 3), (64, 8, 2), (64, 8, 3), (64, 4, 3), (64, 4, 4))
+    ]
+
+
+def _prune(configs, named_args, **kwargs):
+    # Triton passes the positional arguments as named_args and the constexprs (given by keyword) as kwargs.
+    args = {**named_args, **kwargs}
+    if not args["SPARSE"]:
+        return configs
+    kept = [c for c in configs if c.kwargs["BLOCK_M"] <= args["BLKQ"]]
+    return kept or [triton.Config({"BLOCK_M": args["BLKQ"]}, num_warps=4, num_stages=2)]
+
+
+_sage_fwd_tuned = triton.autotune(
+    configs=_configs(),
+    key=["D", "BLKQ", "BLKK", "BLOCK_N", "SPARSE", "LINEAR", "PV_FP8", "WIDE"],
+    prune_configs_by={"early_config_prune": _prune},
+)(_sage_fwd_kernel)
+
+
+def sage_forward_triton(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    block_q: int,
+    block_k: int,
+    tile_k: int | None = None,
+    pv: PV = "fp8",
+    v_range: float = V_RANGE_FULL,
+    lut: Tensor | None = None,
+    proj: tuple[Tensor, Tensor] | None = None,
+    eps: float = 0.0,
+) -> Tensor:
+    """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
+
+    Dense when ``lut`` is None (key tiles of ``tile_k``, default ``block_k``), else block-sparse over lut [B, H, Mq, topk] key
+    blocks of ``block_k`` (query blocks of ``block_q``). ``proj`` = (proj_l weight [D, D], bias [D]) adds
+    SageSLA's linear branch with ``eps``. Returns o [B, L, H, D] in q's dtype.
+    """
+    check_kernel_inputs(q, k, v, SAGE_DTYPES)
+    b, seq, h, d = q.shape
+    for name, blk in (("block_q", block_q), ("block_k", block_k)):
+        if blk not in (16, 32, 64, 128):
+            raise ValueError(f"{name} must be 16, 32, 64 or 128 (got {blk})")
+    if pv not in ("fp8", "half"):
+        raise ValueError(f'pv must be "fp8" or "half" (got {pv!r})')
+    if not v_range > 0:
+        raise ValueError(f"v_range must be > 0 (got {v_range}); 2.25 (official) or 448 (full e4m3 range)")
+    sparse = lut is not None
+    tile = block_k if tile_k is None else tile_k
+    if sparse and tile != block_k:
+        raise ValueError(
+            f"the sparse kernel's key tile is the selection block: tile_k must be {block_k} (got {tile})"
+        )
+    if tile not in (16, 32, 64, 128):
+        raise ValueError(f"tile_k must be 16, 32, 64 or 128 (got {tile})")
+    mq = triton.cdiv(seq, block_q)
+    if sparse:
+        check_lut(lut, b, h, mq, triton.cdiv(seq, block_k))
+        lut32, nt = lut.to(torch.int32).contiguous(), lut.shape[-1]
+    else:
+        lut32, nt = torch.zeros(1, device=q.device, dtype=torch.int32), triton.cdiv(seq, tile)
+
+    qi, qs = quantize_int8_triton(q, block_q)
+    ki, ks = quantize_int8_triton(k, block_k, smoothing_mean(k))
+    if pv == "fp8":
+        vs = v_scale_reference(v, v_range)  # one torch reduction: max_L |v| per channel
+        vq = quantize_v_fp8_triton(v, vs)
+    else:
+        vs, vq = qs, qi  # unused placeholders
+    if proj is not None:
+        weight, bias = proj
+        if weight.shape != (d, d) or bias.shape != (d,):
+            raise ValueError(
+                f"proj_l must be Linear({d}, {d}) (got {tuple(weight.shape)}, {tuple(bias.shape)})"
+            )
+        kv, ksum = kv_state_triton(k, v)
+        kv = kv.to(q.dtype).contiguous()
+        wt = weight.detach().t().to(q.dtype).contiguous()
+        bias32 = bias.detach().float().contiguous()
+    else:
+        kv = ksum = wt = bias32 = qs  # unused placeholders
+    o = torch.empty_like(q, memory_format=torch.contiguous_format)
+    args = (
+        qi, qs, ki, ks, vq, vs, v, lut32, q, kv, ksum, wt, bias32, o,
+        v.stride(0), v.stride(1), v.stride(2), q.stride(0), q.stride(1), q.stride(2),
+        o.stride(0), o.stride(1), o.stride(2),
+        h, seq, vq.shape[-1] if pv == "fp8" else seq, qs.shape[-1], ks.shape[-1], mq, nt,
+        LOG2E / math.sqrt(d), eps / seq,
+    )  # fmt: skip
+    constexprs = dict(
+        D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=proj is not None,
+        PV_FP8=pv == "fp8", EMULATE_FP8=interpreting(), PRECISION=dot_precision(q.dtype),
+        WIDE=needs_int64(q, k, v, qi),
+    )  # fmt: skip
+    grid = lambda meta: (triton.cdiv(seq, meta["BLOCK_M"]), b * h)  # noqa: E731
+    if interpreting():
+        block_m = min(64, block_q) if sparse else 64
+        _sage_fwd_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4, num_stages=1)
+    else:
+        _sage_fwd_tuned[grid](*args, **constexprs)
+    return o

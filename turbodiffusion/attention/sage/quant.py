@@ -1,0 +1,138 @@
+"""Triton quantisers for Sage-style attention (shared/docs/attention.md §4-5); references in ``reference.py``.
+
+- ``quantize_int8_triton``: [B, L, H, D] -> int8 codes [B, H, L, D] + fp32 scales [B, H, ceil(L / BLK)],
+  per block of BLK tokens, optionally minus a per-channel mean (K smoothing). One read, one int8 write.
+- ``quantize_v_fp8_triton``: [B, L, H, D] -> e4m3 V^T [B, H, D, L_pad] (tokens contiguous, as the FP8
+  P.V product wants its K-major operand; L_pad a multiple of 128, zero-filled).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from ..sla.kernel_fwd import interpreting, needs_int64
+from .reference import INT8_SCALE_EPS
+
+_INT8_SCALE_EPS = tl.constexpr(INT8_SCALE_EPS)  # kernels read module globals only as constexpr
+V_PAD = 128  # V^T's token axis is padded to a multiple of this, so key tiles of up to 128 need no mask
+
+
+@triton.jit
+def round_to_e4m3_grid(x):
+    """Round fp32 x (|x| <= 448) to the nearest e4m3 value, ties to even, staying in fp32.
+
+    Only for the CPU interpreter, whose own fp32 -> e4m3 cast is wrong on some inputs (Triton 3.9 rounds
+    ties away from zero and drops the carry into the exponent, e.g. 31.0 -> 16). A value already on the
+    grid then casts exactly. GPUs use the hardware cast (cvt.rn.satfinite), which this reproduces.
+    """
+    a = tl.abs(x)
+    bits = a.to(tl.int32, bitcast=True)
+    lsb = (bits >> 20) & 1
+    normal = ((bits + 0x7FFFF + lsb) & -1048576).to(tl.float32, bitcast=True)  # keep 3 mantissa bits
+    subnormal = (a + 16384.0) - 16384.0  # multiples of 2^-9 below 2^-6: fp32's own rounding does it
+    r = tl.where(a < 0.015625, subnormal, normal)
+    return tl.where(x < 0, -r, r)
+
+
+@triton.jit
+def _quantize_int8_kernel(
+    X, MEAN, XQ, SCALE,
+    sxb, sxl, sxh,
+    H, L, NB,
+    D: tl.constexpr, BLK: tl.constexpr, SMOOTH: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    pid_blk = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    rows = pid_blk * BLK + tl.arange(0, BLK)
+    ok = rows < L
+    dims = tl.arange(0, D)
+    if WIDE:
+        rows = rows.to(tl.int64)
+    x = tl.load(
+        X + b.to(tl.int64) * sxb + h * sxh + rows[:, None] * sxl + dims[None, :], mask=ok[:, None], other=0.0
+    )
+    x = x.to(tl.float32)
+    if SMOOTH:
+        x = x - tl.load(MEAN + pid_bh.to(tl.int64) * D + dims)[None, :]
+    x = tl.where(ok[:, None], x, 0.0)
+    # IEEE division in both places, so the codes equal the reference's exactly.
+    scale = tl.math.div_rn(tl.max(tl.max(tl.abs(x), 1), 0), 127.0) + _INT8_SCALE_EPS
+    c = tl.math.div_rn(x, scale)
+    codes = (c + tl.where(c >= 0, 0.5, -0.5)).to(tl.int8)  # the cast truncates: round half away from zero
+    tl.store(XQ + pid_bh.to(tl.int64) * L * D + rows[:, None] * D + dims[None, :], codes, mask=ok[:, None])
+    tl.store(SCALE + pid_bh.to(tl.int64) * NB + pid_blk, scale)
+
+
+def quantize_int8_triton(x: Tensor, block: int, mean: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Kernel twin of ``reference.quantize_int8_reference``: x [B, L, H, D] float, last dim contiguous;
+    mean fp32 [B, H, D] or None. Returns (codes int8 [B, H, L, D], scale fp32 [B, H, ceil(L / block)]).
+    """
+    b, seq, h, d = x.shape
+    if x.stride(-1) != 1:
+        raise ValueError(f"x must have a contiguous last dim (got strides {x.stride()})")
+    if block not in (16, 32, 64, 128):
+        raise ValueError(f"block must be 16, 32, 64 or 128 (got {block})")
+    if mean is not None and (mean.shape != (b, h, d) or mean.dtype != torch.float32):
+        raise ValueError(f"mean must be fp32 [{b}, {h}, {d}] (got {mean.dtype} {tuple(mean.shape)})")
+    nb = triton.cdiv(seq, block)
+    codes = torch.empty((b, h, seq, d), device=x.device, dtype=torch.int8)
+    scale = torch.empty((b, h, nb), device=x.device, dtype=torch.float32)
+    _quantize_int8_kernel[(nb, b * h)](
+        x, mean if mean is not None else scale, codes, scale,
+        x.stride(0), x.stride(1), x.stride(2),
+        h, seq, nb,
+        D=d, BLK=block, SMOOTH=mean is not None, WIDE=needs_int64(x, codes), num_warps=4,
+    )  # fmt: skip
+    return codes, scale
+
+
+@triton.jit
+def _quantize_v_fp8_kernel(
+    V, VS, VQ,
+    svb, svl, svh,
+    H, L, LP,
+    D: tl.constexpr, BLOCK_L: tl.constexpr, EMULATE: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    pid_l = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    rows = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
+    ok = rows < L
+    dims = tl.arange(0, D)
+    if WIDE:
+        rows = rows.to(tl.int64)
+    v = tl.load(
+        V + b.to(tl.int64) * svb + h * svh + rows[:, None] * svl + dims[None, :], mask=ok[:, None], other=0.0
+    )
+    x = tl.math.div_rn(v.to(tl.float32), tl.load(VS + pid_bh.to(tl.int64) * D + dims)[None, :])
+    if EMULATE:
+        x = round_to_e4m3_grid(x)
+    tl.store(VQ + pid_bh.to(tl.int64) * D * LP + dims[None, :] * LP + rows[:, None], x.to(tl.float8e4nv))
+
+
+def quantize_v_fp8_triton(v: Tensor, scale: Tensor) -> Tensor:
+    """Kernel twin of ``reference.quantize_v_fp8_reference``, transposed and padded.
+
+    v: [B, L, H, D], last dim contiguous; scale: fp32 [B, H, D] (``reference.v_scale_reference``).
+    Returns e4m3 [B, H, D, L_pad], L_pad = ceil(L / 128) * 128, zeros past L.
+    """
+    b, seq, h, d = v.shape
+    if v.stride(-1) != 1:
+        raise ValueError(f"v must have a contiguous last dim (got strides {v.stride()})")
+    if scale.shape != (b, h, d) or scale.dtype != torch.float32:
+        raise ValueError(f"scale must be fp32 [{b}, {h}, {d}] (got {scale.dtype} {tuple(scale.shape)})")
+    lp = triton.cdiv(seq, V_PAD) * V_PAD
+    vq = torch.empty((b, h, d, lp), device=v.device, dtype=torch.float8_e4m3fn)
+    _quantize_v_fp8_kernel[(lp // V_PAD, b * h)](
+        v, scale.contiguous(), vq,
+        v.stride(0), v.stride(1), v.stride(2),
+        h, seq, lp,
+        D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), WIDE=needs_int64(v, vq), num_warps=4,
+    )  # fmt: skip
+    return vq

@@ -1,0 +1,112 @@
+"""SLA block selection: which key blocks each query block attends to (shared/docs/attention.md §2.1).
+
+Plain PyTorch, used by every SLA and SageSLA path (reference and kernels alike), so the reference and the
+kernels always see the same block map. It runs in the dtype the inputs arrive in, as the official code does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class BlockSelection:
+    """The selected key blocks of every (batch, head, query block).
+
+    lut: int64 [B, H, Mq, topk], key-block indices in ascending order (the kernels walk them in this order).
+    block_map: int8 [B, H, Mq, Nk], 1 where the key block is selected.
+    """
+
+    lut: Tensor
+    block_map: Tensor
+
+    @property
+    def topk(self) -> int:
+        return self.lut.shape[-1]
+
+
+def topk_count(topk_ratio: float, num_key_blocks: int) -> int:
+    """Number of key blocks each query block keeps: min(Nk, int(topk_ratio * Nk)), at least 1.
+
+    The official code floors a Python double exactly like this (so int(0.29 * 100) == 28) but has no
+    minimum: when topk_ratio * Nk < 1 it keeps 0 blocks and its kernel returns NaN rows. We keep at least
+    one block instead; this is the only place we differ from it.
+    """
+    if not 0.0 < topk_ratio <= 1.0:
+        raise ValueError(f"topk_ratio must be in (0, 1] (got {topk_ratio}); 0.1 is the usual value")
+    if num_key_blocks < 1:
+        raise ValueError(f"num_key_blocks must be >= 1 (got {num_key_blocks})")
+    return max(1, min(num_key_blocks, int(topk_ratio * num_key_blocks)))
+
+
+def mean_pool_blocks(x: Tensor, block: int) -> Tensor:
+    """Mean of x over consecutive blocks of ``block`` tokens.
+
+    x: [B, L, H, D], any float dtype. Returns [B, H, ceil(L / block), D] in x's dtype. The sums run in fp32
+    and a partial last block is divided by its number of real rows, not by ``block`` (the official pooling
+    kernel does both; the L=200 golden fixture tells the two divisions apart).
+    """
+    b, seq, h, d = x.shape
+    full = seq // block
+    parts = []
+    if full:
+        body = x[:, : full * block].reshape(b, full, block, h, d)
+        parts.append(body.sum(dim=2, dtype=torch.float32) / block)
+    tail = seq - full * block
+    if tail:
+        parts.append(x[:, full * block :].sum(dim=1, keepdim=True, dtype=torch.float32) / tail)
+    pooled = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+    return pooled.to(x.dtype).transpose(1, 2)
+
+
+def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int) -> Tensor:
+    """Pooled block scores S = pool(q) @ pool(k - mean_L(k))^T, no scaling, no softmax.
+
+    q, k: [B, L, H, D] in one float dtype. Returns [B, H, Mq, Nk] in that dtype. Smoothing K cannot change
+    the ranking (it shifts a whole row by pool(q)_i . mean(k)); the official code does it to keep the
+    low-precision scores small, so we do it too, in the input dtype, to select the same blocks.
+    """
+    ks = k - k.mean(dim=1, keepdim=True)
+    return mean_pool_blocks(q, block_q) @ mean_pool_blocks(ks, block_k).transpose(-1, -2)
+
+
+def select_blocks(q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: float) -> BlockSelection:
+    """Block selection of shared/docs/attention.md §2.1: per query block, the top-k key blocks by score.
+
+    q, k: [B, L, H, D], same shape and float dtype. topk = topk_count(topk_ratio, Nk) is shared by every row;
+    ties are broken by torch.topk. No gradient flows through the selection.
+    """
+    if q.shape != k.shape:
+        raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must have the same [B, L, H, D] shape")
+    if q.dtype != k.dtype or not q.dtype.is_floating_point:
+        raise ValueError(f"q and k must share one float dtype (got {q.dtype} and {k.dtype})")
+    if block_q < 1 or block_k < 1:
+        raise ValueError(f"block sizes must be >= 1 (got block_q={block_q}, block_k={block_k})")
+    with torch.no_grad():
+        scores = block_scores(q.detach(), k.detach(), block_q, block_k)
+        topk = topk_count(topk_ratio, scores.shape[-1])
+        lut = torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
+        block_map = torch.zeros(scores.shape, dtype=torch.int8, device=scores.device)
+        block_map.scatter_(-1, lut, 1)
+    return BlockSelection(lut=lut, block_map=block_map)
+
+
+def transpose_selection(block_map: Tensor) -> tuple[Tensor, Tensor]:
+    """Key-block-major view of a block map, for the dK/dV pass.
+
+    block_map: int8 [B, H, Mq, Nk]. Returns (qlut int32 [B, H, Nk, Mq], count int32 [B, H, Nk]): for key
+    block j, qlut[..., j, :count[j]] lists the query blocks that selected it in ascending order (the rest
+    of the row is unspecified). Built with cumsum + scatter, so it needs no host synchronisation.
+    """
+    bt = block_map.transpose(-1, -2).to(torch.int32)  # [B, H, Nk, Mq]
+    mq = bt.shape[-1]
+    count = bt.sum(dim=-1, dtype=torch.int32)
+    slot = torch.cumsum(bt, dim=-1, dtype=torch.int32) - 1
+    slot = torch.where(bt.bool(), slot, torch.full_like(slot, mq))  # unselected ones go to a spare column
+    qids = torch.arange(mq, device=block_map.device, dtype=torch.int32).expand_as(bt)
+    qlut = torch.zeros((*bt.shape[:-1], mq + 1), dtype=torch.int32, device=block_map.device)
+    qlut.scatter_(-1, slot.long(), qids)
+    return qlut[..., :mq].contiguous(), count.contiguous()

@@ -1,0 +1,383 @@
+"""SLA forward in Triton: block-sparse flash attention over the selected key blocks, fused with the
+linear branch and proj_l (shared/docs/attention.md §2-3). Reference: ``reference.py`` beside this file.
+
+Layout: q, k, v, o are [B, L, H, D] with any strides except a contiguous last dim. The grid is
+(ceil(L / BLOCK_M), B * H); each program owns BLOCK_M query rows of one query block (BLOCK_M divides
+BLKQ), walks that block's ``lut`` row (ascending key-block indices) with an online softmax in base 2,
+then adds proj_l(phi(q) KV / (eps + phi(q) . ksum)) from the precomputed linear state (``kv_state``).
+
+FLOPs per forward (dense-equivalent, what SDPA would do): 4 * B * H * L^2 * D.
+Executed: 4 * B * H * L * (topk * BLKK) * D for the sparse branch, plus 4 * B * H * L * D^2 for phi(q) KV
+and proj_l, plus 2 * B * H * L * D^2 for the KV state. Bytes (ideal): read q, k, v once, write o once;
+the selected K/V tiles are re-read by every query block that picks them, mostly from L2.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+LOG2E = 1.4426950408889634
+KERNEL_HEAD_DIMS = (64, 128)
+KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def interpreting() -> bool:
+    """Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1, set by the test suite)."""
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def check_kernel_inputs(
+    q: Tensor, k: Tensor, v: Tensor, dtypes: tuple[torch.dtype, ...] = KERNEL_DTYPES
+) -> None:
+    """Launcher preconditions shared by the SLA, Sage and SageSLA kernels; raises ValueError naming the tensor.
+
+    q, k, v: [B, L, H, D] of one shape and dtype, D in {64, 128}, last dim contiguous, on a CUDA device
+    (or on the CPU under TRITON_INTERPRET=1).
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.dim() != 4:
+            raise ValueError(f"{name} must be [B, L, H, D] (got shape {tuple(t.shape)})")
+        if t.shape != q.shape:
+            raise ValueError(f"{name} must have q's shape {tuple(q.shape)} (got {tuple(t.shape)})")
+        if t.dtype != q.dtype:
+            raise ValueError(f"{name} must have q's dtype {q.dtype} (got {t.dtype})")
+        if t.device != q.device:
+            raise ValueError(f"{name} must be on q's device {q.device} (got {t.device})")
+        if t.stride(-1) != 1:
+            raise ValueError(
+                f"{name} must have a contiguous last dim (got strides {t.stride()}); call .contiguous()"
+            )
+    if q.dtype not in dtypes:
+        names = ", ".join(str(d) for d in dtypes)
+        raise ValueError(f"the kernel takes {names} inputs (got {q.dtype}); cast, or use impl='reference'")
+    if q.shape[-1] not in KERNEL_HEAD_DIMS:
+        raise ValueError(
+            f"the kernels need head dim D in {KERNEL_HEAD_DIMS} (got {q.shape[-1]}); use backend 'sdpa'"
+        )
+    if q.shape[1] < 1:
+        raise ValueError(f"L must be >= 1 (got shape {tuple(q.shape)})")
+    if q.device.type != "cuda" and not interpreting():
+        raise ValueError(
+            f"Triton kernels need CUDA tensors (got {q.device}); set TRITON_INTERPRET=1 to interpret them on "
+            "the CPU, or use impl='reference'"
+        )
+
+
+def needs_int64(*tensors: Tensor) -> bool:
+    """Whether any element offset of these tensors can pass 2^31 (then kernels index in int64)."""
+    return any(sum((s - 1) * st for s, st in zip(t.shape, t.stride())) >= 2**31 for t in tensors)
+
+
+def num_programs_target(device: torch.device) -> int:
+    """About four waves of programs on this GPU (one on the interpreter), for split reductions."""
+    if device.type != "cuda":
+        return 1
+    return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def dot_precision(dtype: torch.dtype) -> str:
+    """The PRECISION constexpr of ``mma`` for inputs of ``dtype``."""
+    if dtype == torch.bfloat16 and interpreting():
+        return "upcast"
+    # fp32 inputs are the exactness tests' dtype: full fp32 products, not TF32's 10-bit mantissa.
+    return "ieee" if dtype == torch.float32 else "tf32"
+
+
+@triton.jit
+def mma(a, b, acc, PRECISION: tl.constexpr):
+    """tl.dot(a, b, acc) with fp32 accumulation.
+
+    PRECISION "upcast" is for the CPU interpreter, whose bf16 dot is wrong (Triton 3.9 multiplies the raw
+    bits): the bf16 operands go to fp32 first, which is exact, so the result equals a bf16 MMA's.
+    """
+    if PRECISION == "upcast":
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), acc, input_precision="ieee")
+    else:
+        return tl.dot(a, b, acc, input_precision=PRECISION)
+
+
+@triton.jit
+def cast(x, dtype: tl.constexpr, PRECISION: tl.constexpr):
+    """x.to(dtype), rounding to nearest even also under the CPU interpreter.
+
+    The interpreter (Triton 3.9) truncates fp32 -> bf16 where GPUs round to nearest even, so with
+    PRECISION "upcast" (interpreter + bf16) the value is first rounded in fp32 bits; the cast of a value
+    already on the bf16 grid is exact.
+    """
+    if PRECISION == "upcast":
+        if dtype == tl.bfloat16:
+            bits = x.to(tl.float32).to(tl.uint32, bitcast=True)
+            bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+            x = bits.to(tl.float32, bitcast=True)
+    return x.to(dtype)
+
+
+# ----------------------------------------------------------------------------------------- linear state
+
+
+@triton.jit
+def _sla_kv_state_kernel(
+    K, V, KV, KSUM,
+    skb, skl, skh, svb, svl, svh,
+    H, L, ROWS_PER_SPLIT, SPLITS,
+    D: tl.constexpr, BLOCK_L: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    """Partial sums over one split of the tokens: KV_part = phi(k)^T v [D, D], ksum_part = sum phi(k) [D]."""
+    pid_s = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    dims = tl.arange(0, D)
+    k_base = K + b.to(tl.int64) * skb + h * skh
+    v_base = V + b.to(tl.int64) * svb + h * svh
+    kv = tl.zeros([D, D], dtype=tl.float32)
+    ksum = tl.zeros([D], dtype=tl.float32)
+    start = pid_s * ROWS_PER_SPLIT
+    for off in range(0, ROWS_PER_SPLIT, BLOCK_L):
+        rows = start + off + tl.arange(0, BLOCK_L)
+        ok = rows < L
+        if WIDE:
+            rows = rows.to(tl.int64)
+        k = tl.load(k_base + rows[:, None] * skl + dims[None, :], mask=ok[:, None], other=0.0).to(tl.float32)
+        v = tl.load(v_base + rows[:, None] * svl + dims[None, :], mask=ok[:, None], other=0.0)
+        e = tl.exp(k - tl.max(k, 1)[:, None])
+        phi = e / tl.sum(e, 1)[:, None]
+        phi = tl.where(ok[:, None], phi, 0.0)  # padded rows would add a uniform 1/D each
+        ksum += tl.sum(phi, 0)
+        kv = mma(tl.trans(cast(phi, v.dtype, PRECISION)), v, kv, PRECISION)
+    out = pid_bh.to(tl.int64) * SPLITS + pid_s
+    tl.store(KV + out * D * D + dims[:, None] * D + dims[None, :], kv)
+    tl.store(KSUM + out * D + dims, ksum)
+
+
+def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """Linear-branch state of all L tokens: (KV [B, H, D, D], ksum [B, H, D]), both fp32, divided by L.
+
+    k, v: [B, L, H, D], checked by the caller. KV = phi(k)^T v and ksum = sum_t phi(k_t) are divided by L
+    so that fp16/bf16 copies of KV cannot overflow at L ~ 75k; the caller divides eps by L to match.
+    """
+    b, seq, h, d = k.shape
+    block_l = 64
+    splits = max(1, min(triton.cdiv(seq, block_l), triton.cdiv(num_programs_target(k.device), b * h)))
+    rows = triton.cdiv(triton.cdiv(seq, splits), block_l) * block_l
+    splits = triton.cdiv(seq, rows)
+    kv = torch.empty((b * h, splits, d, d), device=k.device, dtype=torch.float32)
+    ksum = torch.empty((b * h, splits, d), device=k.device, dtype=torch.float32)
+    _sla_kv_state_kernel[(splits, b * h)](
+        k, v, kv, ksum,
+        k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
+        h, seq, rows, splits,
+        D=d, BLOCK_L=block_l, PRECISION=dot_precision(k.dtype), WIDE=needs_int64(k, v),
+        num_warps=4, num_stages=2,
+    )  # fmt: skip
+    return (kv.sum(1) / seq).view(b, h, d, d), (ksum.sum(1) / seq).view(b, h, d)
+
+
+# ------------------------------------------------------------------------------------ shared epilogue
+
+
+@triton.jit
+def linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D: tl.constexpr, PRECISION: tl.constexpr):
+    """proj_l(o_l) for one tile of query rows: q [BLOCK_M, D] -> fp32 [BLOCK_M, D].
+
+    o_l = phi(q) KV / (eps + phi(q) . ksum), with KV [D, D] (compute dtype) and ksum [D] (fp32) both
+    divided by L and eps likewise; WT is proj_l's weight transposed ([D_in, D_out], compute dtype).
+    """
+    dims = tl.arange(0, D)
+    x = q.to(tl.float32)
+    e = tl.exp(x - tl.max(x, 1)[:, None])
+    phi = e / tl.sum(e, 1)[:, None]
+    kv = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
+    ksum = tl.load(KSUM + pid_bh.to(tl.int64) * D + dims)
+    num = mma(cast(phi, kv.dtype, PRECISION), kv, tl.zeros([q.shape[0], D], tl.float32), PRECISION)
+    o_l = num / (eps + tl.sum(phi * ksum[None, :], 1))[:, None]
+    wt = tl.load(WT + dims[:, None] * D + dims[None, :])
+    return (
+        mma(cast(o_l, wt.dtype, PRECISION), wt, tl.zeros([q.shape[0], D], tl.float32), PRECISION)
+        + tl.load(BIAS + dims)[None, :]
+    )
+
+
+# ---------------------------------------------------------------------------------------- main kernel
+
+
+def _fwd_configs() -> list[triton.Config]:
+    # Measured on an H100 (issue 8, L=32760, H=12, topk 0.1, sla_attention end to end): this kernel with
+    # this list took 2.53 ms; a variant that walked key blocks in pairs, ran the linear branch 32 rows at a
+    # time, folded the softmax scale into one FMA and dropped the 4-warp configs took 2.74 ms.
+    return [
+        triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=s)
+        for bm, w, s in ((128, 8, 3), (128, 8, 2), (64, 8, 2), (64, 8, 3), (64, 8, 4), (64, 4, 3))
+    ]
+
+
+def _prune_fwd(configs, named_args, **kwargs):
+    # Triton passes the positional arguments as named_args and the constexprs (given by keyword) as kwargs.
+    block_q = {**named_args, **kwargs}["BLKQ"]
+    kept = [c for c in configs if c.kwargs["BLOCK_M"] <= block_q]
+    return kept or [triton.Config({"BLOCK_M": block_q}, num_warps=4, num_stages=2)]
+
+
+@triton.jit
+def _sla_fwd_kernel(
+    Q, K, V, LUT, KV, KSUM, WT, BIAS, Out, OS, LSE,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh, sob, sol, soh,
+    H, L, MQ, TOPK, qk_scale, eps,
+    D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr,
+    LINEAR: tl.constexpr, STORE_AUX: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_ok = rows < L
+    dims = tl.arange(0, D)
+    if WIDE:
+        rows = rows.to(tl.int64)
+    q = tl.load(
+        Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :],
+        mask=row_ok[:, None],
+        other=0.0,
+    )
+    k_base = K + b.to(tl.int64) * skb + h * skh
+    v_base = V + b.to(tl.int64) * svb + h * svh
+    lut_row = LUT + (pid_bh.to(tl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * TOPK
+    if LINEAR:
+        # The linear branch first, parked in O (in the output dtype, as the official bf16 proj_l output
+        # is): computed after the loop it would be live beside the accumulator and spill registers.
+        o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
+        y = linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D, PRECISION)
+        tl.store(o_ptr, cast(y, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, D], dtype=tl.float32)
+    for t in range(TOPK):
+        cols = tl.load(lut_row + t) * BLKK + tl.arange(0, BLKK)
+        col_ok = cols < L
+        if WIDE:
+            cols = cols.to(tl.int64)
+        k = tl.load(k_base + cols[:, None] * skl + dims[None, :], mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_base + cols[:, None] * svl + dims[None, :], mask=col_ok[:, None], other=0.0)
+        s = mma(q, tl.trans(k), tl.zeros([BLOCK_M, BLKK], tl.float32), PRECISION) * qk_scale
+        s = tl.where(col_ok[None, :], s, float("-inf"))  # keys past L in a partial last block
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = mma(cast(p, v.dtype, PRECISION), v, acc * alpha[:, None], PRECISION)
+        m_i = m_new
+    o = acc / l_i[:, None]
+
+    if STORE_AUX:  # what the backward needs: o_s (for delta) and the base-2 log-sum-exp
+        tl.store(LSE + pid_bh.to(tl.int64) * L + rows, m_i + tl.log2(l_i), mask=row_ok)
+        os_ptr = OS + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
+        tl.store(os_ptr, cast(o, OS.dtype.element_ty, PRECISION), mask=row_ok[:, None])
+    # Pointer tiles are recomputed here rather than kept live across the loop (128 registers each).
+    o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
+    if LINEAR:
+        tl.debug_barrier()  # other threads of this program wrote the tile
+        o += tl.load(o_ptr, mask=row_ok[:, None], other=0.0).to(tl.float32)
+    tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
+
+
+_sla_fwd_tuned = triton.autotune(
+    configs=_fwd_configs(),
+    key=["D", "BLKQ", "BLKK", "LINEAR", "STORE_AUX", "WIDE"],
+    prune_configs_by={"early_config_prune": _prune_fwd},
+)(_sla_fwd_kernel)
+
+
+def launch(kernel, tuned, grid, *args, **constexprs) -> None:
+    """Run ``tuned`` (the autotuned kernel) on a GPU; under the interpreter run ``kernel`` with one config.
+
+    The interpreter gets BLOCK_M = min(64, BLKQ) directly: the autotuner skips its pruning when it has a
+    single config, and BLOCK_M must divide the query block.
+    """
+    if interpreting():
+        kernel[grid](*args, **constexprs, BLOCK_M=min(64, constexprs["BLKQ"]), num_warps=4, num_stages=1)
+    else:
+        tuned[grid](*args, **constexprs)
+
+
+@dataclass(frozen=True)
+class SLASaved:
+    """What the SLA backward needs from its forward (all on the inputs' device).
+
+    o_s: [B, L, H, D] sparse-branch output (input dtype); lse: fp32 [B, H, L] base-2 log-sum-exp of the
+    log2(e)/sqrt(D)-scaled scores; kv: [B, H, D, D] and ksum: fp32 [B, H, D] the linear state divided by L
+    (kv in the input dtype); eps: the linear branch's eps divided by L.
+    """
+
+    o_s: Tensor
+    lse: Tensor
+    kv: Tensor
+    ksum: Tensor
+    eps: float
+
+
+def sla_forward_triton(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    lut: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    *,
+    block_q: int,
+    block_k: int,
+    eps: float,
+    save_for_backward: bool = False,
+) -> tuple[Tensor, SLASaved | None]:
+    """Launch the SLA forward. q, k, v: [B, L, H, D]; lut: [B, H, Mq, topk] key-block indices.
+
+    weight [D, D] and bias [D] are proj_l's (any float dtype; cast to q's dtype for the product, as the
+    official code's bf16 autocast does). Returns (o [B, L, H, D] in q's dtype, SLASaved or None).
+    """
+    check_kernel_inputs(q, k, v)
+    b, seq, h, d = q.shape
+    mq = triton.cdiv(seq, block_q)
+    check_lut(lut, b, h, mq, triton.cdiv(seq, block_k))
+    if block_q not in (16, 32, 64, 128) or block_k not in (16, 32, 64, 128):
+        raise ValueError(f"block sizes must be 16, 32, 64 or 128 (got block_q={block_q}, block_k={block_k})")
+    if weight.shape != (d, d) or bias.shape != (d,):
+        raise ValueError(
+            f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
+        )
+    kv, ksum = kv_state_triton(k, v)
+    kv = kv.to(q.dtype).contiguous()
+    wt = weight.detach().t().to(q.dtype).contiguous()
+    bias32 = bias.detach().float().contiguous()
+    lut32 = lut.to(device=q.device, dtype=torch.int32).contiguous()
+    o = torch.empty_like(q, memory_format=torch.contiguous_format)
+    o_s = torch.empty_like(o) if save_for_backward else o
+    lse = torch.empty((b, h, seq), device=q.device, dtype=torch.float32) if save_for_backward else o
+    grid = lambda meta: (triton.cdiv(seq, meta["BLOCK_M"]), b * h)  # noqa: E731
+    launch(
+        _sla_fwd_kernel, _sla_fwd_tuned, grid,
+        q, k, v, lut32, kv, ksum, wt, bias32, o, o_s, lse,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),
+        h, seq, mq, lut.shape[3], LOG2E / math.sqrt(d), eps / seq,
+        D=d, BLKQ=block_q, BLKK=block_k, LINEAR=True, STORE_AUX=save_for_backward,
+        PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, k, v),
+    )  # fmt: skip
+    if not save_for_backward:
+        return o, None
+    return o, SLASaved(o_s=o_s, lse=lse, kv=kv, ksum=ksum, eps=eps / seq)
+
+
+def check_lut(lut: Tensor, b: int, h: int, mq: int, nk: int) -> None:
+    """A lut must be integer [B, H, Mq, topk] with 1 <= topk <= Nk (values are trusted to be < Nk)."""
+    if lut.dim() != 4 or lut.shape[:3] != (b, h, mq) or not 1 <= lut.shape[3] <= nk:
+        raise ValueError(f"lut must be [B, H, Mq, topk] = [{b}, {h}, {mq}, 1..{nk}] (got {tuple(lut.shape)})")
+    if lut.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"lut must be int32 or int64 (got {lut.dtype})")
