@@ -235,16 +235,16 @@ def test_attention_choices_checked_before_loading(monkeypatch, tmp_path):
     with pytest.raises(
         ValueError, match="unknown attention backend 'flash'; use one of sdpa, sla, sage, sagesla"
     ):
-        TurboPipeline.from_pretrained(attention="flash", device="cpu")
+        TurboPipeline.from_pretrained("builtin-random", attention="flash", device="cpu")
     with pytest.raises(ValueError, match='sla_topk applies to "sla" and "sagesla" only'):
-        TurboPipeline.from_pretrained(attention="sdpa", sla_topk=0.2, device="cpu")
+        TurboPipeline.from_pretrained("builtin-random", attention="sdpa", sla_topk=0.2, device="cpu")
     monkeypatch.delitem(BACKENDS, "sage", raising=False)
     with pytest.raises(ValueError, match='attention "sage" is not available in this build; use sdpa'):
-        TurboPipeline.from_pretrained(attention="sage", device="cpu")
+        TurboPipeline.from_pretrained("builtin-random", attention="sage", device="cpu")
     cannot = BackendSpec("sage", lambda cfg, d: SDPAAttention(), lambda dev, dt, d: "needs a CUDA GPU", False)
     monkeypatch.setitem(BACKENDS, "sage", cannot)
     with pytest.raises(ValueError, match='attention "sage" cannot run here: needs a CUDA GPU; use sdpa'):
-        TurboPipeline.from_pretrained(attention="sage", device="cpu")
+        TurboPipeline.from_pretrained("builtin-random", attention="sage", device="cpu")
 
 
 def test_turbowan_needs_an_sla_backend(tmp_path):

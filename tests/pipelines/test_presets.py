@@ -27,7 +27,7 @@ def test_release_file_names():
         "TurboWan2.2-I2V-A14B-low-720P.pth",
     )
     for p in PRESETS.values():
-        if p.dit != "builtin":
+        if p.dit not in ("builtin", "default"):
             assert p.dit in DIT_PRESETS
             assert (p.vae, p.umt5, p.tokenizer) == (
                 "Wan2.1_VAE.pth",
@@ -55,7 +55,10 @@ def test_i2v_presets_switch_experts_at_0_9_with_sigma_max_200():
 
 def test_get_preset_and_resolutions():
     assert get_preset("builtin-random").dit == "builtin"
-    with pytest.raises(ValueError, match="unknown model preset 'wan-1.3b'; known presets: builtin-random"):
+    with pytest.raises(
+        ValueError,
+        match="unknown model preset 'wan-1.3b'; known presets: builtin, builtin-teacher, builtin-random",
+    ):
         get_preset("wan-1.3b")
     assert parse_resolution("480p") == (832, 480)
     assert parse_resolution("720p") == (1280, 720)
@@ -89,3 +92,18 @@ def test_preset_validation():
         HubFiles("noslash", ("a",))
     with pytest.raises(ValueError, match="'owner/name' repo and at least one pattern"):
         HubFiles("a/b", ())
+
+
+def test_installed_default_is_the_trained_model_only_when_its_folder_is_shipped(tmp_path, monkeypatch):
+    from turbodiffusion.default_model import config as default_config
+    from turbodiffusion.pipelines.presets import DEFAULT_PRESET, FALLBACK_PRESET, installed_default_preset
+
+    from ..default_model.tiny import write_tiny
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(default_config, "shipped_dir", lambda: empty)
+    assert installed_default_preset() == FALLBACK_PRESET
+    shipped = write_tiny(tmp_path / "shipped")
+    monkeypatch.setattr(default_config, "shipped_dir", lambda: shipped)
+    assert installed_default_preset() == DEFAULT_PRESET

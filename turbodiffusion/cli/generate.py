@@ -12,7 +12,14 @@ import logging
 import torch
 
 from ..attention.config import BACKEND_NAMES
-from ..pipelines.presets import DEFAULT_PRESET, PRESETS, RESOLUTIONS, parse_resolution
+from ..pipelines.presets import (
+    DEFAULT_PRESET,
+    FALLBACK_PRESET,
+    PRESETS,
+    RESOLUTIONS,
+    installed_default_preset,
+    parse_resolution,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,32 +40,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=_FROM_PRESET,
         help=f"preset name or checkpoint folder; presets: {', '.join(PRESETS)} (default: the preset "
-        f"recognised in --checkpoint-dir, else {DEFAULT_PRESET}: a tiny RANDOM-weight model that makes "
-        "noise, not the prompt)",
+        f"recognised in --checkpoint-dir, else {DEFAULT_PRESET}: the default model shipped in the package, a "
+        "small Wan DiT trained on a synthetic world of coloured shapes, 4-step rCM student + SLA; "
+        f"builtin-teacher is its many-step teacher; an install without its trained weights uses "
+        f"{FALLBACK_PRESET}, a RANDOM-weight smoke test)",
     )
     parser.add_argument(
         "--checkpoint-dir",
         default=_FROM_PRESET,
         help="folder holding the preset's files; `turbodiffusion download PRESET --dir DIR` fills it "
-        "(default: ./checkpoints/PRESET)",
+        "(default: ./checkpoints/PRESET; the package's own folder for builtin and builtin-teacher)",
     )
     parser.add_argument(
         "--steps",
         type=int,
         default=_FROM_PRESET,
-        help="sampling steps, 1-4 for rcm (default: 4 for rcm, 50 for unipc and euler)",
+        help="sampling steps, 1-4 for rcm (default: 4 for rcm; for unipc and euler 50, or the teacher's "
+        "own count for builtin-teacher)",
     )
     parser.add_argument(
         "--sampler",
         choices=("rcm", "unipc", "euler"),
-        default="rcm",
-        help="rcm: TurboDiffusion's few-step sampler; unipc, euler: the original Wan sampler with guidance",
+        default=_FROM_PRESET,
+        help="rcm: TurboDiffusion's few-step sampler; unipc, euler: the original Wan sampler with guidance "
+        "(default: rcm; unipc for builtin-teacher)",
     )
     parser.add_argument(
         "--attention",
         choices=BACKEND_NAMES,
         default=_FROM_PRESET,
-        help="attention backend (default: the preset's: sagesla for TurboWan, sdpa otherwise)",
+        help="attention backend (default: the preset's: sagesla for TurboWan; for builtin sagesla on a GPU "
+        "that runs it, else sla; sdpa otherwise)",
     )
     parser.add_argument(
         "--sla-topk",
@@ -70,13 +82,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quant", action="store_true", help="W8A8 INT8 linears (always on for -quant presets)"
     )
     parser.add_argument(
-        "--frames", type=int, default=_FROM_PRESET, help="number of frames, 4k+1 (default: the preset's, 81)"
+        "--frames",
+        type=int,
+        default=_FROM_PRESET,
+        help="number of frames, 4k+1 (default: the preset's: 81; 33 for builtin and builtin-teacher)",
     )
     parser.add_argument(
         "--resolution",
         default=_FROM_PRESET,
         help=f"{' or '.join(RESOLUTIONS)} (16:9) or WIDTHxHEIGHT, multiples of 16 (default: the preset's: "
-        "480p or 720p; 256x144 for builtin-random)",
+        "480p or 720p; 256x256 for builtin and builtin-teacher; 256x144 for builtin-random)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same video")
     parser.add_argument(
@@ -87,9 +102,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ode", action="store_true", help="deterministic rCM steps (no re-noising)")
     parser.add_argument(
-        "--guidance", type=float, default=5.0, help="classifier-free guidance scale (unipc, euler)"
+        "--guidance",
+        type=float,
+        default=_FROM_PRESET,
+        help="classifier-free guidance scale (unipc, euler; default: 5.0, the teacher's own for builtin models)",
     )
-    parser.add_argument("--shift", type=float, default=5.0, help="noise schedule shift (unipc, euler)")
+    parser.add_argument(
+        "--shift",
+        type=float,
+        default=_FROM_PRESET,
+        help="noise schedule shift (unipc, euler; default: 5.0, the teacher's own for builtin models)",
+    )
     parser.add_argument(
         "--device",
         default=_FROM_PRESET,
@@ -107,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pipelines import TurboPipeline
-    from ..pipelines.components import resolve_preset
+    from ..pipelines.components import resolve_preset, sampling_defaults
     from ..pipelines.i2v import load_image
     from ..pipelines.pipeline import check_request, resolve_request
     from ..pipelines.video_io import check_output_path
@@ -123,10 +146,12 @@ def run(args: argparse.Namespace) -> int:
     model, checkpoint_dir = opt("model"), opt("checkpoint_dir")
     if model is None:
         model, checkpoint_dir = (
-            (checkpoint_dir, None) if checkpoint_dir is not None else (DEFAULT_PRESET, None)
+            (checkpoint_dir, None) if checkpoint_dir is not None else (installed_default_preset(), None)
         )
     quant = True if args.quant else None
     preset, folder = resolve_preset(model, checkpoint_dir, quant)
+    # Reads only the default model's config.json, so a missing folder is reported before any loading.
+    defaults = sampling_defaults(preset, folder)
     num_frames, height, width, plan = resolve_request(
         preset,
         num_frames=opt("frames"),
@@ -134,11 +159,12 @@ def run(args: argparse.Namespace) -> int:
         width=width,
         steps=opt("steps"),
         seed=args.seed,
-        sampler=args.sampler,
+        sampler=opt("sampler"),
         sigma_max=opt("sigma_max"),
         ode=args.ode,
-        shift=args.shift,
-        guidance=args.guidance,
+        shift=opt("shift"),
+        guidance=opt("guidance"),
+        defaults=defaults,
     )
     image = load_image(args.image) if opt("image") is not None else None
     check_request(preset, args.prompt, image, num_frames, height, width, plan)

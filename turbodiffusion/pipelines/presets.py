@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..attention.config import BACKEND_NAMES
+from ..default_model.config import (
+    CARD_FILE,
+    CONFIG_FILE,
+    DEFAULT_VIDEO,
+    STUDENT_FILE,
+    TEACHER_FILE,
+    VAE_FILE,
+)
 from ..sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 
 Task = Literal["t2v", "i2v"]
@@ -46,12 +54,29 @@ class HubFiles:
 
 
 @dataclass(frozen=True)
+class SamplingDefaults:
+    """What a pipeline call uses for the sampling arguments it is not given.
+
+    Wan and TurboWan presets use the class defaults (Wan's); the default model's come from its folder's
+    config.json (``components.sampling_defaults``), e.g. the teacher's unipc steps, guidance and shift.
+    """
+
+    sampler: Literal["rcm", "unipc", "euler"] = "rcm"
+    baseline_steps: int | None = None  # steps of unipc / euler; None: Wan's 50 (rCM always defaults to 4)
+    shift: float = 5.0  # flow shift of unipc / euler
+    guidance: float = 5.0  # classifier-free guidance scale of unipc / euler
+    negative_prompt: str | None = None  # None: Wan's negative prompt (sampling.unipc.WAN_NEGATIVE_PROMPT)
+
+
+@dataclass(frozen=True)
 class ModelPreset:
     """One released model as TurboDiffusion runs it. Paths are relative to the checkpoint folder."""
 
     name: str  # the exact name users pass (--model NAME)
     task: Task  # "t2v": prompt only; "i2v": prompt + image
-    dit: str  # architecture: a key of models.wan.config.DIT_PRESETS, or "builtin"
+    # architecture: a key of models.wan.config.DIT_PRESETS; "builtin" (random, built in memory); or
+    # "default" (the trained default model: architecture from its folder's config.json, default_model/)
+    dit: str
     experts: tuple[str, ...]  # DiT checkpoint per expert; two = Wan2.2 (high-noise expert first)
     sla: bool = False  # the DiT files hold SLA's proj_l (TurboWan): attention must be "sla" or "sagesla"
     quant: bool = False  # the DiT files hold W8A8 int8 weights (the -quant TurboWan files)
@@ -62,8 +87,8 @@ class ModelPreset:
     fps: int = WAN_FPS
     boundary: float | None = None  # expert switch RF time (two-expert models only)
     vae: str = WAN_VAE_FILE
-    umt5: str = WAN_UMT5_FILE
-    tokenizer: str = WAN_TOKENIZER_DIR  # folder holding tokenizer.json
+    umt5: str = WAN_UMT5_FILE  # "" for the default model: its text encoder (MiniLM) ships in a package
+    tokenizer: str = WAN_TOKENIZER_DIR  # folder holding tokenizer.json ("" for the default model)
     hub: tuple[HubFiles, ...] = ()  # what `turbodiffusion download NAME` fetches; empty = nothing to fetch
     distilled: bool = True  # rCM-distilled (1-4 steps); False: the original 50-step model
     note: str = ""  # one line for `--help` and listings
@@ -94,6 +119,8 @@ class ModelPreset:
         """Every path the preset needs in its folder (the tokenizer as a folder)."""
         if self.dit == "builtin":
             return ()
+        if self.dit == "default":
+            return (CONFIG_FILE, *self.experts, self.vae, CARD_FILE)
         return (*self.experts, self.vae, self.umt5, self.tokenizer)
 
 
@@ -151,6 +178,40 @@ BUILTIN = ModelPreset(
     note="tiny RANDOM-weight model built in memory: a smoke test that produces noise, not a trained model",
 )
 
+_DEFAULT_SIZE = f"{DEFAULT_VIDEO.width}x{DEFAULT_VIDEO.height}"
+# The trained default model (turbodiffusion/assets/default, or any folder write_default_model wrote):
+# a small Wan DiT + Wan VAE trained on the synthetic world, text from all-MiniLM-L6-v2.
+BUILTIN_STUDENT = ModelPreset(
+    name="builtin",
+    task="t2v",
+    dit="default",
+    experts=(STUDENT_FILE,),
+    sla=True,
+    # "sla" runs everywhere; on a GPU the loader picks "sagesla" when it can run (components.py).
+    attention="sla",
+    resolution=_DEFAULT_SIZE,
+    num_frames=DEFAULT_VIDEO.num_frames,
+    fps=DEFAULT_VIDEO.fps,
+    vae=VAE_FILE,
+    umt5="",
+    tokenizer="",
+    note="the default model: small Wan DiT trained on the synthetic world, rCM 4-step student + SLA",
+)
+BUILTIN_TEACHER = ModelPreset(
+    name="builtin-teacher",
+    task="t2v",
+    dit="default",
+    experts=(TEACHER_FILE,),
+    distilled=False,
+    resolution=_DEFAULT_SIZE,
+    num_frames=DEFAULT_VIDEO.num_frames,
+    fps=DEFAULT_VIDEO.fps,
+    vae=VAE_FILE,
+    umt5="",
+    tokenizer="",
+    note="the default model's flow-matching teacher (many-step unipc with guidance; slow, for comparison)",
+)
+
 WAN21_T2V_1_3B = ModelPreset(
     name="wan2.1-t2v-1.3b",
     task="t2v",
@@ -185,6 +246,8 @@ WAN22_I2V_A14B = ModelPreset(
 PRESETS: dict[str, ModelPreset] = {
     p.name: p
     for p in (
+        BUILTIN_STUDENT,
+        BUILTIN_TEACHER,
         BUILTIN,
         WAN21_T2V_1_3B,
         WAN21_T2V_14B,
@@ -220,7 +283,19 @@ PRESETS: dict[str, ModelPreset] = {
         _turbowan_i2v(True),
     )
 }
-DEFAULT_PRESET = BUILTIN.name
+DEFAULT_PRESET = BUILTIN_STUDENT.name
+# What runs when this install holds no trained default model (its weights are made by
+# turbodiffusion.default_model.train and shipped in turbodiffusion/assets/default).
+FALLBACK_PRESET = "builtin-random"
+
+
+def installed_default_preset() -> str:
+    """DEFAULT_PRESET when the package holds the trained default model's folder, else FALLBACK_PRESET (whose
+    random weights log a WARNING when loaded), so the first command works on every install."""
+    from ..default_model.config import shipped_dir
+    from ..default_model.files import is_default_model_folder
+
+    return DEFAULT_PRESET if is_default_model_folder(shipped_dir()) else FALLBACK_PRESET
 
 
 def get_preset(name: str) -> ModelPreset:

@@ -3,6 +3,8 @@
 The official path is ``UMT5Tokenizer`` (google/umt5-xxl tokenizer.json) + ``UMT5Encoder``; the built-in
 random model uses ``ByteTokenizer`` (UTF-8 bytes, no files, no extra package) + a tiny umT5-layout
 encoder. Both tokenizers return (ids, mask) [B, Lt] int64 with the umT5 conventions (pad id 0, EOS 1).
+The trained default model uses ``models.minilm`` (all-MiniLM-L6-v2: [CLS] ... [SEP], pad id 0) with the
+same (ids, mask) interface, so ``encode_prompts`` serves all three.
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ def rcm_sample(
         else:
             x0 = x - s * v
             x = (1.0 - s_next) * x0 + s_next * draw().double()
-        logger.debug("rCM step %d/%d: s=%.5f tau=%s", i + 1, steps, s, tau[0].item())
+        if logger.isEnabledFor(logging.DEBUG):  # tau[0].item() syncs with the GPU: only when logged
+            logger.debug("rCM step %d/%d: s=%.5f tau=%s", i + 1, steps, s, tau[0].item())
         if on_step is not None:
             on_step(i, s)
     return x.float()

@@ -17,6 +17,10 @@ Design choices, each deliberate:
 - Ulysses sequence parallelism (sampling-and-training.md §7) is opt-in through
   ``WanDiT.enable_sequence_parallel(group)``: forward is the same method with one shard step after
   patchify and one gather before unpatchify; nothing rebinds ``forward``.
+- Fused norm ops are opt-in through ``WanDiT.enable_fused_ops()`` (the engineering path of the Turbo
+  benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
+  (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times. The
+  plain path stays the default so the golden fixtures stay exact.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from torch import Tensor, nn
 
 from ...attention import AttentionConfig, build_attention
 from ...attention.ulysses import UlyssesAttention
+from ...ops.gated_residual import gated_residual
+from ...ops.norm_modulate import norm_modulate
+from ...ops.rms_norm import rms_norm
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 
@@ -155,8 +162,11 @@ class WanLayerNorm(nn.Module):
         self.dim, self.eps = dim, eps
         self.weight = nn.Parameter(torch.ones(dim)) if affine else None
         self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+        self.fused_ops = False  # set by WanDiT.enable_fused_ops: one ops.norm_modulate call instead
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fused_ops:
+            return norm_modulate(x, weight=self.weight, bias=self.bias, eps=self.eps)
         compute = _compute_dtype(x.dtype)
         weight = None if self.weight is None else self.weight.to(compute)
         bias = None if self.bias is None else self.bias.to(compute)
@@ -174,8 +184,13 @@ class WanRMSNorm(nn.Module):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))
+        # Set by WanDiT.enable_fused_ops: ops.rms_norm, which applies the weight in fp32 before its single
+        # cast (one rounding fewer than this plain path).
+        self.fused_ops = False
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fused_ops:
+            return rms_norm(x, self.weight, self.eps)
         xf = x.to(_compute_dtype(x.dtype))
         normed = xf * torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + self.eps)
         return normed.to(x.dtype) * self.weight
@@ -247,6 +262,7 @@ class WanBlock(nn.Module):
         self.ffn = nn.Sequential(
             nn.Linear(dim, config.ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(config.ffn_dim, dim)
         )
+        self.fused_ops = False  # set by WanDiT.enable_fused_ops: norm1/norm2 + modulation and gates fused
 
     def forward(self, x: Tensor, e0: Tensor, context: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         """x: [B, L, dim] residual stream (weights' dtype); e0: [B, 6, dim] float32 time projection;
@@ -254,6 +270,14 @@ class WanBlock(nn.Module):
         """
         m = self.modulation.to(e0.dtype) + e0  # [B, 6, dim], float32
         shift_sa, scale_sa, gate_sa, shift_ffn, scale_ffn, gate_ffn = m.chunk(6, dim=1)
+        if self.fused_ops:
+            # Same steps as below, each a single kernel computing in fp32 and rounding once to x's dtype
+            # (the plain path rounds LN(x) before modulating and y * gate before the add).
+            h = norm_modulate(x, scale_sa, shift_sa, eps=self.norm1.eps)
+            x = gated_residual(x, self.self_attn(h, cos, sin), gate_sa)
+            x = x + self.cross_attn(self.norm3(x), context)  # norm3 is fused through its own flag
+            h = norm_modulate(x, scale_ffn, shift_ffn, eps=self.norm2.eps)
+            return gated_residual(x, self.ffn(h), gate_ffn)
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
         x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
@@ -313,6 +337,27 @@ class WanDiT(nn.Module):
     def sequence_parallel_size(self) -> int:
         """Ranks the tokens of one forward are split over: 1 unless ``enable_sequence_parallel`` ran."""
         return 1 if self._sp_group is None else dist.get_world_size(self._sp_group)
+
+    def enable_fused_ops(self, enabled: bool = True) -> None:
+        """Route the blocks' norms, modulation and gated residuals through the fused ``ops`` dispatchers.
+
+        In place; ``enabled=False`` restores the plain path. The fused path computes each op in fp32 and
+        rounds once to the stream's dtype, so a bf16 model's output moves by bf16 rounding (it is no less
+        accurate against an fp32 model: tests/models/test_dit_fused.py); weights and state_dict are
+        unchanged. On CUDA the ops run their Triton kernels, on CPU their fp32 references. The ops take
+        fp32/bf16/fp16 streams only, so a float64 model raises ValueError here.
+        """
+        if not isinstance(enabled, bool):
+            raise ValueError(f"enabled must be a bool (got {enabled!r}); use True or False")
+        dtype = self.patch_embedding.weight.dtype
+        if enabled and dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(
+                f"fused ops run float32, bfloat16 or float16 models (got {dtype}); convert the model with "
+                f".to(torch.bfloat16) or keep the plain path"
+            )
+        for module in self.blocks.modules():
+            if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm)):
+                module.fused_ops = enabled
 
     def enable_sequence_parallel(self, group: dist.ProcessGroup) -> None:
         """Ulysses sequence parallelism over ``group`` (P ranks; sampling-and-training.md §7), in place.

@@ -283,6 +283,15 @@ class WanVAE(nn.Module):
         of the encoder mean ``mu``. Runs 1 + (T - 1) // 4 chunks; ``progress`` shows a tqdm bar on stderr.
         Raises ValueError on a wrong rank, channel count, T, H or W, or device.
         """
+        mu = self.encode_moments(video, progress=progress)[:, : self.config.z_dim]
+        mean, std = self._stats(mu.device)
+        return ((mu.float() - mean) / std).to(mu.dtype)
+
+    def encode_moments(self, video: Tensor, *, progress: bool = False) -> Tensor:
+        """The un-normalised posterior moments of a clip: [B, 2 * z_dim, F, h, w] in the weights' dtype,
+        mean ``mu`` in the first z_dim channels and log-variance in the last (what VAE training needs;
+        ``encode`` keeps only the normalised mean). Same input rules and errors as ``encode``.
+        """
         cfg = self.config
         sf, tf = cfg.spatial_factor, cfg.temporal_factor
         if video.dim() != 5:
@@ -310,9 +319,7 @@ class WanVAE(nn.Module):
             chunk = video[:, :, :1] if i == 0 else video[:, :, 1 + tf * (i - 1) : 1 + tf * i]
             # Cast per chunk: a cast copy of the whole clip would add a clip-sized tensor to peak memory.
             moments[:, :, i : i + 1] = self.encoder(chunk.to(dtype), cache)
-        mu = self.conv1(moments)[:, : cfg.z_dim]
-        mean, std = self._stats(mu.device)
-        return ((mu.float() - mean) / std).to(mu.dtype)
+        return self.conv1(moments)
 
     def decode(self, latent: Tensor, *, progress: bool = False) -> Tensor:
         """Decode a normalised latent to pixels.

@@ -1,0 +1,533 @@
+"""End-to-end speed on real shapes: the ablation table of issue 6, every row measured in one run.
+
+    PYTHONPATH=. python benchmarks/e2e.py wan2.1-t2v-1.3b --resolution 480p --json results/e2e_1.3b.json
+    PYTHONPATH=. python benchmarks/e2e.py wan2.1-t2v-14b --resolution 720p --reps 1 --base-reps 1 \
+        --loops none --peer /tmp/peer --json results/e2e_14b_720p.json   # /tmp/peer: built official sdist
+    PYTHONPATH=. python benchmarks/e2e.py wan2.2-i2v-a14b --resolution 720p --rows baseline,+rCM,+graph \
+        --json results/e2e_a14b_720p.json
+    PYTHONPATH=. python benchmarks/e2e.py wan2.1-t2v-1.3b --quick --json /tmp/e2e_quick.json   # CPU smoke
+
+Rows, cumulative, each on a DiT with random bf16 weights drawn on the device (timings do not depend on
+weight values):
+    baseline   sdpa, bf16 linears, 50 steps with CFG = 100 forwards: diffusion_s = 100 x the measured
+               per-forward median, always EXTRAPOLATED (the "how" column says so).
+    +rCM       the same model, 4 rCM steps without CFG.
+    +SLA       SLA self-attention at --sla-topk.          +SageSLA   SageSLA at --sla-topk (CUDA only).
+    +W8A8      quantize_(model, Int8Config()) on the SageSLA model.
+    +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual.
+    +graph     the forward captured once in a CUDA graph and replayed per step (CUDA only).
+    ours@peer  sla + W8A8 + fused: our kernels at the settings the official package can run (its SageSLA
+               needs SpargeAttn, which its sdist lacks).
+    peer       the same model with the official 1.0.0 kernels swapped in (benchmarks/peer_official.py);
+               only with --peer. A peer that cannot load gives a row that says why.
+A Turbo row's diffusion_s is the whole rCM sampler loop timed ("loop": 4 forwards + sampler arithmetic)
+when --loops asks for it, else 4 x the per-forward median ("4 x fwd", extrapolated). i2v presets (Wan2.2
+A14B) run one expert: both experts have the same shape, so the time per forward is the same; the second
+expert's weights are reported, not allocated (peak_2x_gib adds them to the measured peak).
+
+Per-forward times are CUDA-event medians (p20/p80 beside them) after one warm-up call, whose time (autotune
+included) is first_call_s. Text encoding (umT5-XXL), the i2v image encoding and the VAE decode (WAN21_VAE,
+bf16) are timed separately, each with its model alone on the GPU; total_s = text + encode + diffusion +
+decode. peak_gib is torch.cuda.max_memory_allocated from the end of the row's model build (weights
+resident) to the end of its timing. host_syncs counts the host synchronisations torch reports
+(set_sync_debug_mode) inside a timed sampler loop: it must be 0.
+Correctness: every row's forward on the shared inputs must be finite, and is compared (rel_l2) with the row
+whose only difference is the one step added ("vs"), e.g. peer against ours@peer. Roofline: FLOPs and
+bytes of a forward (benchmarks/roofline.py), the floor at ceilings measured in this run, x_floor =
+measured / floor. ``--quick`` runs a tiny config on the CPU (no CUDA events, graphs, SageSLA or peer) so
+the script is checked before GPU time is spent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from common import environment, measure_ceilings, print_table, write_json
+from e2e_stages import (
+    build_dit,
+    count_host_syncs,
+    cpu_ceilings,
+    decode_stage,
+    encode_stage,
+    first_call,
+    param_gib,
+    peak_gib,
+    quantiles,
+    reset_memory,
+    sync,
+    text_stage,
+    time_calls,
+)
+from peer_official import PeerUnavailable, load_peer, swap_in_peer
+from roofline import dit_forward_cost, floor_seconds
+from torch import Tensor
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.attention.sagesla import default_blocks
+from turbodiffusion.models.umt5 import UMT5_XXL
+from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
+from turbodiffusion.models.wan.dit import WanDiT
+from turbodiffusion.models.wan.vae import WAN21_VAE
+from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
+from turbodiffusion.sampling.rcm import rcm_sample
+from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
+from turbodiffusion.testing.compare import rel_l2
+
+RESOLUTIONS = {"480p": (832, 480), "720p": (1280, 720)}  # (width, height), Wan's 16:9 sizes
+QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
+QUICK_SIZE = (5, 64, 96)  # frames, height, width of the --quick video: latent 2 x 8 x 12, L = 48
+BASELINE_STEPS, TURBO_STEPS = 50, 4
+PEER_PAIR = ("ours@peer", "peer")  # run last, after the decode stage: a crash there loses no other row
+COLUMNS = [
+    "row", "attention", "gemm", "norms", "graph", "how", "fwd_ms", "fwd_p20", "fwd_p80", "first_call_s",
+    "diffusion_s", "speedup", "total_s", "e2e_speedup", "peak_gib", "floor_ms", "x_floor", "host_syncs",
+    "vs", "rel_l2",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """One row of the table: what the DiT runs and how its diffusion time is obtained."""
+
+    name: str
+    attention: str  # "sdpa" | "sla" | "sagesla"
+    w8a8: bool
+    fused: bool
+    graph: bool
+    cfg: bool  # True: the baseline (50 steps x 2 forwards, extrapolated); False: 4 rCM steps
+    vs: str | None  # the row this one is compared with (rel_l2 of the forward outputs)
+    peer: bool = False
+
+
+@dataclass
+class Inputs:
+    """Shared DiT inputs of every row: latent x [1, 16, F, h, w] bf16, timestep t [1] bf16, context
+    [1, Lt, text_dim] bf16, y [1, 20, F, h, w] bf16 (i2v) or None."""
+
+    x: Tensor
+    t: Tensor
+    context: Tensor
+    y: Tensor | None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DiT rows
+
+
+def capture_graph(model: WanDiT, inputs: Inputs) -> Callable[[Tensor, Tensor], Tensor]:
+    """Capture one forward on static inputs; the returned velocity copies x and t in and replays.
+
+    The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
+    converts it to float64 at once).
+    """
+    static_x, static_t = inputs.x.clone(), inputs.t.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), torch.no_grad():
+        # One allocator warm-up outside the capture (the rows before this one already autotuned the kernels).
+        model(static_x, static_t, inputs.context, inputs.y)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), torch.no_grad():
+        static_out = model(static_x, static_t, inputs.context, inputs.y)
+
+    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
+        static_x.copy_(x_in)
+        static_t.copy_(t_in)
+        graph.replay()
+        return static_out
+
+    return velocity
+
+
+def eager_velocity(model: WanDiT, inputs: Inputs) -> Callable[[Tensor, Tensor], Tensor]:
+    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
+        return model(x_in, t_in, inputs.context, inputs.y)
+
+    return velocity
+
+
+def time_row(
+    plan: RowPlan,
+    velocity: Callable[[Tensor, Tensor], Tensor],
+    inputs: Inputs,
+    *,
+    args: argparse.Namespace,
+    device: torch.device,
+    sigma_max: float,
+    measure_loop: bool,
+    same_as: tuple[dict, Tensor] | None = None,
+) -> tuple[dict, Tensor, Tensor | None]:
+    """Time one row. Returns (row, forward output on the shared inputs (fp32), final latent or None).
+
+    same_as: (row, output) of an earlier row that ran this very forward (same model, same switches, e.g.
+    baseline for +rCM): its per-forward times are reused instead of timing the same forward again.
+    """
+    x, t = inputs.x, inputs.t
+    reps = args.base_reps if plan.attention == "sdpa" else args.reps
+
+    def forward() -> Tensor:
+        return velocity(x, t)
+
+    with torch.no_grad():
+        if same_as is None:
+            first, result = first_call(forward, device)
+            out = result.float().clone()  # the graph row reuses its output buffer: copy before timing
+            p50, p20, p80 = quantiles(time_calls(forward, reps, device))
+        else:
+            prev, out = same_as
+            first, p50, p20, p80, reps = (
+                prev[k] for k in ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps")
+            )
+        latent, syncs = None, None
+        if plan.cfg:
+            diffusion_s, how = BASELINE_STEPS * 2 * p50 / 1e3, f"{BASELINE_STEPS * 2} x fwd"
+        elif measure_loop:
+            gen = torch.Generator(device).manual_seed(4)
+            last: list[Tensor] = []
+
+            def sample() -> None:
+                # Keeps the latest latent (for the decode stage) without an extra loop; clear() is host-only.
+                last.clear()
+                last.append(
+                    rcm_sample(velocity, x.shape, generator=gen, steps=TURBO_STEPS, sigma_max=sigma_max)
+                )
+
+            counter = count_host_syncs(device)
+            loops = time_calls(sample, args.loop_reps, device, guard=counter)
+            diffusion_s, how, syncs = statistics.median(loops) / 1e3, "loop", counter.count
+            latent = last[0]
+        else:
+            diffusion_s, how = TURBO_STEPS * p50 / 1e3, f"{TURBO_STEPS} x fwd"
+    if not torch.isfinite(out).all():
+        raise SystemExit(f"row {plan.name}: the forward output has NaN or inf; refusing to report its speed")
+    row = {
+        "row": plan.name, "attention": plan.attention, "gemm": "int8" if plan.w8a8 else "bf16",
+        "norms": "peer" if plan.peer else ("fused" if plan.fused else "eager"), "graph": plan.graph,
+        "forwards": BASELINE_STEPS * 2 if plan.cfg else TURBO_STEPS, "how": how, "extrap": how != "loop",
+        "first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps,
+        "diffusion_s": diffusion_s, "peak_gib": peak_gib(device), "host_syncs": syncs,
+    }  # fmt: skip
+    return row, out, latent
+
+
+def group_plans(plans: list[RowPlan]) -> list[list[RowPlan]]:
+    """Consecutive rows that share one built model (same attention and W8A8); the peer pair apart."""
+    groups: list[list[RowPlan]] = []
+    for plan in plans:
+        last = groups[-1][-1] if groups else None
+        fresh = plan.name == PEER_PAIR[0]  # the peer pair always gets its own model (run after decode)
+        if last is not None and not fresh and (last.attention, last.w8a8) == (plan.attention, plan.w8a8):
+            groups[-1].append(plan)
+        else:
+            groups.append([plan])
+    return groups
+
+
+def run_group(
+    plans: list[RowPlan],
+    cfg: WanDiTConfig,
+    inputs: Inputs,
+    *,
+    args: argparse.Namespace,
+    device: torch.device,
+    sigma_max: float,
+    final_row: str,
+) -> tuple[list[dict], dict[str, Tensor], Tensor | None, float]:
+    """Build one model and time its rows; the model is freed when this returns.
+
+    Returns (rows, forward outputs by row name, last sampled latent or None, the model's weight GiB).
+    """
+    reset_memory(device)
+    head = plans[0]
+    sla_blocks = (128, 64) if head.attention == "sla" else (None, None)  # the official SLA path's blocks
+    attention = AttentionConfig(
+        backend=head.attention, sla_topk=args.sla_topk, block_q=sla_blocks[0], block_k=sla_blocks[1]
+    )
+    model = build_dit(cfg, attention, device, head.w8a8)
+    # Peak from here on: quantize_ holds the bf16 and int8 weights together while it swaps (a quantised
+    # checkpoint loads straight into int8), and that transient is not the row's inference footprint.
+    reset_memory(device)
+    weights = param_gib(model)
+    rows, outs, latent = [], {}, None
+    previous: RowPlan | None = None
+    for plan in plans:
+        note = None
+        if plan.peer:
+            try:
+                kernels = load_peer(args.peer, wait_file=args.peer_wait_file, wait_s=args.peer_wait_s)
+                counts = swap_in_peer(model, kernels)
+                note = f"official kernels swapped in: {counts}"
+            except (PeerUnavailable, ValueError) as err:
+                rows.append({"row": plan.name, "note": f"peer row not run: {err}"})
+                print(f"{plan.name}: not run: {err}", flush=True)
+                continue
+        else:
+            model.enable_fused_ops(plan.fused)
+        velocity = eager_velocity(model, inputs)
+        graph_ok = False
+        if plan.graph:
+            try:
+                velocity = capture_graph(model, inputs)
+                graph_ok = True
+            except RuntimeError as err:  # reported in the row, never hidden: the row then runs eagerly
+                note = f"CUDA graph capture failed, row ran eagerly: {str(err).splitlines()[0][:300]}"
+                print(note, file=sys.stderr, flush=True)
+                sync(device)
+        measure = args.loops == "all" or (args.loops == "final" and plan.name == final_row)
+        same = previous is not None and (previous.fused, previous.graph, previous.peer, plan.peer) == (
+            plan.fused, plan.graph, False, False
+        ) and previous.name in outs  # fmt: skip
+        try:
+            row, out, lat = time_row(
+                plan, velocity, inputs, args=args, device=device, sigma_max=sigma_max, measure_loop=measure,
+                same_as=(rows[-1], outs[previous.name]) if same else None,
+            )  # fmt: skip
+        except (RuntimeError, AssertionError) as err:
+            if not plan.peer:
+                raise
+            # The official code asserts on its inputs and its kernels may fail: the row says so.
+            rows.append({"row": plan.name, "note": f"peer row failed: {type(err).__name__}: {err}"[:400]})
+            print(rows[-1]["note"], flush=True)
+            break
+        if same:
+            row["fwd_from"] = previous.name
+        row["graph"] = graph_ok
+        if note:
+            row["note"] = note
+        latent = lat if lat is not None else latent
+        rows.append(row)
+        outs[plan.name] = out
+        previous = plan
+        del velocity
+    return rows, outs, latent, weights
+
+
+def make_plans(device: torch.device, peer: bool) -> list[RowPlan]:
+    cuda = device.type == "cuda"
+    sparse = "sagesla" if cuda else "sla"  # SageSLA's kernels are CUDA-only
+    plans = [
+        RowPlan("baseline", "sdpa", False, False, False, True, None),
+        RowPlan("+rCM", "sdpa", False, False, False, False, "baseline"),
+        RowPlan("+SLA", "sla", False, False, False, False, "+rCM"),
+    ]
+    if cuda:
+        plans.append(RowPlan("+SageSLA", "sagesla", False, False, False, False, "+SLA"))
+    plans += [
+        RowPlan("+W8A8", sparse, True, False, False, False, plans[-1].name),
+        RowPlan("+fused", sparse, True, True, False, False, "+W8A8"),
+    ]
+    if cuda:
+        plans.append(RowPlan("+graph", sparse, True, True, True, False, "+fused"))
+    plans.append(RowPlan("ours@peer", "sla", True, True, False, False, "+SLA"))
+    if peer:
+        plans.append(RowPlan("peer", "sla", True, False, False, False, "ours@peer", peer=True))
+    return plans
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def roofline_columns(row: dict, cfg: WanDiTConfig, tokens: int, topk: float, ceilings: dict, device) -> dict:
+    attn = row["attention"]
+    blocks = default_blocks(device) if attn == "sagesla" else (128, 64)
+    cost = dit_forward_cost(
+        dim=cfg.dim, ffn_dim=cfg.ffn_dim, num_heads=cfg.num_heads, num_layers=cfg.num_layers, tokens=tokens,
+        text_len=cfg.text_len, text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
+        patch_out=cfg.out_dim * math.prod(cfg.patch_size), attention=attn,
+        topk=topk if attn != "sdpa" else 1.0, block_q=blocks[0], block_k=blocks[1],
+        int8_gemm=row["gemm"] == "int8", freq_dim=cfg.freq_dim,
+    )  # fmt: skip
+    floor = floor_seconds(cost, ceilings)
+    return {
+        "gemm_tflop": cost.gemm_flops / 1e12, "attn_tflop": cost.attention_flops / 1e12,
+        "attn_dense_tflop": cost.attention_dense_flops / 1e12, "gbytes": cost.bytes / 1e9,
+        "floor_ms": floor * 1e3, "x_floor": row["fwd_ms"] / (floor * 1e3),
+    }  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
+    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
+    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    parser.add_argument("--sla-topk", type=float, default=0.1)
+    parser.add_argument(
+        "--reps", type=int, default=5, help="timed forwards per Turbo row (after one warm-up)"
+    )
+    parser.add_argument("--base-reps", type=int, default=None, help="timed sdpa forwards (default: --reps)")
+    parser.add_argument(
+        "--loops", choices=["all", "final", "none"], default="all",
+        help="which Turbo rows time the whole rCM loop (else 4 x fwd, marked extrapolated); final = +graph",
+    )  # fmt: skip
+    parser.add_argument("--loop-reps", type=int, default=2, help="timed rCM sampler loops per looped row")
+    parser.add_argument(
+        "--stage-reps", type=int, default=2, help="timed text encodes, image encodes, decodes"
+    )
+    parser.add_argument("--peer", default=None, help="root of the built official sdist: adds the peer row")
+    parser.add_argument("--peer-wait-file", default=None, help="file the peer build writes its exit code to")
+    parser.add_argument("--peer-wait-s", type=float, default=0.0, help="seconds to wait for --peer-wait-file")
+    parser.add_argument(
+        "--rows", default=None,
+        help="comma-separated subset of rows to run (baseline always included), e.g. baseline,+rCM,+graph",
+    )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
+    parser.add_argument("--json", default="results/e2e.json")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or (args.frames - 1) % 4:
+        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    args.base_reps = args.reps if args.base_reps is None else args.base_reps
+    if args.rows is not None:
+        known = ["baseline", "+rCM", "+SLA", "+SageSLA", "+W8A8", "+fused", "+graph", *PEER_PAIR]
+        wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
+        unknown = [r for r in wanted if r not in known]
+        if unknown:
+            parser.error(f"unknown --rows {', '.join(unknown)}; choose from {', '.join(known)}")
+        args.rows = ["baseline", *[r for r in wanted if r != "baseline"]]
+    for name in ("reps", "base_reps", "loop_reps", "stage_reps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    try:
+        dit_preset(args.preset)
+    except ValueError as err:
+        parser.error(str(err))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    quick = args.quick
+    if not quick and not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
+    device = torch.device("cpu" if quick else "cuda")
+    preset = dit_preset(args.preset)
+    i2v = preset.model_type == "i2v"
+    if quick:  # the preset's kind (t2v / i2v) at a tiny width
+        cfg = dataclasses.replace(QUICK_DIT, in_dim=preset.in_dim, model_type=preset.model_type)
+        vae_cfg, umt5 = BUILTIN_VAE, BUILTIN_UMT5
+        frames, height, width = QUICK_SIZE
+    else:
+        cfg, vae_cfg, umt5 = preset, WAN21_VAE, UMT5_XXL
+        (width, height), frames = RESOLUTIONS[args.resolution], args.frames
+    sigma_max = SIGMA_MAX_I2V if i2v else SIGMA_MAX_T2V
+    lat = (1, cfg.out_dim, 1 + (frames - 1) // 4, height // 8, width // 8)
+    tokens = lat[2] * (lat[3] // cfg.patch_size[1]) * (lat[4] // cfg.patch_size[2])
+    name = f"{args.preset} {args.resolution}" + (" (quick: tiny config)" if quick else "")
+    print(f"{name}: {frames}x{height}x{width}, latent {lat}, L={tokens} tokens, {device}", flush=True)
+
+    ceilings = cpu_ceilings() if quick else measure_ceilings("cuda")
+    print("ceilings:", {k: round(v, 1) for k, v in ceilings.items()}, flush=True)
+    sync_probe = None
+    if device.type == "cuda":  # the detector must see a known sync, or its zeros mean nothing
+        with count_host_syncs(device) as probe:
+            torch.ones(1, device=device).item()
+        sync_probe = probe.count
+        print(f"host-sync detector probe: {sync_probe} sync(s) seen for one .item()", flush=True)
+
+    context, text_row = text_stage(umt5, device, args.stage_reps)
+    stages = [text_row]
+    context = context[:, : cfg.text_len, : cfg.text_dim].contiguous()  # --quick: narrower than umT5's width
+    y = None
+    if i2v:
+        y, encode_row = encode_stage(vae_cfg, frames, height, width, device, args.stage_reps)
+        stages.append(encode_row)
+    g = torch.Generator(device).manual_seed(5)
+    x = torch.randn(lat, generator=g, device=device).to(torch.bfloat16)
+    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
+    inputs = Inputs(x, t, context, None if y is None else y.to(torch.bfloat16))
+
+    plans = [
+        p for p in make_plans(device, peer=args.peer is not None) if args.rows is None or p.name in args.rows
+    ]
+    env = environment()
+
+    def save(complete: bool) -> None:
+        """Write what is measured so far (after every model, so a run cut short still leaves its rows)."""
+        done = stages + ([decode_row] if decode_row is not None and decode_row not in stages else [])
+        write_json(
+            args.json,
+            {
+                "env": env, "args": vars(args), "preset": args.preset, "complete": complete,
+                "shape": {"latent": lat, "tokens": tokens, "frames": frames, "height": height, "width": width},
+                "ceilings": ceilings, "host_sync_probe": sync_probe, "rows": rows, "stages": done,
+                "notes": notes,
+            },
+        )  # fmt: skip
+
+    notes = [
+        "baseline diffusion_s extrapolated: 50 steps x 2 (CFG) x the measured per-forward median",
+        "rows with how='loop' time the whole rCM sampler loop; 'N x fwd' rows are extrapolated",
+        "total_s = text + (i2v image encode) + diffusion + decode, each stage timed with its model alone",
+        "roofline floor: benchmarks/roofline.py at the ceilings measured in this run",
+    ]
+    if i2v:
+        notes.append(
+            "i2v: one expert built and timed; peak_2x_gib adds the second expert's weights (same shape)"
+        )
+    final_row = "+graph" if device.type == "cuda" else "+fused"
+    rows: list[dict] = []
+    outs: dict[str, Tensor] = {}
+    latent = None
+    decode_row = None
+    for group in group_plans(plans):
+        if group[0].name in PEER_PAIR and decode_row is None:
+            decode_row = decode_stage(
+                vae_cfg, latent if latent is not None else x.float(), device, args.stage_reps
+            )
+        group_rows, group_outs, lat_out, weights = run_group(
+            group, cfg, inputs, args=args, device=device, sigma_max=sigma_max, final_row=final_row
+        )
+        for row in group_rows:
+            if "fwd_ms" not in row:  # a row that could not run (the peer): kept, with its reason
+                rows.append(row)
+                continue
+            plan = next(p for p in group if p.name == row["row"])
+            row["vs"] = plan.vs
+            known = {**outs, **group_outs}
+            row["rel_l2"] = rel_l2(group_outs[plan.name], known[plan.vs]) if plan.vs in known else None
+            row["weights_gib"] = weights
+            row.update(roofline_columns(row, cfg, tokens, args.sla_topk, ceilings, device))
+            rows.append(row)
+            print(
+                f"{row['row']}: fwd {row['fwd_ms']:.1f} ms, diffusion {row['diffusion_s']:.3f} s ({row['how']}), "
+                f"x floor {row['x_floor']:.2f}, peak {row['peak_gib'] or 0:.1f} GiB",
+                flush=True,
+            )
+        outs.update(group_outs)
+        latent = lat_out if lat_out is not None else latent
+        save(complete=False)
+    outs.clear()
+
+    if decode_row is None:
+        decode_row = decode_stage(
+            vae_cfg, latent if latent is not None else x.float(), device, args.stage_reps
+        )
+    stages.append(decode_row)
+    other_s = sum(s["s"] for s in stages)
+    timed = [r for r in rows if "fwd_ms" in r]
+    base = timed[0]
+    for row in timed:
+        row["total_s"] = other_s + row["diffusion_s"]
+    for row in timed:
+        row["speedup"] = base["diffusion_s"] / row["diffusion_s"]
+        row["e2e_speedup"] = base["total_s"] / row["total_s"]
+        if i2v and row["peak_gib"] is not None:  # the second expert, resident as in the pipeline
+            row["peak_2x_gib"] = row["peak_gib"] + row["weights_gib"]
+    print_table(rows, COLUMNS)
+    print_table(stages, ["stage", "first_call_s", "s", "peak_gib"])
+    print(
+        "how: 'loop' = the rCM sampler loop timed whole; 'N x fwd' = N x the per-forward median (extrapolated)"
+    )
+    save(complete=True)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

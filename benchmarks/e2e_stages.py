@@ -1,0 +1,251 @@
+"""Pieces of benchmarks/e2e.py outside the DiT rows: timing, random-weight models and the stages.
+
+Timing is CUDA events on a GPU (wall clock on the CPU for --quick); every model is built on ``meta`` and
+filled with random bf16 weights on the device (timings do not depend on weight values). Stages: umT5-XXL
+text encoding, the i2v image encoding (pipelines.i2v.image_condition) and the VAE decode, each timed with
+its model alone on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
+from turbodiffusion.models.wan.config import WanDiTConfig
+from turbodiffusion.models.wan.dit import WanDiT
+from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
+from turbodiffusion.pipelines.i2v import image_condition
+from turbodiffusion.quant import Int8Config, quantize_
+
+# ---------------------------------------------------------------------------------------------------------
+# Timing
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(
+    fn: Callable[[], object],
+    reps: int,
+    device: torch.device,
+    guard: contextlib.AbstractContextManager | None = None,
+) -> list[float]:
+    """Milliseconds of each of ``reps`` calls: CUDA events on a GPU (one sync after the last), else wall
+    clock. ``guard`` is entered around the calls alone (not the final sync): the host-sync counter."""
+    guard = guard if guard is not None else contextlib.nullcontext()
+    if device.type == "cuda":
+        events = [
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)
+        ]
+        with guard:
+            for start, end in events:
+                start.record()
+                fn()
+                end.record()
+        torch.cuda.synchronize(device)
+        return [s.elapsed_time(e) for s, e in events]
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def quantiles(ms: list[float]) -> tuple[float, float, float]:
+    """(p50, p20, p80) of a list of times (all three equal for a single time)."""
+    t = torch.tensor(ms, dtype=torch.float64)
+    p50, p20, p80 = (float(torch.quantile(t, q)) for q in (0.5, 0.2, 0.8))
+    return p50, p20, p80
+
+
+def first_call(fn: Callable[[], object], device: torch.device) -> tuple[float, object]:
+    """(seconds, result) of one synchronised call (compile and autotune included)."""
+    sync(device)
+    t0 = time.perf_counter()
+    result = fn()
+    sync(device)
+    return time.perf_counter() - t0, result
+
+
+class count_host_syncs(contextlib.AbstractContextManager):  # noqa: N801 (used like a function)
+    """Count the synchronising calls torch reports inside the block in ``.count`` (CUDA only; 0 on CPU).
+
+    torch.cuda.set_sync_debug_mode("warn") makes every synchronising op (.item(), .cpu(), nonzero, a
+    blocking copy, an explicit synchronize) emit a warning; they are recorded and counted, not printed.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.count: int | None = 0 if device.type == "cuda" else None  # None: not measurable here
+        self._caught: contextlib.AbstractContextManager | None = None
+        self._log: list | None = None
+
+    def __enter__(self) -> count_host_syncs:
+        if self.device.type == "cuda":
+            self._caught = warnings.catch_warnings(record=True)
+            self._log = self._caught.__enter__()
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._caught is not None:
+            torch.cuda.set_sync_debug_mode("default")
+            self._caught.__exit__(*exc)
+            self.count = sum("synchroniz" in str(w.message) for w in self._log)
+            self._caught = None
+
+
+def peak_gib(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 1024**3 if device.type == "cuda" else None
+
+
+def reset_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Models with random weights
+
+
+def random_model(model: nn.Module, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
+    """Fill a meta-built module with random weights on the generator's device, one tensor at a time (a
+    whole fp32 state dict of a 14B model would not fit beside its bf16 copy). Norm scales 1 + small noise,
+    biases small, matrices normal / sqrt(fan_in), so activations keep their scale."""
+    device = generator.device
+    state = {}
+    for name, ref in sorted(model.state_dict().items()):
+        shape = tuple(ref.shape)
+        t = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+        leaf = name.rsplit(".", 1)[-1]
+        if "norm" in name or leaf == "gamma":
+            t = t.mul_(0.1).add_(1.0)
+        elif leaf == "bias" or len(shape) < 2:
+            t = t.mul_(0.02)
+        else:
+            t = t.div_(math.sqrt(max(1, math.prod(shape[1:]))))
+        state[name] = t.to(dtype)
+        del t
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def build_dit(cfg: WanDiTConfig, attention: AttentionConfig, device: torch.device, w8a8: bool) -> WanDiT:
+    """A random bf16 WanDiT on ``device`` (seed fixed, so every row's weights are the same draws)."""
+    with torch.device("meta"):
+        model = WanDiT(cfg, attention)
+    model = random_model(model, torch.Generator(device).manual_seed(6), torch.bfloat16)
+    if w8a8:
+        quantize_(model, Int8Config())
+    return model
+
+
+def build_vae(cfg: WanVAEConfig, device: torch.device) -> WanVAE:
+    with torch.device("meta"):
+        vae = WanVAE(cfg)
+    return random_model(vae, torch.Generator(device).manual_seed(3), torch.bfloat16)
+
+
+def param_gib(module: nn.Module) -> float:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values()) / 1024**3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stages outside the DiT
+
+
+def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tensor, dict]:
+    """Encode one prompt-sized batch of random ids with a random umT5; returns (context, timing row)."""
+    reset_memory(device)
+    with torch.device("meta"):
+        encoder = UMT5Encoder(umt5)
+    encoder = random_model(encoder, torch.Generator(device).manual_seed(1), torch.bfloat16)
+    g = torch.Generator(device).manual_seed(2)
+    ids = torch.randint(0, umt5.vocab_size, (1, umt5.text_len), generator=g, device=device)
+    mask = torch.zeros(1, umt5.text_len, dtype=torch.long, device=device)
+    mask[:, :24] = 1  # a 24-token prompt; the rest is padding, as the pipeline tokenises it
+
+    def encode() -> Tensor:
+        return encoder(ids, mask)
+
+    with torch.no_grad():
+        first, context = first_call(encode, device)
+        ms = time_calls(encode, reps, device)
+    return context, {
+        "stage": "text",
+        "first_call_s": first,
+        "s": quantiles(ms)[0] / 1e3,
+        "peak_gib": peak_gib(device),
+    }
+
+
+def encode_stage(
+    vae_cfg: WanVAEConfig, frames: int, height: int, width: int, device: torch.device, reps: int
+) -> tuple[Tensor, dict]:
+    """i2v conditioning y = cat(mask, VAE latent of [image, zeros...]) through pipelines.i2v; (y, row)."""
+    reset_memory(device)
+    vae = build_vae(vae_cfg, device)
+    g = torch.Generator(device).manual_seed(7)
+    image = torch.rand(3, height, width, generator=g, device=device) * 2 - 1
+
+    def encode() -> Tensor:
+        return image_condition(vae, image, frames)
+
+    with torch.no_grad():
+        first, y = first_call(encode, device)
+        ms = time_calls(encode, reps, device)
+    return y, {
+        "stage": "encode",
+        "first_call_s": first,
+        "s": quantiles(ms)[0] / 1e3,
+        "peak_gib": peak_gib(device),
+    }
+
+
+def decode_stage(vae_cfg: WanVAEConfig, latent: Tensor, device: torch.device, reps: int) -> dict:
+    """Decode ``latent`` [1, 16, F, h, w] with a random bf16 VAE; returns its timing row."""
+    reset_memory(device)
+    vae = build_vae(vae_cfg, device)
+
+    def decode() -> Tensor:
+        return vae.decode(latent)
+
+    with torch.no_grad():
+        first, _ = first_call(decode, device)
+        ms = time_calls(decode, reps, device)
+    return {
+        "stage": "decode",
+        "first_call_s": first,
+        "s": quantiles(ms)[0] / 1e3,
+        "peak_gib": peak_gib(device),
+    }
+
+
+def cpu_ceilings() -> dict[str, float]:
+    """Crude CPU roofs for --quick: fp32 matmul rate for every matmul ceiling, and a large copy's GB/s."""
+    a = torch.randn(512, 512)
+    ms = statistics.median(time_calls(lambda: a @ a, 5, torch.device("cpu")))
+    rate = 2 * 512**3 / ms / 1e9
+    src = torch.empty(1 << 25, dtype=torch.uint8)
+    dst = torch.empty_like(src)
+    cms = statistics.median(time_calls(lambda: dst.copy_(src), 5, torch.device("cpu")))
+    return {
+        "bf16_tflops": rate,
+        "int8_tops": rate,
+        "fp8_tflops": rate,
+        "copy_gbps": 2 * src.numel() / cms / 1e6,
+    }

@@ -1,0 +1,88 @@
+"""benchmarks/e2e.py --quick: the whole ablation script runs on the CPU and writes a consistent table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import REPO
+
+
+def _run(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "e2e.py"), *args], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_t2v_quick_table(tmp_path):
+    out = tmp_path / "e2e.json"
+    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--reps", "2", "--loop-reps", "1",
+                  "--stage-reps", "1", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    rows = {r["row"]: r for r in data["rows"]}
+    assert list(rows) == ["baseline", "+rCM", "+SLA", "+W8A8", "+fused", "ours@peer"]
+    base = rows["baseline"]
+    assert base["how"] == "100 x fwd" and base["extrap"] and base["forwards"] == 100
+    assert base["diffusion_s"] == pytest.approx(100 * base["fwd_ms"] / 1e3)
+    assert base["speedup"] == 1.0
+    # Same model and inputs as the baseline: the +rCM forward is bit-identical.
+    assert rows["+rCM"]["rel_l2"] == 0.0 and rows["+rCM"]["vs"] == "baseline"
+    stages = sum(s["s"] for s in data["stages"])
+    assert [s["stage"] for s in data["stages"]] == ["text", "decode"]
+    for name, row in rows.items():
+        assert row["total_s"] == pytest.approx(stages + row["diffusion_s"]), name
+        assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])
+        assert row["host_syncs"] is None  # only measurable on CUDA
+        if name != "baseline":
+            assert row["how"] == "loop" and not row["extrap"] and row["forwards"] == 4
+            assert 0.0 <= row["rel_l2"] < 2.0, name  # finite, and the same algorithm as its "vs" row
+    # W8A8 and the fused norms change only rounding against the row before them.
+    assert rows["+W8A8"]["rel_l2"] < 0.05 and rows["+fused"]["rel_l2"] < 0.05
+    assert rows["+fused"]["norms"] == "fused" and rows["+W8A8"]["gemm"] == "int8"
+    assert data["env"]["device"] == "cpu" and data["complete"]
+
+
+def test_i2v_quick_extrapolates_and_reports_the_peer(tmp_path):
+    out = tmp_path / "e2e.json"
+    result = _run(tmp_path, "wan2.2-i2v-a14b", "--resolution", "720p", "--quick", "--loops", "final",
+                  "--reps", "1", "--stage-reps", "1", "--peer", str(tmp_path), "--json", str(out),
+                  "--rows", "+rCM,+SLA,+W8A8,+fused,ours@peer,peer")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    rows = {r["row"]: r for r in data["rows"]}
+    assert [s["stage"] for s in data["stages"]] == ["text", "encode", "decode"]
+    assert rows["+fused"]["how"] == "loop"  # the final row on the CPU (no CUDA graph there)
+    for name in ("+rCM", "+SLA", "+W8A8", "ours@peer"):
+        assert rows[name]["how"] == "4 x fwd" and rows[name]["extrap"], name
+        assert rows[name]["diffusion_s"] == pytest.approx(4 * rows[name]["fwd_ms"] / 1e3)
+    assert "peer row not run" in rows["peer"]["note"] and "fwd_ms" not in rows["peer"]
+    assert any("one expert" in n for n in data["notes"])
+
+
+def test_row_subset_keeps_the_baseline(tmp_path):
+    out = tmp_path / "e2e.json"
+    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--rows", "+fused", "--reps", "1", "--loops", "none",
+                  "--stage-reps", "1", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["row"] for r in rows] == ["baseline", "+fused"]
+    assert rows[1]["rel_l2"] is None  # its "vs" row (+W8A8) did not run
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--frames", "80"], "--frames must be 4k+1 (got 80); use 81"),
+        (["--rows", "+turbo"], "unknown --rows +turbo"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, args, message):
+    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", *args)
+    assert result.returncode == 2 and message in result.stderr

