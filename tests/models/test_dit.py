@@ -509,6 +509,23 @@ def test_dit_runs_with_each_registered_backend(backend, dtype):
         assert cosine(out, ref) > 0.9
 
 
+def test_sla_model_trains_under_bf16_autocast():
+    """Autocast makes v bf16 while RMSNorm'd q, k stay fp32 (fp32 norm weights); SLA takes one dtype, so the
+    self-attention must hand it one, and the result must match the same model run in fp32 closely."""
+    cfg = WanDiTConfig(dim=128, ffn_dim=96, num_heads=2, num_layers=1, text_dim=16, text_len=4)
+    model = fill_random_(WanDiT(cfg, AttentionConfig(backend="sla", sla_topk=0.5)), seed=23)
+    g = torch.Generator().manual_seed(24)
+    x = torch.randn(1, 16, 2, 6, 10, generator=g)
+    ctx = torch.randn(1, 4, 16, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, torch.tensor([500.0]), ctx)
+    out.float().square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    with torch.no_grad():
+        ref = model(x, torch.tensor([500.0]), ctx)
+    assert cosine(out.float().detach(), ref) > 0.99
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Building on the meta device.
 

@@ -67,13 +67,11 @@ class TrainSettings:
     width: int = DEFAULT_VIDEO.width
     captions_per_key: int = 2  # bank captions per (colour, shape, direction, background) key
     seed: int = 0
-    # VAE: short clips (3 latent frames) are enough to learn the causal temporal chunks.
-    # Several cached chunks at full size: VAEs trained on 5-frame clips, then on 9-frame 128x128 crops,
-    # reconstructed 33-frame 256x256 clips far worse than their training clips (H100 runs: L1 0.54, 0.24).
-    vae_frames: int = 17
-    vae_crop: int = (
-        256  # random square crops of full-size renders (objects keep their pixel scale); 256: none
-    )
+    # VAE on whole-length clips: the causal convs' receptive field spans many chunks, and frames beyond the
+    # training length drifted in colour (H100 runs on 5-, 9- and 17-frame clips: 33-frame L1 0.54, 0.24,
+    # 0.064, the last with a blue cast growing over the later frames; benchmarks/runs/h100-2026-11-23b).
+    vae_frames: int = DEFAULT_VIDEO.num_frames
+    vae_crop: int = 128  # random square crops of full-size renders (objects keep their pixel scale)
     vae_batch: int = 4
     vae_lr: float = 5e-4
     vae_warmup: int = 100
@@ -611,8 +609,8 @@ def train_sla(
     start, step, losses = time.time(), 0, []
     while step < settings.sla_steps and time.time() - start < settings.sla_seconds:
         x0, ctx = draw_batch(pool, bank, rows_of_key, settings.sla_batch, gen)
-        # No autocast: RoPE returns float32 q and k next to an autocast bf16 v, and SLA takes one dtype.
-        out = sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen)
+        with _autocast(device):
+            out = sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()

@@ -217,7 +217,10 @@ class WanSelfAttention(nn.Module):
         q = self.norm_q(self.q(x)).unflatten(-1, heads)
         k = self.norm_k(self.k(x)).unflatten(-1, heads)
         v = self.v(x).unflatten(-1, heads)
-        out = self.attn_op(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v)  # [B, L, H, D]
+        # Under autocast v is the autocast dtype while the RMSNorm'd q and k follow the fp32 norm weights;
+        # SLA / Sage kernels take one dtype, so q and k join v's (a no-op without autocast).
+        q, k = apply_rope(q, cos, sin).to(v.dtype), apply_rope(k, cos, sin).to(v.dtype)
+        out = self.attn_op(q, k, v)  # [B, L, H, D]
         return self.o(out.flatten(2))
 
 
