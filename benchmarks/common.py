@@ -12,11 +12,11 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import torch
+
+from turbodiffusion.models.checkpoint_io import write_text_atomic
 
 
 def environment() -> dict:
@@ -126,13 +126,4 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` as JSON atomically (temporary file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str))

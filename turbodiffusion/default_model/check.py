@@ -23,9 +23,10 @@ ATTRIBUTES = ("colour", "shape", "direction", "background", "object", "all")  # 
 
 
 def to_frames(video: Tensor) -> Tensor:
-    """Decoder output [B, 3, T, H, W] (any float) -> uint8 [B, T, H, W, 3], clamped to [-1, 1] first."""
-    pixels = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return pixels.permute(0, 2, 3, 4, 1).cpu()
+    """Decoder output [B, 3, T, H, W] (any float) -> uint8 [B, T, H, W, 3] on the CPU, clamped to [-1, 1]."""
+    from ..world.render import to_uint8_frames
+
+    return torch.stack([to_uint8_frames(clip) for clip in video]).cpu()
 
 
 def adherence(frames: Tensor, keys: list[tuple]) -> dict[str, float]:
@@ -77,9 +78,7 @@ def sample_videos(
 ) -> Tensor:
     """Decoded videos [B, 3, T, H, W] (VAE dtype) of one configuration for contexts [B, Lt, text_dim];
     uncond [1, Lt, text_dim]. The teacher samples with UniPC and CFG, the students with 4 rCM steps."""
-    device, dtype = dit.patch_embedding.weight.device, dit.patch_embedding.weight.dtype
-    if dtype not in (torch.float32, torch.bfloat16, torch.float16):  # INT8 models keep a float embedding
-        dtype = torch.bfloat16
+    device, dtype = dit.patch_embedding.weight.device, dit.patch_embedding.weight.dtype  # W8A8 spares it
     ctx = context.to(device, dtype)
     unc = uncond.to(device, dtype).expand_as(ctx)
     gen = torch.Generator(device).manual_seed(seed)

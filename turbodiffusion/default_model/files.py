@@ -20,7 +20,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,18 +254,6 @@ def _check_state(role: str, state: Mapping[str, Tensor], module: nn.Module) -> N
             raise ValueError(f"{role}[{name!r}] holds NaN or inf; refusing to ship it")
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_default_model(
     folder: str | os.PathLike,
     config: DefaultModelConfig,
@@ -287,7 +274,7 @@ def write_default_model(
     """
     from safetensors.torch import save as safetensors_bytes
 
-    from ..models.checkpoint_io import save_safetensors
+    from ..models.checkpoint_io import save_safetensors, write_text_atomic
 
     if not isinstance(config, DefaultModelConfig):
         raise ValueError(f"config must be a DefaultModelConfig (got {type(config).__name__})")
@@ -314,8 +301,8 @@ def write_default_model(
     for file, (tensors, metadata) in files.items():
         save_safetensors(tensors, folder / file, metadata)
         os.chmod(folder / file, FILE_MODE)
-    _write_text_atomic(folder / CARD_FILE, card if card.endswith("\n") else card + "\n")
-    _write_text_atomic(folder / CONFIG_FILE, config.to_json())
+    write_text_atomic(folder / CARD_FILE, card if card.endswith("\n") else card + "\n", mode=FILE_MODE)
+    write_text_atomic(folder / CONFIG_FILE, config.to_json(), mode=FILE_MODE)
 
 
 # --------------------------------------------------------------------------------------------- reading

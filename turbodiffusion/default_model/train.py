@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention import AttentionConfig
-from ..models.checkpoint_io import save_safetensors
+from ..models.checkpoint_io import CheckpointReader, save_safetensors, write_text_atomic
 from ..models.wan.config import WanDiTConfig
 from ..models.wan.dit import WanDiT
 from ..models.wan.vae import WanVAE, WanVAEConfig
@@ -121,28 +122,21 @@ class TrainSettings:
 
 
 def _save(path: Path, tensors: dict[str, Tensor], meta: dict | None = None) -> None:
-    save_safetensors(
-        {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, path, {"json": json.dumps(meta or {})}
-    )
+    save_safetensors(tensors, path, {"json": json.dumps(meta or {})})  # it detaches and moves to the CPU
 
 
 def _load(path: Path, device: torch.device) -> tuple[dict[str, Tensor], dict]:
-    from safetensors import safe_open
-
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the stage that writes it first ({STAGES})")
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = json.loads((f.metadata() or {}).get("json", "{}"))
-        return {k: f.get_tensor(k).to(device) for k in f.keys()}, meta
+    reader = CheckpointReader(path)
+    return {k: reader[k].to(device) for k in reader}, json.loads(reader.metadata.get("json", "{}"))
 
 
 def _record(work: Path, stage: str, entry: dict) -> None:
     path = work / RECORD_FILE
     record = json.loads(path.read_text()) if path.is_file() else {}
     record[stage] = entry
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True))
 
 
 def read_record(work: Path) -> dict:
@@ -481,6 +475,40 @@ def _lr_factor(step: int, warmup: int) -> float:
     return min(1.0, (step + 1) / max(1, warmup))
 
 
+def _fit(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: PowerEMA,
+    loss: Callable[[], Tensor],
+    steps: int,
+    seconds: float,
+    *,
+    lr: float,
+    warmup: int,
+    clip: float | None,
+    log_every: int,
+    digits: int,
+) -> tuple[int, float, list[float]]:
+    """AdamW steps on ``loss()`` until ``steps`` or ``seconds`` run out, with linear lr warm-up, optional
+    gradient clipping and the EMA folded in after each step. Returns (steps done, seconds taken, the loss
+    every ``log_every`` steps rounded to ``digits``)."""
+    start, step, losses = time.time(), 0, []
+    while step < steps and time.time() - start < seconds:
+        for group in opt.param_groups:
+            group["lr"] = lr * _lr_factor(step, warmup)
+        value = loss()
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        ema.update(model, step)
+        if step % log_every == 0:
+            losses.append(round(value.item(), digits))
+        step += 1
+    return step, round(time.time() - start, 1), losses
+
+
 def train_teacher(
     settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
 ) -> dict[str, Tensor]:
@@ -491,28 +519,30 @@ def train_teacher(
     ema = PowerEMA(model, settings.ema_sigma_rel)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.teacher_lr, weight_decay=0.01)
     rows_of_key = bank.rows_of_key()
-    start, step, losses = time.time(), 0, []
-    while step < settings.teacher_steps and time.time() - start < settings.teacher_seconds:
-        for group in opt.param_groups:
-            group["lr"] = settings.teacher_lr * _lr_factor(step, settings.teacher_warmup)
+
+    def loss() -> Tensor:
         x0, ctx = draw_batch(
             pool, bank, rows_of_key, settings.teacher_batch, gen, dropout=settings.caption_dropout
         )
         with _autocast(device):
-            out = flow_matching_loss(model, x0, ctx, generator=dev_gen)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model, step)
-        if step % 100 == 0:
-            losses.append(round(out.loss.item(), 5))
-        step += 1
+            return flow_matching_loss(model, x0, ctx, generator=dev_gen).loss
+
+    step, seconds, losses = _fit(
+        model,
+        opt,
+        ema,
+        loss,
+        settings.teacher_steps,
+        settings.teacher_seconds,
+        lr=settings.teacher_lr,
+        warmup=settings.teacher_warmup,
+        clip=1.0,
+        log_every=100,
+        digits=5,
+    )
     state = _ema_state(model, ema)
     _save(work / TEACHER_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
-    _record(
-        work, "teacher", {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_100": losses}
-    )
+    _record(work, "teacher", {"steps": step, "seconds": seconds, "loss_every_100": losses})
     logger.info("teacher: %d steps, last loss %s", step, losses[-1:])
     return state
 
@@ -606,21 +636,28 @@ def train_sla(
     ema = PowerEMA(student, settings.ema_sigma_rel)
     opt = torch.optim.AdamW(student.parameters(), lr=settings.sla_lr, weight_decay=0.01)
     rows_of_key = bank.rows_of_key()
-    start, step, losses = time.time(), 0, []
-    while step < settings.sla_steps and time.time() - start < settings.sla_seconds:
+
+    def loss() -> Tensor:
         x0, ctx = draw_batch(pool, bank, rows_of_key, settings.sla_batch, gen)
         with _autocast(device):
-            out = sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
-        ema.update(student, step)
-        if step % 50 == 0:
-            losses.append(round(out.loss.item(), 6))
-        step += 1
+            return sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen).loss
+
+    step, seconds, losses = _fit(
+        student,
+        opt,
+        ema,
+        loss,
+        settings.sla_steps,
+        settings.sla_seconds,
+        lr=settings.sla_lr,
+        warmup=0,
+        clip=None,
+        log_every=50,
+        digits=6,
+    )
     state = _ema_state(student, ema)
     _save(work / SLA_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
-    _record(work, "sla", {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_50": losses})
+    _record(work, "sla", {"steps": step, "seconds": seconds, "loss_every_50": losses})
     logger.info("sla: %d steps, last loss %s", step, losses[-1:])
     return state
 

@@ -16,16 +16,15 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from ..models.checkpoint_io import write_text_atomic
 from .harness import (
     CONFIG_NAMES,
     REFERENCE,
@@ -164,15 +163,7 @@ def environment(device: torch.device) -> dict:
 
 def write_json(path: Path, payload: dict) -> None:
     """Atomic: a temporary file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(payload, indent=2))
 
 
 def run(args: argparse.Namespace) -> int:

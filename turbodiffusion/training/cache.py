@@ -20,19 +20,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..models.checkpoint_io import save_safetensors
+from ..models.checkpoint_io import save_safetensors, write_text_atomic
 from .data import VideoCaption
 
 CACHE_FORMAT = "turbodiffusion-latent-cache"
 CACHE_VERSION = 1
 INDEX_NAME = "index.json"
 UNCOND_NAME = "uncond.safetensors"
-
-
-def _write_json_atomic(path: Path, obj: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def build_cache(
@@ -98,7 +92,7 @@ def build_cache(
         "samples": samples,
         "latent_shape": latent_shape,
     }
-    _write_json_atomic(out / INDEX_NAME, index)
+    write_text_atomic(out / INDEX_NAME, json.dumps(index))
     return out / INDEX_NAME
 
 
