@@ -125,7 +125,8 @@ def _save(path: Path, tensors: dict[str, Tensor], meta: dict | None = None) -> N
     save_safetensors(tensors, path, {"json": json.dumps(meta or {})})  # it detaches and moves to the CPU
 
 
-def _load(path: Path, device: torch.device) -> tuple[dict[str, Tensor], dict]:
+def load_work_file(path: Path, device: torch.device) -> tuple[dict[str, Tensor], dict]:
+    """(tensors on ``device``, metadata dict) of a file a stage wrote into the work folder."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the stage that writes it first ({STAGES})")
     reader = CheckpointReader(path)
@@ -230,7 +231,7 @@ def evaluation_keys(generator: torch.Generator) -> list[tuple[str, str, str, str
 
 
 def load_bank(work: Path, device: torch.device) -> CaptionBank:
-    tensors, meta = _load(work / BANK_FILE, device)
+    tensors, meta = load_work_file(work / BANK_FILE, device)
     keys = [tuple(k) for k in meta["keys"]]
     return CaptionBank(
         tensors["embeddings"].float(),
@@ -320,7 +321,7 @@ def train_vae(
     gen = torch.Generator().manual_seed(settings.seed + 1 + resume)
     vae = WanVAE(_identity_stats(settings.vae)).to(device).train()
     if resume:
-        state, _ = _load(work / VAE_WORK_FILE, device)
+        state, _ = load_work_file(work / VAE_WORK_FILE, device)
         vae.load_state_dict(state)
     opt = torch.optim.AdamW(vae.parameters(), lr=settings.vae_lr, weight_decay=0.0)
     start, step, losses = time.time(), 0, []
@@ -376,7 +377,7 @@ def latent_statistics(
 
 
 def load_vae_work(work: Path, device: torch.device) -> WanVAE:
-    state, meta = _load(work / VAE_WORK_FILE, device)
+    state, meta = load_work_file(work / VAE_WORK_FILE, device)
     vae = WanVAE(
         WanVAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     )
@@ -548,7 +549,7 @@ def train_teacher(
 
 
 def _load_dit_work(settings, work: Path, name: str, attention: AttentionConfig, device) -> WanDiT:
-    state, _ = _load(work / name, device)
+    state, _ = load_work_file(work / name, device)
     model = _dit(settings, attention, device)
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     if unexpected or any(".proj_l." not in k for k in missing):
@@ -669,9 +670,9 @@ def train_sla(
 def merged_student(work: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], dict]:
     """(teacher, shipped student, merge summary): student := rCM + (SLA - teacher), all bf16 on the CPU."""
     cpu = torch.device("cpu")
-    teacher, _ = _load(work / TEACHER_WORK_FILE, cpu)
-    student, _ = _load(work / STUDENT_WORK_FILE, cpu)
-    sla, _ = _load(work / SLA_WORK_FILE, cpu)
+    teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
+    student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
+    sla, _ = load_work_file(work / SLA_WORK_FILE, cpu)
     merged, report = merge_state_dicts(teacher, sla, student)
     return teacher, merged, {"merged": len(report.merged), "copied_from_sla": len(report.copied_from_sla)}
 
@@ -682,13 +683,13 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
     from .check import adherence, build_dit, sample_videos, to_frames
 
     cpu = torch.device("cpu")
-    teacher, _ = _load(work / TEACHER_WORK_FILE, cpu)
+    teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
     configs, student = ["teacher"], teacher
     if (work / STUDENT_WORK_FILE).is_file() and (work / SLA_WORK_FILE).is_file():
         _, student, _ = merged_student(work)
         configs += ["student", "student+sla", "student+sla+w8a8"]
     elif (work / STUDENT_WORK_FILE).is_file():
-        student, _ = _load(work / STUDENT_WORK_FILE, cpu)
+        student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
         configs += ["student"]
     vae = load_vae_work(work, device).to(torch.bfloat16)
     entry, reference = {}, None
