@@ -279,6 +279,19 @@ def _random_keys(bank: CaptionBank, count: int, generator: torch.Generator) -> l
 # Stage "vae"
 
 
+def _seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``build()`` with its parameter initialisation drawn from ``seed``, leaving the global RNG as it was
+    (the modules initialise from torch's global generator; a run must not depend on what ran before)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def stats_generator(settings: TrainSettings) -> torch.Generator:
+    """The generator of the clips the latent statistics are measured on (its own, so they can be re-measured)."""
+    return torch.Generator().manual_seed(settings.seed + 6)
+
+
 def _autocast(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -319,7 +332,7 @@ def train_vae(
     """Train the VAE on short rendered clips, then measure the latent statistics; writes vae.safetensors.
     ``resume`` starts from the weights of an earlier vae stage in ``work``."""
     gen = torch.Generator().manual_seed(settings.seed + 1 + resume)
-    vae = WanVAE(_identity_stats(settings.vae)).to(device).train()
+    vae = _seeded(lambda: WanVAE(_identity_stats(settings.vae)), settings.seed + 1).to(device).train()
     if resume:
         state, _ = load_work_file(work / VAE_WORK_FILE, device)
         vae.load_state_dict(state)
@@ -339,7 +352,7 @@ def train_vae(
         losses.append(loss.item()) if step % 50 == 0 else None
         step += 1
     vae.eval()
-    mean, std, recon_err = latent_statistics(vae, bank, settings, gen, device)
+    mean, std, recon_err = latent_statistics(vae, bank, settings, stats_generator(settings), device)
     config = dataclasses.replace(settings.vae, latent_mean=mean, latent_std=std)
     trained = WanVAE(config).to(device).eval()
     trained.load_state_dict(vae.state_dict())
@@ -462,7 +475,7 @@ def draw_batch(
 
 
 def _dit(settings: TrainSettings, attention: AttentionConfig, device: torch.device) -> WanDiT:
-    return WanDiT(settings.dit, attention).to(device)
+    return _seeded(lambda: WanDiT(settings.dit, attention), settings.seed + 2).to(device)
 
 
 def _ema_state(model: nn.Module, ema: PowerEMA) -> dict[str, Tensor]:
