@@ -1,7 +1,8 @@
-"""Fused norm kernels vs eager PyTorch and torch.compile at the Wan shapes (issue 9, item 6).
+"""Fused norm kernels (and the q/k RMSNorm + RoPE) vs eager PyTorch and torch.compile at the Wan shapes.
 
 Ops (bf16 in, bf16 out, fp32 inside): LayerNorm + modulation (norm1/norm2, scale/shift [B, 1, dim] fp32),
-RMSNorm over the full width (the q/k norms), and the gated residual add x + y * gate. For each: ours
+RMSNorm over the full width (the q/k norms), the q/k RMSNorm + per-head RoPE as one kernel (the eager form:
+RMSNorm, then the model's fp32 apply_rope), and the gated residual add x + y * gate. For each: ours
 (Triton), the eager PyTorch form the model code would run (the official modules' way: up-cast, norm,
 down-cast, modulate), and torch.compile of our reference. Bytes = every tensor read once + the output
 written once; GB/s and the fraction of the copy bandwidth measured in the same run; "x floor" = time over
@@ -45,9 +46,11 @@ def eager_gated_residual(x, y, gate):
 
 
 def make_cases(m: int, dim: int, device: str):
+    from turbodiffusion.models.wan.rope import apply_rope
     from turbodiffusion.ops.gated_residual import gated_residual, gated_residual_reference
     from turbodiffusion.ops.norm_modulate import norm_modulate, norm_modulate_reference
     from turbodiffusion.ops.rms_norm import rms_norm, rms_norm_reference
+    from turbodiffusion.ops.rms_norm_rope import rms_norm_rope, rms_norm_rope_reference
 
     g = torch.Generator(device=device).manual_seed(m + dim)
     x = (torch.randn(1, m, dim, device=device, generator=g) + 0.5).to(torch.bfloat16)
@@ -55,6 +58,9 @@ def make_cases(m: int, dim: int, device: str):
     scale = 0.2 * torch.randn(1, 1, dim, device=device, generator=g)
     shift = 0.2 * torch.randn(1, 1, dim, device=device, generator=g)
     w = 1 + 0.1 * torch.randn(dim, device=device, generator=g)
+    heads = dim // 128  # Wan's head_dim; 12 heads at 1.3B, 40 at 14B
+    angles = torch.rand(m, 64, device=device, generator=g, dtype=torch.float64) * 60.0
+    cos, sin = angles.cos().float(), angles.sin().float()
     n = m * dim
     return {
         "norm_modulate": dict(
@@ -72,6 +78,14 @@ def make_cases(m: int, dim: int, device: str):
             args=(x, w),
             truth=lambda: rms_norm_reference(x.float(), w),
             nbytes=4 * n,
+        ),
+        "rms_norm_rope": dict(
+            ours=lambda: rms_norm_rope(x, w, cos, sin, heads, EPS, impl="triton"),
+            eager=lambda: apply_rope(eager_rms_norm(x, w).unflatten(-1, (heads, -1)), cos, sin),
+            ref=rms_norm_rope_reference,
+            args=(x, w, cos, sin, heads, EPS),
+            truth=lambda: rms_norm_rope_reference(x.float(), w, cos, sin, heads, EPS),
+            nbytes=4 * n,  # x read + out written; the cos/sin rows are shared by every head
         ),
         "gated_residual": dict(
             ours=lambda: gated_residual(x, y, scale, impl="triton"),

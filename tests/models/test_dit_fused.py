@@ -86,3 +86,25 @@ def test_enable_fused_ops_rejects_float64_models():
     with pytest.raises(ValueError, match="fused ops run float32, bfloat16 or float16 models"):
         model.enable_fused_ops()
     model.enable_fused_ops(False)  # turning it off is always allowed
+
+
+def test_fused_self_attention_runs_the_fused_norm_rope(monkeypatch):
+    """With fused ops on, every self-attention takes q and k through ops.rms_norm_rope (once each)."""
+    from turbodiffusion.models.wan import dit as dit_module
+
+    calls = []
+    real = dit_module.rms_norm_rope
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dit_module, "rms_norm_rope", counting)
+    x, t, context = _inputs(7500, 1, 2, 4, 4, 3)
+    model = _model(7500, torch.bfloat16)
+    with torch.no_grad():
+        model(x, t, context)
+        assert calls == []
+        model.enable_fused_ops()
+        model(x, t, context)
+    assert len(calls) == 2 * TINY.num_layers

@@ -37,6 +37,7 @@ from ...attention.ulysses import UlyssesAttention
 from ...ops.gated_residual import gated_residual
 from ...ops.norm_modulate import norm_modulate
 from ...ops.rms_norm import rms_norm
+from ...ops.rms_norm_rope import rms_norm_rope
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 
@@ -210,16 +211,23 @@ class WanSelfAttention(nn.Module):
         self.norm_q = WanRMSNorm(dim, eps)
         self.norm_k = WanRMSNorm(dim, eps)
         self.attn_op = build_attention(attention, self.head_dim)
+        # Set by WanDiT.enable_fused_ops: the q/k RMSNorm and RoPE as one kernel each (ops.rms_norm_rope),
+        # reading and writing q and k once instead of through fp32 temporaries.
+        self.fused_ops = False
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         """x: [B, L, dim]; cos, sin: [L, D/2]. Returns [B, L, dim] in x's dtype."""
         heads = (self.num_heads, self.head_dim)
-        q = self.norm_q(self.q(x)).unflatten(-1, heads)
-        k = self.norm_k(self.k(x)).unflatten(-1, heads)
         v = self.v(x).unflatten(-1, heads)
+        if self.fused_ops:
+            q = rms_norm_rope(self.q(x), self.norm_q.weight, cos, sin, self.num_heads, self.norm_q.eps)
+            k = rms_norm_rope(self.k(x), self.norm_k.weight, cos, sin, self.num_heads, self.norm_k.eps)
+        else:
+            q = apply_rope(self.norm_q(self.q(x)).unflatten(-1, heads), cos, sin)
+            k = apply_rope(self.norm_k(self.k(x)).unflatten(-1, heads), cos, sin)
         # Under autocast v is the autocast dtype while the RMSNorm'd q and k follow the fp32 norm weights;
         # SLA / Sage kernels take one dtype, so q and k join v's (a no-op without autocast).
-        q, k = apply_rope(q, cos, sin).to(v.dtype), apply_rope(k, cos, sin).to(v.dtype)
+        q, k = q.to(v.dtype), k.to(v.dtype)
         out = self.attn_op(q, k, v)  # [B, L, H, D]
         return self.o(out.flatten(2))
 
@@ -342,7 +350,8 @@ class WanDiT(nn.Module):
         return 1 if self._sp_group is None else dist.get_world_size(self._sp_group)
 
     def enable_fused_ops(self, enabled: bool = True) -> None:
-        """Route the blocks' norms, modulation and gated residuals through the fused ``ops`` dispatchers.
+        """Route the blocks' norms, modulation, q/k norm + RoPE and gated residuals through the fused ``ops``
+        dispatchers.
 
         In place; ``enabled=False`` restores the plain path. The fused path computes each op in fp32 and
         rounds once to the stream's dtype, so a bf16 model's output moves by bf16 rounding (it is no less
@@ -359,7 +368,7 @@ class WanDiT(nn.Module):
                 f".to(torch.bfloat16) or keep the plain path"
             )
         for module in self.blocks.modules():
-            if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm)):
+            if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm, WanSelfAttention)):
                 module.fused_ops = enabled
 
     def enable_sequence_parallel(self, group: dist.ProcessGroup) -> None:
