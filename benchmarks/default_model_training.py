@@ -2,6 +2,7 @@
 
 Claim measured: steps/s and samples/s of one optimizer step of
   * the VAE on single frames (its image phase) at two batch sizes and on whole-length clips (its video phase),
+    the clips with the official one-latent-frame chunks and with all frames after the first in one chunk,
   * the flow-matching teacher at three batch sizes,
   * the rCM sCM step with the student's attention tangent by the dense reference and by the Triton kernel,
 at the default model's sizes (TrainSettings), random weights (rates do not depend on them). Each group
@@ -72,11 +73,13 @@ def rate(step: Callable[[], None], reps: int, warmup: int, device: torch.device)
     return reps / (time.perf_counter() - start)
 
 
-def vae_step(vae, opt, settings, bank, frames: int, batch: int, gen, device) -> None:
+def vae_step(vae, opt, settings, bank, frames: int, batch: int, chunk: int, gen, device) -> None:
     keys = [bank.keys[i] for i in train._random_keys(bank, batch, gen)]
     video = train.object_crop(train.render_keys(keys, frames, settings, gen, device), settings.vae_crop, gen)
     with train._autocast(device):
-        loss, _ = train.vae_loss(vae, video, settings.vae_latent_weight, settings.vae_foreground_weight)
+        loss, _ = train.vae_loss(
+            vae, video, settings.vae_latent_weight, settings.vae_foreground_weight, chunk
+        )
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -102,14 +105,16 @@ def vae_rows(settings, bank, device, reps, warmup) -> list[dict]:
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
     rows = []
-    for phase, frames, batch in (
-        ("image", 1, settings.vae_image_batch),
-        ("image", 1, 4 * settings.vae_image_batch),
-        ("video", settings.vae_frames, settings.vae_batch),
+    latents = 1 + (settings.vae_frames - 1) // settings.vae.temporal_factor
+    for phase, frames, batch, chunk in (
+        ("image", 1, settings.vae_image_batch, 1),
+        ("image", 1, 4 * settings.vae_image_batch, 1),
+        ("video", settings.vae_frames, settings.vae_batch, 1),
+        ("video", settings.vae_frames, settings.vae_batch, latents - 1),  # all after the first at once
     ):
-        step = partial(vae_step, vae, opt, settings, bank, frames, batch, gen, device)
+        step = partial(vae_step, vae, opt, settings, bank, frames, batch, chunk, gen, device)
         r = rate(step, reps, warmup, device)
-        rows.append({"group": "vae", "row": f"{phase} frames={frames} batch={batch}", "steps/s": r,
+        rows.append({"group": "vae", "row": f"{phase} frames={frames} batch={batch} chunk={chunk}", "steps/s": r,
                      "samples/s": r * batch, "frames/s": r * batch * frames})  # fmt: skip
     return rows
 

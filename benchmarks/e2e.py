@@ -378,6 +378,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rows", default=None,
         help="comma-separated subset of rows to run (baseline always included), e.g. baseline,+rCM,+graph",
     )  # fmt: skip
+    parser.add_argument(
+        "--vae-chunk-latents",
+        type=int,
+        nargs="+",
+        default=[1, 4, 20],
+        help="latent frames per VAE decode chunk to time (1 = official, first); the fastest counts in total_s",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/e2e.json")
     args = parser.parse_args(argv)
@@ -479,7 +486,11 @@ def main(argv: list[str] | None = None) -> None:
     for group in group_plans(plans):
         if group[0].name in PEER_PAIR and decode_row is None:
             decode_row = decode_stage(
-                vae_cfg, latent if latent is not None else x.float(), device, args.stage_reps
+                vae_cfg,
+                latent if latent is not None else x.float(),
+                device,
+                args.stage_reps,
+                tuple(args.vae_chunk_latents),
             )
         group_rows, group_outs, lat_out, weights = run_group(
             group, cfg, inputs, args=args, device=device, sigma_max=sigma_max, final_row=final_row
@@ -507,7 +518,11 @@ def main(argv: list[str] | None = None) -> None:
 
     if decode_row is None:
         decode_row = decode_stage(
-            vae_cfg, latent if latent is not None else x.float(), device, args.stage_reps
+            vae_cfg,
+            latent if latent is not None else x.float(),
+            device,
+            args.stage_reps,
+            tuple(args.vae_chunk_latents),
         )
     stages.append(decode_row)
     other_s = sum(s["s"] for s in stages)

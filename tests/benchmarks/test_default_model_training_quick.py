@@ -20,7 +20,7 @@ def test_quick_run_reports_every_group(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["group"] for r in rows] == ["vae"] * 3 + ["teacher"] * 2 + ["scm"] * 2
+    assert [r["group"] for r in rows] == ["vae"] * 4 + ["teacher"] * 2 + ["scm"] * 2
     assert [r["row"] for r in rows if r["group"] == "scm"] == ["tangent=reference", "tangent=triton"]
     for group in ("vae", "teacher", "scm"):
         first = next(r for r in rows if r["group"] == group)

@@ -36,6 +36,11 @@ def test_t2v_quick_table(tmp_path):
     assert rows["+rCM"]["rel_l2"] == 0.0 and rows["+rCM"]["vs"] == "baseline"
     stages = sum(s["s"] for s in data["stages"])
     assert [s["stage"] for s in data["stages"]] == ["text", "decode"]
+    decode = data["stages"][1]
+    # Every chunking setting is timed; none changes the decoded video; the fastest is the one counted.
+    assert set(decode["s_by_chunk_latents"]) == {"1", "4", "20"}
+    assert all(err < 1e-2 for err in decode["rel_l2_by_chunk_latents"].values())
+    assert decode["s"] == min(decode["s_by_chunk_latents"].values())
     for name, row in rows.items():
         assert row["total_s"] == pytest.approx(stages + row["diffusion_s"]), name
         assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])

@@ -208,8 +208,13 @@ def test_golden_fixture(path: Path | None, shared_dir: Path):
     [(SMALL, 2, 9, 24, 40, 3), (SMALL_3LEVEL, 1, 13, 12, 20, 4)],
     ids=["attn-4level", "3level-TT"],
 )
-def test_chunked_matches_full_sequence(cfg: WanVAEConfig, b: int, t: int, h: int, w: int, f: int):
-    """Chunked + cached encode/decode equals one pass over the clip with the §5 resample rules.
+@pytest.mark.parametrize("chunk_latents", [1, 2, 3, 100])
+def test_chunked_matches_full_sequence(
+    cfg: WanVAEConfig, b: int, t: int, h: int, w: int, f: int, chunk_latents: int
+):
+    """Chunked + cached encode/decode equals one pass over the clip with the §5 resample rules, whatever
+    the number of latent frames per chunk after the first (1 is the official chunking; 100 is one chunk for
+    the rest of the clip; 2 and 3 leave a ragged last chunk).
 
     Bound: KERNEL_FP32_REL_MAX (max abs err / max abs ref <= 1e-5). Both sides do the same fp32
     arithmetic; only the conv algorithms' summation order differs with the input length (models.md §5
@@ -221,8 +226,8 @@ def test_chunked_matches_full_sequence(cfg: WanVAEConfig, b: int, t: int, h: int
     video = _video(g, b, t, h, w)
     latent_in = torch.randn(b, cfg.z_dim, f, h // cfg.spatial_factor, w // cfg.spatial_factor, generator=g)
     with torch.inference_mode():
-        latent = model.encode(video)
-        decoded = model.decode(latent_in)
+        latent = model.encode(video, chunk_latents=chunk_latents)
+        decoded = model.decode(latent_in, chunk_latents=chunk_latents)
         ref_latent = full_encode(sd, cfg, video)
         ref_decoded = full_decode(sd, cfg, latent_in)
     f_out = 1 + (t - 1) // cfg.temporal_factor
@@ -327,6 +332,14 @@ def test_encode_rejects_bad_video(tiny_model: WanVAE, shape: tuple[int, ...], ma
 def test_decode_rejects_bad_latent(tiny_model: WanVAE, shape: tuple[int, ...], match: str):
     with pytest.raises(ValueError, match=match):
         tiny_model.decode(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("chunk_latents", [0, -1, 1.5, True])
+def test_rejects_bad_chunk_latents(tiny_model: WanVAE, chunk_latents):
+    with pytest.raises(ValueError, match="chunk_latents must be a positive int"):
+        tiny_model.encode(torch.zeros(1, 3, 5, 16, 16), chunk_latents=chunk_latents)
+    with pytest.raises(ValueError, match="chunk_latents must be a positive int"):
+        tiny_model.decode(torch.zeros(1, tiny_model.config.z_dim, 2, 2, 2), chunk_latents=chunk_latents)
 
 
 def test_rejects_input_on_another_device(tiny_model: WanVAE):

@@ -79,6 +79,7 @@ class TrainSettings:
     vae_lr: float = 8e-4
     vae_warmup: int = 100
     vae_latent_weight: float = 1e-4
+    vae_chunk_latents: int = 1  # latent frames per VAE chunk in training (same result; see WanVAE.decode)
     vae_foreground_weight: float = 10.0  # extra weight of the object's pixels in the reconstruction loss
     vae_steps: int = 20000
     vae_seconds: float = 300.0
@@ -322,7 +323,7 @@ def foreground_mask(video: Tensor, threshold: float = 0.05) -> Tensor:
 
 
 def vae_loss(
-    vae: WanVAE, video: Tensor, latent_weight: float, foreground_weight: float = 0.0
+    vae: WanVAE, video: Tensor, latent_weight: float, foreground_weight: float = 0.0, chunk_latents: int = 1
 ) -> tuple[Tensor, Tensor]:
     """(loss, reconstruction) of one batch: L1 + L2 pixel error of the decoded posterior MEAN, with the
     object's pixels weighted ``1 + foreground_weight``, plus ``latent_weight`` times mean(mu^2).
@@ -333,11 +334,12 @@ def vae_loss(
     plateaued at L1 + L2 = 0.40); the small penalty keeps the latent scale bounded instead of a KL term.
     The latent statistics measured afterwards normalise whatever scale results. The object covers 2-10% of
     a frame, yet its colour and outline are all the prompt is about: unweighted, the H100 runs of
-    2026-11-23 reached a low mean error with objects drifting towards the wrong colour.
+    2026-11-23 reached a low mean error with objects drifting towards the wrong colour. ``chunk_latents``
+    (latent frames per encode/decode chunk) changes how the work is batched, not the result.
     """
-    mu = vae.encode_moments(video)[:, : vae.config.z_dim].float()
+    mu = vae.encode_moments(video, chunk_latents=chunk_latents)[:, : vae.config.z_dim].float()
     # The VAE is built with identity latent statistics while it trains, so decode() takes raw mu.
-    recon = vae.decode(mu).float()
+    recon = vae.decode(mu, chunk_latents=chunk_latents).float()
     pixel = reconstruction_error(recon, video, foreground_weight)
     return pixel + latent_weight * mu.pow(2).mean(), recon
 
@@ -403,7 +405,13 @@ def train_vae(
             for group in opt.param_groups:
                 group["lr"] = settings.vae_lr * _lr_factor(step, settings.vae_warmup)
             with _autocast(device):
-                loss, _ = vae_loss(vae, video, settings.vae_latent_weight, settings.vae_foreground_weight)
+                loss, _ = vae_loss(
+                    vae,
+                    video,
+                    settings.vae_latent_weight,
+                    settings.vae_foreground_weight,
+                    settings.vae_chunk_latents,
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)

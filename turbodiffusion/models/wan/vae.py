@@ -143,6 +143,19 @@ class WanVAEConfig:
 WAN21_VAE = WanVAEConfig()
 
 
+def latent_chunks(num_latents: int, chunk_latents: int) -> list[tuple[int, int]]:
+    """[start, stop) latent-frame ranges of the chunked passes: the first frame alone (its own temporal rules
+    apply to the first chunk only), then ``chunk_latents`` frames at a time. Every causal conv carries its
+    past frames in the ChunkCache and the temporal resamples work on any whole number of latent frames, so
+    the ranges change the batching of the work, not the result. Raises ValueError unless chunk_latents is a
+    positive int."""
+    if not _is_int(chunk_latents) or chunk_latents < 1:
+        raise ValueError(
+            f"chunk_latents must be a positive int (got {chunk_latents!r}); 1 is the official chunking"
+        )
+    return [(0, 1)] + [(i, min(i + chunk_latents, num_latents)) for i in range(1, num_latents, chunk_latents)]
+
+
 def _nearest_valid(value: int, step: int, offset: int) -> str:
     """The valid sizes offset + step * k (k >= 0, size >= 1) just below and above value, as prose."""
     lower = offset + step * ((value - offset) // step)
@@ -274,20 +287,24 @@ class WanVAE(nn.Module):
         std = torch.tensor(self.config.latent_std, dtype=torch.float32, device=device).view(shape)
         return mean, std
 
-    def encode(self, video: Tensor, *, progress: bool = False) -> Tensor:
+    def encode(self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
         """Encode a clip to its normalised latent.
 
         video: [B, 3, T, H, W] in [-1, 1], any float dtype (cast to the weights' dtype), T = 1 + 4k,
         H and W multiples of 8 (for Wan2.1; in general ``temporal_factor`` and ``spatial_factor``).
         Returns [B, z_dim, 1 + (T - 1) // 4, H / 8, W / 8] in the weights' dtype: ``(mu - mean) / std``
-        of the encoder mean ``mu``. Runs 1 + (T - 1) // 4 chunks; ``progress`` shows a tqdm bar on stderr.
-        Raises ValueError on a wrong rank, channel count, T, H or W, or device.
+        of the encoder mean ``mu``. Runs the first frame alone, then chunks of ``chunk_latents`` latent
+        frames (4 * chunk_latents pixel frames; 1, the default, is the official chunking and the least
+        memory; larger chunks give the same result in fewer, larger calls). ``progress`` shows a tqdm bar.
+        Raises ValueError on a wrong rank, channel count, T, H or W, device, or chunk_latents.
         """
-        mu = self.encode_moments(video, progress=progress)[:, : self.config.z_dim]
+        mu = self.encode_moments(video, progress=progress, chunk_latents=chunk_latents)[
+            :, : self.config.z_dim
+        ]
         mean, std = self._stats(mu.device)
         return ((mu.float() - mean) / std).to(mu.dtype)
 
-    def encode_moments(self, video: Tensor, *, progress: bool = False) -> Tensor:
+    def encode_moments(self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
         """The un-normalised posterior moments of a clip: [B, 2 * z_dim, F, h, w] in the weights' dtype,
         mean ``mu`` in the first z_dim channels and log-variance in the last (what VAE training needs;
         ``encode`` keeps only the normalised mean). Same input rules and errors as ``encode``.
@@ -310,24 +327,26 @@ class WanVAE(nn.Module):
                 )
         self._check_device("video", video)
         dtype = self.conv1.weight.dtype
-        num_chunks = 1 + (t - 1) // tf
-        logger.debug("VAE encode %s in %d chunks", tuple(video.shape), num_chunks)
+        chunks = latent_chunks(1 + (t - 1) // tf, chunk_latents)
+        logger.debug("VAE encode %s in %d chunks", tuple(video.shape), len(chunks))
 
         cache = ChunkCache()
-        moments = video.new_empty(b, 2 * cfg.z_dim, num_chunks, h // sf, w // sf, dtype=dtype)
-        for i in tqdm(range(num_chunks), desc="VAE encode", unit="chunk", disable=not progress):
-            chunk = video[:, :, :1] if i == 0 else video[:, :, 1 + tf * (i - 1) : 1 + tf * i]
+        moments = video.new_empty(b, 2 * cfg.z_dim, 1 + (t - 1) // tf, h // sf, w // sf, dtype=dtype)
+        for start, stop in tqdm(chunks, desc="VAE encode", unit="chunk", disable=not progress):
+            chunk = video[:, :, :1] if start == 0 else video[:, :, 1 + tf * (start - 1) : 1 + tf * (stop - 1)]
             # Cast per chunk: a cast copy of the whole clip would add a clip-sized tensor to peak memory.
-            moments[:, :, i : i + 1] = self.encoder(chunk.to(dtype), cache)
+            moments[:, :, start:stop] = self.encoder(chunk.to(dtype), cache)
         return self.conv1(moments)
 
-    def decode(self, latent: Tensor, *, progress: bool = False) -> Tensor:
+    def decode(self, latent: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
         """Decode a normalised latent to pixels.
 
         latent: [B, z_dim, F, h, w], any float dtype (cast to the weights' dtype after de-normalising).
         Returns the raw decoder output [B, 3, 1 + 4(F - 1), 8h, 8w] (Wan2.1 factors) in the weights'
-        dtype, NOT clamped to [-1, 1]. Decodes one latent frame per chunk; ``progress`` shows a tqdm bar.
-        Raises ValueError on a wrong rank, channel count or empty size, or device.
+        dtype, NOT clamped to [-1, 1]. Decodes the first latent frame alone, then ``chunk_latents`` latent
+        frames per chunk (1, the default, is the official chunking and the least memory; larger chunks
+        give the same result in fewer, larger calls). ``progress`` shows a tqdm bar.
+        Raises ValueError on a wrong rank, channel count or empty size, device, or chunk_latents.
         """
         cfg = self.config
         sf, tf = cfg.spatial_factor, cfg.temporal_factor
@@ -345,12 +364,13 @@ class WanVAE(nn.Module):
         self._check_device("latent", latent)
         mean, std = self._stats(latent.device)
         z = self.conv2((latent.float() * std + mean).to(self.conv2.weight.dtype))
-        logger.debug("VAE decode %s one latent frame at a time", tuple(latent.shape))
+        chunks = latent_chunks(f, chunk_latents)
+        logger.debug("VAE decode %s in %d chunks", tuple(latent.shape), len(chunks))
 
         cache = ChunkCache()
         video = z.new_empty(b, 3, 1 + tf * (f - 1), h * sf, w * sf)
-        for i in tqdm(range(f), desc="VAE decode", unit="frame", disable=not progress):
-            start = 0 if i == 0 else 1 + tf * (i - 1)
-            frames = self.decoder(z[:, :, i : i + 1], cache)
-            video[:, :, start : start + frames.shape[2]] = frames
+        for start, stop in tqdm(chunks, desc="VAE decode", unit="chunk", disable=not progress):
+            first = 0 if start == 0 else 1 + tf * (start - 1)
+            frames = self.decoder(z[:, :, start:stop], cache)
+            video[:, :, first : first + frames.shape[2]] = frames
         return video
