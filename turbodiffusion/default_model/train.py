@@ -985,23 +985,21 @@ def run_stages(
     if any(s in stages for s in ("vae", "teacher", "guidance", "student", "sla", "check", "time")):
         bank = load_bank(work, device)
     vae = train_vae(settings, work, bank, device, resume=resume_vae) if "vae" in stages else None
+    pool = None
     if any(s in stages for s in ("teacher", "student", "sla")):
         vae = vae if vae is not None else load_vae_work(work, device)
         t0 = time.time()
         pool = build_pool(vae, bank, settings, torch.Generator().manual_seed(settings.seed + 5), device)
         logger.info("pool: %d clips in %.1f s", pool.latents.shape[0], time.time() - t0)
-        if "teacher" in stages:
-            train_teacher(settings, work, bank, pool, device)
-        if "guidance" in stages:
-            guidance_stage(settings, work, bank, device)
-        settings = settled_guidance(settings, work)
-        if "student" in stages:
-            train_student(settings, work, bank, pool, device)
-        if "sla" in stages:
-            train_sla(settings, work, bank, pool, device)
-    if "guidance" in stages and not any(s in stages for s in ("teacher", "student", "sla")):
+    if "teacher" in stages:
+        train_teacher(settings, work, bank, pool, device)
+    if "guidance" in stages:
         guidance_stage(settings, work, bank, device)
-    settings = settled_guidance(settings, work)
+    settings = settled_guidance(settings, work)  # every later stage distils / checks / ships this scale
+    if "student" in stages:
+        train_student(settings, work, bank, pool, device)
+    if "sla" in stages:
+        train_sla(settings, work, bank, pool, device)
     if "check" in stages:
         check_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
     if "time" in stages:
