@@ -228,3 +228,17 @@ def test_override_settings_parses_by_field_type_and_names_the_fields():
         train.override_settings(TINY, ["vae_batch=2.5"])
     with pytest.raises(ValueError, match="FIELD=VALUE"):
         train.override_settings(TINY, ["vae_batch"])
+
+
+def test_seconds_scale_reaches_every_stage_budget():
+    """--seconds-scale multiplies every *_seconds budget, the VAE's image phase included (a smoke run at the
+    default sizes once spent the image phase's full 90 s because it was left out)."""
+    base = train.TrainSettings()
+    scaled = train.scaled_budgets(base, 0.01)
+    budgets = [f.name for f in dataclasses.fields(base) if f.name.endswith("_seconds")]
+    assert {"vae_image_seconds", "vae_seconds", "teacher_seconds", "rcm_seconds", "sla_seconds"} <= set(
+        budgets
+    )
+    for name in budgets:
+        assert getattr(scaled, name) == pytest.approx(0.01 * getattr(base, name)), name
+    assert dataclasses.replace(scaled, **{n: getattr(base, n) for n in budgets}) == base

@@ -1027,6 +1027,12 @@ def override_settings(settings: TrainSettings, assignments: list[str]) -> TrainS
     return dataclasses.replace(settings, **changes)
 
 
+def scaled_budgets(settings: TrainSettings, scale: float) -> TrainSettings:
+    """``settings`` with every stage's time budget (each ``*_seconds`` field) multiplied by ``scale``."""
+    budgets = [f.name for f in dataclasses.fields(settings) if f.name.endswith("_seconds")]
+    return dataclasses.replace(settings, **{name: getattr(settings, name) * scale for name in budgets})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m turbodiffusion.default_model.train",
@@ -1058,15 +1064,8 @@ def main(argv: list[str] | None = None) -> int:
     scale = args.seconds_scale
     if not math.isfinite(scale) or scale <= 0:
         parser.error(f"--seconds-scale must be a positive number (got {scale})")
-    settings = dataclasses.replace(
-        base,
-        vae_seconds=base.vae_seconds * scale,
-        teacher_seconds=base.teacher_seconds * scale,
-        rcm_seconds=base.rcm_seconds * scale,
-        sla_seconds=base.sla_seconds * scale,
-    )
     try:
-        settings = override_settings(settings, args.set)
+        settings = override_settings(scaled_budgets(base, scale), args.set)
     except ValueError as err:
         parser.error(str(err))
     run_stages(
