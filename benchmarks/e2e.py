@@ -483,15 +483,15 @@ def main(argv: list[str] | None = None) -> None:
     outs: dict[str, Tensor] = {}
     latent = None
     decode_row = None
+
+    def decode_latest() -> dict:
+        """The decode stage on the latest sampled latent (the shared input before any row has sampled)."""
+        source = latent if latent is not None else x.float()
+        return decode_stage(vae_cfg, source, device, args.stage_reps, tuple(args.vae_chunk_latents))
+
     for group in group_plans(plans):
         if group[0].name in PEER_PAIR and decode_row is None:
-            decode_row = decode_stage(
-                vae_cfg,
-                latent if latent is not None else x.float(),
-                device,
-                args.stage_reps,
-                tuple(args.vae_chunk_latents),
-            )
+            decode_row = decode_latest()
         group_rows, group_outs, lat_out, weights = run_group(
             group, cfg, inputs, args=args, device=device, sigma_max=sigma_max, final_row=final_row
         )
@@ -517,13 +517,7 @@ def main(argv: list[str] | None = None) -> None:
     outs.clear()
 
     if decode_row is None:
-        decode_row = decode_stage(
-            vae_cfg,
-            latent if latent is not None else x.float(),
-            device,
-            args.stage_reps,
-            tuple(args.vae_chunk_latents),
-        )
+        decode_row = decode_latest()
     stages.append(decode_row)
     other_s = sum(s["s"] for s in stages)
     timed = [r for r in rows if "fwd_ms" in r]

@@ -21,6 +21,7 @@ import torch
 from turbodiffusion.default_model import train
 from turbodiffusion.default_model.check import build_dit, sample_videos, to_frames
 from turbodiffusion.eval.analyser import analyse
+from turbodiffusion.training.flow import noisy_rf, rf_velocity
 
 
 def write_png(image: np.ndarray, path: Path) -> None:
@@ -63,7 +64,8 @@ def main() -> None:
     keys = [bank.keys[i] for i in range(0, step * args.clips, step)]
     video = train.render_keys(keys, settings.frames, settings, torch.Generator().manual_seed(3), cpu)
     with torch.no_grad():
-        recon = vae.decode(vae.encode(video))
+        latent = vae.encode(video).float()
+        recon = vae.decode(latent)
     originals, recons = to_frames(video), to_frames(recon)
     for key, frames in zip(keys, recons):
         print("reconstruction of", key, "->", analyse(frames))
@@ -73,12 +75,13 @@ def main() -> None:
     with torch.no_grad():
         # One-step clean estimates x0 = x_s - s v of the encoded originals with their own captions: how well
         # the teacher has learned the data at each noise level, apart from the sampler.
-        latent = vae.encode(video).float()
         context = bank.embeddings[[bank.rows_of_key()[bank.keys.index(k)][0].item() for k in keys]]
-        noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(0))
         for s in args.noise_levels:
-            x_s = (1 - s) * latent + s * noise
-            x0 = x_s - s * dit(x_s, torch.full((len(keys),), 1000.0 * s), context)
+            times = torch.full((len(keys),), s, dtype=torch.float64)
+            x_s, _ = noisy_rf(
+                latent, times, torch.Generator().manual_seed(0)
+            )  # the same noise at every level
+            x0 = x_s - s * rf_velocity(dit, x_s, times, context)
             print(f"one-step estimate at s={s}: latent MSE {(x0 - latent).pow(2).mean().item():.4f}")
             denoised.append(to_frames(vae.decode(x0)))
 
