@@ -72,6 +72,8 @@ def test_every_stage_leaves_its_file_and_record(trained):
         TINY.vae_steps,
     )
     assert record["vae"]["steps"] == TINY.vae_image_steps + TINY.vae_steps
+    # 5-frame clips have one latent frame after the first: the only chunking, nothing to time.
+    assert record["vae"]["clip_chunk_latents"] == {"chosen": 1, "timed_seconds": {"1": 0.0}}
     assert record["sla"]["steps"] == TINY.sla_steps
     # rCM: step 0 is the sCM-only warm-up, then a student update (with DMD) and a critic update alternate.
     assert record["student"]["iterations"] == TINY.rcm_steps
@@ -128,10 +130,10 @@ def test_check_scores_every_configuration_on_the_held_out_prompts(trained):
     check = json.loads((work / "record.json").read_text())["check"]
     bank = train.load_bank(work, torch.device("cpu"))
     assert check["prompts"] == len(bank.eval_keys) == 2 * 19
-    assert set(check["adherence"]) == {"teacher", "student", "student+sla", "student+sla+w8a8"}
+    assert set(check["adherence"]) == {"vae", "teacher", "student", "student+sla", "student+sla+w8a8"}
     for config, scores in check["adherence"].items():
         assert all(0.0 <= scores[k] <= 100.0 for k in ("colour", "shape", "direction", "all"))
-        assert ("mae_to_teacher" in scores) == (config != "teacher")
+        assert ("mae_to_teacher" in scores) == config.startswith("student")
 
 
 def test_vae_stage_refuses_a_vae_that_cannot_reconstruct(trained, tmp_path):
@@ -145,7 +147,8 @@ def test_vae_stage_refuses_a_vae_that_cannot_reconstruct(trained, tmp_path):
 
 
 def test_guidance_stage_keeps_the_scale_the_teacher_scores_best_with(trained, tmp_path, monkeypatch):
-    """The scale with the most all-correct videos wins (then object-correct, then the smaller scale); it is
+    """The scale with the most all-correct videos wins (then object-correct, then the most attributes right,
+    then the smaller scale); it is
     recorded, read back by later stages, and the full run's check and export used the recorded one."""
     work, out = trained
     record = json.loads((work / "record.json").read_text())
@@ -157,23 +160,30 @@ def test_guidance_stage_keeps_the_scale_the_teacher_scores_best_with(trained, tm
 
     for name in ("bank.safetensors", "vae.safetensors", "teacher.safetensors", "record.json"):
         (tmp_path / name).write_bytes((work / name).read_bytes())
-    calls = []
-    fake = {2.0: (10.0, 50.0), 3.0: (40.0, 60.0), 5.0: (40.0, 70.0)}  # scale: (all, object)
+    cpu = torch.device("cpu")
+    bank = train.load_bank(tmp_path, cpu)
 
-    def scores(frames, keys):
-        all_, object_ = fake[TINY.guidance_options[len(calls)]]
-        calls.append(frames.shape)
-        return {"all": all_, "object": object_}
+    def pick(fake: dict[float, tuple[float, ...]]) -> float:
+        """fake: scale -> (all, object, colour, shape, direction) the analyser is made to report."""
+        calls = []
 
-    monkeypatch.setattr("turbodiffusion.default_model.check.adherence", scores)
-    assert (
-        train.guidance_stage(
-            TINY, tmp_path, train.load_bank(tmp_path, torch.device("cpu")), torch.device("cpu")
-        )
-        == 5.0
-    )
-    assert len(calls) == 3
+        def scores(frames, keys):
+            values = fake[TINY.guidance_options[len(calls)]]
+            calls.append(frames.shape)
+            return dict(zip(("all", "object", "colour", "shape", "direction"), values))
+
+        monkeypatch.setattr("turbodiffusion.default_model.check.adherence", scores)
+        chosen = train.guidance_stage(TINY, tmp_path, bank, cpu)
+        assert len(calls) == 3
+        return chosen
+
+    # Most all-correct, then most object-correct.
+    assert pick({2.0: (10, 50, 0, 0, 0), 3.0: (40, 60, 0, 0, 0), 5.0: (40, 70, 0, 0, 0)}) == 5.0
+    # Nothing all- or object-correct (an undertrained teacher): the attributes right decide, then the scale.
+    assert pick({2.0: (0, 0, 34, 13, 16), 3.0: (0, 0, 37, 16, 8), 5.0: (0, 0, 50, 18, 8)}) == 5.0
     assert train.settled_guidance(TINY, tmp_path).guidance == 5.0
+    assert pick({2.0: (0, 0, 30, 10, 10), 3.0: (0, 0, 10, 10, 30), 5.0: (0, 0, 20, 20, 0)}) == 2.0
+    assert train.settled_guidance(TINY, tmp_path).guidance == 2.0
     assert train.settled_guidance(TINY, tmp_path / "elsewhere").guidance == TINY.guidance
 
 
@@ -242,3 +252,99 @@ def test_seconds_scale_reaches_every_stage_budget():
     for name in budgets:
         assert getattr(scaled, name) == pytest.approx(0.01 * getattr(base, name)), name
     assert dataclasses.replace(scaled, **{n: getattr(base, n) for n in budgets}) == base
+
+
+def test_temporal_identity_init_makes_a_static_clip_reconstruct_like_its_frame():
+    """After the init, every frame of a static clip comes back as the single-image path returns the frame
+    (the temporal weights start as subsample / repeat), while the spatial weights stay random."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(TINY.vae, dim=8)
+    vae = train.temporal_identity_init_(train.WanVAE(config).eval())
+    frame = torch.rand(2, 3, 1, 32, 32) * 2 - 1
+    clip = frame.expand(2, 3, 9, 32, 32).contiguous()
+    with torch.no_grad():
+        image = vae.decode(vae.encode(frame))
+        video = vae.decode(vae.encode(clip))
+        assert video.shape == (2, 3, 9, 32, 32)
+        torch.testing.assert_close(video, image.expand_as(video), atol=1e-5, rtol=1e-5)
+        # Without the init the later frames go through random temporal weights and differ.
+        torch.manual_seed(0)
+        plain = train.WanVAE(config).eval()
+        plain_video = plain.decode(plain.encode(clip))
+        assert (plain_video[:, :, 1:] - plain_video[:, :, :1]).abs().max() > 1e-2
+    assert any(p.abs().sum() > 0 for n, p in vae.named_parameters() if "time_conv" not in n)
+
+
+def test_teacher_resumes_from_the_work_folder_and_counts_all_steps(trained, tmp_path):
+    work, _ = trained
+    for name in ("bank.safetensors", "vae.safetensors", "teacher.safetensors", "record.json"):
+        (tmp_path / name).write_bytes((work / name).read_bytes())
+    cpu = torch.device("cpu")
+    bank = train.load_bank(tmp_path, cpu)
+    pool = train.build_pool(train.load_vae_work(tmp_path, cpu), bank, TINY, torch.Generator(), cpu)
+    before, _ = train.load_work_file(tmp_path / "teacher.safetensors", cpu)
+    # No steps: the written teacher is the one it resumed from (a fresh start would be the random init).
+    train.train_teacher(dataclasses.replace(TINY, teacher_steps=0), tmp_path, bank, pool, cpu, resume=True)
+    after, _ = train.load_work_file(tmp_path / "teacher.safetensors", cpu)
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert train.read_record(tmp_path)["teacher"]["total_steps"] == TINY.teacher_steps
+    train.train_teacher(TINY, tmp_path, bank, pool, cpu, resume=True)
+    record = train.read_record(tmp_path)["teacher"]
+    assert (record["steps"], record["total_steps"]) == (TINY.teacher_steps, 2 * TINY.teacher_steps)
+    moved, _ = train.load_work_file(tmp_path / "teacher.safetensors", cpu)
+    assert any(not torch.equal(before[k], moved[k]) for k in before)
+
+
+class _PassThroughVAE(torch.nn.Module):
+    """encode / decode stand-ins: the identity, or a decoder that returns a flat mid-grey video."""
+
+    def __init__(self, grey: bool) -> None:
+        super().__init__()
+        self.grey = grey
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def encode(self, video):
+        return video
+
+    def decode(self, latent):
+        return torch.zeros_like(latent) if self.grey else latent
+
+
+def test_vae_adherence_scores_what_the_vae_gives_back(trained):
+    """The VAE row of the check analyses decoded renders of the held-out prompts: a perfect round trip
+    scores 100 on every attribute (the analyser reads the world's own renders right), a VAE that loses
+    the object scores 0."""
+    work, _ = trained
+    cpu = torch.device("cpu")
+    bank = train.load_bank(work, cpu)
+    full_size = train.TrainSettings()
+    perfect = train.vae_adherence(_PassThroughVAE(grey=False), full_size, bank, cpu)
+    assert perfect == dict.fromkeys(("colour", "shape", "direction", "background", "object", "all"), 100.0)
+    lost = train.vae_adherence(_PassThroughVAE(grey=True), full_size, bank, cpu)
+    assert lost["colour"] == lost["all"] == 0.0
+
+
+def test_clip_chunk_options():
+    base = train.TrainSettings()
+    assert train.clip_chunk_options(base) == (1, 8)  # 33 frames: 9 latent frames, 8 after the first
+    assert train.clip_chunk_options(dataclasses.replace(base, vae_chunk_latents=4)) == (4,)
+    assert train.clip_chunk_options(dataclasses.replace(base, vae_frames=5)) == (1,)
+    with pytest.raises(ValueError, match="vae_chunk_latents must be >= 0"):
+        train.clip_chunk_options(dataclasses.replace(base, vae_chunk_latents=-1))
+
+
+def test_vae_stage_times_both_chunkings_and_keeps_one(trained, tmp_path):
+    """With 9-frame clips (3 latent frames) the clip phase tries chunks of 1 and 2 latent frames on its first
+    steps, all of them training steps, and records the timings and the pick."""
+    work, _ = trained
+    for name in ("bank.safetensors", "record.json"):
+        (tmp_path / name).write_bytes((work / name).read_bytes())
+    settings = dataclasses.replace(TINY, frames=9, vae_frames=9, vae_steps=12, vae_image_steps=1)
+    train.train_vae(settings, tmp_path, train.load_bank(tmp_path, torch.device("cpu")), torch.device("cpu"))
+    entry = train.read_record(tmp_path)["vae"]
+    assert entry["video_steps"] == 12
+    chunking = entry["clip_chunk_latents"]
+    assert chunking["chosen"] in (1, 2)
+    assert set(chunking["timed_seconds"]) == {"1", "2"}
+    assert all(v > 0 for v in chunking["timed_seconds"].values())

@@ -33,6 +33,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -44,6 +45,7 @@ from ..models.wan.config import WanDiTConfig
 from ..models.wan.dit import WanDiT
 from ..models.wan.vae import WanVAE, WanVAEConfig
 from ..training.ema import PowerEMA
+from ..training.fastest import FastestOption, timed
 from ..training.flow import flow_matching_loss
 from ..training.merge import merge_state_dicts
 from ..training.rcm import RCMLossConfig, dmd_loss, enable_jvp_attention, fake_score_loss, scm_loss
@@ -76,17 +78,22 @@ class TrainSettings:
         128  # square crops around the object of full-size renders (objects keep their pixel scale)
     )
     vae_batch: int = 8
-    vae_lr: float = 8e-4
+    # Overfitting one batch of 8 frames on the CPU (2026-12-02): lr 1e-3 stalled at loss 1.1 for 60 steps
+    # with spikes, 1e-4 / 3e-4 / 5e-4 reached 0.17 / 0.09 / 0.21 in 140 steps; 8e-4 sat near the edge.
+    vae_lr: float = 4e-4
     vae_warmup: int = 100
     vae_latent_weight: float = 1e-4
-    vae_chunk_latents: int = 1  # latent frames per VAE chunk in training (same result; see WanVAE.decode)
+    # Latent frames per VAE chunk in the clip phase (the result is the same; see WanVAE.decode). 0: time the
+    # first clip steps with 1 (the official chunking) and with every frame after the first in one chunk, and
+    # keep the faster: the H200 clip step (565 ms at 1) ran ~9 launch-bound passes of the network.
+    vae_chunk_latents: int = 0
     vae_foreground_weight: float = 10.0  # extra weight of the object's pixels in the reconstruction loss
     vae_steps: int = 20000
     vae_seconds: float = 300.0
     # Single-frame phase before the clips (see train_vae): many more pixels of frame 0's path per second.
     vae_image_batch: int = 32
     vae_image_steps: int = 20000
-    vae_image_seconds: float = 90.0
+    vae_image_seconds: float = 150.0  # H200 2026-12-02: loss 0.028 at 1,500 steps (126 s), flat after
     vae_max_l1: float = 0.2  # refuse to go on when full-size reconstruction L1 ([-1, 1] scale) is worse
     stats_clips: int = 64  # clips whose latents give the per-channel mean / std
     # Latent pool the DiT stages draw from (rendered and encoded once per process).
@@ -374,6 +381,49 @@ def object_crop(video: Tensor, size: int, generator: torch.Generator) -> Tensor:
     return torch.stack(crops)
 
 
+@torch.no_grad()
+def temporal_identity_init_(vae: WanVAE) -> WanVAE:
+    """Make a freshly built VAE act frame by frame in time, in place: every causal 3-tap convolution keeps
+    only its current-frame tap (past taps zero), the encoder's temporal downsamplers pass the later frame
+    of each window and the decoder's temporal upsamplers repeat their frame. A static clip then
+    reconstructs every frame as the single-image path does, and the spatial weights stay random.
+
+    Why: the image phase trains only what frame 0 uses. Frame 0 never enters the temporal resamplers and
+    the past taps see only zero padding, so with the default random initialisation every later frame went
+    through untrained temporal weights, and the first video step jumped from the image phase's loss 0.03
+    to 0.38 (H200, 2026-12-02). With this start the video phase begins where the image phase ended and
+    only has to learn motion. Returns ``vae``.
+    """
+    from ..models.wan.vae_blocks import CausalConv3d, Resample
+
+    for module in vae.modules():
+        if isinstance(module, Resample) and hasattr(module, "time_conv"):
+            conv = module.time_conv
+            channels = conv.in_channels
+            eye = torch.eye(channels, dtype=conv.weight.dtype, device=conv.weight.device)
+            conv.weight.zero_()
+            conv.bias.zero_()
+            # The last tap is the latest frame of each window (causal padding sits on the left).
+            for block in range(conv.out_channels // channels):
+                conv.weight[block * channels : (block + 1) * channels, :, -1, 0, 0] = eye
+        elif isinstance(module, CausalConv3d) and module.kernel_size[0] > 1:
+            module.weight[:, :, :-1] = 0.0
+    return vae
+
+
+def clip_chunk_options(settings: TrainSettings) -> tuple[int, ...]:
+    """The chunk lengths (latent frames) the clip phase may use: ``vae_chunk_latents`` when set, else the
+    official 1 and the whole clip after its first frame (one option when those are the same)."""
+    if settings.vae_chunk_latents < 0:
+        raise ValueError(
+            f"vae_chunk_latents must be >= 0 (got {settings.vae_chunk_latents}); 0 picks the faster"
+        )
+    if settings.vae_chunk_latents:
+        return (settings.vae_chunk_latents,)
+    after_first = (settings.vae_frames - 1) // settings.vae.temporal_factor
+    return (1,) if after_first <= 1 else (1, after_first)
+
+
 def train_vae(
     settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device, *, resume: bool = False
 ) -> WanVAE:
@@ -388,6 +438,7 @@ def train_vae(
     """
     gen = torch.Generator().manual_seed(settings.seed + 1 + resume)
     vae = _seeded(lambda: WanVAE(_identity_stats(settings.vae)), settings.seed + 1).to(device).train()
+    temporal_identity_init_(vae)
     if resume:
         state, _ = load_work_file(work / VAE_WORK_FILE, device)
         vae.load_state_dict(state)
@@ -397,25 +448,38 @@ def train_vae(
         ("image", 1, settings.vae_image_batch, settings.vae_image_steps, settings.vae_image_seconds),
         ("video", settings.vae_frames, settings.vae_batch, settings.vae_steps, settings.vae_seconds),
     )
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+
+    def train_step(video: Tensor, chunk_latents: int) -> Tensor:
+        with _autocast(device):
+            loss, _ = vae_loss(
+                vae, video, settings.vae_latent_weight, settings.vae_foreground_weight, chunk_latents
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    chunking = FastestOption(clip_chunk_options(settings))
     for phase, frames, batch, steps, seconds in phases:
         phase_start, phase_steps = time.time(), 0
         while phase_steps < steps and time.time() - phase_start < seconds:
             keys = [bank.keys[i] for i in _random_keys(bank, batch, gen)]
             video = object_crop(render_keys(keys, frames, settings, gen, device), settings.vae_crop, gen)
             for group in opt.param_groups:
-                group["lr"] = settings.vae_lr * _lr_factor(step, settings.vae_warmup)
-            with _autocast(device):
-                loss, _ = vae_loss(
-                    vae,
-                    video,
-                    settings.vae_latent_weight,
-                    settings.vae_foreground_weight,
-                    settings.vae_chunk_latents,
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-            opt.step()
+                # Warm up again in each phase: the temporal weights get their first gradients in the video
+                # phase, where Adam's empty second moments would otherwise take full-size steps on them.
+                group["lr"] = settings.vae_lr * _lr_factor(phase_steps, settings.vae_warmup)
+            if phase == "image":
+                loss = train_step(video, 1)
+            elif chunking.trying:
+                loss, took = timed(partial(train_step, video, chunking.current()), sync)
+                chunking.done(took)
+                if not chunking.trying:
+                    logger.info("vae clip chunking: %s", chunking.summary())
+            else:
+                loss = train_step(video, chunking.current())
             if step % 50 == 0:
                 losses.append(loss.item())
                 if step % 500 == 0:
@@ -433,7 +497,11 @@ def train_vae(
     trained.load_state_dict(vae.state_dict())
     _save(work / VAE_WORK_FILE, trained.state_dict(), {"config": config.to_dict()})
     entry.update(steps=step, seconds=round(time.time() - start, 1), loss_every_50=losses[-20:])
+    if resume:
+        earlier = read_record(work).get("vae", {})
+        entry["total_steps"] = earlier.get("total_steps", earlier.get("steps", 0)) + step
     entry["recon_l1_33_frames"] = recon_err
+    entry["clip_chunk_latents"] = chunking.summary()
     _record(work, "vae", entry)
     logger.info("vae: %d steps, reconstruction L1 %.4f on %d-frame clips", step, recon_err, settings.frames)
     if recon_err > settings.vae_max_l1:
@@ -601,12 +669,24 @@ def _fit(
 
 
 def train_teacher(
-    settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
+    settings: TrainSettings,
+    work: Path,
+    bank: CaptionBank,
+    pool: LatentPool,
+    device: torch.device,
+    *,
+    resume: bool = False,
 ) -> dict[str, Tensor]:
-    """Flow matching with caption dropout; writes the EMA weights (bf16) to teacher.safetensors."""
-    gen = torch.Generator().manual_seed(settings.seed + 2)
-    dev_gen = torch.Generator(device).manual_seed(settings.seed + 2)
-    model = _dit(settings, AttentionConfig("sdpa"), device).train()
+    """Flow matching with caption dropout; writes the EMA weights (bf16) to teacher.safetensors.
+    ``resume`` starts from the teacher an earlier run left in ``work`` (a fresh optimiser and EMA; the
+    record adds this run's steps to the earlier ones)."""
+    gen = torch.Generator().manual_seed(settings.seed + 2 + resume)
+    dev_gen = torch.Generator(device).manual_seed(settings.seed + 2 + resume)
+    if resume:
+        earlier = read_record(work).get("teacher", {})
+        model = _load_dit_work(settings, work, TEACHER_WORK_FILE, AttentionConfig("sdpa"), device).train()
+    else:
+        earlier, model = {}, _dit(settings, AttentionConfig("sdpa"), device).train()
     ema = PowerEMA(model, settings.ema_sigma_rel)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.teacher_lr, weight_decay=0.01)
     rows_of_key = bank.rows_of_key()
@@ -633,7 +713,10 @@ def train_teacher(
     )
     state = _ema_state(model, ema)
     _save(work / TEACHER_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
-    _record(work, "teacher", {"steps": step, "seconds": seconds, "loss_every_100": losses})
+    entry = {"steps": step, "seconds": seconds, "loss_every_100": losses}
+    if resume:
+        entry["total_steps"] = earlier.get("total_steps", earlier.get("steps", 0)) + step
+    _record(work, "teacher", entry)
     logger.info("teacher: %d steps, last loss %s", step, losses[-1:])
     return state
 
@@ -798,7 +881,7 @@ def _sample_frames(
 
 def guidance_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> float:
     """Held-out adherence of the teacher at each of ``settings.guidance_options``; the best scale (all
-    attributes right, then object right, then the smaller scale) is recorded and used by the student, the
+    attributes right, then object right, then colour + shape + direction, then the smaller scale) is recorded and used by the student, the
     checks and the shipped teacher config. A small model trained for minutes may want less than 5."""
     from .check import adherence
 
@@ -811,9 +894,13 @@ def guidance_stage(settings: TrainSettings, work: Path, bank: CaptionBank, devic
         )
         scores[scale] = adherence(frames, bank.eval_keys)
         logger.info("guidance %.1f: teacher %s", scale, scores[scale])
-    best = max(scores, key=lambda g: (scores[g]["all"], scores[g]["object"], -g))
+    best = max(scores, key=lambda g: (scores[g]["all"], scores[g]["object"], _attribute_sum(scores[g]), -g))
     _record(work, "guidance", {"chosen": best, "teacher": {str(g): s for g, s in scores.items()}})
     return best
+
+
+def _attribute_sum(score: dict[str, float]) -> float:
+    return score["colour"] + score["shape"] + score["direction"]
 
 
 def settled_guidance(settings: TrainSettings, work: Path) -> TrainSettings:
@@ -837,7 +924,8 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
         student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
         configs += ["student"]
     vae = load_vae_work(work, device).to(torch.bfloat16)
-    entry, reference = {}, None
+    entry, reference = {"vae": vae_adherence(vae, settings, bank, device)}, None
+    logger.info("check vae (reconstructed renders, the ceiling of every DiT): %s", entry["vae"])
     for config in configs:
         frames = _sample_frames(config, teacher, student, vae, settings, bank, device)
         entry[config] = adherence(frames, bank.eval_keys)
@@ -852,6 +940,21 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
         work, "check", {"prompts": len(bank.eval_keys), "guidance": settings.guidance, "adherence": entry}
     )
     return entry
+
+
+@torch.no_grad()
+def vae_adherence(vae: WanVAE, settings: TrainSettings, bank: CaptionBank, device: torch.device) -> dict:
+    """Adherence (%) of the VAE's reconstructions of renders of the held-out prompts: what a DiT that
+    generated perfect latents would score, so it tells a VAE shortfall from a DiT one."""
+    from .check import adherence, to_frames
+
+    generator = torch.Generator().manual_seed(settings.seed + 7)
+    frames = []
+    for start in range(0, len(bank.eval_keys), 8):
+        video = render_keys(bank.eval_keys[start : start + 8], settings.frames, settings, generator, device)
+        with _autocast(device):
+            frames.append(to_frames(vae.decode(vae.encode(video.to(next(vae.parameters()).dtype)))))
+    return adherence(torch.cat(frames), bank.eval_keys)
 
 
 def time_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> dict:
@@ -943,8 +1046,8 @@ def model_card(settings: TrainSettings, record: dict) -> str:
         "(4x8x8 compression)",
         "",
         "## Training (record.json of the run)",
-        f"- VAE: {stage('vae', ('image_steps', 'video_steps', 'seconds', 'recon_l1_33_frames'))}",
-        f"- teacher (flow matching, caption dropout {settings.caption_dropout}): {stage('teacher', ('steps', 'seconds'))}",
+        f"- VAE: {stage('vae', ('image_steps', 'video_steps', 'seconds', 'total_steps', 'recon_l1_33_frames'))}",
+        f"- teacher (flow matching, caption dropout {settings.caption_dropout}): {stage('teacher', ('steps', 'seconds', 'total_steps'))}",
         f"- guidance: {stage('guidance', ('chosen',))} (the scale of {list(settings.guidance_options)} with the "
         "teacher's best held-out adherence)",
         f"- student (rCM: sCM + DMD, guidance {settings.guidance} distilled): "
@@ -968,6 +1071,7 @@ def run_stages(
     device: torch.device,
     out: Path | None = None,
     resume_vae: bool = False,
+    resume_teacher: bool = False,
 ) -> None:
     """Run the named stages in order (see the module docstring)."""
     unknown = [s for s in stages if s not in STAGES]
@@ -992,7 +1096,7 @@ def run_stages(
         pool = build_pool(vae, bank, settings, torch.Generator().manual_seed(settings.seed + 5), device)
         logger.info("pool: %d clips in %.1f s", pool.latents.shape[0], time.time() - t0)
     if "teacher" in stages:
-        train_teacher(settings, work, bank, pool, device)
+        train_teacher(settings, work, bank, pool, device, resume=resume_teacher)
     if "guidance" in stages:
         guidance_stage(settings, work, bank, device)
     settings = settled_guidance(settings, work)  # every later stage distils / checks / ships this scale
@@ -1046,6 +1150,11 @@ def main(argv: list[str] | None = None) -> int:
         "--resume-vae", action="store_true", help="vae stage: start from WORK/vae.safetensors"
     )
     parser.add_argument(
+        "--resume-teacher",
+        action="store_true",
+        help="teacher stage: start from WORK/teacher.safetensors",
+    )
+    parser.add_argument(
         "--seconds-scale",
         type=float,
         default=1.0,
@@ -1075,6 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
         device=torch.device(args.device),
         out=args.out,
         resume_vae=args.resume_vae,
+        resume_teacher=args.resume_teacher,
     )
     return 0
 
