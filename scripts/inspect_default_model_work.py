@@ -78,9 +78,8 @@ def main() -> None:
         context = bank.embeddings[[bank.rows_of_key()[bank.keys.index(k)][0].item() for k in keys]]
         for s in args.noise_levels:
             times = torch.full((len(keys),), s, dtype=torch.float64)
-            x_s, _ = noisy_rf(
-                latent, times, torch.Generator().manual_seed(0)
-            )  # the same noise at every level
+            # The same noise at every level (a fresh generator of one seed).
+            x_s, _ = noisy_rf(latent, times, torch.Generator().manual_seed(0))
             x0 = x_s - s * rf_velocity(dit, x_s, times, context)
             print(f"one-step estimate at s={s}: latent MSE {(x0 - latent).pow(2).mean().item():.4f}")
             denoised.append(to_frames(vae.decode(x0)))
@@ -104,8 +103,8 @@ def main() -> None:
     for row, frames in zip(rows, samples):
         print("teacher:", bank.captions[row], "->", analyse(frames))
 
-    rows_ = [strip(originals, 8), strip(recons, 8), *(strip(d, 8) for d in denoised), strip(samples, 8)]
-    image = np.concatenate(rows_, axis=0)
+    strips = [strip(originals, 8), strip(recons, 8), *(strip(d, 8) for d in denoised), strip(samples, 8)]
+    image = np.concatenate(strips, axis=0)
     write_png(image[::2, ::2], args.out)
     print("wrote", args.out)
 

@@ -46,7 +46,7 @@ from ..models.wan.dit import WanDiT
 from ..models.wan.vae import WanVAE, WanVAEConfig
 from ..training.ema import PowerEMA
 from ..training.fastest import FastestOption, timed
-from ..training.flow import flow_matching_loss
+from ..training.flow import flow_matching_loss, model_dtype
 from ..training.merge import merge_state_dicts
 from ..training.rcm import RCMLossConfig, dmd_loss, enable_jvp_attention, fake_score_loss, scm_loss
 from ..training.sla_finetune import sla_distill_loss
@@ -159,6 +159,12 @@ def _record(work: Path, stage: str, entry: dict) -> None:
     record = json.loads(path.read_text()) if path.is_file() else {}
     record[stage] = entry
     write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+def _total_steps(work: Path, stage: str, steps: int) -> int:
+    """``steps`` plus every step the stage's earlier runs in ``work`` recorded (a resumed run)."""
+    earlier = read_record(work).get(stage, {})
+    return earlier.get("total_steps", earlier.get("steps", 0)) + steps
 
 
 def read_record(work: Path) -> dict:
@@ -471,14 +477,12 @@ def train_vae(
                 # Warm up again in each phase: the temporal weights get their first gradients in the video
                 # phase, where Adam's empty second moments would otherwise take full-size steps on them.
                 group["lr"] = settings.vae_lr * _lr_factor(phase_steps, settings.vae_warmup)
-            if phase == "image":
-                loss = train_step(video, 1)
-            elif chunking.trying:
+            if phase == "video" and chunking.trying:
                 loss, took = timed(partial(train_step, video, chunking.current()), sync)
                 chunking.done(took)
                 if not chunking.trying:
                     logger.info("vae clip chunking: %s", chunking.summary())
-            else:
+            else:  # single frames are one chunk whatever the chunk length
                 loss = train_step(video, chunking.current())
             if step % 50 == 0:
                 losses.append(loss.item())
@@ -498,8 +502,7 @@ def train_vae(
     _save(work / VAE_WORK_FILE, trained.state_dict(), {"config": config.to_dict()})
     entry.update(steps=step, seconds=round(time.time() - start, 1), loss_every_50=losses[-20:])
     if resume:
-        earlier = read_record(work).get("vae", {})
-        entry["total_steps"] = earlier.get("total_steps", earlier.get("steps", 0)) + step
+        entry["total_steps"] = _total_steps(work, "vae", step)
     entry["recon_l1_33_frames"] = recon_err
     entry["clip_chunk_latents"] = chunking.summary()
     _record(work, "vae", entry)
@@ -683,10 +686,9 @@ def train_teacher(
     gen = torch.Generator().manual_seed(settings.seed + 2 + resume)
     dev_gen = torch.Generator(device).manual_seed(settings.seed + 2 + resume)
     if resume:
-        earlier = read_record(work).get("teacher", {})
         model = _load_dit_work(settings, work, TEACHER_WORK_FILE, AttentionConfig("sdpa"), device).train()
     else:
-        earlier, model = {}, _dit(settings, AttentionConfig("sdpa"), device).train()
+        model = _dit(settings, AttentionConfig("sdpa"), device).train()
     ema = PowerEMA(model, settings.ema_sigma_rel)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.teacher_lr, weight_decay=0.01)
     rows_of_key = bank.rows_of_key()
@@ -715,7 +717,7 @@ def train_teacher(
     _save(work / TEACHER_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
     entry = {"steps": step, "seconds": seconds, "loss_every_100": losses}
     if resume:
-        entry["total_steps"] = earlier.get("total_steps", earlier.get("steps", 0)) + step
+        entry["total_steps"] = _total_steps(work, "teacher", step)
     _record(work, "teacher", entry)
     logger.info("teacher: %d steps, last loss %s", step, losses[-1:])
     return state
@@ -881,8 +883,9 @@ def _sample_frames(
 
 def guidance_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: torch.device) -> float:
     """Held-out adherence of the teacher at each of ``settings.guidance_options``; the best scale (all
-    attributes right, then object right, then colour + shape + direction, then the smaller scale) is recorded and used by the student, the
-    checks and the shipped teacher config. A small model trained for minutes may want less than 5."""
+    attributes right, then object right, then colour + shape + direction, then the smaller scale) is
+    recorded and used by the student, the checks and the shipped teacher config. A small model trained for
+    minutes may want less than 5."""
     from .check import adherence
 
     teacher, _ = load_work_file(work / TEACHER_WORK_FILE, torch.device("cpu"))
@@ -953,7 +956,7 @@ def vae_adherence(vae: WanVAE, settings: TrainSettings, bank: CaptionBank, devic
     for start in range(0, len(bank.eval_keys), 8):
         video = render_keys(bank.eval_keys[start : start + 8], settings.frames, settings, generator, device)
         with _autocast(device):
-            frames.append(to_frames(vae.decode(vae.encode(video.to(next(vae.parameters()).dtype)))))
+            frames.append(to_frames(vae.decode(vae.encode(video.to(model_dtype(vae))))))
     return adherence(torch.cat(frames), bank.eval_keys)
 
 
