@@ -348,3 +348,23 @@ def test_vae_stage_times_both_chunkings_and_keeps_one(trained, tmp_path):
     assert chunking["chosen"] in (1, 2)
     assert set(chunking["timed_seconds"]) == {"1", "2"}
     assert all(v > 0 for v in chunking["timed_seconds"].values())
+
+
+def test_teacher_trains_on_the_times_of_its_sampler(trained, tmp_path, monkeypatch):
+    work, _ = trained
+    for name in ("bank.safetensors", "vae.safetensors"):
+        (tmp_path / name).write_bytes((work / name).read_bytes())
+    cpu = torch.device("cpu")
+    bank = train.load_bank(tmp_path, cpu)
+    pool = train.build_pool(train.load_vae_work(tmp_path, cpu), bank, TINY, torch.Generator(), cpu)
+    seen, real = [], train.flow_matching_loss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["shift"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "flow_matching_loss", spy)
+    for shift in (1.0, 3.0):
+        settings = dataclasses.replace(TINY, teacher_steps=1, teacher_shift=shift)
+        train.train_teacher(settings, tmp_path, bank, pool, cpu)
+    assert seen == [1.0, 3.0]

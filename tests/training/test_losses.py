@@ -7,7 +7,7 @@ import torch
 
 from turbodiffusion.attention import BACKENDS, AttentionConfig
 from turbodiffusion.attention.jvp import DenseJVPAttention
-from turbodiffusion.training.flow import flow_matching_loss, sample_rf_time
+from turbodiffusion.training.flow import flow_matching_loss, sample_rf_time, sample_shifted_time
 from turbodiffusion.training.rcm import (
     RCMLossConfig,
     dmd_loss,
@@ -50,6 +50,23 @@ def test_flow_matching_loss_decreases():
     model = trainable_copy(tiny_teacher(0))
     losses, moved = _run(model, lambda g: flow_matching_loss(model, x0, ctx, generator=g))
     assert _falls(losses) and all(moved)
+
+
+def test_flow_matching_loss_with_a_shift_trains_on_the_sampler_times():
+    x0, ctx, _ = batch(1)
+    model = trainable_copy(tiny_teacher(0))
+    losses, moved = _run(model, lambda g: flow_matching_loss(model, x0, ctx, generator=g, shift=3.0))
+    assert _falls(losses) and all(moved)
+
+
+@pytest.mark.parametrize("shift", [1.0, 3.0, 5.0])
+def test_shifted_times_are_those_a_shifted_sampler_visits(shift):
+    s = sample_shifted_time(200_000, shift=shift, generator=torch.Generator().manual_seed(0), device="cpu")
+    assert s.dtype == torch.float64 and 0.0 <= s.min() and s.max() < 1.0
+    # P(s > x) = 1 - u(x) where u(x) = x / (shift - (shift - 1) x) inverts s = shift u / (1 + (shift - 1) u).
+    for x in (0.5, 0.9, 0.99):
+        expected = 1.0 - x / (shift - (shift - 1.0) * x)
+        assert float((s > x).double().mean()) == pytest.approx(expected, abs=0.004)
 
 
 def _sla_student(teacher):
@@ -166,6 +183,8 @@ def test_validation_errors():
         flow_matching_loss(model, x0, ctx[:1], generator=torch.Generator())
     with pytest.raises(ValueError, match="p_std must be positive"):
         sample_rf_time(2, p_mean=0.0, p_std=0.0, generator=torch.Generator(), device="cpu")
+    with pytest.raises(ValueError, match="shift must be positive"):
+        sample_shifted_time(2, shift=0.0, generator=torch.Generator(), device="cpu")
     with pytest.raises(ValueError, match="n_sim must be 1 to 4"):
         student_rollout(
             model, tuple(x0.shape), ctx, n_sim=5, cfg=RCM, generator=torch.Generator(), grad=False

@@ -57,6 +57,18 @@ def sample_rf_time(
     return sigma / (1.0 + sigma)
 
 
+def sample_shifted_time(
+    batch: int, *, shift: float, generator: torch.Generator, device: torch.device | str
+) -> Tensor:
+    """RF times s [B] float64 in [0, 1): u ~ U[0, 1), s = shift u / (1 + (shift − 1) u), the times a
+    ``shift``-ed flow sampler visits with uniform steps (so a model trained on them is trained where it is
+    sampled, pure noise included; §4's p_D is this at shift 5)."""
+    if shift <= 0:
+        raise ValueError(f"shift must be positive (got {shift}); Wan samples at 3 to 5")
+    u = torch.rand(batch, generator=generator, dtype=torch.float64, device=generator.device).to(device)
+    return shift * u / (1.0 + (shift - 1.0) * u)
+
+
 def rf_velocity(model: nn.Module, x_rf: Tensor, s: Tensor, context: Tensor) -> Tensor:
     """Run the DiT at RF time s [B]: input and τ = 1000 s are cast to the network's dtype first (§1).
 
@@ -85,13 +97,18 @@ def flow_matching_loss(
     generator: torch.Generator,
     p_mean: float = 0.0,
     p_std: float = 1.0,
+    shift: float | None = None,
 ) -> LossOutput:
     """Plain flow-matching loss ``mean((v_θ(x_s, 1000 s) − (ε − x0))²)`` over all latent elements.
 
-    x0: [B, C, F, h, w] latents; context: [B, Lt, text_dim] text embeddings.
+    x0: [B, C, F, h, w] latents; context: [B, Lt, text_dim] text embeddings. Times are logit-normal
+    (p_mean, p_std), or with ``shift`` those of a shifted sampler (``sample_shifted_time``).
     """
     check_latents(x0, context)
-    s = sample_rf_time(x0.shape[0], p_mean=p_mean, p_std=p_std, generator=generator, device=x0.device)
+    if shift is None:
+        s = sample_rf_time(x0.shape[0], p_mean=p_mean, p_std=p_std, generator=generator, device=x0.device)
+    else:
+        s = sample_shifted_time(x0.shape[0], shift=shift, generator=generator, device=x0.device)
     x_s, eps = noisy_rf(x0, s, generator)
     v = rf_velocity(model, x_s, s, context)
     target = (eps - x0.float()).detach()
@@ -106,4 +123,5 @@ __all__ = [
     "noisy_rf",
     "rf_velocity",
     "sample_rf_time",
+    "sample_shifted_time",
 ]

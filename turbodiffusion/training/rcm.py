@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..attention.jvp import DenseJVPAttention
 from ..attention.ulysses import UlyssesAttention
-from .flow import LossOutput, check_latents, model_dtype
+from .flow import LossOutput, check_latents, model_dtype, sample_shifted_time
 
 # Per-sample normaliser of the sCM target direction: g / (‖g‖ + 0.1) (§4 step 5).
 SCM_NORM_EPS = 0.1
@@ -87,8 +87,7 @@ def sample_scm_time(batch: int, cfg: RCMLossConfig, generator: torch.Generator) 
 
 def sample_dmd_time(batch: int, cfg: RCMLossConfig, generator: torch.Generator) -> Tensor:
     """TrigFlow t [B] float64 from p_D: u ~ U[0,1), s = shift·u/(1 + (shift−1) u), t = atan(s/(1−s))."""
-    u = torch.rand(batch, generator=generator, dtype=torch.float64, device=generator.device)
-    s = cfg.shift * u / (1.0 + (cfg.shift - 1.0) * u)
+    s = sample_shifted_time(batch, shift=cfg.shift, generator=generator, device=generator.device)
     return torch.atan2(s, 1.0 - s)
 
 
