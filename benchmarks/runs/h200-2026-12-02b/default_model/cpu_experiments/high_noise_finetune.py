@@ -16,27 +16,15 @@ import time
 from pathlib import Path
 
 import torch
-from teacher_diagnostics import CPU, presence  # the script beside this one
+from teacher_diagnostics import CPU, presence, sample_held_out  # the script beside this one
 
 from turbodiffusion.default_model import train
-from turbodiffusion.default_model.check import adherence, build_dit, sample_videos, to_frames
+from turbodiffusion.default_model.check import adherence, build_dit
 from turbodiffusion.training.flow import noisy_rf, rf_velocity
 
 
 def held_out_presence(dit, vae, bank, settings, n: int = 8) -> str:
-    dit.eval()
-    videos = sample_videos(
-        "teacher",
-        dit,
-        vae,
-        bank.eval_embeddings[:n],
-        bank.uncond[None],
-        settings.latent_shape(n),
-        teacher_steps=settings.teacher_sampling_steps,
-        guidance=2.0,
-        shift=settings.teacher_shift,
-    )
-    frames = to_frames(videos)
+    frames = sample_held_out(dit.eval(), vae, bank, settings, n, 2.0, settings.teacher_shift)
     return f"{adherence(frames, bank.eval_keys[:n])} " + " ".join(presence(clip) for clip in frames)
 
 

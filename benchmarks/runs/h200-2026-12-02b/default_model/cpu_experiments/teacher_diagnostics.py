@@ -64,9 +64,8 @@ def write_png(frames: torch.Tensor, path: str) -> None:
             container.mux(packet)
 
 
-def samples(work: Path, teacher_file: str, n: int, guidance: float, shift: float, out: str) -> None:
-    settings, bank, vae, dit = load(work, teacher_file)
-    start = time.time()
+def sample_held_out(dit, vae, bank, settings, n: int, guidance: float, shift: float) -> torch.Tensor:
+    """uint8 frames [n, T, H, W, 3] of the first n held-out prompts: UniPC, the teacher's step count."""
     videos = sample_videos(
         "teacher",
         dit,
@@ -78,8 +77,14 @@ def samples(work: Path, teacher_file: str, n: int, guidance: float, shift: float
         guidance=guidance,
         shift=shift,
     )
+    return to_frames(videos)
+
+
+def samples(work: Path, teacher_file: str, n: int, guidance: float, shift: float, out: str) -> None:
+    settings, bank, vae, dit = load(work, teacher_file)
+    start = time.time()
+    frames = sample_held_out(dit, vae, bank, settings, n, guidance, shift)
     print(f"sampled {n} in {time.time() - start:.0f} s")
-    frames = to_frames(videos)
     write_png(frames, out)
     for key, clip in zip(bank.eval_keys[:n], frames):
         a = analyse(clip)
