@@ -89,7 +89,7 @@ class TrainSettings:
     vae_chunk_latents: int = 0
     vae_foreground_weight: float = 10.0  # extra weight of the object's pixels in the reconstruction loss
     vae_steps: int = 20000
-    # H200 2026-12-02: 345 + 1,276 clip steps (0.46 s each once chunked) took L1 from 0.047 to 0.0172 and the
+    # H200 2026-12-02: 345 + 1,276 clip steps (0.19 s each once chunked) took L1 from 0.047 to 0.0172 and the
     # held-out round trip from 73.7% to 100% all right.
     vae_seconds: float = 600.0
     # Single-frame phase before the clips (see train_vae): many more pixels of frame 0's path per second.
