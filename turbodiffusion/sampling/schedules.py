@@ -42,6 +42,12 @@ def rcm_rf_times(steps: int, sigma_max: float = SIGMA_MAX_T2V) -> list[float]:
     return [trigflow_to_rf(t) for t in rcm_trigflow_times(steps, sigma_max)]
 
 
+def shift_time(u, shift: float):
+    """Wan's time shift s = shift u / (1 + (shift - 1) u) of RF times u in [0, 1] (a float or a tensor):
+    the flow sampler's schedule, and the time distribution of training on it (``training.flow``)."""
+    return shift * u / (1.0 + (shift - 1.0) * u)
+
+
 def flow_sigmas(steps: int, shift: float = 5.0) -> list[float]:
     """Wan's shifted flow-matching sigmas sigma_0..sigma_N (length steps + 1, ending in 0) (§3).
 
@@ -55,7 +61,7 @@ def flow_sigmas(steps: int, shift: float = 5.0) -> list[float]:
     sigmas = []
     for i in range(steps):
         u = i * step + FLOW_U_MAX  # numpy.linspace's own arithmetic, so truncated timesteps agree with Wan's
-        sigmas.append(shift * u / (1.0 + (shift - 1.0) * u))
+        sigmas.append(shift_time(u, shift))
     return [*sigmas, 0.0]
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..sampling.schedules import shift_time
+
 
 @dataclass(frozen=True)
 class LossOutput:
@@ -66,7 +68,7 @@ def sample_shifted_time(
     if shift <= 0:
         raise ValueError(f"shift must be positive (got {shift}); Wan samples at 3 to 5")
     u = torch.rand(batch, generator=generator, dtype=torch.float64, device=generator.device).to(device)
-    return shift * u / (1.0 + (shift - 1.0) * u)
+    return shift_time(u, shift)
 
 
 def rf_velocity(model: nn.Module, x_rf: Tensor, s: Tensor, context: Tensor) -> Tensor:
