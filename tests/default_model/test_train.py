@@ -368,3 +368,54 @@ def test_teacher_trains_on_the_times_of_its_sampler(trained, tmp_path, monkeypat
         settings = dataclasses.replace(TINY, teacher_steps=1, teacher_shift=shift)
         train.train_teacher(settings, tmp_path, bank, pool, cpu)
     assert seen == [1.0, 3.0]
+
+
+def _sla_work(trained, tmp_path):
+    work, _ = trained
+    names = (
+        "bank.safetensors",
+        "vae.safetensors",
+        "teacher.safetensors",
+        "student.safetensors",
+        "record.json",
+    )
+    for name in names:
+        (tmp_path / name).write_bytes((work / name).read_bytes())
+    cpu = torch.device("cpu")
+    bank = train.load_bank(tmp_path, cpu)
+    pool = train.build_pool(train.load_vae_work(tmp_path, cpu), bank, TINY, torch.Generator(), cpu)
+    return bank, pool, cpu
+
+
+@pytest.mark.parametrize("base", ["student", "teacher"])
+def test_sla_stage_fine_tunes_its_base_and_export_ships_what_the_base_implies(trained, tmp_path, base):
+    bank, pool, cpu = _sla_work(trained, tmp_path)
+    settings = dataclasses.replace(TINY, sla_base=base, sla_steps=0, sla_topk=0.5)
+    # No steps: the SLA weights are the base's, proj_l (new with SLA) at zero.
+    train.train_sla(settings, tmp_path, bank, pool, cpu)
+    sla, _ = train.load_work_file(tmp_path / "sla.safetensors", cpu)
+    base_state, _ = train.load_work_file(tmp_path / f"{base}.safetensors", cpu)
+    assert all(torch.equal(sla[k], base_state[k]) for k in base_state)
+    assert all(not sla[k].any() for k in sla if ".proj_l." in k)
+    assert {k: v for k, v in train.read_record(tmp_path)["sla"].items() if k != "loss_every_50"} == {
+        "base": base,
+        "topk": 0.5,
+        "steps": 0,
+        "seconds": 0.0,
+    }
+    # Either way the shipped student here is the rCM student plus zero proj_l: base "student" ships the SLA
+    # weights themselves, base "teacher" adds SLA - teacher (zero) to the rCM student.
+    _, shipped, summary = train.merged_student(tmp_path)
+    student, _ = train.load_work_file(tmp_path / "student.safetensors", cpu)
+    assert summary["sla_base"] == base
+    assert all(torch.equal(shipped[k], student[k]) for k in student)
+    assert shipped.keys() == sla.keys()
+
+
+def test_sla_stage_names_its_bases(trained, tmp_path):
+    bank, pool, cpu = _sla_work(trained, tmp_path)
+    with pytest.raises(ValueError, match="sla_base must be one of teacher, student"):
+        train.train_sla(dataclasses.replace(TINY, sla_base="rcm"), tmp_path, bank, pool, cpu)
+    (tmp_path / "student.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="run that stage first"):
+        train.train_sla(TINY, tmp_path, bank, pool, cpu)

@@ -50,11 +50,12 @@ def build_dit(
     dit_config,
     device: torch.device,
     dtype: torch.dtype = torch.bfloat16,
+    sla_topk: float = 0.1,
 ) -> WanDiT:
     """The DiT of one configuration: "teacher", "student" (dense attention), "student+sla" or
-    "student+sla+w8a8" (SLA top-k 0.1 with its trained proj_l; INT8 W8A8 linears), in eval mode."""
+    "student+sla+w8a8" (SLA at ``sla_topk`` with its trained proj_l; INT8 W8A8 linears), in eval mode."""
     sla = "sla" in config
-    dit = WanDiT(dit_config, AttentionConfig("sla") if sla else AttentionConfig("sdpa"))
+    dit = WanDiT(dit_config, AttentionConfig("sla", sla_topk=sla_topk) if sla else AttentionConfig("sdpa"))
     state = teacher_state if config == "teacher" else student_state
     dit.load_state_dict({k: v for k, v in state.items() if sla or ".proj_l." not in k})
     dit = dit.to(device=device, dtype=dtype).eval()

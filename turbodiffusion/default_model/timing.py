@@ -53,13 +53,14 @@ def time_configs(
     dtype: torch.dtype = torch.bfloat16,
     repeats: int = 3,
     configs: tuple[str, ...] = CONFIGS,
+    sla_topk: float = 0.1,
 ) -> dict[str, float]:
     """{config: median seconds per video}. context, uncond: [1, Lt, text_dim]; latent_shape [1, z, F, h, w];
     state dicts as saved (see check.build_dit)."""
     vae = vae.to(device=device, dtype=dtype).eval()
     out = {}
     for name in configs:
-        dit = build_dit(name, teacher_state, student_state, dit_config, device, dtype)
+        dit = build_dit(name, teacher_state, student_state, dit_config, device, dtype, sla_topk)
 
         def run(name=name, dit=dit):
             return sample_videos(

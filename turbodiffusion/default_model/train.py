@@ -124,7 +124,12 @@ class TrainSettings:
     rcm_critic_freq: int = 2  # after warm-up: one student update, then critic_freq - 1 critic updates
     rcm_steps: int = 20000
     rcm_seconds: float = 240.0
-    # SLA fine-tuning of the teacher (output matching), merged into the student at export.
+    # SLA fine-tuning by output matching. sla_base "teacher": the paper's recipe, the teacher fine-tuned and
+    # the update merged into the rCM student at export (task arithmetic). "student": the rCM student itself
+    # fine-tuned against its own dense outputs and shipped as is. H200 2026-12-02 (run5, top-k 0.1): the
+    # merged update took the student from 71.1% to 23.7% held-out, a teacher's update does not carry over
+    # to weights that moved this far in distillation.
+    sla_base: str = "student"
     sla_topk: float = 0.1
     sla_batch: int = 16
     sla_lr: float = 5e-5
@@ -811,13 +816,19 @@ def train_student(
 def train_sla(
     settings: TrainSettings, work: Path, bank: CaptionBank, pool: LatentPool, device: torch.device
 ) -> dict[str, Tensor]:
-    """SLA fine-tuning of the teacher against itself with full attention (all weights train)."""
+    """SLA fine-tuning of ``settings.sla_base`` (the teacher or the rCM student) against itself with full
+    attention (all weights train)."""
+    base_file = _sla_base_file(settings.sla_base)
+    if not (work / base_file).is_file():
+        raise FileNotFoundError(
+            f"the sla stage (sla_base={settings.sla_base}) needs {work / base_file}; run that stage first"
+        )
     gen = torch.Generator().manual_seed(settings.seed + 4)
     dev_gen = torch.Generator(device).manual_seed(settings.seed + 4)
     sla = AttentionConfig("sla", sla_topk=settings.sla_topk)
-    teacher = _load_dit_work(settings, work, TEACHER_WORK_FILE, AttentionConfig("sdpa"), device)
-    teacher.eval().requires_grad_(False)
-    student = _load_dit_work(settings, work, TEACHER_WORK_FILE, sla, device).train()
+    reference = _load_dit_work(settings, work, base_file, AttentionConfig("sdpa"), device)
+    reference.eval().requires_grad_(False)
+    student = _load_dit_work(settings, work, base_file, sla, device).train()
     ema = PowerEMA(student, settings.ema_sigma_rel)
     opt = torch.optim.AdamW(student.parameters(), lr=settings.sla_lr, weight_decay=0.01)
     rows_of_key = bank.rows_of_key()
@@ -825,7 +836,7 @@ def train_sla(
     def loss() -> Tensor:
         x0, ctx = draw_batch(pool, bank, rows_of_key, settings.sla_batch, gen)
         with _autocast(device):
-            return sla_distill_loss(student, teacher, x0, ctx, generator=dev_gen).loss
+            return sla_distill_loss(student, reference, x0, ctx, generator=dev_gen).loss
 
     step, seconds, losses = _fit(
         student,
@@ -842,7 +853,8 @@ def train_sla(
     )
     state = _ema_state(student, ema)
     _save(work / SLA_WORK_FILE, {k: v.bfloat16() for k, v in state.items()})
-    _record(work, "sla", {"steps": step, "seconds": seconds, "loss_every_50": losses})
+    entry = {"base": settings.sla_base, "topk": settings.sla_topk, "steps": step, "seconds": seconds}
+    _record(work, "sla", {**entry, "loss_every_50": losses})
     logger.info("sla: %d steps, last loss %s", step, losses[-1:])
     return state
 
@@ -851,14 +863,26 @@ def train_sla(
 # Stage "export"
 
 
+def _sla_base_file(base: str) -> str:
+    files = {"teacher": TEACHER_WORK_FILE, "student": STUDENT_WORK_FILE}
+    if base not in files:
+        raise ValueError(f"sla_base must be one of {', '.join(files)} (got {base!r})")
+    return files[base]
+
+
 def merged_student(work: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], dict]:
-    """(teacher, shipped student, merge summary): student := rCM + (SLA - teacher), all bf16 on the CPU."""
+    """(teacher, shipped student, merge summary), all bf16 on the CPU. The shipped student is the SLA stage's
+    result when it fine-tuned the rCM student, else rCM + (SLA - teacher) (an SLA stage recorded before
+    sla_base existed fine-tuned the teacher)."""
     cpu = torch.device("cpu")
     teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
-    student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
     sla, _ = load_work_file(work / SLA_WORK_FILE, cpu)
+    if read_record(work).get("sla", {}).get("base", "teacher") == "student":
+        return teacher, sla, {"sla_base": "student", "merged": 0}
+    student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
     merged, report = merge_state_dicts(teacher, sla, student)
-    return teacher, merged, {"merged": len(report.merged), "copied_from_sla": len(report.copied_from_sla)}
+    summary = {"merged": len(report.merged), "copied_from_sla": len(report.copied_from_sla)}
+    return teacher, merged, {"sla_base": "teacher", **summary}
 
 
 def _sample_frames(
@@ -873,7 +897,7 @@ def _sample_frames(
     """uint8 frames [M, T, H, W, 3] of one configuration for every held-out prompt of the bank."""
     from .check import build_dit, sample_videos, to_frames
 
-    dit = build_dit(config, teacher, student, settings.dit, device)
+    dit = build_dit(config, teacher, student, settings.dit, device, sla_topk=settings.sla_topk)
     videos = sample_videos(
         config,
         dit,
@@ -926,18 +950,17 @@ def check_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: 
 
     cpu = torch.device("cpu")
     teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
-    configs, student = ["teacher"], teacher
-    if (work / STUDENT_WORK_FILE).is_file() and (work / SLA_WORK_FILE).is_file():
-        _, student, _ = merged_student(work)
-        configs += ["student", "student+sla", "student+sla+w8a8"]
-    elif (work / STUDENT_WORK_FILE).is_file():
-        student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
-        configs += ["student"]
+    weights = {"teacher": teacher}  # configuration -> its state dict
+    if (work / STUDENT_WORK_FILE).is_file():
+        weights["student"], _ = load_work_file(work / STUDENT_WORK_FILE, cpu)  # rCM alone, dense attention
+    if "student" in weights and (work / SLA_WORK_FILE).is_file():
+        _, shipped, _ = merged_student(work)
+        weights["student+sla"] = weights["student+sla+w8a8"] = shipped
     vae = load_vae_work(work, device).to(torch.bfloat16)
     entry, reference = {"vae": vae_adherence(vae, settings, bank, device)}, None
     logger.info("check vae (reconstructed renders, the ceiling of every DiT): %s", entry["vae"])
-    for config in configs:
-        frames = _sample_frames(config, teacher, student, vae, settings, bank, device)
+    for config, state in weights.items():
+        frames = _sample_frames(config, teacher, state, vae, settings, bank, device)
         entry[config] = adherence(frames, bank.eval_keys)
         if reference is None:
             reference = frames
@@ -984,6 +1007,7 @@ def time_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: t
         guidance=settings.guidance,
         shift=settings.teacher_shift,
         device=device,
+        sla_topk=settings.sla_topk,
     )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     entry = {"device": name, "seconds_per_video": seconds, "text_encoding": "excluded"}
