@@ -75,8 +75,10 @@ def test_standard_configs():
         ("builtin", "sla", False, "rcm", 4),
         ("builtin", "sla", True, "rcm", 4),
     ]
-    with pytest.raises(ValueError, match="guidance"):
+    with pytest.raises(ValueError, match="rCM samples without guidance"):
         dataclasses.replace(teacher, sampler="rcm")
+    # Left unset, the teacher samples at the model's own scale (the pipeline reads it from the model).
+    assert standard_configs()["teacher"].guidance is None
 
 
 def test_world_pipeline_scores_100_percent():

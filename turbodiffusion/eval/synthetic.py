@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--teacher-steps", type=int, default=32, help="teacher's unipc steps")
     parser.add_argument(
-        "--guidance", type=float, default=5.0, help="teacher's classifier-free guidance scale"
+        "--guidance",
+        type=float,
+        default=None,
+        help="teacher's classifier-free guidance scale (default: the model's, from its config.json)",
     )
     parser.add_argument("--student-steps", type=int, default=4, help="student's rCM steps")
     parser.add_argument(
