@@ -43,6 +43,17 @@ def test_config_round_trip_is_exact():
     assert d["training"]["teacher"]["loss"] == [0.5, 0.25]
 
 
+def test_sla_topk_round_trips_and_defaults_for_folders_written_before_it():
+    config = tiny_config(sla_topk=0.25)
+    assert DefaultModelConfig.from_json(config.to_json()).sla_topk == 0.25
+    d = json.loads(config.to_json())
+    del d["sla_topk"]
+    assert DefaultModelConfig.from_json(json.dumps(d)).sla_topk == 0.1
+    for bad in (0.0, 1.5, "0.2", True):
+        with pytest.raises(ValueError, match="sla_topk must be a number in"):
+            tiny_config(sla_topk=bad)
+
+
 def test_config_is_not_aliased_to_the_callers_dicts():
     sampling = dict(TEACHER_SAMPLING)
     config = tiny_config(teacher_sampling=sampling)

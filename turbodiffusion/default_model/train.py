@@ -1037,6 +1037,7 @@ def export(settings: TrainSettings, work: Path, out: Path) -> Path:
             "shift": settings.teacher_shift,
         },
         training=record,
+        sla_topk=record.get("sla", {}).get("topk", settings.sla_topk),
     )
     write_default_model(
         out, config, teacher=teacher, student=merged, vae=vae.state_dict(), card=model_card(settings, record)

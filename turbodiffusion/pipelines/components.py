@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -312,6 +312,8 @@ def _load_default_model(
     config, paths = read_default_model(folder)
     dit_config = configs.dit or config.dit
     att = resolve_attention(attention, sla_topk, preset, device, dtype, dit_config.head_dim)
+    if sla_topk is None and not isinstance(attention, AttentionConfig) and att.has_sla_weights:
+        att = replace(att, sla_topk=config.sla_topk)  # the top-k its SLA was trained at
     init_missing = "sla" if att.has_sla_weights and not preset.sla else None
     dit_file = paths["student"] if preset.distilled else paths["teacher"]
     dit = load_dit(dit_file, dit_config, attention=att, dtype=dtype, device="cpu", init_missing=init_missing)
