@@ -1087,11 +1087,52 @@ def model_card(settings: TrainSettings, record: dict) -> str:
         "teacher's best held-out adherence)",
         f"- student (rCM: sCM + DMD, guidance {settings.guidance} distilled): "
         f"{stage('student', ('iterations', 'student_updates', 'seconds'))}",
-        f"- SLA fine-tuning (top-k {settings.sla_topk}): {stage('sla', ('steps', 'seconds'))}",
-        "- shipped student = rCM student + (SLA - teacher), task arithmetic",
+        f"- SLA fine-tuning: {stage('sla', ('base', 'topk', 'steps', 'seconds'))}",
+        "- shipped student: "
+        + (
+            "the rCM student fine-tuned with SLA"
+            if record.get("sla", {}).get("base", "teacher") == "student"
+            else "rCM student + (SLA - teacher), task arithmetic"
+        ),
         "",
+        *_check_table(record),
+        *_time_table(record),
     ]
     return "\n".join(lines)
+
+
+def _check_table(record: dict) -> list[str]:
+    """The check stage's held-out adherence as a Markdown table (nothing when the stage did not run)."""
+    check = record.get("check")
+    if not check:
+        return []
+    columns = ("all", "colour", "shape", "direction", "background", "mae_to_teacher")
+    lines = [
+        f"## Held-out adherence after training ({check['prompts']} prompts, guidance {check['guidance']})",
+        "",
+        "Percent of videos whose attributes the frame analyser reads as prompted; mae_to_teacher: mean",
+        "absolute pixel error (0-255) to the teacher's video of the same prompt and seed. vae: renders",
+        "encoded and decoded, the ceiling of every DiT. student: the rCM student alone, dense attention;",
+        "student+sla: the shipped student; +w8a8: with INT8 W8A8 linears.",
+        "",
+        "| config | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for config, scores in check["adherence"].items():
+        lines.append(f"| {config} | " + " | ".join(str(scores.get(c, "-")) for c in columns) + " |")
+    return [*lines, ""]
+
+
+def _time_table(record: dict) -> list[str]:
+    """Seconds per video of each configuration on each device the time stage ran on."""
+    entries = [record[k] for k in sorted(record) if k.startswith("time_")]
+    if not entries:
+        return []
+    lines = ["## Seconds per video (text encoding excluded)", ""]
+    for entry in entries:
+        times = ", ".join(f"{c} {s}" for c, s in entry["seconds_per_video"].items())
+        lines.append(f"- {entry['device']}: {times}")
+    return [*lines, ""]
 
 
 # ---------------------------------------------------------------------------------------------------------
