@@ -157,6 +157,17 @@ def test_turbowan_sla_checkpoint_needs_sla_and_plain_wan_can_init_proj_l(tmp_pat
     )
     assert torch.count_nonzero(tuned.state_dict()[proj]) == 0
 
+    # Run densely, an SLA checkpoint leaves only its proj_l unread; any other extra key is still refused.
+    dense = load_dit(tmp_path / "turbo.pth", SMALL, drop_unused="sla", dtype=torch.float32)
+    assert proj not in dense.state_dict()
+    assert all(torch.equal(v, turbo.state_dict()[k]) for k, v in dense.state_dict().items())
+    extra = {**turbo.state_dict(), "blocks.0.extra.weight": torch.zeros(2)}
+    save_safetensors(extra, tmp_path / "extra.safetensors")
+    with pytest.raises(CheckpointError, match="blocks.0.extra.weight"):
+        load_dit(tmp_path / "extra.safetensors", SMALL, drop_unused="sla")
+    with pytest.raises(ValueError, match="drop_unused must be None or"):
+        load_dit(tmp_path / "turbo.pth", SMALL, drop_unused="all")
+
 
 def test_truncated_safetensors_is_a_clear_error(tmp_path):
     save_safetensors(random_dit(SMALL, seed=10).state_dict(), tmp_path / "m.safetensors")

@@ -161,10 +161,14 @@ def test_quant_quantises_the_dit(folder):
 
 
 def test_attention_choice(folder, monkeypatch):
-    with pytest.raises(
-        ValueError, match='holds SLA weights \\(proj_l\\), so attention must be "sla" or "sagesla"'
-    ):
-        TurboPipeline.from_pretrained(folder, device="cpu", attention="sdpa")
+    # Asked for, dense attention runs the student without SLA's linear branch (its proj_l left unread).
+    dense = TurboPipeline.from_pretrained(folder, device="cpu", attention="sdpa", dtype="float32")
+    assert dense.components.attention.backend == "sdpa"
+    state = dense.components.dits[0].state_dict()
+    assert not any(".proj_l." in n for n in state)
+    with safe_open(str(folder / STUDENT_FILE), "pt") as f:
+        assert set(f.keys()) - set(state) == {n for n in f.keys() if ".proj_l." in n} != set()
+        assert all(torch.equal(state[n], f.get_tensor(n).float()) for n in state)
     preset = PRESETS["builtin"]
     assert default_attention(preset, torch.device("cpu"), torch.bfloat16, 64) == "sla"
     runs = BackendSpec("sagesla", lambda cfg, d: None, lambda dev, dt, d: None, False)

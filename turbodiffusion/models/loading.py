@@ -91,9 +91,14 @@ def _target_dtype(name: str, model_tensor: Tensor, dtype: torch.dtype | None) ->
 
 
 def compare_keys(
-    reader: CheckpointReader, model: nn.Module, *, allow_missing: Callable[[str], bool] | None = None
+    reader: CheckpointReader,
+    model: nn.Module,
+    *,
+    allow_missing: Callable[[str], bool] | None = None,
+    allow_unexpected: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, str], KeyReport]:
-    """Map file names to model names and report differences. Returns (model name -> file name, report)."""
+    """Map file names to model names and report differences. Returns (model name -> file name, report).
+    allow_missing / allow_unexpected: model / file names (after mapping) that may be absent / left unread."""
     expected = {n: tuple(t.shape) for n, t in model.state_dict().items()}
     mapping: dict[str, str] = {}
     report = KeyReport()
@@ -102,7 +107,8 @@ def compare_keys(
         if name in key_maps.DIT_DROPPED_KEYS:
             continue
         if name not in expected:
-            report.unexpected.append(file_name)
+            if not (allow_unexpected and allow_unexpected(name)):
+                report.unexpected.append(file_name)
             continue
         if name in mapping:
             raise CheckpointError(
@@ -229,13 +235,15 @@ def load_dit(
     dtype: torch.dtype | None = torch.bfloat16,
     device: torch.device | str = "cpu",
     init_missing: Literal["sla"] | None = None,
+    drop_unused: Literal["sla"] | None = None,
 ):
     """Load a Wan DiT (official Wan, TurboWan, TurboWan -quant, or our own safetensors).
 
     source: a file, shard list, index json or folder. config: a WanDiTConfig, a preset name, or None to
     read it from the file's metadata (else the preset whose shapes match). dtype: floating parameters are
     converted to it (None keeps the file's); W8A8 scales stay float32. init_missing="sla" zero-initialises
-    SLA's proj_l when a plain Wan checkpoint is loaded for SLA fine-tuning.
+    SLA's proj_l when a plain Wan checkpoint is loaded for SLA fine-tuning; drop_unused="sla" leaves the
+    file's proj_l unread when ``attention`` has no linear branch (an SLA checkpoint run densely).
     Raises CheckpointError on any mismatch (listing missing, unexpected and mis-shaped keys with a hint).
     """
     from .wan.config import WanDiTConfig, dit_preset
@@ -244,6 +252,8 @@ def load_dit(
     attention = attention or AttentionConfig()
     if init_missing not in (None, "sla"):
         raise ValueError(f'init_missing must be None or "sla" (got {init_missing!r})')
+    if drop_unused not in (None, "sla"):
+        raise ValueError(f'drop_unused must be None or "sla" (got {drop_unused!r})')
     reader = CheckpointReader(source)
     if config is None:
         config = dit_config_from_file(reader)
@@ -258,7 +268,8 @@ def load_dit(
 
         quantize_(model, Int8Config())
     allow = (lambda n: key_maps.SLA_KEY_MARK in f".{n}") if init_missing == "sla" else None
-    mapping, report = compare_keys(reader, model, allow_missing=allow)
+    unused = (lambda n: key_maps.SLA_KEY_MARK in f".{n}") if drop_unused == "sla" else None
+    mapping, report = compare_keys(reader, model, allow_missing=allow, allow_unexpected=unused)
     if report:
         raise CheckpointError(
             f"{reader.name} does not match WanDiT(attention={attention.backend!r}, quant={quant}):\n"

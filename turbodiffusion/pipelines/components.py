@@ -191,7 +191,9 @@ def resolve_attention(
         if preset.sla:  # SLA weights need an SLA backend
             runnable = [n for n in runnable if n in ("sla", "sagesla")] or runnable
         raise ValueError(f'attention "{cfg.backend}" cannot run here: {why}; use {" or ".join(runnable)}')
-    if preset.sla and not cfg.has_sla_weights:
+    # The default model's student may run densely (its proj_l left unread): its evaluation compares the
+    # student with and without SLA. TurboWan checkpoints are only ever meant to run with SLA.
+    if preset.sla and not cfg.has_sla_weights and preset.dit != "default":
         raise ValueError(
             f'{preset.name} holds SLA weights (proj_l), so attention must be "sla" or "sagesla" '
             f'(got "{cfg.backend}"); use "sla" on the CPU, "sagesla" on a GPU'
@@ -315,8 +317,21 @@ def _load_default_model(
     if sla_topk is None and not isinstance(attention, AttentionConfig) and att.has_sla_weights:
         att = replace(att, sla_topk=config.sla_topk)  # the top-k its SLA was trained at
     init_missing = "sla" if att.has_sla_weights and not preset.sla else None
+    drop_unused = "sla" if preset.sla and not att.has_sla_weights else None
+    if drop_unused:
+        logger.info(
+            "%s: attention %r is dense, so the student's SLA proj_l goes unused", preset.name, att.backend
+        )
     dit_file = paths["student"] if preset.distilled else paths["teacher"]
-    dit = load_dit(dit_file, dit_config, attention=att, dtype=dtype, device="cpu", init_missing=init_missing)
+    dit = load_dit(
+        dit_file,
+        dit_config,
+        attention=att,
+        dtype=dtype,
+        device="cpu",
+        init_missing=init_missing,
+        drop_unused=drop_unused,
+    )
     if quant:
         _quantize(dit)
     vae = load_vae(paths["vae"], configs.vae or config.vae, dtype=dtype, device="cpu")
