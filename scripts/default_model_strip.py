@@ -34,24 +34,10 @@ def strip(videos: list[torch.Tensor], frames_per_row: int, size: int) -> np.ndar
     return np.ascontiguousarray(torch.cat(rows, dim=0).numpy())
 
 
-def write_png(image: np.ndarray, path: Path) -> None:
-    try:
-        import av
-    except ImportError as err:
-        raise ImportError('writing the PNG needs PyAV: pip install -e ".[video]"') from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="image2") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "rgb24"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def main() -> None:
     from turbodiffusion.pipelines import TurboPipeline
     from turbodiffusion.pipelines.presets import installed_default_preset
+    from turbodiffusion.pipelines.video_io import write_png
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/default_model_samples.png"))
@@ -61,6 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     pipe = TurboPipeline.from_pretrained(installed_default_preset(), device="cpu")
     videos = [pipe(prompt, seed=0, progress=False).frames for prompt in args.prompts]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_png(strip(videos, args.frames_per_row, args.size), args.out)
     print(f"wrote {args.out}: rows {', '.join(repr(p) for p in args.prompts)}")
 

@@ -11,7 +11,7 @@ import torch
 
 from turbodiffusion.errors import MissingDependencyError
 from turbodiffusion.pipelines import video_io
-from turbodiffusion.pipelines.video_io import check_output_path, read_image, read_video, write_mp4
+from turbodiffusion.pipelines.video_io import check_output_path, read_image, read_video, write_mp4, write_png
 
 
 def frames(t: int, h: int, w: int, seed: int) -> torch.Tensor:
@@ -92,18 +92,14 @@ def test_read_only_file(tmp_path, monkeypatch):
         check_output_path(existing)
 
 
-def _write_png(path, image: np.ndarray) -> None:
-    with av.open(str(path), "w", format="image2") as c:
-        s = c.add_stream("png")
-        s.width, s.height, s.pix_fmt = image.shape[1], image.shape[0], "rgb24"
-        c.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        c.mux(s.encode())
-
-
-def test_read_image_exact(tmp_path):
+def test_png_round_trip_is_exact_and_atomic(tmp_path):
     image = frames(1, 21, 34, seed=5)[0].numpy()
-    _write_png(tmp_path / "i.png", image)
+    assert write_png(image, tmp_path / "i.png") == tmp_path / "i.png"
     assert torch.equal(read_image(tmp_path / "i.png"), torch.from_numpy(image))
+    with pytest.raises(ValueError, match=r"image must be uint8 \[H, W, 3\]"):
+        write_png(image[..., :2], tmp_path / "i.png")
+    assert torch.equal(read_image(tmp_path / "i.png"), torch.from_numpy(image))  # old file kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.png"]  # no temporary left
 
 
 def test_read_image_errors(tmp_path):

@@ -93,6 +93,31 @@ def write_mp4(frames: Tensor | np.ndarray, path: str | os.PathLike, *, fps: int 
     return path
 
 
+def write_png(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``image`` [H, W, 3] uint8 RGB as a lossless PNG, atomically. Needs PyAV."""
+    av = require("av", "video", "writing png")
+    path = Path(path)
+    array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"image must be uint8 [H, W, 3] (got {array.dtype} {list(array.shape)})")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        # image2 picks its muxer by name, not by the temporary suffix, so the format is given.
+        with av.open(tmp, mode="w", format="image2") as container:
+            stream = container.add_stream("png")
+            stream.width, stream.height, stream.pix_fmt = array.shape[1], array.shape[0], "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def read_video(path: str | os.PathLike) -> tuple[Tensor, float]:
     """Decode a video file to (frames [T, H, W, 3] uint8, fps). Needs PyAV."""
     av = require("av", "video", "reading video")

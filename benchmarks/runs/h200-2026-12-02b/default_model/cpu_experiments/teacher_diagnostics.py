@@ -18,13 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-import av
-import numpy as np
 import torch
 
 from turbodiffusion.default_model import train
 from turbodiffusion.default_model.check import adherence, build_dit, sample_videos, to_frames
 from turbodiffusion.eval.analyser import analyse
+from turbodiffusion.pipelines import video_io
 from turbodiffusion.sampling.unipc import flow_euler_sample, flow_unipc_sample, guided
 from turbodiffusion.training.flow import rf_velocity
 
@@ -54,14 +53,7 @@ def load(work: Path, teacher_file: str):
 
 def write_png(frames: torch.Tensor, path: str) -> None:
     rows = [torch.cat([clip[t, ::2, ::2] for t in range(0, clip.shape[0], 4)], 1) for clip in frames]
-    image = np.ascontiguousarray(torch.cat(rows, 0).numpy())
-    with av.open(path, "w", format="image2") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "rgb24"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    video_io.write_png(torch.cat(rows, 0), path)
 
 
 def sample_held_out(dit, vae, bank, settings, n: int, guidance: float, shift: float) -> torch.Tensor:
