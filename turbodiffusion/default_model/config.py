@@ -5,7 +5,7 @@ The shipped folder (``turbodiffusion/assets/default``) holds:
     config.json                 {"dit": WanDiTConfig fields, "vae": WanVAEConfig fields (trained latent
                                  statistics included), "text": {...}, "video": {...}, "training": {...}}
     teacher_dit.safetensors     flow-matching teacher (many steps, CFG), bf16
-    student_dit.safetensors     rCM 4-step student merged with the SLA update (holds SLA's proj_l), bf16
+    student_dit.safetensors     rCM 4-step student with SLA (fine-tuned with it; holds SLA's proj_l), bf16
     vae.safetensors             the small Wan VAE, bf16
     MODEL_CARD.md               world, sizes, training steps and the measured metrics
 Every file is at most ``MAX_SHIPPED_BYTES`` in total.

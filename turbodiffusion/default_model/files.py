@@ -226,7 +226,7 @@ def _meta_modules(config: DefaultModelConfig) -> dict[str, tuple[str, nn.Module]
     with torch.device("meta"):
         return {
             TEACHER_FILE: ("teacher", WanDiT(config.dit, AttentionConfig(backend="sdpa"))),
-            # The student holds SLA's proj_l (rCM + SLA merged), so it must match the SLA architecture.
+            # The student holds SLA's proj_l (it was fine-tuned with SLA), so it must match the SLA architecture.
             STUDENT_FILE: ("student", WanDiT(config.dit, AttentionConfig(backend="sla"))),
             VAE_FILE: ("vae", WanVAE(config.vae)),
         }

@@ -12,10 +12,12 @@ another machine:
     vae        vae.safetensors      small Wan VAE (reconstruction + small KL), trained latent statistics
     teacher    teacher.safetensors  flow-matching DiT, 10% caption dropout so CFG works
     student    student.safetensors  rCM distillation of the guided teacher: sCM + DMD + fake score
-    sla        sla.safetensors      SLA fine-tuning of the teacher by output matching (sampling-and-training §5)
+    sla        sla.safetensors      SLA fine-tuning by output matching (sampling-and-training §5) of the rCM
+                                    student (sla_base "student", the default) or of the teacher
     check      record.json          held-out prompt adherence of every configuration trained so far (check.py)
     time       record.json          seconds per video of each configuration on this device (timing.py)
-    export     --out DIR            student := rCM + (SLA - teacher) (task arithmetic, §6), shipped as bf16
+    export     --out DIR            the shipped folder, bf16: student := the SLA stage's result, or with
+                                    sla_base "teacher" rCM + (SLA - teacher) (task arithmetic, §6)
 
 Every stage stops at its step count or its time budget, whichever comes first, and records both in
 record.json. The captions of the bank come only from ``training_combinations()``: the held-out
@@ -1021,7 +1023,7 @@ def time_stage(settings: TrainSettings, work: Path, bank: CaptionBank, device: t
 
 
 def export(settings: TrainSettings, work: Path, out: Path) -> Path:
-    """Merge rCM and SLA updates and write the shipped folder with the default model's writer."""
+    """Write the shipped folder (the student as ``merged_student`` gives it) with the default model's writer."""
     from .files import DefaultModelConfig, write_default_model
 
     teacher, merged, summary = merged_student(work)
