@@ -403,6 +403,9 @@ def test_sla_stage_fine_tunes_its_base_and_export_ships_what_the_base_implies(tr
         "steps": 0,
         "seconds": 0.0,
     }
+    # Later stages check, time and ship the student at the top-k it was trained at, not at TINY's.
+    assert train.settled_sla(TINY, tmp_path).sla_topk == 0.5 != TINY.sla_topk
+    assert train.settled_sla(TINY, tmp_path / "elsewhere") == TINY
     # Either way the shipped student here is the rCM student plus zero proj_l: base "student" ships the SLA
     # weights themselves, base "teacher" adds SLA - teacher (zero) to the rCM student.
     _, shipped, summary = train.merged_student(tmp_path)

@@ -869,6 +869,19 @@ def train_sla(
 # Stage "export"
 
 
+def _sla_base(record: dict) -> str:
+    """The base the sla stage recorded in ``record`` (record.json); "teacher" for a record from before
+    sla_base existed, when the stage always fine-tuned the teacher."""
+    return record.get("sla", {}).get("base", "teacher")
+
+
+def settled_sla(settings: TrainSettings, work: Path) -> TrainSettings:
+    """``settings`` with the SLA top-k the sla stage in ``work`` trained at, when it recorded one, so checks,
+    timings and the shipped config run the student at the top-k it was fine-tuned at."""
+    topk = read_record(work).get("sla", {}).get("topk")
+    return settings if topk is None else dataclasses.replace(settings, sla_topk=float(topk))
+
+
 def _sla_base_file(base: str) -> str:
     files = {"teacher": TEACHER_WORK_FILE, "student": STUDENT_WORK_FILE}
     if base not in files:
@@ -883,7 +896,7 @@ def merged_student(work: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], di
     cpu = torch.device("cpu")
     teacher, _ = load_work_file(work / TEACHER_WORK_FILE, cpu)
     sla, _ = load_work_file(work / SLA_WORK_FILE, cpu)
-    if read_record(work).get("sla", {}).get("base", "teacher") == "student":
+    if _sla_base(read_record(work)) == "student":
         return teacher, sla, {"sla_base": "student", "merged": 0}
     student, _ = load_work_file(work / STUDENT_WORK_FILE, cpu)
     merged, report = merge_state_dicts(teacher, sla, student)
@@ -1043,7 +1056,7 @@ def export(settings: TrainSettings, work: Path, out: Path) -> Path:
             "shift": settings.teacher_shift,
         },
         training=record,
-        sla_topk=record.get("sla", {}).get("topk", settings.sla_topk),
+        sla_topk=settings.sla_topk,
     )
     write_default_model(
         out, config, teacher=teacher, student=merged, vae=vae.state_dict(), card=model_card(settings, record)
@@ -1097,7 +1110,7 @@ def model_card(settings: TrainSettings, record: dict) -> str:
         "- shipped student: "
         + (
             "the rCM student fine-tuned with SLA"
-            if record.get("sla", {}).get("base", "teacher") == "student"
+            if _sla_base(record) == "student"
             else "rCM student + (SLA - teacher), task arithmetic"
         ),
         "",
@@ -1186,6 +1199,7 @@ def run_stages(
         train_student(settings, work, bank, pool, device)
     if "sla" in stages:
         train_sla(settings, work, bank, pool, device)
+    settings = settled_sla(settings, work)  # the student is checked, timed and shipped at its trained top-k
     if "check" in stages:
         check_stage(settings, work, bank if bank is not None else load_bank(work, device), device)
     if "time" in stages:
