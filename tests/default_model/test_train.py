@@ -390,7 +390,9 @@ def _sla_work(trained, tmp_path):
 @pytest.mark.parametrize("base", ["student", "teacher"])
 def test_sla_stage_fine_tunes_its_base_and_export_ships_what_the_base_implies(trained, tmp_path, base):
     bank, pool, cpu = _sla_work(trained, tmp_path)
-    settings = dataclasses.replace(TINY, sla_base=base, sla_steps=0, sla_topk=0.5)
+    trained_topk = 0.3  # not the default, so the later stages must read it from the record
+    assert trained_topk != TINY.sla_topk
+    settings = dataclasses.replace(TINY, sla_base=base, sla_steps=0, sla_topk=trained_topk)
     # No steps: the SLA weights are the base's, proj_l (new with SLA) at zero.
     train.train_sla(settings, tmp_path, bank, pool, cpu)
     sla, _ = train.load_work_file(tmp_path / "sla.safetensors", cpu)
@@ -399,12 +401,12 @@ def test_sla_stage_fine_tunes_its_base_and_export_ships_what_the_base_implies(tr
     assert all(not sla[k].any() for k in sla if ".proj_l." in k)
     assert {k: v for k, v in train.read_record(tmp_path)["sla"].items() if k != "loss_every_50"} == {
         "base": base,
-        "topk": 0.5,
+        "topk": trained_topk,
         "steps": 0,
         "seconds": 0.0,
     }
     # Later stages check, time and ship the student at the top-k it was trained at, not at TINY's.
-    assert train.settled_sla(TINY, tmp_path).sla_topk == 0.5 != TINY.sla_topk
+    assert train.settled_sla(TINY, tmp_path).sla_topk == trained_topk
     assert train.settled_sla(TINY, tmp_path / "elsewhere") == TINY
     # Either way the shipped student here is the rCM student plus zero proj_l: base "student" ships the SLA
     # weights themselves, base "teacher" adds SLA - teacher (zero) to the rCM student.
