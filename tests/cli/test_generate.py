@@ -226,3 +226,41 @@ def test_without_trained_weights_the_first_command_falls_back_to_builtin_random(
         )
     assert out.is_file()
     assert "RANDOM weights" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("args", "offload"),
+    [
+        ([], False),
+        (["--offload"], "model"),
+        (["--offload", "model"], "model"),
+        (["--offload", "blocks"], "blocks"),
+    ],
+)
+def test_offload_flag_takes_an_optional_mode(args, offload):
+    assert build_parser().parse_args(["generate", "x", *args]).offload == offload
+
+
+def test_offload_flag_refuses_an_unknown_mode(capsys):
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args(["generate", "x", "--offload", "disk"])
+    assert err.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --offload: invalid choice" in err and "disk" in err and "blocks" in err
+
+
+def test_offload_blocks_reaches_the_pipeline(tmp_path, capsys, monkeypatch):
+    from turbodiffusion.pipelines import TurboPipeline
+
+    seen = []
+    original = TurboPipeline.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.append(kwargs["offload"])
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(TurboPipeline, "from_pretrained", classmethod(spy))
+    out = tmp_path / "o.mp4"
+    args = ["generate", "x", "--model", "builtin-random", "--frames", "5", "--resolution", "64x48"]
+    assert main([*args, "--offload", "blocks", "--no-progress", "-o", str(out)]) == 0
+    assert seen == ["blocks"] and out.is_file()

@@ -9,6 +9,7 @@ from turbodiffusion.attention import BACKENDS
 from turbodiffusion.attention.registry import BackendSpec
 from turbodiffusion.attention.sdpa import SDPAAttention
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
+from turbodiffusion.pipelines import pipeline as pipeline_module
 from turbodiffusion.pipelines.denoise import SamplingPlan
 from turbodiffusion.pipelines.pipeline import check_request
 from turbodiffusion.pipelines.presets import PRESETS
@@ -87,12 +88,12 @@ def test_baseline_sampler_encodes_the_negative_prompt(builtin):
 
 def test_text_encoder_leaves_the_device_and_offload_parks_all():
     pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", offload=False)
-    pipe("x", **SMALL)
+    assert pipe("x", **SMALL).settings.offload is None
     assert pipe.residency.events[:2] == [("text_encoder", "device"), ("text_encoder", "park")]
     assert sorted(pipe.residency.on_device()) == ["dit", "vae"]
     off = TurboPipeline.from_pretrained("builtin-random", device="cpu", offload=True)
-    off("x", **SMALL)
-    assert off.residency.on_device() == []
+    assert off("x", **SMALL).settings.offload == "model"  # True is the "model" mode, recorded by name
+    assert off.residency.on_device() == [] and off.block_offloads == {}
     assert off.residency.events == [
         ("text_encoder", "device"),
         ("text_encoder", "park"),
@@ -101,6 +102,48 @@ def test_text_encoder_leaves_the_device_and_offload_parks_all():
         ("vae", "device"),
         ("vae", "park"),
     ]
+
+
+def test_block_offload_generates_the_same_frames(builtin):
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", offload="blocks")
+    streamed = pipe("a red circle", seed=5, **SMALL)
+    assert torch.equal(streamed.frames, builtin("a red circle", seed=5, **SMALL).frames)
+    assert streamed.settings.offload == "blocks"
+    # Component offload as "model" does it; the DiT entry moves only its trunk, the blocks stream.
+    assert pipe.residency.on_device() == []
+    assert pipe.residency.events == [
+        ("text_encoder", "device"),
+        ("text_encoder", "park"),
+        ("dit", "device"),
+        ("dit", "park"),
+        ("vae", "device"),
+        ("vae", "park"),
+    ]
+    offload = pipe.block_offloads["dit"]
+    assert offload.model is pipe.components.dits[0] and not offload.active
+    blocks = pipe.components.dits[0].config.num_layers
+    assert [j for j, where in offload.events if where == "device"] == list(range(blocks))
+    assert offload.resident() == []
+
+
+@pytest.mark.gpu
+def test_block_offload_on_cuda_generates_the_same_frames():
+    resident = TurboPipeline.from_pretrained("builtin-random", device="cuda")
+    want = resident("a red circle", seed=5, **SMALL).frames
+    del resident
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda", offload="blocks")
+    assert torch.equal(pipe("a red circle", seed=5, **SMALL).frames, want)
+    blocks = pipe.components.dits[0].blocks
+    assert all(p.device.type == "cpu" and p.is_pinned() for p in blocks.parameters())
+
+
+@pytest.mark.parametrize("offload", ["block", "Model", None, 1, "none"])
+def test_bad_offload_is_refused_before_loading(offload, monkeypatch):
+    loads = []
+    monkeypatch.setattr(pipeline_module, "load_components", lambda *a, **k: loads.append(a))
+    with pytest.raises(ValueError, match=r'offload must be False, True, "model" or "blocks" \(got '):
+        TurboPipeline.from_pretrained("builtin-random", device="cpu", offload=offload)
+    assert loads == []
 
 
 def test_quantised_builtin_runs():
@@ -128,7 +171,7 @@ def test_official_t2v_layout(t2v_folder, caplog):
     assert torch.equal(again("a red circle", seed=3, **SMALL).frames, a.frames)
 
 
-@pytest.mark.parametrize("offload", [False, True])
+@pytest.mark.parametrize("offload", [False, True, "blocks"])
 def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offload):
     pipe = TurboPipeline.from_pretrained(
         i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32, offload=offload
@@ -161,6 +204,9 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
     assert "text_encoder" not in pipe.residency.on_device()
     if offload:
         assert pipe.residency.on_device() == []
+    if offload == "blocks":  # each expert streamed its own blocks; its trunk left with the expert
+        assert sorted(pipe.block_offloads) == ["dit.high", "dit.low"]
+        assert all(not o.active and o.events and o.resident() == [] for o in pipe.block_offloads.values())
 
 
 def test_i2v_needs_an_image_before_any_work(i2v_folder):

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from turbodiffusion.pipelines.block_offload import BlockOffload
 from turbodiffusion.pipelines.residency import Residency
 
 
@@ -93,3 +94,29 @@ def test_cuda_park_uses_pinned_buffers_and_keeps_values():
         assert all(p.device.type == "cpu" and p.is_pinned() for p in lin.parameters())
         assert all(torch.equal(lin.state_dict()[k], v) for k, v in ref.items())
     assert len(r._entries["lin"].pinned) == 2
+
+
+class Streamable(nn.Module):
+    """A trunk (head) and two blocks: the shape BlockOffload needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(3, 3)
+        self.blocks = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 3)])
+
+
+def test_streamed_entry_moves_only_the_trunk():
+    model = Streamable()
+    offload = BlockOffload(model, "cpu")
+    r = Residency("cpu", offload=True)
+    r.add("dit", model, streamed=offload)
+    with r.use("dit"):
+        assert offload.active and r.on_device() == ["dit"]
+        assert offload.resident() == []  # blocks come in only while the model runs
+    assert not offload.active and r.events == [("dit", "device"), ("dit", "park")]
+
+
+def test_streamed_must_belong_to_the_module():
+    r = Residency("cpu")
+    with pytest.raises(ValueError, match="must be the BlockOffload installed on 'dit' itself"):
+        r.add("dit", Streamable(), streamed=BlockOffload(Streamable(), "cpu"))

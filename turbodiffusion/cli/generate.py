@@ -12,6 +12,7 @@ import logging
 import torch
 
 from ..attention.config import BACKEND_NAMES
+from ..pipelines.pipeline import OFFLOAD_MODES
 from ..pipelines.presets import (
     DEFAULT_PRESET,
     FALLBACK_PRESET,
@@ -122,7 +123,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="weight and activation dtype"
     )
     parser.add_argument(
-        "--offload", action="store_true", help="model CPU offload: each network on the GPU only while it runs"
+        "--offload",
+        nargs="?",
+        const="model",
+        default=False,
+        choices=OFFLOAD_MODES,
+        help="CPU offload for small GPUs. --offload (= --offload model): each network on the GPU only while "
+        "it runs; --offload blocks: that, and the DiT's transformer blocks stream from page-locked CPU memory "
+        "one at a time, for a DiT larger than the GPU (slower per step). Put a bare --offload after the "
+        "prompt, else it takes the prompt as its mode (default: no offload)",
     )
     parser.add_argument("-o", "--output", default="output.mp4", help="where to write the mp4 (H.264)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")

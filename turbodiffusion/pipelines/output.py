@@ -32,7 +32,7 @@ class GenerationSettings:
     quant: bool
     dtype: str
     device: str
-    offload: bool
+    offload: str | None  # None (off), "model" or "blocks"
 
 
 @dataclass(frozen=True)

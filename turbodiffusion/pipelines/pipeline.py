@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 from ..attention import AttentionConfig
 from ..sampling.schedules import RCM_MAX_STEPS
 from ..sampling.unipc import WAN_NEGATIVE_PROMPT
+from .block_offload import BlockOffload
 from .components import ComponentConfigs, Components, load_components, resolve_dtype, resolve_preset
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .i2v import ImageInput, fit_image, image_condition, load_image
@@ -37,24 +39,33 @@ logger = logging.getLogger(__name__)
 
 BASELINE_STEPS = 50  # Wan's default for the original (non-distilled) sampler
 MAX_SEED = 2**63 - 1
+OffloadMode = Literal["model", "blocks"]
+OFFLOAD_MODES: tuple[str, ...] = ("model", "blocks")
 
 
 class TurboPipeline:
     """A loaded model ready to generate videos. Build it with ``from_pretrained``."""
 
-    def __init__(self, components: Components, device: torch.device, *, offload: bool = False) -> None:
+    def __init__(
+        self, components: Components, device: torch.device, *, offload: bool | OffloadMode = False
+    ) -> None:
         self.components = components
         self.preset = components.preset
         self.device = device
-        self.offload = offload
-        self.residency = Residency(device, offload=offload)
+        self.offload: OffloadMode | None = resolve_offload(offload)
+        self.residency = Residency(device, offload=self.offload is not None)
         self._warned_undistilled = False
         # The text encoder is parked on the CPU as soon as the prompt is encoded (keep=False).
         self.residency.add("text_encoder", components.text_encoder, keep=False)
         self.residency.add("vae", components.vae)
         self.experts = ("dit",) if len(components.dits) == 1 else ("dit.high", "dit.low")
+        # offload="blocks": each DiT's blocks wait in page-locked host memory for the pipeline's lifetime
+        # (pinned once here, not per call) and stream to the device during each forward.
+        self.block_offloads: dict[str, BlockOffload] = {}
         for name, dit in zip(self.experts, components.dits):
-            self.residency.add(name, dit, group="dit")
+            if self.offload == "blocks":
+                self.block_offloads[name] = BlockOffload(dit, device)
+            self.residency.add(name, dit, group="dit", streamed=self.block_offloads.get(name))
 
     @classmethod
     def from_pretrained(
@@ -67,7 +78,7 @@ class TurboPipeline:
         sla_topk: float | None = None,
         quant: bool | None = None,
         dtype: torch.dtype | str = torch.bfloat16,
-        offload: bool = False,
+        offload: bool | OffloadMode = False,
         configs: ComponentConfigs | None = None,
     ) -> TurboPipeline:
         """Load a preset (by name, files in ``checkpoint_dir`` or ./checkpoints/NAME) or a checkpoint folder.
@@ -85,7 +96,11 @@ class TurboPipeline:
             "sagesla" for TurboWan). sla_topk: SLA's kept fraction of key blocks (default 0.1).
         quant: W8A8 INT8 linears (default: on for -quant presets, which cannot turn it off).
         dtype: torch.bfloat16 (default, as TurboDiffusion runs) or torch.float32.
-        offload: model CPU offload: each network is on the device only while it runs.
+        offload: False (default: every network stays on the device once used, the text encoder excepted);
+            "model" (or True): model CPU offload, each network on the device only while it runs; "blocks":
+            as "model", and the DiT's transformer blocks stream from page-locked CPU memory one at a time
+            during each forward (block_offload.py), for a DiT larger than the GPU: device memory is the
+            DiT's trunk + two blocks, paid for by one host-to-device copy of the blocks per forward.
         configs: architecture overrides (see ComponentConfigs).
         Raises ValueError (bad or unrunnable choice), FileNotFoundError (missing file, naming the
         command that fetches it), CheckpointError (a file that does not match), all before or while
@@ -93,6 +108,7 @@ class TurboPipeline:
         """
         device = torch.device(device) if device is not None else _default_device()
         dtype = resolve_dtype(dtype)
+        resolve_offload(offload)  # before any loading
         preset, folder = resolve_preset(model, checkpoint_dir, quant)
         components = load_components(
             preset,
@@ -351,8 +367,29 @@ def check_request(
         raise ValueError(f"guidance must be >= 0 (got {plan.guidance}); Wan uses 5.0")
 
 
+def resolve_offload(offload: bool | str) -> OffloadMode | None:
+    """The offload mode of a pipeline argument: None (off), "model" or "blocks"; True means "model"."""
+    if offload is False:
+        return None
+    if offload is True:
+        return "model"
+    if offload not in OFFLOAD_MODES:
+        raise ValueError(
+            f'offload must be False, True, "model" or "blocks" (got {offload!r}); "model" (= True) '
+            f'parks each network after use, "blocks" also streams the DiT block by block'
+        )
+    return offload
+
+
 def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-__all__ = ["TurboPipeline", "check_request", "resolve_request"]
+__all__ = [
+    "OFFLOAD_MODES",
+    "OffloadMode",
+    "TurboPipeline",
+    "check_request",
+    "resolve_offload",
+    "resolve_request",
+]

@@ -7,7 +7,9 @@ Policy (sampling-and-training.md §7, models.md §4):
   so only one expert is ever resident;
 * ``offload=True`` (model CPU offload, for small GPUs): every module is moved to the device only while
   it is used, then parked again;
-* otherwise DiT and VAE stay on the device once moved there.
+* otherwise DiT and VAE stay on the device once moved there;
+* a module added with ``streamed=`` (a ``BlockOffload``, for a DiT larger than the GPU) moves only its
+  trunk here; its blocks come to the device one at a time while it runs (block_offload.py).
 
 ``events`` records every move as ``(name, "device" | "park")``, which is what the tests check (the labels
 stay meaningful when the device is the CPU itself).
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from .block_offload import BlockOffload
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,6 +37,7 @@ class _Entry:
     group: str | None  # at most one module of a group on the device
     on_device: bool  # logical place, tracked even when device and park are both the CPU
     pinned: dict[str, Tensor] = field(default_factory=dict)  # CUDA only: page-locked parking buffers
+    streamed: BlockOffload | None = None  # blocks streamed: moving the module moves only its trunk
 
 
 class Residency:
@@ -50,11 +55,25 @@ class Residency:
         self._entries: dict[str, _Entry] = {}
         self.events: list[tuple[str, str]] = []
 
-    def add(self, name: str, module: nn.Module, *, keep: bool = True, group: str | None = None) -> None:
-        """Register ``module`` (currently on the parking device) under ``name``."""
+    def add(
+        self,
+        name: str,
+        module: nn.Module,
+        *,
+        keep: bool = True,
+        group: str | None = None,
+        streamed: BlockOffload | None = None,
+    ) -> None:
+        """Register ``module`` (currently on the parking device) under ``name``.
+
+        streamed: the module's installed BlockOffload; activating then moves only the trunk (the blocks
+        stream during forward), parking returns the trunk and frees the block slots.
+        """
         if name in self._entries:
             raise ValueError(f"a module named {name!r} is already registered")
-        self._entries[name] = _Entry(module, keep, group, on_device=False)
+        if streamed is not None and streamed.model is not module:
+            raise ValueError(f"streamed= must be the BlockOffload installed on {name!r} itself")
+        self._entries[name] = _Entry(module, keep, group, on_device=False, streamed=streamed)
 
     def module(self, name: str) -> nn.Module:
         return self._entries[name].module
@@ -68,7 +87,11 @@ class Residency:
         if entry.on_device == to_device:
             return
         device = self.device if to_device else self.park_device
-        if not to_device and self.device.type == "cuda" and self.park_device.type == "cpu":
+        if entry.streamed is not None and to_device:
+            entry.streamed.activate()
+        elif entry.streamed is not None:
+            entry.streamed.park()
+        elif not to_device and self.device.type == "cuda" and self.park_device.type == "cpu":
             _park_pinned(entry, self.park_device)
         else:
             entry.module.to(device)
