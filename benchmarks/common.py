@@ -6,6 +6,7 @@ the repository root, with the package installed or ``PYTHONPATH=.``).
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import os
@@ -105,6 +106,23 @@ def measure_ceilings(device: str = "cuda") -> dict[str, float]:
     out["copy_gbps"] = _gemm_rate(copy)
     torch.cuda.empty_cache()
     return out
+
+
+def check_preset(parser: argparse.ArgumentParser, name: str) -> None:
+    """parser.error (exit 2, the choices named) unless ``name`` is a DiT preset."""
+    from turbodiffusion.models.wan.config import dit_preset
+
+    try:
+        dit_preset(name)
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def benchmark_device(quick: bool) -> torch.device:
+    """CUDA for a real run, the CPU for a --quick smoke run; exits with a message on a GPU-less machine."""
+    if not quick and not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
+    return torch.device("cpu" if quick else "cuda")
 
 
 def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from common import environment, measure_ceilings, print_table, write_json
+from common import benchmark_device, check_preset, environment, measure_ceilings, print_table, write_json
 from e2e_stages import (
     build_dit,
     count_host_syncs,
@@ -401,19 +401,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("reps", "base_reps", "loop_reps", "stage_reps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    try:
-        dit_preset(args.preset)
-    except ValueError as err:
-        parser.error(str(err))
+    check_preset(parser, args.preset)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     quick = args.quick
-    if not quick and not torch.cuda.is_available():
-        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
-    device = torch.device("cpu" if quick else "cuda")
+    device = benchmark_device(quick)
     preset = dit_preset(args.preset)
     i2v = preset.model_type == "i2v"
     if quick:  # the preset's kind (t2v / i2v) at a tiny width

@@ -30,7 +30,7 @@ import argparse
 import dataclasses
 
 import torch
-from common import environment, print_table, write_json
+from common import benchmark_device, check_preset, environment, print_table, write_json
 from e2e_stages import build_dit, first_call, param_gib, peak_gib, quantiles, reset_memory, sync, time_calls
 
 from turbodiffusion.attention import AttentionConfig
@@ -94,18 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--reps must be >= 1 (got {args.reps})")
     if any(d < 0 for d in args.depths):
         parser.error(f"--depths must be >= 0 (got {' '.join(map(str, args.depths))}); 1 is the default")
-    try:
-        dit_preset(args.preset)
-    except ValueError as err:
-        parser.error(str(err))
+    check_preset(parser, args.preset)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.quick and not torch.cuda.is_available():
-        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
-    device = torch.device("cpu" if args.quick else "cuda")
+    device = benchmark_device(args.quick)
     preset = dit_preset(args.preset)
     if args.quick:  # the preset's kind (t2v / i2v) at a tiny width
         cfg = dataclasses.replace(QUICK_DIT, in_dim=preset.in_dim, model_type=preset.model_type)

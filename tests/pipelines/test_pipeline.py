@@ -34,6 +34,17 @@ def i2v_folder(tmp_path_factory):
     return write_wan22_i2v(tmp_path_factory.mktemp("wan22_i2v"))
 
 
+# Residency events of one generation under model offload: each network on the device only while it runs.
+EVERY_NETWORK_PARKED_AFTER_USE = [
+    ("text_encoder", "device"),
+    ("text_encoder", "park"),
+    ("dit", "device"),
+    ("dit", "park"),
+    ("vae", "device"),
+    ("vae", "park"),
+]
+
+
 def test_builtin_output_and_determinism(builtin, caplog):
     a = builtin("a red circle moving right", seed=7, **SMALL)
     b = builtin("a red circle moving right", seed=7, **SMALL)
@@ -94,14 +105,7 @@ def test_text_encoder_leaves_the_device_and_offload_parks_all():
     off = TurboPipeline.from_pretrained("builtin-random", device="cpu", offload=True)
     assert off("x", **SMALL).settings.offload == "model"  # True is the "model" mode, recorded by name
     assert off.residency.on_device() == [] and off.block_offloads == {}
-    assert off.residency.events == [
-        ("text_encoder", "device"),
-        ("text_encoder", "park"),
-        ("dit", "device"),
-        ("dit", "park"),
-        ("vae", "device"),
-        ("vae", "park"),
-    ]
+    assert off.residency.events == EVERY_NETWORK_PARKED_AFTER_USE
 
 
 def test_block_offload_generates_the_same_frames(builtin):
@@ -111,14 +115,7 @@ def test_block_offload_generates_the_same_frames(builtin):
     assert streamed.settings.offload == "blocks"
     # Component offload as "model" does it; the DiT entry moves only its trunk, the blocks stream.
     assert pipe.residency.on_device() == []
-    assert pipe.residency.events == [
-        ("text_encoder", "device"),
-        ("text_encoder", "park"),
-        ("dit", "device"),
-        ("dit", "park"),
-        ("vae", "device"),
-        ("vae", "park"),
-    ]
+    assert pipe.residency.events == EVERY_NETWORK_PARKED_AFTER_USE
     offload = pipe.block_offloads["dit"]
     assert offload.model is pipe.components.dits[0] and not offload.active
     blocks = pipe.components.dits[0].config.num_layers
