@@ -4,7 +4,9 @@ Measures, per shape (M tokens x the qkvo, FFN-up and FFN-down linears of Wan 1.3
 bf16 ``F.linear`` (cuBLAS, the baseline); our W8A8 INT8 linear as a whole (activation quantisation + GEMM,
 bias fused) and its two launches alone; ``torch._int_mm`` on the same int8 codes (a raw INT8 GEMM with no
 scales: the library peer); our FP8 e4m3 block-scaled linear and its GEMM alone; ``torch._scaled_mm`` with
-per-tensor FP8 scales (the library FP8 peer); torchao's int8 dynamic quantisation when it is importable.
+per-tensor FP8 scales (the library FP8 peer); cuBLASLt's block-scaled FP8 GEMM on our FP8 codes and scales
+(cublas_blockwise.py: the scale layout it reads is probed and the output checked first); torchao's int8
+dynamic quantisation when it is importable.
 FLOPs = 2·M·N·K for every row (for W8A8 the time includes the activation quantisation). Ceilings (bf16,
 int8, fp8 GEMM at 8192^3; copy bandwidth) are measured in the same run; speedup = bf16 time / row time.
 
@@ -30,6 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from common import environment, measure_ceilings, print_table, time_ms, write_json
+from cublas_blockwise import probe_blockwise_fp8
 
 # name -> (M tokens, model dim, FFN dim); M from models.md §8 (480p and 720p, 81 frames).
 SHAPES = {"wan-1.3b": (32760, 1536, 8960), "wan-14b-720p": (75600, 5120, 13824)}
@@ -87,24 +90,36 @@ def check_int8(layer, x, rows) -> dict:
 def check_fp8(layer, x, rows) -> dict:
     """Our FP8 linear against the reference: codes exact, output by the kernel-vs-reference rule."""
     from turbodiffusion.quant.act_quant import quantize_blockwise, quantize_blockwise_reference
-    from turbodiffusion.quant.gemm import scaled_mm, scaled_mm_reference
-    from turbodiffusion.testing import tolerances
-    from turbodiffusion.testing.compare import max_rel
+    from turbodiffusion.quant.gemm import scaled_mm
 
     xq, xs = quantize_blockwise(x, 1, "fp8", impl="triton")
     out = scaled_mm(xq, xs, layer.fp8_weight, layer.scale, layer.bias, a_tile_rows=1, impl="triton")
-    result = {"codes_exact": True, "scales_exact": True, "max_rel": 0.0, "bound": 0.0}
+    result = {"codes_exact": True, "scales_exact": True}
     for lo, hi in _runs(rows):
         q_ref, s_ref = quantize_blockwise_reference(x[lo:hi], 1, "fp8")
         result["codes_exact"] &= bool(torch.equal(xq[lo:hi].view(torch.int8), q_ref.view(torch.int8)))
         result["scales_exact"] &= bool(torch.equal(xs[lo:hi], s_ref))
-        args = (q_ref, s_ref, layer.fp8_weight, layer.scale, layer.bias)
-        truth = scaled_mm_reference(*args, out_dtype=torch.float32, a_tile_rows=1)
-        eager = scaled_mm_reference(*args, out_dtype=x.dtype, a_tile_rows=1)
-        result["max_rel"] = max(result["max_rel"], max_rel(out[lo:hi], truth))
-        result["bound"] = max(result["bound"], tolerances.lowp_bound(x.dtype, max_rel(eager, truth)))
-    result["ok"] = result["codes_exact"] and result["scales_exact"] and result["max_rel"] <= result["bound"]
+    out_ok, details = fp8_output_check(out, xq, xs, layer, rows, x.dtype)
+    result.update(details)
+    result["ok"] = result["codes_exact"] and result["scales_exact"] and out_ok
     return result
+
+
+def fp8_output_check(out, xq, xs, layer, rows, dtype) -> tuple[bool, dict]:
+    """An FP8 GEMM's output [M, N] on the check rows against the reference on the same codes: its largest
+    relative error to the fp32 truth within the bound set by the reference's own rounding to ``dtype``."""
+    from turbodiffusion.quant.gemm import scaled_mm_reference
+    from turbodiffusion.testing import tolerances
+    from turbodiffusion.testing.compare import max_rel
+
+    worst, bound = 0.0, 0.0
+    for lo, hi in _runs(rows):
+        args = (xq[lo:hi], xs[lo:hi], layer.fp8_weight, layer.scale, layer.bias)
+        truth = scaled_mm_reference(*args, out_dtype=torch.float32, a_tile_rows=1)
+        eager = scaled_mm_reference(*args, out_dtype=dtype, a_tile_rows=1)
+        worst = max(worst, max_rel(out[lo:hi], truth))
+        bound = max(bound, tolerances.lowp_bound(dtype, max_rel(eager, truth)))
+    return worst <= bound, {"max_rel": worst, "bound": bound}
 
 
 def _runs(rows: torch.Tensor) -> list[tuple[int, int]]:
@@ -150,6 +165,7 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
         checks["fp8"] = check_fp8(fp8, x, rows)
     flops = 2 * m * n * k
     rows_out: list[dict] = []
+    blockwise_report = None
     candidates: list[tuple[str, str, object]] = [
         ("bf16 F.linear (cuBLAS)", "bf16", lambda: F.linear(x, w, bias))
     ]
@@ -179,6 +195,12 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
             candidates.append(
                 ("torch._scaled_mm fp8 per-tensor", "fp8", lambda: torch._scaled_mm(xt, wt, one, one, bias=bias, out_dtype=torch.bfloat16))
             )  # fmt: skip
+            blockwise, blockwise_report = probe_blockwise_fp8(
+                xf, xfs, fp8.fp8_weight, fp8.scale, fp8.bias,
+                lambda out: fp8_output_check(out, xf, xfs, fp8, rows, x.dtype),
+            )  # fmt: skip
+            if blockwise is not None:
+                candidates.append(("  fp8 gemm cuBLASLt blockwise (our format)", "fp8", blockwise))
     # Accuracy on the bias-free products (Gaussian x and W), so a bias cannot dilute the error.
     nb = {name: copy.deepcopy(layer) for name, layer in (("int8", int8), ("fp8", fp8), ("fp8_re", fp8_re))}
     for layer in nb.values():
@@ -229,6 +251,9 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
         if label.startswith("w8a8 fp8"):
             row["check"] = "ok" if checks["fp8"]["ok"] else "FAIL"
         rows_out.append(row)
+    if blockwise_report is not None:
+        rows_out.append({"shape": name, "M": m, "N": n, "K": k, "impl": "cuBLASLt blockwise probe",
+                         "note": f"layout: {blockwise_report['layout']}", "probe": blockwise_report})  # fmt: skip
     if fp8_ok:
         rows_out.append({"shape": name, "M": m, "N": n, "K": k, "impl": "w8a8 fp8 from int8 (ours)",
                          "rel_l2_nobias": errors["w8a8 fp8 from int8 (ours)"]})  # fmt: skip
