@@ -41,7 +41,6 @@ the script is checked before GPU time is spent.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import statistics
 import sys
@@ -51,19 +50,20 @@ from dataclasses import dataclass
 import torch
 from common import benchmark_device, check_preset, environment, measure_ceilings, print_table, write_json
 from e2e_stages import (
+    RESOLUTIONS,
     build_dit,
     count_host_syncs,
     cpu_ceilings,
     decode_stage,
+    dit_shape,
     encode_stage,
-    first_call,
     param_gib,
     peak_gib,
-    quantiles,
     reset_memory,
     sync,
     text_stage,
     time_calls,
+    time_forward,
 )
 from peer_official import PeerUnavailable, load_peer, swap_in_peer
 from roofline import dit_forward_cost, floor_seconds
@@ -80,9 +80,7 @@ from turbodiffusion.sampling.rcm import rcm_sample
 from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 from turbodiffusion.testing.compare import rel_l2
 
-RESOLUTIONS = {"480p": (832, 480), "720p": (1280, 720)}  # (width, height), Wan's 16:9 sizes
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
-QUICK_SIZE = (5, 64, 96)  # frames, height, width of the --quick video: latent 2 x 8 x 12, L = 48
 BASELINE_STEPS, TURBO_STEPS = 50, 4
 PEER_PAIR = ("ours@peer", "peer")  # run last, after the decode stage: a crash there loses no other row
 COLUMNS = [
@@ -178,14 +176,11 @@ def time_row(
 
     with torch.no_grad():
         if same_as is None:
-            first, result = first_call(forward, device)
-            out = result.float().clone()  # the graph row reuses its output buffer: copy before timing
-            p50, p20, p80 = quantiles(time_calls(forward, reps, device))
+            timing, out = time_forward(forward, reps, device)
         else:
             prev, out = same_as
-            first, p50, p20, p80, reps = (
-                prev[k] for k in ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps")
-            )
+            timing = {k: prev[k] for k in ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps")}
+        p50 = timing["fwd_ms"]
         latent, syncs = None, None
         if plan.cfg:
             diffusion_s, how = BASELINE_STEPS * 2 * p50 / 1e3, f"{BASELINE_STEPS * 2} x fwd"
@@ -212,8 +207,7 @@ def time_row(
         "row": plan.name, "attention": plan.attention, "gemm": "int8" if plan.w8a8 else "bf16",
         "norms": "peer" if plan.peer else ("fused" if plan.fused else "eager"), "graph": plan.graph,
         "forwards": BASELINE_STEPS * 2 if plan.cfg else TURBO_STEPS, "how": how, "extrap": how != "loop",
-        "first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps,
-        "diffusion_s": diffusion_s, "peak_gib": peak_gib(device), "host_syncs": syncs,
+        **timing, "diffusion_s": diffusion_s, "peak_gib": peak_gib(device), "host_syncs": syncs,
     }  # fmt: skip
     return row, out, latent
 
@@ -411,16 +405,11 @@ def main(argv: list[str] | None = None) -> None:
     device = benchmark_device(quick)
     preset = dit_preset(args.preset)
     i2v = preset.model_type == "i2v"
-    if quick:  # the preset's kind (t2v / i2v) at a tiny width
-        cfg = dataclasses.replace(QUICK_DIT, in_dim=preset.in_dim, model_type=preset.model_type)
-        vae_cfg, umt5 = BUILTIN_VAE, BUILTIN_UMT5
-        frames, height, width = QUICK_SIZE
-    else:
-        cfg, vae_cfg, umt5 = preset, WAN21_VAE, UMT5_XXL
-        (width, height), frames = RESOLUTIONS[args.resolution], args.frames
+    shape = dit_shape(preset, args.resolution, args.frames, QUICK_DIT if quick else None)
+    cfg, lat, tokens = shape.cfg, shape.latent, shape.tokens
+    frames, height, width = shape.frames, shape.height, shape.width
+    vae_cfg, umt5 = (BUILTIN_VAE, BUILTIN_UMT5) if quick else (WAN21_VAE, UMT5_XXL)
     sigma_max = SIGMA_MAX_I2V if i2v else SIGMA_MAX_T2V
-    lat = (1, cfg.out_dim, 1 + (frames - 1) // 4, height // 8, width // 8)
-    tokens = lat[2] * (lat[3] // cfg.patch_size[1]) * (lat[4] // cfg.patch_size[2])
     name = f"{args.preset} {args.resolution}" + (" (quick: tiny config)" if quick else "")
     print(f"{name}: {frames}x{height}x{width}, latent {lat}, L={tokens} tokens, {device}", flush=True)
 

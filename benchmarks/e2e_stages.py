@@ -9,6 +9,7 @@ its model alone on the device.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import statistics
 import time
@@ -24,8 +25,38 @@ from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
 from turbodiffusion.pipelines.i2v import image_condition
+from turbodiffusion.pipelines.presets import RESOLUTIONS
 from turbodiffusion.quant import Int8Config, quantize_
 from turbodiffusion.testing.compare import rel_l2
+
+QUICK_SIZE = (5, 64, 96)  # frames, height, width of a --quick video: latent 2 x 8 x 12, L = 48
+
+
+@dataclasses.dataclass(frozen=True)
+class DitShape:
+    """What a benchmark's DiT runs on: its config, the video size and the latent [1, C, F, h, w]."""
+
+    cfg: WanDiTConfig
+    frames: int
+    height: int
+    width: int
+    latent: tuple[int, int, int, int, int]
+    tokens: int  # L: latent positions after patching
+
+
+def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: WanDiTConfig | None) -> DitShape:
+    """The preset at ``resolution`` (a key of RESOLUTIONS) and ``frames``, or, given ``quick_dit`` (a
+    --quick run), that tiny config with the preset's kind (t2v / i2v) at QUICK_SIZE."""
+    if quick_dit is not None:
+        cfg = dataclasses.replace(quick_dit, in_dim=preset.in_dim, model_type=preset.model_type)
+        frames, height, width = QUICK_SIZE
+    else:
+        cfg = preset
+        width, height = RESOLUTIONS[resolution]
+    lat = (1, cfg.out_dim, 1 + (frames - 1) // 4, height // 8, width // 8)
+    tokens = lat[2] * (lat[3] // cfg.patch_size[1]) * (lat[4] // cfg.patch_size[2])
+    return DitShape(cfg, frames, height, width, lat, tokens)
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Timing
@@ -78,6 +109,16 @@ def first_call(fn: Callable[[], object], device: torch.device) -> tuple[float, o
     result = fn()
     sync(device)
     return time.perf_counter() - t0, result
+
+
+def time_forward(forward: Callable[[], Tensor], reps: int, device: torch.device) -> tuple[dict, Tensor]:
+    """One warm-up call, then ``reps`` timed calls of ``forward``. Returns ({first_call_s, fwd_ms (p50),
+    fwd_p20, fwd_p80, fwd_reps}, the warm-up's output in fp32, copied before the timed calls since a
+    graph replay reuses its output buffer)."""
+    first, result = first_call(forward, device)
+    out = result.float().clone()
+    p50, p20, p80 = quantiles(time_calls(forward, reps, device))
+    return {"first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps}, out
 
 
 class count_host_syncs(contextlib.AbstractContextManager):  # noqa: N801 (used like a function)

@@ -27,20 +27,28 @@ CPU (wall clock, no pinned memory) so the script is checked before GPU time is s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import torch
 from common import benchmark_device, check_preset, environment, print_table, write_json
-from e2e_stages import build_dit, first_call, param_gib, peak_gib, quantiles, reset_memory, sync, time_calls
+from e2e_stages import (
+    RESOLUTIONS,
+    build_dit,
+    dit_shape,
+    param_gib,
+    peak_gib,
+    quantiles,
+    reset_memory,
+    sync,
+    time_calls,
+    time_forward,
+)
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
 from turbodiffusion.pipelines.block_offload import stream_blocks
 from turbodiffusion.testing.compare import rel_l2
 
-RESOLUTIONS = {"480p": (832, 480), "720p": (1280, 720)}  # (width, height), Wan's 16:9 sizes
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=4, text_dim=64, text_len=32)
-QUICK_SIZE = (5, 64, 96)  # frames, height, width of the --quick video: latent 2 x 8 x 12, L = 48
 COLUMNS = [
     "row", "depth", "fwd_ms", "fwd_p20", "fwd_p80", "first_call_s", "ratio", "device_gib", "peak_gib",
     "copy_ms", "floor_ms", "x_floor", "exact", "rel_l2",
@@ -60,13 +68,6 @@ def h2d_gbps(device: torch.device) -> float | None:
     buffers.clear()  # 1 GiB on each side: give it back before the model is built
     torch.cuda.empty_cache()
     return GIB / ms / 1e6
-
-
-def time_forward(forward, reps: int, device: torch.device) -> dict:
-    first, out = first_call(forward, device)
-    out = out.float().clone()
-    p50, p20, p80 = quantiles(time_calls(forward, reps, device))
-    return {"first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps}, out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,15 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device = benchmark_device(args.quick)
     preset = dit_preset(args.preset)
-    if args.quick:  # the preset's kind (t2v / i2v) at a tiny width
-        cfg = dataclasses.replace(QUICK_DIT, in_dim=preset.in_dim, model_type=preset.model_type)
-        frames, height, width = QUICK_SIZE
-    else:
-        cfg = preset
-        (width, height), frames = RESOLUTIONS[args.resolution], args.frames
+    shape = dit_shape(preset, args.resolution, args.frames, QUICK_DIT if args.quick else None)
+    cfg, lat, tokens = shape.cfg, shape.latent, shape.tokens
+    frames, height, width = shape.frames, shape.height, shape.width
     backend = args.attention or ("sla" if args.quick else "sagesla")
-    lat = (1, cfg.out_dim, 1 + (frames - 1) // 4, height // 8, width // 8)
-    tokens = lat[2] * (lat[3] // cfg.patch_size[1]) * (lat[4] // cfg.patch_size[2])
     print(f"{args.preset}: {frames}x{height}x{width}, L={tokens} tokens, {backend}, {device}", flush=True)
 
     g = torch.Generator(device).manual_seed(5)

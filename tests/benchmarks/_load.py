@@ -1,13 +1,17 @@
-"""Load a benchmark script (benchmarks/<name>.py) as a module, for the tests of its pure parts.
+"""Load a benchmark script (benchmarks/<name>.py) as a module, for the tests of its pure parts, or run it.
 
 Benchmarks are scripts, not a package; only those whose imports are all installed packages (roofline,
-peer_official) load this way. e2e.py imports its sibling scripts, so its tests run it as a subprocess.
+peer_official, cublas_blockwise) load this way. Scripts that import their siblings (e2e.py, offload.py,
+...) are run as subprocesses by ``run_benchmark``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from ..conftest import REPO
@@ -25,3 +29,13 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[key] = module  # dataclasses look their module up here while the file executes
     spec.loader.exec_module(module)
     return module
+
+
+def run_benchmark(cwd: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run benchmarks/<name>.py with ``args`` in ``cwd`` on the CPU (no GPU visible, Triton interpreted);
+    output captured as text, five minutes at most."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip

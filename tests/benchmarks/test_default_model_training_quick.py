@@ -4,20 +4,13 @@ first row; the two sCM tangent implementations are cross-checked before timing."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from ..conftest import REPO
+from ._load import run_benchmark
 
 
 def test_quick_run_reports_every_group(tmp_path):
     out = tmp_path / "training.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "default_model_training.py"), "--quick", "--json", str(out)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = run_benchmark(tmp_path, "default_model_training", "--quick", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
     assert [r["group"] for r in rows] == ["vae"] * 4 + ["teacher"] * 2 + ["scm"] * 2

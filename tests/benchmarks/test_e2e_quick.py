@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from ..conftest import REPO
-
-
-def _run(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "e2e.py"), *args], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+from ._load import run_benchmark
 
 
 def test_t2v_quick_table(tmp_path):
     out = tmp_path / "e2e.json"
-    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--reps", "2", "--loop-reps", "1",
+    result = run_benchmark(tmp_path, "e2e", "wan2.1-t2v-1.3b", "--quick", "--reps", "2", "--loop-reps", "1",
                   "--stage-reps", "1", "--json", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -56,7 +45,7 @@ def test_t2v_quick_table(tmp_path):
 
 def test_i2v_quick_extrapolates_and_reports_the_peer(tmp_path):
     out = tmp_path / "e2e.json"
-    result = _run(tmp_path, "wan2.2-i2v-a14b", "--resolution", "720p", "--quick", "--loops", "final",
+    result = run_benchmark(tmp_path, "e2e", "wan2.2-i2v-a14b", "--resolution", "720p", "--quick", "--loops", "final",
                   "--reps", "1", "--stage-reps", "1", "--peer", str(tmp_path), "--json", str(out),
                   "--rows", "+rCM,+SLA,+W8A8,+fused,ours@peer,peer")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -73,7 +62,7 @@ def test_i2v_quick_extrapolates_and_reports_the_peer(tmp_path):
 
 def test_row_subset_keeps_the_baseline(tmp_path):
     out = tmp_path / "e2e.json"
-    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--rows", "+fused", "--reps", "1", "--loops", "none",
+    result = run_benchmark(tmp_path, "e2e", "wan2.1-t2v-1.3b", "--quick", "--rows", "+fused", "--reps", "1", "--loops", "none",
                   "--stage-reps", "1", "--json", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
@@ -89,5 +78,5 @@ def test_row_subset_keeps_the_baseline(tmp_path):
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, args, message):
-    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", *args)
+    result = run_benchmark(tmp_path, "e2e", "wan2.1-t2v-1.3b", "--quick", *args)
     assert result.returncode == 2 and message in result.stderr

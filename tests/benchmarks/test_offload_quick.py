@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from ..conftest import REPO
-
-
-def _run(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "offload.py"), *args], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+from ._load import run_benchmark
 
 
 def test_quick_rows(tmp_path):
     out = tmp_path / "offload.json"
-    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--attention", "sdpa", "--w8a8", "--depths", "0", "2",
+    result = run_benchmark(tmp_path, "offload", "wan2.1-t2v-1.3b", "--quick", "--attention", "sdpa", "--w8a8", "--depths", "0", "2",
                   "--reps", "1", "--json", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -43,5 +32,5 @@ def test_quick_rows(tmp_path):
 
 
 def test_bad_depth_is_refused(tmp_path):
-    result = _run(tmp_path, "wan2.1-t2v-1.3b", "--quick", "--depths", "-1")
+    result = run_benchmark(tmp_path, "offload", "wan2.1-t2v-1.3b", "--quick", "--depths", "-1")
     assert result.returncode == 2 and "--depths must be >= 0" in result.stderr
