@@ -253,6 +253,53 @@ def test_batch_items_are_independent_and_calls_keep_no_state():
     assert_matches(both[1:], alone, dtype=torch.float32)
 
 
+@pytest.mark.parametrize(("channels_last", "fused"), [(True, False), (False, True), (True, True)])
+def test_fast_paths_match_full_sequence(channels_last: bool, fused: bool):
+    """Channels-last memory and the fused norm(+SiLU) ops are the same model: fp32 outputs equal the
+    full-sequence formulation to the kernel bound, and the state dict is untouched. (On the CPU the
+    fused norm is its fp32 reference; tests/ops/test_channel_rms_norm.py checks the kernel against it.)"""
+    cfg = SMALL
+    g = torch.Generator().manual_seed(31)
+    model = _random_vae(cfg, seed=32)
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    model.use_channels_last(channels_last).enable_fused_ops(fused)
+    video = _video(g, 1, 9, 16, 24)
+    latent_in = torch.randn(1, cfg.z_dim, 3, 2, 3, generator=g)
+    with torch.inference_mode():
+        latent, decoded = model.encode(video, chunk_latents=2), model.decode(latent_in, chunk_latents=2)
+        ref_latent, ref_decoded = full_encode(sd, cfg, video), full_decode(sd, cfg, latent_in)
+    assert_matches(latent, ref_latent, dtype=torch.float32)
+    assert_matches(decoded, ref_decoded, dtype=torch.float32)
+    assert all(torch.equal(v, sd[k]) for k, v in model.state_dict().items())
+    if channels_last:
+        conv = model.decoder.conv1.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
+        model.use_channels_last(False)
+        assert model.decoder.conv1.weight.is_contiguous()
+
+
+def test_fused_bf16_close_to_fp32():
+    """The fused norms in bf16 (fp32 inside) are at least as close to the fp32 model as the eager bf16 VAE
+    allows (STYLE.md's error-ratio rule against the full-sequence bf16 formulation)."""
+    cfg = SMALL
+    g = torch.Generator().manual_seed(41)
+    model = _random_vae(cfg, seed=42)
+    low = copy.deepcopy(model).to(torch.bfloat16).use_channels_last().enable_fused_ops()
+    sd_low = copy.deepcopy(model).to(torch.bfloat16).state_dict()
+    latent = torch.randn(1, cfg.z_dim, 3, 2, 3, generator=g)
+    with torch.inference_mode():
+        truth, dec = model.decode(latent), low.decode(latent)
+        eager = full_decode(sd_low, cfg, latent)
+    assert dec.dtype == torch.bfloat16
+    assert_matches(dec, truth, eager=eager, dtype=torch.bfloat16)
+
+
+def test_silu_in_the_norm_needs_the_fused_path():
+    norm = WanVAE(SMALL).decoder.head[0]
+    with pytest.raises(ValueError, match="enable_fused_ops"):
+        norm(torch.randn(1, norm.gamma.shape[0], 1, 2, 2), silu=True)
+
+
 # ----------------------------------------------------------------------------- bf16
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .vae_blocks import AttentionBlock, CausalConv3d, ChunkCache, Resample, ResidualBlock, RMSNorm
+from .vae_blocks import AttentionBlock, CausalConv3d, ChunkCache, Resample, ResidualBlock, RMSNorm, run_layers
 
 logger = logging.getLogger(__name__)
 
@@ -203,9 +203,7 @@ class Encoder3d(nn.Module):
         x = self.conv1(x, cache)
         for block in (*self.downsamples, *self.middle):
             x = block(x, cache)
-        for layer in self.head:
-            x = layer(x, cache) if isinstance(layer, CausalConv3d) else layer(x)
-        return x
+        return run_layers(self.head, x, cache)
 
 
 class Decoder3d(nn.Module):
@@ -250,9 +248,7 @@ class Decoder3d(nn.Module):
         x = self.conv1(x, cache)
         for block in (*self.middle, *self.upsamples):
             x = block(x, cache)
-        for layer in self.head:
-            x = layer(x, cache) if isinstance(layer, CausalConv3d) else layer(x)
-        return x
+        return run_layers(self.head, x, cache)
 
 
 class WanVAE(nn.Module):
@@ -271,6 +267,39 @@ class WanVAE(nn.Module):
         self.conv1 = CausalConv3d(2 * z, 2 * z, 1)
         self.conv2 = CausalConv3d(z, z, 1)
         self.decoder = Decoder3d(config)
+        self.channels_last = False  # set by use_channels_last
+
+    def use_channels_last(self, enabled: bool = True) -> WanVAE:
+        """Run the convolutions channels-last: weights stored channels_last_3d (5D) / channels_last (4D)
+        and every chunk's activations in the same layout, the one cuDNN's fastest 3D kernels read.
+
+        In place (``enabled=False`` restores the default layout); returns self. Parameter names, values
+        and the state dict are unchanged; outputs differ from the default layout only by the rounding of
+        the convolution algorithm cuDNN picks.
+        """
+        for param in self.parameters():
+            if param.dim() in (4, 5):
+                layout = (
+                    (torch.channels_last if param.dim() == 4 else torch.channels_last_3d) if enabled else None
+                )
+                param.data = param.data.contiguous(memory_format=layout or torch.contiguous_format)
+        self.channels_last = enabled
+        return self
+
+    def enable_fused_ops(self, enabled: bool = True) -> WanVAE:
+        """Run every RMSNorm (and the SiLU after it) as one ``ops.channel_rms_norm`` pass: a Triton kernel
+        on CUDA for channels-last activations (``use_channels_last``), the fp32 reference otherwise.
+
+        In place (``enabled=False`` restores the eager chain, computed in the activations' dtype as the
+        official code does); returns self. Weights and the state dict are unchanged.
+        """
+        for module in self.modules():
+            if isinstance(module, RMSNorm):
+                module.fused = enabled
+        return self
+
+    def _layout(self, x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
 
     def _check_device(self, name: str, x: Tensor) -> None:
         weights = self.conv2.weight.device
@@ -335,7 +364,7 @@ class WanVAE(nn.Module):
         for start, stop in tqdm(chunks, desc="VAE encode", unit="chunk", disable=not progress):
             chunk = video[:, :, :1] if start == 0 else video[:, :, 1 + tf * (start - 1) : 1 + tf * (stop - 1)]
             # Cast per chunk: a cast copy of the whole clip would add a clip-sized tensor to peak memory.
-            moments[:, :, start:stop] = self.encoder(chunk.to(dtype), cache)
+            moments[:, :, start:stop] = self.encoder(self._layout(chunk.to(dtype)), cache)
         return self.conv1(moments)
 
     def decode(self, latent: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
@@ -363,7 +392,7 @@ class WanVAE(nn.Module):
             raise ValueError(f"latent F, h and w must be at least 1 (got shape {tuple(latent.shape)})")
         self._check_device("latent", latent)
         mean, std = self._stats(latent.device)
-        z = self.conv2((latent.float() * std + mean).to(self.conv2.weight.dtype))
+        z = self.conv2(self._layout((latent.float() * std + mean).to(self.conv2.weight.dtype)))
         chunks = latent_chunks(f, chunk_latents)
         logger.debug("VAE decode %s in %d chunks", tuple(latent.shape), len(chunks))
 

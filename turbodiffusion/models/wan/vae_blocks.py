@@ -20,7 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...ops.channel_rms_norm import channel_rms_norm
+
 ResampleMode = Literal["downsample2d", "downsample3d", "upsample2d", "upsample3d"]
+
+
+def memory_format_of(x: Tensor) -> torch.memory_format:
+    """channels_last_3d for a 5D tensor stored channels-last (and not also plain contiguous), else
+    contiguous_format: the layout new activations of the same clip should take."""
+    cl = x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d)
+    return torch.channels_last_3d if cl and not x.is_contiguous() else torch.contiguous_format
 
 
 class ChunkCache:
@@ -70,25 +79,25 @@ class CausalConv3d(nn.Conv3d):
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
         pad_t, pad_h, pad_w = self.padding
-        # The official model keeps 2 * pad_t past frames (2 for every 3-tap causal conv); spatial
-        # padding stays symmetric and is applied by F.pad together with the temporal part.
+        # The official model keeps 2 * pad_t past frames (2 for every 3-tap causal conv). The spatial
+        # padding is symmetric zeros, which the convolution applies itself (no padded copy of the input);
+        # only the temporal context is built here.
         self.context = 2 * pad_t
-        self._pad = (pad_w, pad_w, pad_h, pad_h)
-        self.padding = (0, 0, 0)
+        self.padding = (0, pad_h, pad_w)
 
     def forward(self, x: Tensor, cache: ChunkCache | None = None) -> Tensor:
         """x: [B, C_in, t, H, W]; cache: the clip's chunk cache, or None to treat x as the whole clip."""
         if self.context == 0:
-            return super().forward(F.pad(x, self._pad))
+            return super().forward(x)
         past = cache.frames(self) if cache is not None else None
+        if past is not None:
+            x = torch.cat([past, x], dim=2)
         if cache is not None:
             # Keep the last `context` input frames, reaching back into the stored ones when this
             # chunk is shorter than the context (the decoder's first levels see 1 frame per chunk).
-            cache.store(self, (x if past is None else torch.cat([past, x], dim=2))[:, :, -self.context :])
-        if past is not None:
-            x = torch.cat([past, x], dim=2)
+            cache.store(self, x[:, :, -self.context :])
         zeros = self.context - (0 if past is None else past.shape[2])
-        return super().forward(F.pad(x, (*self._pad, zeros, 0)))
+        return super().forward(F.pad(x, (0, 0, 0, 0, zeros, 0)) if zeros else x)
 
 
 class RMSNorm(nn.Module):
@@ -102,10 +111,39 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.scale = channels**0.5
         self.gamma = nn.Parameter(torch.ones(channels, 1, 1) if images else torch.ones(channels, 1, 1, 1))
+        # Set by WanVAE.enable_fused_ops: one ops.channel_rms_norm pass (fp32 inside), SiLU included when
+        # a SiLU follows (run_layers), instead of the eager chain in x's dtype.
+        self.fused = False
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [B, C, t, H, W] (or [B, C, H, W] when built with images=True) -> same shape and dtype."""
+    def forward(self, x: Tensor, silu: bool = False) -> Tensor:
+        """x: [B, C, t, H, W] (or [B, C, H, W] when built with images=True) -> same shape and dtype.
+        silu=True (fused path only) applies the SiLU that follows in the same pass."""
+        if self.fused:
+            return channel_rms_norm(x, self.gamma, silu=silu)
+        if silu:
+            raise ValueError("RMSNorm applies SiLU itself only on the fused path (WanVAE.enable_fused_ops)")
         return F.normalize(x, dim=1) * self.scale * self.gamma
+
+
+def run_layers(layers: nn.Sequential, x: Tensor, cache: ChunkCache) -> Tensor:
+    """Apply ``layers`` in order, passing the chunk cache to causal convolutions; a fused RMSNorm takes the
+    SiLU right after it into its own pass."""
+    items = list(layers)
+    i = 0
+    while i < len(items):
+        layer = items[i]
+        if (
+            isinstance(layer, RMSNorm)
+            and layer.fused
+            and i + 1 < len(items)
+            and isinstance(items[i + 1], nn.SiLU)
+        ):
+            x = layer(x, silu=True)
+            i += 2
+            continue
+        x = layer(x, cache) if isinstance(layer, CausalConv3d) else layer(x)
+        i += 1
+    return x
 
 
 class ResidualBlock(nn.Module):
@@ -131,10 +169,7 @@ class ResidualBlock(nn.Module):
         )
 
     def forward(self, x: Tensor, cache: ChunkCache) -> Tensor:
-        h = self.shortcut(x)
-        for layer in self.residual:
-            x = layer(x, cache) if isinstance(layer, CausalConv3d) else layer(x)
-        return x + h
+        return run_layers(self.residual, x, cache) + self.shortcut(x)
 
 
 class AttentionBlock(nn.Module):
@@ -157,7 +192,8 @@ class AttentionBlock(nn.Module):
         qkv = self.to_qkv(self.norm(frames))  # [B*t, 3C, H, W]
         # [B*t, 1, HW, 3C] made contiguous as the reference does: SDPA rounds differently on strided
         # inputs (fixture latent rel L2 3.3e-7 strided vs 3.0e-7 contiguous, CPU).
-        q, k, v = qkv.reshape(b * t, 1, 3 * c, h * w).transpose(2, 3).contiguous().chunk(3, dim=-1)
+        # (A permute, not a reshape of [B*t, 3C, H, W]: in channels-last memory it is a view.)
+        q, k, v = qkv.permute(0, 2, 3, 1).reshape(b * t, 1, h * w, 3 * c).contiguous().chunk(3, dim=-1)
         # SDPA directly (not the attention registry): this is the VAE's own one-head attention with
         # head dim C (up to 384), which the DiT backends are not built for.
         o = F.scaled_dot_product_attention(q, k, v)  # default scale 1/sqrt(C), as the reference
@@ -220,9 +256,14 @@ class Resample(nn.Module):
     def forward(self, x: Tensor, cache: ChunkCache) -> Tensor:
         if self.mode == "upsample3d" and not cache.first_chunk(self):
             b, c, t, h, w = x.shape
-            pairs = self.time_conv(x, cache).reshape(b, 2, c, t, h, w)
-            # Interleave: frame 2j from channels [0, C), frame 2j+1 from [C, 2C).
-            x = torch.stack((pairs[:, 0], pairs[:, 1]), dim=3).reshape(b, c, 2 * t, h, w)
+            pairs = self.time_conv(x, cache).unflatten(1, (2, c))  # [B, 2, C, t, H, W], a view
+            # Interleave: frame 2j from channels [0, C), frame 2j+1 from [C, 2C). One copy, into the
+            # memory format the convolutions run in.
+            out = torch.empty(
+                (b, c, 2 * t, h, w), dtype=x.dtype, device=x.device, memory_format=memory_format_of(x)
+            )
+            out.unflatten(2, (t, 2)).copy_(pairs.permute(0, 2, 3, 1, 4, 5))
+            x = out
         y = self._per_frame(x)
         if self.mode == "downsample3d":
             previous = cache.frames(self)

@@ -1,0 +1,185 @@
+"""Where one DiT forward spends its GPU time: kernel time by category, per model variant, in one run.
+
+    PYTHONPATH=. python benchmarks/profile_forward.py wan2.1-t2v-1.3b --resolution 480p \
+        --variants sdpa,sagesla+int8+fused,sagesla+fp8+fused --json results/profile_1.3b.json
+    PYTHONPATH=. python benchmarks/profile_forward.py wan2.1-t2v-1.3b --quick --json /tmp/p.json  # CPU smoke
+
+A variant is ``attention[+int8|+fp8][+fused]``: the attention backend (sdpa, sla, sagesla), the W8A8 mode
+(quantize_ with Int8Config or Fp8Config; none = bf16 linears) and the fused norm ops. Each variant's DiT
+(random bf16 weights) is timed as benchmarks/e2e.py times a row (CUDA-event median after a warm-up), then
+``--profile-reps`` forwards run under torch.profiler and every GPU kernel's time is summed per forward and
+put in one category (``categorize``: gemm, attention, quant, norm, elementwise, copy, other). The table
+gives ms per forward per category; the JSON adds the top kernels by time. This says which stage to work on
+next: it is a diagnosis, not a speed claim (the profiler adds a little time per launch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+
+import torch
+from common import benchmark_device, check_preset, environment, print_table, write_json
+from e2e_stages import QUICK_SIZE, build_dit, dit_shape, reset_memory, time_forward
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
+from turbodiffusion.pipelines.presets import RESOLUTIONS
+from turbodiffusion.quant import Fp8Config, Int8Config, quantize_
+
+QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
+CATEGORIES = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "other")
+# First match wins: our Triton kernels are named after their op; library kernels after their family.
+_RULES = [
+    ("quant", r"quant"),
+    ("attention", r"sla|sage|attn|attention|flash|fmha|softmax"),
+    (
+        "gemm",
+        r"gemm|scaled_mm|_int_mm|aten::(mm|addmm|bmm|linear)$|cutlass|xmma|nvjet|cublas|matmul|sm90_|wgmma",
+    ),
+    ("norm", r"norm|modulat|rope|layer_norm|rms"),
+    ("copy", r"copy|cat|transpose|permute|contiguous|memcpy|memset|index|gather|scatter|fill"),
+    ("elementwise", r"elementwise|vectorized|unrolled|reduce|gated|residual|silu|gelu|mul|add"),
+]
+
+
+def categorize(kernel: str) -> str:
+    """The category of a kernel name (one of CATEGORIES)."""
+    name = kernel.lower()
+    for category, pattern in _RULES:
+        if re.search(pattern, name):
+            return category
+    return "other"
+
+
+def parse_variant(text: str) -> tuple[str, str | None, bool]:
+    """ "sagesla+int8+fused" -> ("sagesla", "int8", True); raises ValueError naming the bad part."""
+    parts = [p.strip() for p in text.split("+") if p.strip()]
+    if not parts or parts[0] not in ("sdpa", "sla", "sagesla"):
+        raise ValueError(f"variant {text!r} must start with sdpa, sla or sagesla")
+    quant = [p for p in parts[1:] if p in ("int8", "fp8")]
+    unknown = [p for p in parts[1:] if p not in ("int8", "fp8", "fused")]
+    if unknown or len(quant) > 1:
+        raise ValueError(f"variant {text!r}: after the attention come at most one of int8/fp8 and 'fused'")
+    return parts[0], (quant[0] if quant else None), "fused" in parts[1:]
+
+
+def kernel_times(prof: torch.profiler.profile, forwards: int, cuda: bool) -> dict[str, float]:
+    """ms per forward of every GPU kernel seen by ``prof`` by kernel name (on the CPU: of every op, by
+    its self time, so the --quick smoke run fills the same table)."""
+    times: dict[str, float] = defaultdict(float)
+    for event in prof.key_averages():
+        if cuda:
+            us = getattr(event, "self_device_time_total", None)
+            if us is None:
+                us = getattr(event, "self_cuda_time_total", 0.0)
+            on_device = getattr(event, "device_type", None) != torch.autograd.DeviceType.CPU
+        else:
+            us, on_device = event.self_cpu_time_total, True
+        if us and on_device:
+            times[event.key] += us / 1e3 / forwards
+    return dict(times)
+
+
+def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device: torch.device) -> dict:
+    attention, quant, fused = parse_variant(variant)
+    blocks = (128, 64) if attention == "sla" else (None, None)
+    config = AttentionConfig(backend=attention, sla_topk=args.sla_topk, block_q=blocks[0], block_k=blocks[1])
+    reset_memory(device)
+    model = build_dit(cfg, config, device, w8a8=False)
+    if quant is not None:
+        quantize_(model, Int8Config() if quant == "int8" else Fp8Config())
+    model.enable_fused_ops(fused)
+
+    def forward() -> torch.Tensor:
+        return model(*inputs)
+
+    with torch.no_grad():
+        timing, _ = time_forward(forward, args.reps, device)
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if device.type == "cuda":
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        with torch.profiler.profile(activities=activities) as prof:
+            for _ in range(args.profile_reps):
+                forward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+    kernels = kernel_times(prof, args.profile_reps, cuda=device.type == "cuda")
+    by_category = dict.fromkeys(CATEGORIES, 0.0)
+    for name, ms in kernels.items():
+        by_category[categorize(name)] += ms
+    top = sorted(kernels.items(), key=lambda kv: -kv[1])[: args.top]
+    return {
+        "variant": variant, **timing, "kernel_ms": sum(kernels.values()), **by_category,
+        "top_kernels": [{"kernel": k[:160], "ms": ms, "category": categorize(k)} for k, ms in top],
+    }  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
+    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
+    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    parser.add_argument("--variants", default="sdpa,sagesla+fused,sagesla+int8+fused,sagesla+fp8+fused")
+    parser.add_argument("--sla-topk", type=float, default=0.1)
+    parser.add_argument("--reps", type=int, default=5, help="timed forwards per variant")
+    parser.add_argument("--profile-reps", type=int, default=2, help="forwards under the profiler")
+    parser.add_argument("--top", type=int, default=25, help="kernels listed per variant in the JSON")
+    parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
+    parser.add_argument("--json", default="results/profile_forward.json")
+    args = parser.parse_args(argv)
+    check_preset(parser, args.preset)
+    if args.frames < 1 or (args.frames - 1) % 4:
+        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    try:
+        args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        for v in args.variants:
+            attention, quant, _ = parse_variant(v)
+            if args.quick and (attention == "sagesla" or quant == "fp8"):
+                raise ValueError(
+                    f"variant {v!r} needs a CUDA GPU (SageSLA and FP8 kernels); not with --quick"
+                )
+    except ValueError as err:
+        parser.error(str(err))
+    for name in ("reps", "profile_reps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    device = benchmark_device(args.quick)
+    shape = dit_shape(
+        dit_preset(args.preset), args.resolution, args.frames, QUICK_DIT if args.quick else None
+    )
+    cfg = shape.cfg
+    g = torch.Generator(device).manual_seed(5)
+    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
+    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
+    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
+    y = None
+    if cfg.model_type == "i2v":
+        y = torch.randn(1, cfg.in_dim - cfg.out_dim, *shape.latent[2:], generator=g, device=device)
+        y = y.to(torch.bfloat16)
+    size = QUICK_SIZE if args.quick else (shape.frames, shape.height, shape.width)
+    print(f"{args.preset} {args.resolution}: video {size}, L={shape.tokens} tokens, {device}", flush=True)
+    rows = []
+    for variant in args.variants:
+        rows.append(profile_variant(variant, cfg, (x, t, context, y), args, device))
+        r = rows[-1]
+        print(f"{variant}: fwd {r['fwd_ms']:.1f} ms, kernels {r['kernel_ms']:.1f} ms/fwd", flush=True)
+        write_json(
+            args.json, {"env": environment(), "args": vars(args), "tokens": shape.tokens, "rows": rows}
+        )
+    print_table(rows, ["variant", "fwd_ms", "kernel_ms", *CATEGORIES])
+    for r in rows:
+        print(f"\n{r['variant']}: top kernels (ms per forward)")
+        for k in r["top_kernels"][:12]:
+            print(f"  {k['ms']:8.2f}  {k['category']:<11} {k['kernel'][:110]}")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

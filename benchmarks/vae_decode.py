@@ -1,0 +1,139 @@
+"""VAE decode speed: the Wan2.1 VAE's layouts and fused norms side by side, with a kernel-time breakdown.
+
+    PYTHONPATH=. python benchmarks/vae_decode.py --resolution 480p --json results/vae_decode.json
+    PYTHONPATH=. python benchmarks/vae_decode.py --quick --json /tmp/vae_quick.json   # CPU smoke
+
+Variants (random bf16 weights, the same draws for all): ``default`` (channels-first, eager norms, as the
+official code), ``channels_last`` (WanVAE.use_channels_last), ``fused`` (WanVAE.enable_fused_ops) and
+``channels_last+fused``; each at every ``--chunk-latents`` (latent frames per decoder call after the
+first; 1 is the official chunking). Times are CUDA-event medians after one warm-up call; every output is
+compared (rel L2) with ``default`` at the first chunk setting and with the same weights decoded in fp32:
+these are layouts and roundings of one model, not approximations. ``--profile`` adds ms by kernel category (as
+benchmarks/profile_forward.py) for one decode of each variant at the last chunk setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import benchmark_device, environment, print_table, write_json
+from e2e_stages import QUICK_SIZE, build_vae, first_call, peak_gib, quantiles, reset_memory, time_calls
+from profile_forward import CATEGORIES, categorize, kernel_times
+
+from turbodiffusion.models.wan.vae import WAN21_VAE
+from turbodiffusion.pipelines.builtin import BUILTIN_VAE
+from turbodiffusion.pipelines.presets import RESOLUTIONS
+from turbodiffusion.testing.compare import rel_l2
+
+VARIANTS = {
+    "default": (False, False),
+    "channels_last": (True, False),
+    "fused": (False, True),
+    "channels_last+fused": (True, True),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
+    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
+    parser.add_argument("--chunk-latents", type=int, nargs="+", default=[4, 20])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="kernel time by category per variant")
+    parser.add_argument("--quick", action="store_true", help="tiny VAE on the CPU: a smoke run")
+    parser.add_argument("--json", default="results/vae_decode.json")
+    args = parser.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown or not args.variants:
+        parser.error(
+            f"unknown --variants {', '.join(unknown) or '(none)'}; choose from {', '.join(VARIANTS)}"
+        )
+    if args.frames < 1 or (args.frames - 1) % 4:
+        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    if args.reps < 1 or min(args.chunk_latents) < 1:
+        parser.error("--reps and --chunk-latents must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    device = benchmark_device(args.quick)
+    cfg = BUILTIN_VAE if args.quick else WAN21_VAE
+    frames, height, width = QUICK_SIZE if args.quick else (args.frames, *RESOLUTIONS[args.resolution][::-1])
+    latent_shape = (1, cfg.z_dim, 1 + (frames - 1) // 4, height // 8, width // 8)
+    g = torch.Generator(device).manual_seed(8)
+    latent = torch.randn(latent_shape, generator=g, device=device)
+    print(f"decode {frames}x{height}x{width} from latent {latent_shape} on {device}", flush=True)
+    reset_memory(device)
+    vae = build_vae(cfg, device)
+    rows, reference = [], None
+    payload = {"env": environment(), "args": vars(args), "latent": latent_shape, "rows": rows}
+    with torch.no_grad():
+        # The truth every variant is measured against: the same weights in fp32, official chunking.
+        truth = build_vae(cfg, device).float().decode(latent, chunk_latents=args.chunk_latents[0]).float()
+        for variant in args.variants:
+            channels_last, fused = VARIANTS[variant]
+            vae.use_channels_last(channels_last).enable_fused_ops(fused)
+            for k in args.chunk_latents:
+
+                def decode(k: int = k) -> torch.Tensor:
+                    return vae.decode(latent, chunk_latents=k)
+
+                reset_memory(device)
+                first, out = first_call(decode, device)
+                reference = out.float() if reference is None else reference
+                err, err32 = rel_l2(out.float(), reference), rel_l2(out.float(), truth)
+                del out
+                p50, p20, p80 = quantiles(time_calls(decode, args.reps, device))
+                rows.append({
+                    "variant": variant, "chunk_latents": k, "s": p50 / 1e3, "s_p20": p20 / 1e3,
+                    "s_p80": p80 / 1e3, "first_call_s": first, "rel_l2_vs_default": err, "rel_l2_vs_fp32": err32,
+                    "peak_gib": peak_gib(device),
+                })  # fmt: skip
+                print(
+                    f"{variant} chunk {k}: {p50 / 1e3:.3f} s, rel_l2 {err:.2e} (fp32 {err32:.2e})", flush=True
+                )
+                write_json(args.json, payload)
+            if args.profile:
+                activities = [torch.profiler.ProfilerActivity.CPU]
+                if device.type == "cuda":
+                    activities.append(torch.profiler.ProfilerActivity.CUDA)
+                with torch.profiler.profile(activities=activities) as prof:
+                    vae.decode(latent, chunk_latents=args.chunk_latents[-1])
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                kernels = kernel_times(prof, 1, cuda=device.type == "cuda")
+                cats = dict.fromkeys(CATEGORIES, 0.0)
+                for name, ms in kernels.items():
+                    cats[categorize(name)] += ms
+                top = sorted(kernels.items(), key=lambda kv: -kv[1])[:15]
+                rows[-1]["profile_ms"] = cats
+                rows[-1]["top_kernels"] = [{"kernel": n[:160], "ms": ms} for n, ms in top]
+                print(f"  {variant}: " + ", ".join(f"{c} {ms:.0f} ms" for c, ms in cats.items()), flush=True)
+                write_json(args.json, payload)
+    base = {r["chunk_latents"]: r["s"] for r in rows if r["variant"] == args.variants[0]}
+    for r in rows:
+        r["speedup"] = base[r["chunk_latents"]] / r["s"] if r["chunk_latents"] in base else None
+    print_table(
+        rows,
+        [
+            "variant",
+            "chunk_latents",
+            "s",
+            "s_p20",
+            "s_p80",
+            "speedup",
+            "rel_l2_vs_default",
+            "rel_l2_vs_fp32",
+            "peak_gib",
+        ],
+    )
+    write_json(args.json, payload)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

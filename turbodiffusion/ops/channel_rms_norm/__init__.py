@@ -1,0 +1,37 @@
+"""Channel RMSNorm (+ SiLU) of the Wan VAE: dispatcher over kernel.py and reference.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor
+
+from ...errors import require
+from .reference import channel_rms_norm_reference, check_channel_rms_norm_inputs
+
+__all__ = ["channel_rms_norm", "channel_rms_norm_reference"]
+
+
+def channel_rms_norm(
+    x: Tensor,
+    gamma: Tensor,
+    *,
+    silu: bool = False,
+    impl: Literal["auto", "triton", "reference"] = "auto",
+) -> Tensor:
+    """y = [silu](x / max(||x|| over C, 1e-12) * sqrt(C) * gamma) in fp32, returned in x's dtype and layout.
+
+    x: [B, C, ...] fp32/bf16/fp16; gamma: [C] or [C, 1, ...]. impl: "auto" = Triton on CUDA when x is
+    channels-last (channels contiguous), else the reference; "triton" raises ValueError for other layouts.
+    """
+    if impl not in ("auto", "triton", "reference"):
+        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
+    check_channel_rms_norm_inputs(x, gamma)
+    if impl == "auto" and not (x.is_cuda and x.movedim(1, -1).is_contiguous()):
+        impl = "reference"
+    if impl == "reference":
+        return channel_rms_norm_reference(x, gamma, silu)
+    require("triton", "kernels", "the Triton channel RMSNorm")
+    from .kernel import channel_rms_norm_triton
+
+    return channel_rms_norm_triton(x, gamma, silu)
