@@ -143,6 +143,34 @@ def test_bad_offload_is_refused_before_loading(offload, monkeypatch):
     assert loads == []
 
 
+def test_fused_fast_paths_are_on_for_cuda_only_and_change_frames_by_rounding(builtin):
+    """fused=None turns the fast paths on for CUDA only; fused=True on the CPU runs their fp32 references,
+    so its frames are the plain ones up to bf16 rounding (a few uint8 levels), never a different video."""
+    dit, vae = builtin.components.dits[0], builtin.components.vae
+    assert not any(getattr(m, "fused_ops", False) for m in dit.modules())
+    assert vae.channels_last and not any(getattr(m, "fused", False) for m in vae.modules())
+    fused = TurboPipeline.from_pretrained("builtin-random", device="cpu", fused=True)
+    fdit, fvae = fused.components.dits[0], fused.components.vae
+    assert any(getattr(m, "fused_ops", False) for m in fdit.modules())
+    assert fvae.channels_last and all(m.fused for m in fvae.modules() if type(m).__name__ == "RMSNorm")
+    plain, fast = (
+        builtin("a red circle moving right", seed=3, **SMALL),
+        fused("a red circle moving right", seed=3, **SMALL),
+    )
+    diff = (plain.frames.float() - fast.frames.float()).abs()
+    assert 0 < diff.max() <= 32 and diff.mean() < 2.0, (
+        f"mean {diff.mean():.2f}, max {diff.max():.0f} uint8 levels"
+    )
+
+
+@pytest.mark.gpu
+def test_fused_fast_paths_default_on_cuda():
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda")
+    assert pipe.components.vae.channels_last
+    assert any(getattr(m, "fused_ops", False) for m in pipe.components.dits[0].modules())
+    assert pipe("x", **SMALL).frames.shape == (5, 48, 64, 3)
+
+
 def test_quantised_builtin_runs():
     pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", quant=True)
     out = pipe("x", **SMALL)

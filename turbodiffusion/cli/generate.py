@@ -123,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="weight and activation dtype"
     )
     parser.add_argument(
+        "--no-fused",
+        action="store_true",
+        help="turn off the fused kernels (DiT norms and modulation, channels-last VAE with fused norms) that "
+        "are on by default on a GPU",
+    )
+    parser.add_argument(
         "--offload",
         nargs="?",
         const="model",
@@ -187,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         quant=quant,
         dtype=getattr(torch, args.dtype),
         offload=args.offload,
+        fused=False if args.no_fused else None,
     )
     result = pipe(
         args.prompt,
