@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from turbodiffusion.models.wan.vae import WAN21_LATENT_MEAN, WanVAE, WanVAEConfig
-from turbodiffusion.models.wan.vae_blocks import Resample
+from turbodiffusion.models.wan.vae_blocks import CausalConv3d, ChunkCache, Resample, ResidualBlock, RMSNorm
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, rel_l2
 
@@ -276,6 +276,39 @@ def test_fast_paths_match_full_sequence(channels_last: bool, fused: bool):
         assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
         model.use_channels_last(False)
         assert model.decoder.conv1.weight.is_contiguous()
+
+
+def test_norm_writing_into_the_context_buffer_equals_concatenation(device, monkeypatch):
+    """The fused path's no-copy route (the norm writes the chunk behind its cached past frames in the
+    convolution's buffer) gives what concatenation gives, chunk after chunk, including chunks shorter than
+    the context; channels-first input takes the concatenating route."""
+    g = torch.Generator().manual_seed(51)
+    block = ResidualBlock(8, 12).eval()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(
+                torch.randn(p.shape, generator=g) * (0.1 if p.dim() == 4 else 0.3)
+                + (1 if p.dim() == 4 else 0)
+            )
+    block.to(device)
+    for m in block.modules():
+        if isinstance(m, RMSNorm):
+            m.fused = True
+    used = []
+    original = CausalConv3d.forward_buffer
+    monkeypatch.setattr(
+        CausalConv3d, "forward_buffer", lambda self, b, c: used.append(1) or original(self, b, c)
+    )
+    cl, plain = ChunkCache(), ChunkCache()
+    with torch.no_grad():
+        for t in (1, 1, 4, 3):
+            x = torch.randn(1, 8, t, 5, 6, generator=g).to(device)
+            a = block(x.contiguous(memory_format=torch.channels_last_3d), cl)
+            assert used, "the channels-last chunk did not take the buffer route"
+            count = len(used)
+            b = block(x.contiguous(), plain)
+            assert len(used) == count, "channels-first input must concatenate"
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_fused_bf16_close_to_fp32():

@@ -70,3 +70,25 @@ def test_invalid_inputs_raise(impl, device):
         channel_rms_norm(x, torch.ones(8, device="meta"), impl=impl)
     with pytest.raises(ValueError, match="impl must be"):
         channel_rms_norm(x, torch.ones(8, device=device), impl="cuda")
+
+
+@pytest.mark.parametrize("impl", ["reference", "triton"])
+def test_out_is_a_slot_of_a_larger_buffer(impl, device):
+    """out= a time slice of a channels-last buffer (how the VAE writes behind a causal context): the slice
+    is written, the frames before it are not touched, and out is returned."""
+    g = torch.Generator().manual_seed(9)
+    x = channels_last(torch.randn(1, 20, 3, 4, 5, generator=g).to(device, torch.bfloat16))
+    gamma = torch.randn(20, 1, 1, 1, generator=g).to(device)
+    buf = channels_last(torch.full((1, 20, 5, 4, 5), float("nan"), dtype=torch.bfloat16, device=device))
+    got = channel_rms_norm(x, gamma, silu=True, out=buf[:, :, 2:], impl=impl)
+    assert got.data_ptr() == buf[:, :, 2:].data_ptr()
+    assert torch.isnan(buf[:, :, :2]).all(), "a store went before the slot"
+    truth = channel_rms_norm_reference(x.float().cpu(), gamma.cpu(), True)
+    assert_matches(
+        buf[:, :, 2:],
+        truth,
+        eager=channel_rms_norm_reference(x.cpu(), gamma.cpu(), True),
+        dtype=torch.bfloat16,
+    )
+    with pytest.raises(ValueError, match="out must match x"):
+        channel_rms_norm(x, gamma, out=buf[:, :, 1:], impl=impl)

@@ -99,6 +99,39 @@ class CausalConv3d(nn.Conv3d):
         zeros = self.context - (0 if past is None else past.shape[2])
         return super().forward(F.pad(x, (0, 0, 0, 0, zeros, 0)) if zeros else x)
 
+    def context_buffer(self, x: Tensor, cache: ChunkCache) -> tuple[Tensor, Tensor] | None:
+        """The input this convolution will read for a chunk shaped like x, with its causal context in place.
+
+        Returns (buffer [B, C_in, context + t, H, W], slot = buffer[:, :, context:]): the buffer's first
+        frames already hold the context (the cached past frames, zeros where the clip has none), and the
+        caller writes this chunk's input into ``slot``, then calls ``forward_buffer(buffer, cache)``. That
+        equals ``forward(input, cache)`` without concatenating the chunk behind its context (a copy of the
+        whole activation). None when the slot could not be written as one [positions, C] matrix (the
+        activations are not channels-last, or B > 1): use ``forward``.
+        """
+        if self.context == 0 or x.shape[0] != 1 or memory_format_of(x) != torch.channels_last_3d:
+            return None
+        b, c, t, h, w = x.shape
+        buffer = torch.empty(
+            (b, c, self.context + t, h, w),
+            dtype=x.dtype,
+            device=x.device,
+            memory_format=torch.channels_last_3d,
+        )
+        past = cache.frames(self)
+        kept = 0 if past is None else past.shape[2]
+        buffer[:, :, : self.context - kept].zero_()
+        if past is not None:
+            buffer[:, :, self.context - kept : self.context].copy_(past)
+        return buffer, buffer[:, :, self.context :]
+
+    def forward_buffer(self, buffer: Tensor, cache: ChunkCache) -> Tensor:
+        """Convolve a filled ``context_buffer``; keeps its last ``context`` frames for the next chunk.
+        (Where the clip so far is shorter than the context, the kept frames include leading zeros, which
+        are exactly the zeros the next chunk would otherwise pad with.)"""
+        cache.store(self, buffer[:, :, -self.context :])
+        return super().forward(buffer)
+
 
 class RMSNorm(nn.Module):
     """``x / max(||x||_2 over channels, 1e-12) * sqrt(C) * gamma`` (models.md §5), no bias.
@@ -115,29 +148,40 @@ class RMSNorm(nn.Module):
         # a SiLU follows (run_layers), instead of the eager chain in x's dtype.
         self.fused = False
 
-    def forward(self, x: Tensor, silu: bool = False) -> Tensor:
+    def forward(self, x: Tensor, silu: bool = False, out: Tensor | None = None) -> Tensor:
         """x: [B, C, t, H, W] (or [B, C, H, W] when built with images=True) -> same shape and dtype.
-        silu=True (fused path only) applies the SiLU that follows in the same pass."""
+        silu=True and out (a buffer shaped like x, written and returned) are for the fused path only:
+        it applies the SiLU that follows in the same pass and can write into a convolution's context
+        buffer."""
         if self.fused:
-            return channel_rms_norm(x, self.gamma, silu=silu)
-        if silu:
-            raise ValueError("RMSNorm applies SiLU itself only on the fused path (WanVAE.enable_fused_ops)")
+            return channel_rms_norm(x, self.gamma, silu=silu, out=out)
+        if silu or out is not None:
+            raise ValueError(
+                "RMSNorm takes silu=True or out= only on the fused path (WanVAE.enable_fused_ops)"
+            )
         return F.normalize(x, dim=1) * self.scale * self.gamma
 
 
 def run_layers(layers: nn.Sequential, x: Tensor, cache: ChunkCache) -> Tensor:
-    """Apply ``layers`` in order, passing the chunk cache to causal convolutions; a fused RMSNorm takes the
-    SiLU right after it into its own pass."""
-    items = list(layers)
+    """Apply ``layers`` in order, passing the chunk cache to causal convolutions.
+
+    On the fused path a RMSNorm takes the SiLU right after it into its own pass, and when a causal
+    convolution follows (past an inference-time Dropout, the identity) the norm writes straight into that
+    convolution's context buffer, so the chunk is never copied behind its past frames.
+    """
+    items = [m for m in layers if not (isinstance(m, nn.Dropout) and not m.training)]
     i = 0
     while i < len(items):
         layer = items[i]
-        if (
-            isinstance(layer, RMSNorm)
-            and layer.fused
-            and i + 1 < len(items)
-            and isinstance(items[i + 1], nn.SiLU)
-        ):
+        fuse_silu = isinstance(layer, RMSNorm) and layer.fused and i + 1 < len(items)
+        if fuse_silu and isinstance(items[i + 1], nn.SiLU):
+            conv = items[i + 2] if i + 2 < len(items) else None
+            buffer = conv.context_buffer(x, cache) if isinstance(conv, CausalConv3d) else None
+            if buffer is not None:
+                layer(x, silu=True, out=buffer[1])
+                x = conv.forward_buffer(buffer[0], cache)
+                i += 3
+                continue
             x = layer(x, silu=True)
             i += 2
             continue

@@ -17,21 +17,27 @@ def channel_rms_norm(
     gamma: Tensor,
     *,
     silu: bool = False,
+    out: Tensor | None = None,
     impl: Literal["auto", "triton", "reference"] = "auto",
 ) -> Tensor:
     """y = [silu](x / max(||x|| over C, 1e-12) * sqrt(C) * gamma) in fp32, returned in x's dtype and layout.
 
-    x: [B, C, ...] fp32/bf16/fp16; gamma: [C] or [C, 1, ...]. impl: "auto" = Triton on CUDA when x is
-    channels-last (channels contiguous), else the reference; "triton" raises ValueError for other layouts.
+    x: [B, C, ...] fp32/bf16/fp16; gamma: [C] or [C, 1, ...]; out: optional buffer shaped and typed like x
+    (a view into a larger tensor is fine: the VAE writes a chunk behind its causal context this way),
+    channels contiguous for the kernel. impl: "auto" = Triton on CUDA when x and out are channels-last
+    (channels contiguous), else the reference; "triton" raises ValueError for other layouts.
+    Returns out (or a new tensor).
     """
     if impl not in ("auto", "triton", "reference"):
         raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
-    check_channel_rms_norm_inputs(x, gamma)
-    if impl == "auto" and not (x.is_cuda and x.movedim(1, -1).is_contiguous()):
+    check_channel_rms_norm_inputs(x, gamma, out)
+    rows_ok = x.movedim(1, -1).is_contiguous() and (out is None or out.movedim(1, -1).is_contiguous())
+    if impl == "auto" and not (x.is_cuda and rows_ok):
         impl = "reference"
     if impl == "reference":
-        return channel_rms_norm_reference(x, gamma, silu)
+        y = channel_rms_norm_reference(x, gamma, silu)
+        return y if out is None else out.copy_(y)
     require("triton", "kernels", "the Triton channel RMSNorm")
     from .kernel import channel_rms_norm_triton
 
-    return channel_rms_norm_triton(x, gamma, silu)
+    return channel_rms_norm_triton(x, gamma, silu, out=out)

@@ -61,11 +61,13 @@ def channels_last_rows(x: Tensor) -> Tensor | None:
     return moved.view(-1, x.shape[1])
 
 
-def channel_rms_norm_triton(x: Tensor, gamma: Tensor, silu: bool = False) -> Tensor:
+def channel_rms_norm_triton(
+    x: Tensor, gamma: Tensor, silu: bool = False, out: Tensor | None = None
+) -> Tensor:
     """Triton version of ``channel_rms_norm_reference`` for x whose channels are contiguous (channels-last
-    memory, or a [B, C] matrix); returns a new tensor in x's layout and dtype. Raises ValueError for other
-    layouts. On CPU only under TRITON_INTERPRET=1."""
-    check_channel_rms_norm_inputs(x, gamma)
+    memory, or a [B, C] matrix); writes ``out`` (shaped like x, channels contiguous) or a new tensor in x's
+    layout, and returns it. Raises ValueError for other layouts. On CPU only under TRITON_INTERPRET=1."""
+    check_channel_rms_norm_inputs(x, gamma, out)
     if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
     rows = channels_last_rows(x)
@@ -74,8 +76,13 @@ def channel_rms_norm_triton(x: Tensor, gamma: Tensor, silu: bool = False) -> Ten
             f"the Triton channel norm needs channels-last memory (strides {tuple(x.stride())} are not); "
             "use x.contiguous(memory_format=torch.channels_last_3d) or impl='reference'"
         )
-    y = torch.empty_like(x)  # preserve_format: the same channels-last strides
-    _channel_rms_norm_op(rows, gamma.reshape(-1), channels_last_rows(y), float(x.shape[1] ** 0.5), silu)
+    y = torch.empty_like(x) if out is None else out  # empty_like keeps x's channels-last strides
+    y_rows = channels_last_rows(y)
+    if y_rows is None:
+        raise ValueError(
+            f"out must have contiguous channels (channels-last); got strides {tuple(y.stride())}"
+        )
+    _channel_rms_norm_op(rows, gamma.reshape(-1), y_rows, float(x.shape[1] ** 0.5), silu)
     return y
 
 

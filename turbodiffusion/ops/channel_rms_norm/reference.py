@@ -17,7 +17,7 @@ from torch import Tensor
 NORM_EPS = 1e-12  # F.normalize's default floor on the norm
 
 
-def check_channel_rms_norm_inputs(x: Tensor, gamma: Tensor) -> None:
+def check_channel_rms_norm_inputs(x: Tensor, gamma: Tensor, out: Tensor | None = None) -> None:
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() < 2 or x.shape[1] == 0:
         raise ValueError(f"x must be [B, C, ...] with C > 0 (got shape {tuple(x.shape)})")
@@ -27,6 +27,11 @@ def check_channel_rms_norm_inputs(x: Tensor, gamma: Tensor) -> None:
         raise ValueError(f"gamma must be [C, 1, ...] or [C] with C = {x.shape[1]} (got {list(gamma.shape)})")
     if gamma.device != x.device:
         raise ValueError(f"x and gamma must be on one device (got {x.device} and {gamma.device})")
+    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
+        raise ValueError(
+            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
+            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
+        )
 
 
 def channel_rms_norm_reference(x: Tensor, gamma: Tensor, silu: bool = False) -> Tensor:
