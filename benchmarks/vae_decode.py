@@ -15,6 +15,7 @@ benchmarks/profile_forward.py) for one decode of each variant at the last chunk 
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
 from common import benchmark_device, environment, print_table, write_json
@@ -42,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk-latents", type=int, nargs="+", default=[4, 20])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="kernel time by category per variant")
+    parser.add_argument(
+        "--layers", action="store_true", help="time every convolution (CUDA events around it), last variant"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny VAE on the CPU: a smoke run")
     parser.add_argument("--json", default="results/vae_decode.json")
     args = parser.parse_args(argv)
@@ -56,6 +60,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reps < 1 or min(args.chunk_latents) < 1:
         parser.error("--reps and --chunk-latents must be >= 1")
     return args
+
+
+def layer_times(vae: torch.nn.Module, latent: torch.Tensor, chunk_latents: int, device: torch.device) -> list:
+    """ms of every convolution module over one decode (summed over chunks), slowest first, with the
+    weight shape. CUDA events around each call (wall clock on the CPU); they serialise nothing else."""
+    cuda = device.type == "cuda"
+    marks: dict[str, list] = {}
+    hooks = []
+    for name, module in vae.decoder.named_modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Conv3d)):
+
+            def pre(mod, inp, name=name):
+                start = torch.cuda.Event(enable_timing=True) if cuda else time.perf_counter()
+                if cuda:
+                    start.record()
+                marks.setdefault(name, []).append([start, None, tuple(mod.weight.shape)])
+
+            def post(mod, inp, out, name=name):
+                end = torch.cuda.Event(enable_timing=True) if cuda else time.perf_counter()
+                if cuda:
+                    end.record()
+                marks[name][-1][1] = end
+
+            hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    try:
+        vae.decode(latent, chunk_latents=chunk_latents)
+        if cuda:
+            torch.cuda.synchronize(device)
+    finally:
+        for h in hooks:
+            h.remove()
+    out = []
+    for name, calls in marks.items():
+        ms = sum(s.elapsed_time(e) if cuda else (e - s) * 1e3 for s, e, _ in calls)
+        out.append({"layer": name, "ms": ms, "calls": len(calls), "shape": list(calls[0][2])})
+    return sorted(out, key=lambda r: -r["ms"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,6 +154,12 @@ def main(argv: list[str] | None = None) -> None:
                 rows[-1]["top_kernels"] = [{"kernel": n[:160], "ms": ms} for n, ms in top]
                 print(f"  {variant}: " + ", ".join(f"{c} {ms:.0f} ms" for c, ms in cats.items()), flush=True)
                 write_json(args.json, payload)
+        if args.layers:
+            payload["layers"] = layer_times(vae, latent, args.chunk_latents[-1], device)
+            for entry in payload["layers"][:20]:
+                print(
+                    f"  {entry['ms']:8.1f} ms  {entry['calls']:3d} calls  {entry['layer']}  {entry['shape']}"
+                )
     base = {r["chunk_latents"]: r["s"] for r in rows if r["variant"] == args.variants[0]}
     for r in rows:
         r["speedup"] = base[r["chunk_latents"]] / r["s"] if r["chunk_latents"] in base else None

@@ -295,10 +295,15 @@ def test_norm_writing_into_the_context_buffer_equals_concatenation(device, monke
         if isinstance(m, RMSNorm):
             m.fused = True
     used = []
-    original = CausalConv3d.forward_buffer
-    monkeypatch.setattr(
-        CausalConv3d, "forward_buffer", lambda self, b, c: used.append(1) or original(self, b, c)
-    )
+    original = CausalConv3d.context_buffer
+
+    def spy(self, x, c):
+        made = original(self, x, c)
+        if made is not None:
+            used.append(1)
+        return made
+
+    monkeypatch.setattr(CausalConv3d, "context_buffer", spy)
     cl, plain = ChunkCache(), ChunkCache()
     with torch.no_grad():
         for t in (1, 1, 4, 3):

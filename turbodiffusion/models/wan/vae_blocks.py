@@ -85,9 +85,17 @@ class CausalConv3d(nn.Conv3d):
         self.context = 2 * pad_t
         self.padding = (0, pad_h, pad_w)
 
-    def forward(self, x: Tensor, cache: ChunkCache | None = None) -> Tensor:
-        """x: [B, C_in, t, H, W]; cache: the clip's chunk cache, or None to treat x as the whole clip."""
+    def forward(self, x: Tensor, cache: ChunkCache | None = None, *, with_context: bool = False) -> Tensor:
+        """x: [B, C_in, t, H, W]; cache: the clip's chunk cache, or None to treat x as the whole clip.
+        with_context=True: x is a filled ``context_buffer`` (its first ``context`` frames are the context);
+        its last ``context`` frames are kept for the next chunk. (Where the clip so far is shorter than
+        the context they include leading zeros, exactly the zeros the next chunk would pad with.)"""
         if self.context == 0:
+            return super().forward(x)
+        if with_context:
+            if cache is None:
+                raise ValueError("with_context=True needs the clip's cache (from context_buffer)")
+            cache.store(self, x[:, :, -self.context :])
             return super().forward(x)
         past = cache.frames(self) if cache is not None else None
         if past is not None:
@@ -104,7 +112,7 @@ class CausalConv3d(nn.Conv3d):
 
         Returns (buffer [B, C_in, context + t, H, W], slot = buffer[:, :, context:]): the buffer's first
         frames already hold the context (the cached past frames, zeros where the clip has none), and the
-        caller writes this chunk's input into ``slot``, then calls ``forward_buffer(buffer, cache)``. That
+        caller writes this chunk's input into ``slot``, then calls ``self(buffer, cache, with_context=True)``. That
         equals ``forward(input, cache)`` without concatenating the chunk behind its context (a copy of the
         whole activation). None when the slot could not be written as one [positions, C] matrix (the
         activations are not channels-last, or B > 1): use ``forward``.
@@ -124,13 +132,6 @@ class CausalConv3d(nn.Conv3d):
         if past is not None:
             buffer[:, :, self.context - kept : self.context].copy_(past)
         return buffer, buffer[:, :, self.context :]
-
-    def forward_buffer(self, buffer: Tensor, cache: ChunkCache) -> Tensor:
-        """Convolve a filled ``context_buffer``; keeps its last ``context`` frames for the next chunk.
-        (Where the clip so far is shorter than the context, the kept frames include leading zeros, which
-        are exactly the zeros the next chunk would otherwise pad with.)"""
-        cache.store(self, buffer[:, :, -self.context :])
-        return super().forward(buffer)
 
 
 class RMSNorm(nn.Module):
@@ -179,7 +180,7 @@ def run_layers(layers: nn.Sequential, x: Tensor, cache: ChunkCache) -> Tensor:
             buffer = conv.context_buffer(x, cache) if isinstance(conv, CausalConv3d) else None
             if buffer is not None:
                 layer(x, silu=True, out=buffer[1])
-                x = conv.forward_buffer(buffer[0], cache)
+                x = conv(buffer[0], cache, with_context=True)
                 i += 3
                 continue
             x = layer(x, silu=True)
