@@ -5,8 +5,10 @@
 
 Random weights give honest timings (no kernel depends on weight values). The DiT, the full-size Wan2.1 VAE
 and umT5-XXL are drawn on the GPU; the text goes through the UTF-8 byte tokenizer (the real umT5 tokenizer
-file cannot be downloaded here; tokenisation is not timed as a stage). Each attention backend runs the
-pipeline ``--repeats`` times: the first call is reported separately (warm-up), then the median of the rest.
+file cannot be downloaded here; tokenisation is not timed as a stage). The pipeline runs as ``generate``
+does on a GPU: fused kernels and the channels-last VAE (``--no-fused`` for the plain paths). Each
+attention backend runs the pipeline ``--repeats`` times: the first call is reported separately (warm-up),
+then the median of the rest.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def run_backend(args, backend: str) -> list[dict]:
         preset=get_preset(args.preset), folder=None, dits=(dit,), vae=vae, text_encoder=text,
         tokenizer=ByteTokenizer(UMT5_XXL.text_len), attention=attention, quant=False, dtype=torch.bfloat16,
     )  # fmt: skip
-    pipe = TurboPipeline(components, torch.device("cuda"))
+    pipe = TurboPipeline(components, torch.device("cuda"), fused=not args.no_fused)
     width, height = parse_resolution(args.resolution)
     rows = []
     for i in range(args.repeats):
@@ -68,6 +70,9 @@ def main() -> None:
     parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument("--attention", nargs="+", default=["sdpa"], help="backends to run, one after another")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--no-fused", action="store_true", help="plain paths (default: the fused kernels, as generate runs)"
+    )
     parser.add_argument("--json", default="results/pipeline_random.json")
     args = parser.parse_args()
     if not torch.cuda.is_available():

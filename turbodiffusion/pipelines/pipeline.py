@@ -47,8 +47,22 @@ class TurboPipeline:
     """A loaded model ready to generate videos. Build it with ``from_pretrained``."""
 
     def __init__(
-        self, components: Components, device: torch.device, *, offload: bool | OffloadMode = False
+        self,
+        components: Components,
+        device: torch.device,
+        *,
+        offload: bool | OffloadMode = False,
+        fused: bool | None = None,
     ) -> None:
+        """offload and fused: as in ``from_pretrained``; the fast paths are switched on the components'
+        networks in place."""
+        # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
+        # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine).
+        components.vae.use_channels_last()
+        if device.type == "cuda" if fused is None else fused:
+            for dit in components.dits:
+                dit.enable_fused_ops()
+            components.vae.enable_fused_ops()
         self.components = components
         self.preset = components.preset
         self.device = device
@@ -136,14 +150,7 @@ class TurboPipeline:
             str(dtype).removeprefix("torch."),
             device,
         )
-        # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
-        # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine).
-        components.vae.use_channels_last()
-        if device.type == "cuda" if fused is None else fused:
-            for dit in components.dits:
-                dit.enable_fused_ops()
-            components.vae.enable_fused_ops()
-        return cls(components, device, offload=offload)
+        return cls(components, device, offload=offload, fused=fused)
 
     @property
     def task(self) -> str:
