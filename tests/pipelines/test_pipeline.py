@@ -11,7 +11,7 @@ from turbodiffusion.attention.sdpa import SDPAAttention
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
 from turbodiffusion.pipelines import pipeline as pipeline_module
 from turbodiffusion.pipelines.denoise import SamplingPlan
-from turbodiffusion.pipelines.pipeline import check_request
+from turbodiffusion.pipelines.pipeline import check_request, decode_chunk_latents
 from turbodiffusion.pipelines.presets import PRESETS
 
 from .layouts import TINY_CONFIGS, TINY_I2V, write_wan21_t2v, write_wan22_i2v
@@ -169,6 +169,17 @@ def test_fused_fast_paths_default_on_cuda():
     assert pipe.components.vae.channels_last
     assert any(getattr(m, "fused_ops", False) for m in pipe.components.dits[0].modules())
     assert pipe("x", **SMALL).frames.shape == (5, 48, 64, 3)
+    # A small model on a GPU: the text encoder stays resident between calls.
+    assert ("text_encoder", "park") not in pipe.residency.events
+
+
+@pytest.mark.parametrize(
+    ("latents", "free_gib", "chunk"),
+    [(21, 100, 20), (21, 3, 1), (21, 0, 1), (1, 100, 1), (21, 12, 6)],
+)
+def test_decode_chunk_latents_fits_free_memory(latents, free_gib, chunk):
+    # 480x832: 4096 B x 399,360 px = 1.52 GiB per latent frame of a chunk, 80% of the free memory usable.
+    assert decode_chunk_latents(latents, 480, 832, free_gib * 2**30) == chunk
 
 
 def test_quantised_builtin_runs():

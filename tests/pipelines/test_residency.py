@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from turbodiffusion.pipelines.block_offload import BlockOffload
-from turbodiffusion.pipelines.residency import Residency
+from turbodiffusion.pipelines.residency import Residency, keeps_everything, module_bytes
 
 
 class Tracked(nn.Module):
@@ -120,3 +120,15 @@ def test_streamed_must_belong_to_the_module():
     r = Residency("cpu")
     with pytest.raises(ValueError, match="must be the BlockOffload installed on 'dit' itself"):
         r.add("dit", Streamable(), streamed=BlockOffload(Streamable(), "cpu"))
+
+
+def test_module_bytes_counts_shared_tensors_once():
+    a, b = nn.Linear(4, 8), nn.Linear(8, 2, bias=False).to(torch.bfloat16)
+    b2 = nn.Sequential(b)  # the same tensors again
+    assert module_bytes(a) == (32 + 8) * 4
+    assert module_bytes(a, b, b2) == (32 + 8) * 4 + 16 * 2
+
+
+@pytest.mark.parametrize(("weights", "device", "keep"), [(40, 80, True), (41, 80, False), (0, 0, True)])
+def test_keeps_everything_when_weights_take_at_most_half(weights, device, keep):
+    assert keeps_everything(weights * 2**30, device * 2**30) is keep

@@ -32,7 +32,7 @@ from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .i2v import ImageInput, fit_image, image_condition, load_image
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
-from .residency import Residency
+from .residency import Residency, keeps_everything, module_bytes
 from .text import encode_prompts
 
 logger = logging.getLogger(__name__)
@@ -69,8 +69,13 @@ class TurboPipeline:
         self.offload: OffloadMode | None = resolve_offload(offload)
         self.residency = Residency(device, offload=self.offload is not None)
         self._warned_undistilled = False
-        # The text encoder is parked on the CPU as soon as the prompt is encoded (keep=False).
-        self.residency.add("text_encoder", components.text_encoder, keep=False)
+        # The text encoder is parked on the CPU as soon as the prompt is encoded, unless every network
+        # fits on the GPU with room to spare (keeps_everything).
+        keep_text = device.type == "cuda" and keeps_everything(
+            module_bytes(components.text_encoder, components.vae, *components.dits),
+            torch.cuda.get_device_properties(device).total_memory,
+        )
+        self.residency.add("text_encoder", components.text_encoder, keep=keep_text)
         self.residency.add("vae", components.vae)
         self.experts = ("dit",) if len(components.dits) == 1 else ("dit.high", "dit.low")
         # offload="blocks": each DiT's blocks wait in page-locked host memory for the pipeline's lifetime
@@ -225,7 +230,7 @@ class TurboPipeline:
         device = self.device
         baseline = plan.sampler != "rcm"
 
-        # 1. Text encoding; the encoder leaves the device right after (keep=False).
+        # 1. Text encoding; the encoder leaves the device right after unless everything fits.
         start = time.perf_counter()
         prompts = [prompt, negative_prompt] if baseline else [prompt]
         with tqdm(total=1, desc="text encoding", disable=not progress, leave=False) as bar:
@@ -264,7 +269,10 @@ class TurboPipeline:
         # 4. Decode, clamp to [-1, 1], map to uint8 frames.
         start = time.perf_counter()
         with self.residency.use("vae") as vae:
-            video = vae.decode(latent.to(device), progress=progress)
+            chunk = 1  # the official chunking: the least memory
+            if device.type == "cuda" and self.offload is None:
+                chunk = decode_chunk_latents(shape[2], height, width, torch.cuda.mem_get_info(device)[0])
+            video = vae.decode(latent.to(device), progress=progress, chunk_latents=chunk)
         frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         frames = frames.permute(1, 2, 3, 0).cpu()  # [3, T, H, W] -> [T, H, W, 3]
         synchronize(device)
@@ -386,6 +394,19 @@ def check_request(
         raise ValueError(f"shift must be positive (got {plan.shift}); Wan uses 5.0")
     if not plan.guidance >= 0:
         raise ValueError(f"guidance must be >= 0 (got {plan.guidance}); Wan uses 5.0")
+
+
+# Peak decode memory per latent frame of a chunk per output pixel, in bytes: measured 1.14 GiB per latent
+# frame at 480x832 (H200, channels-last with fused norms: 7.8 GiB at 4 frames, 26.1 at 20), rounded up.
+DECODE_BYTES_PER_LATENT_PIXEL = 4096
+
+
+def decode_chunk_latents(num_latents: int, height: int, width: int, free_bytes: int) -> int:
+    """Latent frames per VAE decoder call that fit in ``free_bytes`` with a fifth to spare: larger chunks
+    decode faster (81 frames at 480p: 1.00 s at 1, 0.81 s at 20 on an H200), and give the same video.
+    Between 1 and the frames after the first (which is always decoded alone)."""
+    per_frame = DECODE_BYTES_PER_LATENT_PIXEL * height * width
+    return max(1, min(num_latents - 1, int(0.8 * free_bytes) // per_frame))
 
 
 def resolve_offload(offload: bool | str) -> OffloadMode | None:

@@ -151,3 +151,20 @@ def _park_pinned(entry: _Entry, park: torch.device) -> None:
         torch.cuda.synchronize(device)  # the copies must land before the device memory is released
     for name, t in tensors:
         t.data = entry.pinned[name]
+
+
+def module_bytes(*modules: nn.Module) -> int:
+    """Bytes of the parameters and buffers of ``modules`` (shared tensors counted once)."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        for t in (*module.parameters(), *module.buffers()):
+            seen[id(t)] = t.numel() * t.element_size()
+    return sum(seen.values())
+
+
+def keeps_everything(weight_bytes: int, device_bytes: int) -> bool:
+    """Whether every network may stay on the device between calls: their weights take at most half of
+    its memory, leaving the rest to activations (a 14B DiT at 720p peaks near 20 GiB, the VAE decode
+    adapts its chunks to what is free). Parking the text encoder (umT5-XXL, 11 GB) after each prompt
+    and bringing it back costs about 0.4 s a call on an H200, more than a 1.3B model's four steps save."""
+    return 2 * weight_bytes <= device_bytes
