@@ -108,6 +108,26 @@ def measure_ceilings(device: str = "cuda") -> dict[str, float]:
     return out
 
 
+def add_video_arguments(parser: argparse.ArgumentParser, *, preset: bool = True) -> None:
+    """The arguments of the real-shape benchmarks: the DiT preset (positional, unless preset=False),
+    --resolution (a key of turbodiffusion.pipelines.presets.RESOLUTIONS) and --frames; check them with
+    ``check_video_arguments``."""
+    from turbodiffusion.pipelines.presets import RESOLUTIONS
+
+    if preset:
+        parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
+    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
+    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+
+
+def check_video_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """parser.error (exit 2) for a frame count that is not 4k+1 or an unknown preset (when there is one)."""
+    if args.frames < 1 or (args.frames - 1) % 4:
+        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    if getattr(args, "preset", None) is not None:
+        check_preset(parser, args.preset)
+
+
 def check_preset(parser: argparse.ArgumentParser, name: str) -> None:
     """parser.error (exit 2, the choices named) unless ``name`` is a DiT preset."""
     from turbodiffusion.models.wan.config import dit_preset

@@ -51,9 +51,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from common import benchmark_device, check_preset, environment, measure_ceilings, print_table, write_json
+from common import (
+    add_video_arguments,
+    benchmark_device,
+    check_video_arguments,
+    environment,
+    measure_ceilings,
+    print_table,
+    write_json,
+)
 from e2e_stages import (
-    RESOLUTIONS,
     build_dit,
     count_host_syncs,
     cpu_ceilings,
@@ -356,9 +363,7 @@ def roofline_columns(row: dict, cfg: WanDiTConfig, tokens: int, topk: float, cei
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
-    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
-    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    add_video_arguments(parser)
     parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument(
         "--reps", type=int, default=5, help="timed forwards per Turbo row (after one warm-up)"
@@ -389,8 +394,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/e2e.json")
     args = parser.parse_args(argv)
-    if args.frames < 1 or (args.frames - 1) % 4:
-        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    check_video_arguments(parser, args)
     args.base_reps = args.reps if args.base_reps is None else args.base_reps
     if args.rows is not None:
         known = ["baseline", "+rCM", "+SLA", "+SageSLA", "+W8A8", "+fused", "+graph", BF16_TURBO, *PEER_PAIR]
@@ -402,7 +406,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("reps", "base_reps", "loop_reps", "stage_reps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    check_preset(parser, args.preset)
     return args
 
 

@@ -29,9 +29,15 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import benchmark_device, check_preset, environment, print_table, write_json
+from common import (
+    add_video_arguments,
+    benchmark_device,
+    check_video_arguments,
+    environment,
+    print_table,
+    write_json,
+)
 from e2e_stages import (
-    RESOLUTIONS,
     build_dit,
     dit_shape,
     param_gib,
@@ -72,9 +78,7 @@ def h2d_gbps(device: torch.device) -> float | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
-    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
-    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    add_video_arguments(parser)
     parser.add_argument(
         "--attention", choices=["sdpa", "sla", "sagesla"], default=None,
         help="self-attention backend (default: sagesla on CUDA, sla with --quick)",
@@ -89,13 +93,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/offload.json")
     args = parser.parse_args(argv)
-    if args.frames < 1 or (args.frames - 1) % 4:
-        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    check_video_arguments(parser, args)
     if args.reps < 1:
         parser.error(f"--reps must be >= 1 (got {args.reps})")
     if any(d < 0 for d in args.depths):
         parser.error(f"--depths must be >= 0 (got {' '.join(map(str, args.depths))}); 1 is the default")
-    check_preset(parser, args.preset)
     return args
 
 

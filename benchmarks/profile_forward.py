@@ -20,12 +20,18 @@ import re
 from collections import defaultdict
 
 import torch
-from common import benchmark_device, check_preset, environment, print_table, write_json
+from common import (
+    add_video_arguments,
+    benchmark_device,
+    check_video_arguments,
+    environment,
+    print_table,
+    write_json,
+)
 from e2e_stages import QUICK_SIZE, build_dit, dit_shape, reset_memory, time_forward
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
-from turbodiffusion.pipelines.presets import RESOLUTIONS
 from turbodiffusion.quant import Fp8Config, Int8Config, quantize_
 
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
@@ -118,9 +124,7 @@ def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
-    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
-    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    add_video_arguments(parser)
     parser.add_argument("--variants", default="sdpa,sagesla+fused,sagesla+int8+fused,sagesla+fp8+fused")
     parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument("--reps", type=int, default=5, help="timed forwards per variant")
@@ -129,9 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/profile_forward.json")
     args = parser.parse_args(argv)
-    check_preset(parser, args.preset)
-    if args.frames < 1 or (args.frames - 1) % 4:
-        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    check_video_arguments(parser, args)
     try:
         args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
         for v in args.variants:

@@ -18,7 +18,14 @@ import argparse
 import time
 
 import torch
-from common import benchmark_device, environment, print_table, write_json
+from common import (
+    add_video_arguments,
+    benchmark_device,
+    check_video_arguments,
+    environment,
+    print_table,
+    write_json,
+)
 from e2e_stages import QUICK_SIZE, build_vae, first_call, peak_gib, quantiles, reset_memory, time_calls
 from profile_forward import CATEGORIES, categorize, kernel_times
 
@@ -37,8 +44,7 @@ VARIANTS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="480p")
-    parser.add_argument("--frames", type=int, default=81, help="video frames, 4k+1")
+    add_video_arguments(parser, preset=False)
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--chunk-latents", type=int, nargs="+", default=[4, 20])
     parser.add_argument("--reps", type=int, default=3)
@@ -55,8 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(
             f"unknown --variants {', '.join(unknown) or '(none)'}; choose from {', '.join(VARIANTS)}"
         )
-    if args.frames < 1 or (args.frames - 1) % 4:
-        parser.error(f"--frames must be 4k+1 (got {args.frames}); use 81")
+    check_video_arguments(parser, args)
     if args.reps < 1 or min(args.chunk_latents) < 1:
         parser.error("--reps and --chunk-latents must be >= 1")
     return args
