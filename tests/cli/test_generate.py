@@ -88,7 +88,7 @@ def test_help_lists_every_flag_with_its_default():
     expected = {
         "--image", "--model", "--checkpoint-dir", "--steps", "--attention", "--sla-topk", "--quant", "--frames",
         "--resolution", "--seed", "--device", "--offload", "--output", "--sampler", "--sigma-max", "--ode",
-        "--guidance", "--shift", "--dtype", "--no-progress",
+        "--guidance", "--shift", "--dtype", "--no-progress", "--no-fused",
     }  # fmt: skip
     assert expected <= set(flags)
     for flag in flags:
@@ -256,11 +256,13 @@ def test_offload_blocks_reaches_the_pipeline(tmp_path, capsys, monkeypatch):
     original = TurboPipeline.from_pretrained.__func__
 
     def spy(cls, *args, **kwargs):
-        seen.append(kwargs["offload"])
+        seen.append((kwargs["offload"], kwargs["fused"]))
         return original(cls, *args, **kwargs)
 
     monkeypatch.setattr(TurboPipeline, "from_pretrained", classmethod(spy))
     out = tmp_path / "o.mp4"
     args = ["generate", "x", "--model", "builtin-random", "--frames", "5", "--resolution", "64x48"]
     assert main([*args, "--offload", "blocks", "--no-progress", "-o", str(out)]) == 0
-    assert seen == ["blocks"] and out.is_file()
+    assert main([*args, "--no-fused", "--no-progress", "-o", str(out)]) == 0
+    # fused=None: the pipeline's default (on for CUDA); --no-fused turns it off everywhere.
+    assert seen == [("blocks", None), (False, False)] and out.is_file()

@@ -125,8 +125,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-fused",
         action="store_true",
-        help="turn off the fused kernels (DiT norms and modulation, channels-last VAE with fused norms) that "
-        "are on by default on a GPU",
+        help="turn off the fused kernels (the DiT's norms, modulation, q/k norm + RoPE and gated residual; the "
+        "VAE's RMSNorm + SiLU), which are on by default on a GPU",
     )
     parser.add_argument(
         "--offload",

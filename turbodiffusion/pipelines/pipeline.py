@@ -271,7 +271,12 @@ class TurboPipeline:
         with self.residency.use("vae") as vae:
             chunk = 1  # the official chunking: the least memory
             if device.type == "cuda" and self.offload is None:
-                chunk = decode_chunk_latents(shape[2], height, width, torch.cuda.mem_get_info(device)[0])
+                # Free to this process: what the driver has left plus what torch's allocator holds unused
+                # (the DiT's activations were freed into its cache, not back to the driver).
+                idle = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+                chunk = decode_chunk_latents(
+                    shape[2], height, width, torch.cuda.mem_get_info(device)[0] + idle
+                )
             video = vae.decode(latent.to(device), progress=progress, chunk_latents=chunk)
         frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         frames = frames.permute(1, 2, 3, 0).cpu()  # [3, T, H, W] -> [T, H, W, 3]
