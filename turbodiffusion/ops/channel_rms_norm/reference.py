@@ -10,9 +10,10 @@ the official code does; this op is its fused, more accurate form (WanVAE.enable_
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ..checks import check_float_dtype, check_out_like
 
 NORM_EPS = 1e-12  # F.normalize's default floor on the norm
 
@@ -21,17 +22,12 @@ def check_channel_rms_norm_inputs(x: Tensor, gamma: Tensor, out: Tensor | None =
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() < 2 or x.shape[1] == 0:
         raise ValueError(f"x must be [B, C, ...] with C > 0 (got shape {tuple(x.shape)})")
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"x must be float32, bfloat16 or float16 (got {x.dtype})")
+    check_float_dtype(x)
     if gamma.numel() != x.shape[1] or any(s != 1 for s in gamma.shape[1:]) or gamma.shape[0] != x.shape[1]:
         raise ValueError(f"gamma must be [C, 1, ...] or [C] with C = {x.shape[1]} (got {list(gamma.shape)})")
     if gamma.device != x.device:
         raise ValueError(f"x and gamma must be on one device (got {x.device} and {gamma.device})")
-    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
-        raise ValueError(
-            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
-            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
-        )
+    check_out_like(out, x)
 
 
 def channel_rms_norm_reference(x: Tensor, gamma: Tensor, silu: bool = False) -> Tensor:

@@ -9,16 +9,16 @@ dtype, like TurboDiffusion, and round once.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
+
+from ..checks import check_float_dtype, check_out_like
 
 
 def check_gated_residual_inputs(x: Tensor, y: Tensor, gate: Tensor, out: Tensor | None) -> None:
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() != 3 or x.shape[-1] == 0:
         raise ValueError(f"x must be [B, L, dim] with dim > 0 (got shape {tuple(x.shape)})")
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"x must be float32, bfloat16 or float16 (got {x.dtype})")
+    check_float_dtype(x)
     if y.shape != x.shape:
         raise ValueError(f"y must have x's shape {list(x.shape)} (got {list(y.shape)})")
     b, length, d = x.shape
@@ -28,11 +28,7 @@ def check_gated_residual_inputs(x: Tensor, y: Tensor, gate: Tensor, out: Tensor 
         )
     if not (x.device == y.device == gate.device):
         raise ValueError(f"x, y, gate must be on one device (got {x.device}, {y.device}, {gate.device})")
-    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
-        raise ValueError(
-            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
-            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
-        )
+    check_out_like(out, x)
 
 
 def gated_residual_reference(x: Tensor, y: Tensor, gate: Tensor) -> Tensor:

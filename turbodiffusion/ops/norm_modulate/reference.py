@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_float_dtype, check_out_like
+
 
 def check_norm_modulate_inputs(
     x: Tensor,
@@ -28,8 +30,7 @@ def check_norm_modulate_inputs(
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() != 3 or x.shape[-1] == 0:
         raise ValueError(f"x must be [B, L, dim] with dim > 0 (got shape {tuple(x.shape)})")
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"x must be float32, bfloat16 or float16 (got {x.dtype})")
+    check_float_dtype(x)
     b, length, d = x.shape
     if (scale is None) != (shift is None):
         raise ValueError("scale and shift come together (adaLN modulation): pass both or neither")
@@ -46,11 +47,7 @@ def check_norm_modulate_inputs(
     for name, t in (("scale", scale), ("shift", shift), ("weight", weight), ("bias", bias)):
         if t is not None and t.device != x.device:
             raise ValueError(f"{name} is on {t.device} but x is on {x.device}; move it to x's device")
-    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
-        raise ValueError(
-            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
-            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
-        )
+    check_out_like(out, x)
 
 
 def norm_modulate_reference(

@@ -12,22 +12,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_float_dtype, check_out_like
+
 
 def check_rms_norm_inputs(x: Tensor, weight: Tensor, out: Tensor | None) -> None:
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() < 1 or x.shape[-1] == 0:
         raise ValueError(f"x must be [..., dim] with dim > 0 (got shape {tuple(x.shape)})")
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"x must be float32, bfloat16 or float16 (got {x.dtype})")
+    check_float_dtype(x)
     if tuple(weight.shape) != (x.shape[-1],):
         raise ValueError(f"weight must be [dim] = [{x.shape[-1]}] (got {list(weight.shape)})")
     if weight.device != x.device:
         raise ValueError(f"x and weight must be on one device (got {x.device} and {weight.device})")
-    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or out.device != x.device):
-        raise ValueError(
-            f"out must match x: shape {tuple(x.shape)}, {x.dtype} on {x.device} "
-            f"(got {tuple(out.shape)}, {out.dtype} on {out.device})"
-        )
+    check_out_like(out, x)
 
 
 def rms_norm_reference(x: Tensor, weight: Tensor, eps: float = 1e-6) -> Tensor:
