@@ -1,0 +1,47 @@
+"""benchmarks/profile_forward.py and benchmarks/vae_decode.py --quick: they run on the CPU and write
+consistent JSON (the CPU fills the same tables from op self-times)."""
+
+from __future__ import annotations
+
+import json
+
+from ._load import run_benchmark
+
+
+def test_profile_forward_quick(tmp_path):
+    out = tmp_path / "p.json"
+    result = run_benchmark(tmp_path, "profile_forward", "wan2.1-t2v-1.3b", "--quick", "--variants",
+                           "sdpa,sla+int8+fused", "--reps", "1", "--profile-reps", "1", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    assert list(rows) == ["sdpa", "sla+int8+fused"]
+    for row in rows.values():
+        cats = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "other")
+        assert abs(sum(row[c] for c in cats) - row["kernel_ms"]) < 1e-6 * max(1.0, row["kernel_ms"])
+        assert row["fwd_ms"] > 0 and row["gemm"] > 0 and row["top_kernels"]
+    # the quantised model runs more (and other) ops than the bf16 one
+    assert rows["sla+int8+fused"]["top_kernels"] != rows["sdpa"]["top_kernels"]
+
+
+def test_profile_forward_refuses_gpu_only_variants_and_typos(tmp_path):
+    for variant, words in (("sagesla", "needs a CUDA GPU"), ("sla+int4", "at most one of int8/fp8")):
+        result = run_benchmark(
+            tmp_path, "profile_forward", "wan2.1-t2v-1.3b", "--quick", "--variants", variant
+        )
+        assert result.returncode == 2 and words in result.stderr, result.stderr[-2000:]
+
+
+def test_vae_decode_quick(tmp_path):
+    out = tmp_path / "v.json"
+    result = run_benchmark(tmp_path, "vae_decode", "--quick", "--chunk-latents", "1", "2", "--reps", "1",
+                           "--layers", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    rows = {(r["variant"], r["chunk_latents"]): r for r in data["rows"]}
+    assert set(rows) == {
+        (v, k) for v in ("default", "channels_last", "fused", "channels_last+fused") for k in (1, 2)
+    }
+    # Layouts and fused norms are roundings of one model: near the default and near an fp32 decode.
+    assert all(r["rel_l2_vs_default"] < 5e-2 and r["rel_l2_vs_fp32"] < 5e-2 for r in rows.values())
+    assert rows[("channels_last", 1)]["rel_l2_vs_default"] < 1e-2  # same arithmetic, another layout
+    assert data["layers"] and all(entry["ms"] >= 0 and entry["calls"] >= 1 for entry in data["layers"])
