@@ -279,10 +279,10 @@ class WanVAE(nn.Module):
         """
         for param in self.parameters():
             if param.dim() in (4, 5):
-                layout = (
-                    (torch.channels_last if param.dim() == 4 else torch.channels_last_3d) if enabled else None
+                layout = torch.channels_last if param.dim() == 4 else torch.channels_last_3d
+                param.data = param.data.contiguous(
+                    memory_format=layout if enabled else torch.contiguous_format
                 )
-                param.data = param.data.contiguous(memory_format=layout or torch.contiguous_format)
         self.channels_last = enabled
         return self
 

@@ -7,7 +7,7 @@ from typing import Literal
 from torch import Tensor
 
 from ...errors import require
-from .reference import channel_rms_norm_reference, check_channel_rms_norm_inputs
+from .reference import channel_rms_norm_reference, channels_last_rows, check_channel_rms_norm_inputs
 
 __all__ = ["channel_rms_norm", "channel_rms_norm_reference"]
 
@@ -31,7 +31,7 @@ def channel_rms_norm(
     if impl not in ("auto", "triton", "reference"):
         raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
     check_channel_rms_norm_inputs(x, gamma, out)
-    rows_ok = x.movedim(1, -1).is_contiguous() and (out is None or out.movedim(1, -1).is_contiguous())
+    rows_ok = channels_last_rows(x) is not None and (out is None or channels_last_rows(out) is not None)
     if impl == "auto" and not (x.is_cuda and rows_ok):
         impl = "reference"
     if impl == "reference":

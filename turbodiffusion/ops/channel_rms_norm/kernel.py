@@ -16,7 +16,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, prune_row_configs, row_launch_config
-from .reference import NORM_EPS, check_channel_rms_norm_inputs
+from .reference import NORM_EPS, channels_last_rows, check_channel_rms_norm_inputs
 
 
 @triton.jit
@@ -51,14 +51,6 @@ _channel_rms_norm_tuned = triton.autotune(
     key=["C", "SILU"],
     prune_configs_by={"early_config_prune": prune_row_configs},
 )(_channel_rms_norm_kernel)
-
-
-def channels_last_rows(x: Tensor) -> Tensor | None:
-    """The [positions, C] view of a channels-last [B, C, ...] tensor (channels contiguous), else None."""
-    moved = x.movedim(1, -1)
-    if not moved.is_contiguous():
-        return None
-    return moved.view(-1, x.shape[1])
 
 
 def channel_rms_norm_triton(

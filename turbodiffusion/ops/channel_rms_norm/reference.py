@@ -30,6 +30,15 @@ def check_channel_rms_norm_inputs(x: Tensor, gamma: Tensor, out: Tensor | None =
     check_out_like(out, x)
 
 
+def channels_last_rows(x: Tensor) -> Tensor | None:
+    """The [positions, C] view of a channels-last [B, C, ...] tensor (channels contiguous), else None:
+    the matrix the kernel reads and writes row by row."""
+    moved = x.movedim(1, -1)
+    if not moved.is_contiguous():
+        return None
+    return moved.view(-1, x.shape[1])
+
+
 def channel_rms_norm_reference(x: Tensor, gamma: Tensor, silu: bool = False) -> Tensor:
     """x: [B, C, ...] fp32/bf16/fp16, any layout; gamma: [C] or [C, 1, ...] any float dtype.
     Returns [B, C, ...] in x's dtype and x's memory layout."""
