@@ -55,7 +55,8 @@ def quantize_int8_reference(x: Tensor, block: int, mean: Tensor | None = None) -
 
 def v_scale_reference(v: Tensor, v_range: float) -> Tensor:
     """Per-channel V scale max_L |v| / v_range: fp32 [B, H, D] (1 for an all-zero channel)."""
-    amax = v.abs().amax(dim=1).float()
+    # One reduction kernel (max |v|), not an abs pass followed by a max pass.
+    amax = torch.linalg.vector_norm(v, float("inf"), dim=1).float()
     scale = amax / torch.full_like(amax, v_range)  # IEEE division on every device (see above)
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
