@@ -49,6 +49,9 @@ def test_quantisers_match_their_references_exactly(seq, d, dtype, device):
     ref_codes, ref_scale = quantize_int8_reference(k, 32, mean)
     assert torch.equal(codes, ref_codes) and torch.equal(scale, ref_scale)
     assert codes.abs().max() <= 127
+    padded, pscale = quantize_int8_triton(k, 32, mean, pad_rows=True)  # the kernel's K layout
+    assert padded.shape[2] % 128 == 0 and not padded[:, :, seq:].any(), "padding must be zeros"
+    assert torch.equal(padded[:, :, :seq], ref_codes) and torch.equal(pscale, ref_scale)
     vs = v_scale_reference(v, 2.25)
     vq = quantize_v_fp8_triton(v, vs)
     assert vq.shape[-1] % 128 == 0 and not vq[..., seq:].float().any(), "padding must be zeros"

@@ -1,8 +1,9 @@
 """Sage-style attention in Triton: INT8 Q.K^T, FP8 (or 16-bit) P.V, dense or over SLA's block lut
 (shared/docs/attention.md §4-5). Reference: ``reference.sage_attention_reference`` (same lossy algorithm).
 
-Inputs come pre-quantised (``quant.py``): Q, K int8 [B, H, L, D] with fp32 per-block scales, V as e4m3 V^T
-[B, H, D, L_pad] with a per-channel scale (``pv="fp8"``), or the original 16-bit V (``pv="half"``).
+Inputs come pre-quantised (``quant.py``): Q int8 [B, H, L, D] and K int8 [B, H, L_pad, D] (zero rows past
+L) with fp32 per-block scales, V as e4m3 V^T [B, H, D, L_pad] with a per-channel scale (``pv="fp8"``), or
+the original 16-bit V (``pv="half"``).
 Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key tiles of BLOCK_N tokens
 (all of them ascending, or its query block's lut row), computes S = int32 dot * q_scale * k_scale with
 1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2, rounds P~ = exp2(s - m + log2 448)
@@ -45,7 +46,7 @@ _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only a
 def _sage_fwd_kernel(
     QI, QS, KI, KS, VQ, VS, V, LUT, Q, KV, KSUM, WT, BIAS, Out,
     svb, svl, svh, sqb, sql, sqh, sob, sol, soh,
-    H, L, LP, NQB, NKB, MQ, NT, qk_scale, eps,
+    H, L, LP, KP, NQB, NKB, MQ, NT, qk_scale, eps,
     D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr, LINEAR: tl.constexpr, PV_FP8: tl.constexpr, EMULATE_FP8: tl.constexpr,
     PRECISION: tl.constexpr, WIDE: tl.constexpr,
@@ -60,6 +61,7 @@ def _sage_fwd_kernel(
     if WIDE:
         rows = rows.to(tl.int64)
     bh_ld = pid_bh.to(tl.int64) * L * D
+    ki_base = KI + pid_bh.to(tl.int64) * KP * D
     qi = tl.load(QI + bh_ld + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0)
     # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
     qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=0.0) * qk_scale
@@ -86,10 +88,14 @@ def _sage_fwd_kernel(
         col_ok = cols < L
         if WIDE:
             cols = cols.to(tl.int64)
-        ki = tl.load(KI + bh_ld + cols[:, None] * D + dims[None, :], mask=col_ok[:, None], other=0)
-        ks = tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)
-        s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * ks[None, :]
-        s = tl.where(col_ok[None, :], s, float("-inf"))
+        ki = tl.load(ki_base + cols[:, None] * D + dims[None, :])  # rows padded to KP: no mask needed
+        if BLOCK_N <= BLKK:  # the tile lies in one scale block: one scalar, not a gather
+            s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * tl.load(ks_base + start // BLKK)
+        else:
+            ks = tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)
+            s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * ks[None, :]
+        if start + BLOCK_N > L:  # only the last key tile is partial; masking every tile costs ~15%
+            s = tl.where(col_ok[None, :], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         alpha = tl.exp2(m_i - m_new)
         if PV_FP8:
@@ -184,7 +190,7 @@ def sage_forward_triton(
         lut32, nt = torch.zeros(1, device=q.device, dtype=torch.int32), triton.cdiv(seq, tile)
 
     qi, qs = quantize_int8_triton(q, block_q)
-    ki, ks = quantize_int8_triton(k, block_k, smoothing_mean(k))
+    ki, ks = quantize_int8_triton(k, block_k, smoothing_mean(k), pad_rows=True)
     if pv == "fp8":
         vs = v_scale_reference(v, v_range)  # one torch reduction: max_L |v| per channel
         vq = quantize_v_fp8_triton(v, vs)
@@ -207,13 +213,13 @@ def sage_forward_triton(
         qi, qs, ki, ks, vq, vs, v, lut32, q, kv, ksum, wt, bias32, o,
         v.stride(0), v.stride(1), v.stride(2), q.stride(0), q.stride(1), q.stride(2),
         o.stride(0), o.stride(1), o.stride(2),
-        h, seq, vq.shape[-1] if pv == "fp8" else seq, qs.shape[-1], ks.shape[-1], mq, nt,
+        h, seq, vq.shape[-1] if pv == "fp8" else seq, ki.shape[2], qs.shape[-1], ks.shape[-1], mq, nt,
         LOG2E / math.sqrt(d), eps / seq,
     )  # fmt: skip
     constexprs = dict(
         D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=proj is not None,
         PV_FP8=pv == "fp8", EMULATE_FP8=interpreting(), PRECISION=dot_precision(q.dtype),
-        WIDE=needs_int64(q, k, v, qi),
+        WIDE=needs_int64(q, k, v, qi, ki),
     )  # fmt: skip
     grid = lambda meta: (triton.cdiv(seq, meta["BLOCK_M"]), b * h)  # noqa: E731
     if interpreting():

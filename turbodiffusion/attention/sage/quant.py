@@ -2,6 +2,7 @@
 
 - ``quantize_int8_triton``: [B, L, H, D] -> int8 codes [B, H, L, D] + fp32 scales [B, H, ceil(L / BLK)],
   per block of BLK tokens, optionally minus a per-channel mean (K smoothing). One read, one int8 write.
+  K's codes can be row-padded like V^T (``pad_rows``), so key tiles load without masks.
 - ``quantize_v_fp8_triton``: [B, L, H, D] -> e4m3 V^T [B, H, D, L_pad] (tokens contiguous, as the FP8
   P.V product wants its K-major operand; L_pad a multiple of 128, zero-filled).
 """
@@ -41,7 +42,7 @@ def round_to_e4m3_grid(x):
 def _quantize_int8_kernel(
     X, MEAN, XQ, SCALE,
     sxb, sxl, sxh,
-    H, L, NB,
+    H, L, LC, NB,
     D: tl.constexpr, BLK: tl.constexpr, SMOOTH: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
     pid_blk = tl.program_id(0)
@@ -64,13 +65,18 @@ def _quantize_int8_kernel(
     scale = tl.math.div_rn(tl.max(tl.max(tl.abs(x), 1), 0), 127.0) + _INT8_SCALE_EPS
     c = tl.math.div_rn(x, scale)
     codes = (c + tl.where(c >= 0, 0.5, -0.5)).to(tl.int8)  # the cast truncates: round half away from zero
-    tl.store(XQ + pid_bh.to(tl.int64) * L * D + rows[:, None] * D + dims[None, :], codes, mask=ok[:, None])
+    tl.store(XQ + pid_bh.to(tl.int64) * LC * D + rows[:, None] * D + dims[None, :], codes, mask=ok[:, None])
     tl.store(SCALE + pid_bh.to(tl.int64) * NB + pid_blk, scale)
 
 
-def quantize_int8_triton(x: Tensor, block: int, mean: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def quantize_int8_triton(
+    x: Tensor, block: int, mean: Tensor | None = None, *, pad_rows: bool = False
+) -> tuple[Tensor, Tensor]:
     """Kernel twin of ``reference.quantize_int8_reference``: x [B, L, H, D] float, last dim contiguous;
     mean fp32 [B, H, D] or None. Returns (codes int8 [B, H, L, D], scale fp32 [B, H, ceil(L / block)]).
+
+    pad_rows: codes are [B, H, L_pad, D] instead (L_pad = ceil(L / 128) * 128, zero rows past L), so the
+    attention kernel can load whole key tiles of up to 128 rows without a mask.
     """
     b, seq, h, d = x.shape
     if x.stride(-1) != 1:
@@ -80,12 +86,14 @@ def quantize_int8_triton(x: Tensor, block: int, mean: Tensor | None = None) -> t
     if mean is not None and (mean.shape != (b, h, d) or mean.dtype != torch.float32):
         raise ValueError(f"mean must be fp32 [{b}, {h}, {d}] (got {mean.dtype} {tuple(mean.shape)})")
     nb = triton.cdiv(seq, block)
-    codes = torch.empty((b, h, seq, d), device=x.device, dtype=torch.int8)
+    rows = triton.cdiv(seq, V_PAD) * V_PAD if pad_rows else seq
+    codes = torch.empty((b, h, rows, d), device=x.device, dtype=torch.int8)
+    codes[:, :, seq:].zero_()
     scale = torch.empty((b, h, nb), device=x.device, dtype=torch.float32)
     _quantize_int8_kernel[(nb, b * h)](
         x, mean if mean is not None else scale, codes, scale,
         x.stride(0), x.stride(1), x.stride(2),
-        h, seq, nb,
+        h, seq, rows, nb,
         D=d, BLK=block, SMOOTH=mean is not None, WIDE=needs_int64(x, codes), num_warps=4,
     )  # fmt: skip
     return codes, scale
