@@ -19,8 +19,9 @@ Design choices, each deliberate:
   patchify and one gather before unpatchify; nothing rebinds ``forward``.
 - Fused norm ops are opt-in through ``WanDiT.enable_fused_ops()`` (the engineering path of the Turbo
   benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
-  (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times. The
-  plain path stays the default so the golden fixtures stay exact.
+  (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, and
+  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). The plain path
+  stays the default so the golden fixtures stay exact.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch import Tensor, nn
 from ...attention import AttentionConfig, build_attention
 from ...attention.ulysses import UlyssesAttention
 from ...ops.gated_residual import gated_residual
+from ...ops.linear_gelu import linear_gelu
 from ...ops.norm_modulate import norm_modulate
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
@@ -288,12 +290,19 @@ class WanBlock(nn.Module):
             x = gated_residual(x, self.self_attn(h, cos, sin), gate_sa)
             x = x + self.cross_attn(self.norm3(x), context)  # norm3 is fused through its own flag
             h = norm_modulate(x, scale_ffn, shift_ffn, eps=self.norm2.eps)
-            return gated_residual(x, self.ffn(h), gate_ffn)
+            return gated_residual(x, self._fused_ffn(h), gate_ffn)
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
         x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
         h = self.norm2(x).to(m.dtype) * (1 + scale_ffn) + shift_ffn
         return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
+
+    def _fused_ffn(self, h: Tensor) -> Tensor:
+        """The FFN with its up-projection and GELU as one GEMM (ops.linear_gelu) where it is a plain Linear."""
+        up, down = self.ffn[0], self.ffn[2]
+        if type(up) is not nn.Linear:  # W8A8 linears keep their own GEMM
+            return self.ffn(h)
+        return down(linear_gelu(h, up.weight, up.bias))
 
 
 class WanHead(nn.Module):
