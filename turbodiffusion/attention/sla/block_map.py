@@ -7,6 +7,7 @@ kernels always see the same block map. It runs in the dtype the inputs arrive in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -17,15 +18,24 @@ class BlockSelection:
     """The selected key blocks of every (batch, head, query block).
 
     lut: int64 [B, H, Mq, topk], key-block indices in ascending order (the kernels walk them in this order).
-    block_map: int8 [B, H, Mq, Nk], 1 where the key block is selected.
+    num_key_blocks: Nk, the number of key blocks.
     """
 
     lut: Tensor
-    block_map: Tensor
+    num_key_blocks: int
 
     @property
     def topk(self) -> int:
         return self.lut.shape[-1]
+
+    @cached_property
+    def block_map(self) -> Tensor:
+        """int8 [B, H, Mq, Nk], 1 where the key block is selected. Built on first use: the forward kernels
+        read only the lut, the backward pass and the golden checks the map."""
+        block_map = torch.zeros(
+            (*self.lut.shape[:-1], self.num_key_blocks), dtype=torch.int8, device=self.lut.device
+        )
+        return block_map.scatter_(-1, self.lut, 1)
 
 
 def topk_count(topk_ratio: float, num_key_blocks: int) -> int:
@@ -89,9 +99,7 @@ def select_blocks(q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: 
         scores = block_scores(q.detach(), k.detach(), block_q, block_k)
         topk = topk_count(topk_ratio, scores.shape[-1])
         lut = torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
-        block_map = torch.zeros(scores.shape, dtype=torch.int8, device=scores.device)
-        block_map.scatter_(-1, lut, 1)
-    return BlockSelection(lut=lut, block_map=block_map)
+    return BlockSelection(lut=lut, num_key_blocks=scores.shape[-1])
 
 
 def transpose_selection(block_map: Tensor) -> tuple[Tensor, Tensor]:
