@@ -123,3 +123,46 @@ def test_select_blocks_validates_inputs():
         select_blocks(q, q.double(), 64, 64, 0.5)
     with pytest.raises(ValueError, match="block sizes must be >= 1"):
         select_blocks(q, q, 0, 64, 0.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize(("seq", "block"), [(1, 64), (17, 16), (200, 64), (333, 128)])
+@pytest.mark.parametrize("smooth", [False, True])
+def test_pool_kernel_matches_the_reference_pooling(seq, block, dtype, smooth, device):
+    from turbodiffusion.attention.sla.pool_kernel import pool_blocks_triton
+
+    g = torch.Generator().manual_seed(seq + block)
+    x = (torch.randn(2, seq, 3, 64, generator=g) + 3 * torch.randn(64, generator=g)).to(dtype)
+    mean = x.mean(dim=1, keepdim=True) if smooth else None
+    ref = mean_pool_blocks(x - mean if smooth else x, block).float()
+    out = pool_blocks_triton(x.to(device), block, mean[:, 0].to(device) if smooth else None).cpu()
+    assert out.shape == ref.shape and out.dtype == dtype
+    # Only the fp32 summation order differs: the two fp32 sums are within the summation error bound,
+    # and after rounding to the dtype within one of its ulps, on few values.
+    absmean = mean_pool_blocks((x - mean if smooth else x).double().abs(), block)
+    sum_err = 2 * block * torch.finfo(torch.float32).eps * absmean
+    ulp = torch.finfo(dtype).eps * ref.abs()
+    assert ((out.double() - ref.double()).abs() <= sum_err + ulp).all()
+    if dtype != torch.float32:
+        assert (out.float() == ref).float().mean() >= 0.97
+
+
+def test_pool_kernel_rejects_what_it_cannot_take(device):
+    from turbodiffusion.attention.sla.pool_kernel import pool_blocks_triton
+
+    x = torch.randn(1, 40, 2, 64, device=device)
+    with pytest.raises(ValueError, match="powers of two"):
+        pool_blocks_triton(x, 48)
+    with pytest.raises(ValueError, match="mean must be"):
+        pool_blocks_triton(x, 32, torch.zeros(1, 2, 64, device=device, dtype=torch.bfloat16))
+
+
+@pytest.mark.gpu
+def test_select_blocks_on_cuda_uses_the_kernel_and_selects_like_the_reference():
+    g = torch.Generator().manual_seed(5)
+    q = torch.randn(1, 4000, 4, 128, generator=g).bfloat16()
+    k = (torch.randn(1, 4000, 4, 128, generator=g) + torch.randn(128, generator=g)).bfloat16()
+    on_gpu = select_blocks(q.cuda(), k.cuda(), 64, 128, 0.1)
+    on_cpu = select_blocks(q, k, 64, 128, 0.1)
+    same = (on_gpu.lut.cpu() == on_cpu.lut).all(dim=-1).float().mean()
+    assert same >= 0.99, f"only {same:.3f} of the query blocks select the same key blocks"
