@@ -36,13 +36,16 @@ def _rms_norm_rope_kernel(
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     pairs = tl.arange(0, BLOCK_H)  # channel pair j holds channels 2j and 2j + 1
+    cols = tl.arange(0, 2 * BLOCK_H)
     rmask = rows < R
     pmask = pairs < HALF_DIM
     mask = rmask[:, None] & pmask[None, :]
+    cmask = rmask[:, None] & (cols < 2 * HALF_DIM)[None, :]
     rows64 = rows.to(tl.int64)
-    x_row = x_ptr + rows64[:, None] * stride_xr
-    a = tl.load(x_row + 2 * pairs[None, :], mask=mask, other=0.0).to(tl.float32)
-    b = tl.load(x_row + 2 * pairs[None, :] + 1, mask=mask, other=0.0).to(tl.float32)
+    # One contiguous (vectorised) load of the rows, split into the even and odd channels in registers:
+    # two stride-2 loads would move the same bytes in half-width transactions.
+    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=cmask, other=0.0).to(tl.float32)
+    a, b = tl.split(tl.reshape(x, [BLOCK_R, BLOCK_H, 2]))
     # Padded lanes load zeros: they add nothing to the sum of squares, which is divided by the true width.
     rstd = 1.0 / tl.sqrt((tl.sum(a * a, axis=1) + tl.sum(b * b, axis=1)) / (2 * HALF_DIM) + eps)
     wa = tl.load(w_ptr + 2 * pairs, mask=pmask, other=0.0).to(tl.float32)
@@ -53,9 +56,9 @@ def _rms_norm_rope_kernel(
     angle = (rows64 % L)[:, None] * HALF_HEAD + (pairs % HALF_HEAD)[None, :]
     c = tl.load(cos_ptr + angle, mask=mask, other=0.0).to(tl.float32)
     s = tl.load(sin_ptr + angle, mask=mask, other=0.0).to(tl.float32)
+    y = tl.reshape(tl.join(a * c - b * s, a * s + b * c), [BLOCK_R, 2 * BLOCK_H])
     y_row = y_ptr + rows64[:, None] * (2 * HALF_DIM)
-    tl.store(y_row + 2 * pairs[None, :], (a * c - b * s).to(y_ptr.dtype.element_ty), mask=mask)
-    tl.store(y_row + 2 * pairs[None, :] + 1, (a * s + b * c).to(y_ptr.dtype.element_ty), mask=mask)
+    tl.store(y_row + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=cmask)
 
 
 def rms_norm_rope_triton(
