@@ -63,25 +63,6 @@ def _round_to_out(x, OUT_TY: tl.constexpr):
 
 
 @triton.jit
-def _rounded_output(acc, bias_ptr, offs_n, mask_n, HAS_BIAS: tl.constexpr, OUT_TY: tl.constexpr):
-    """acc rounded to OUT_TY, plus the bias rounded the way the reference rounds it."""
-    c = _round_to_out(acc, OUT_TY)
-    if HAS_BIAS:
-        bias = _round_to_out(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), OUT_TY)
-        # torch's y + bias in a low-precision dtype: exact fp32 sum of the two, rounded once.
-        c = _round_to_out(c.to(tl.float32) + bias.to(tl.float32)[None, :], OUT_TY)
-    return c
-
-
-@triton.jit
-def _store_epilogue(acc, bias_ptr, c_ptr, offs_m, offs_n, mask_m, mask_n, stride_cm, HAS_BIAS: tl.constexpr):
-    """Y = acc (+ bias) in c's dtype, stored."""
-    c = _rounded_output(acc, bias_ptr, offs_n, mask_n, HAS_BIAS, c_ptr.dtype.element_ty)
-    c_ptrs = c_ptr + offs_m.to(tl.int64)[:, None] * stride_cm + offs_n[None, :]
-    tl.store(c_ptrs, c, mask=mask_m[:, None] & mask_n[None, :])
-
-
-@triton.jit
 def _gelu_quant_epilogue(
     acc, bias_ptr, c_ptr, cs_ptr, offs_m, offs_n, mask_m, mask_n, pid_m, pid_n, stride_cm, num_n,
     HAS_BIAS: tl.constexpr, ACT_TY: tl.constexpr,
@@ -89,7 +70,11 @@ def _gelu_quant_epilogue(
     """The unfused chain Y = GEMM + bias (in ACT_TY) -> gelu_tanh (rounded to ACT_TY) -> INT8 128x128
     quantiser, on one 128 x 128 output tile, which is exactly one quantiser tile. Writes int8 codes to
     c_ptr and the tile's scale to cs_ptr."""
-    y = _rounded_output(acc, bias_ptr, offs_n, mask_n, HAS_BIAS, ACT_TY).to(tl.float32)
+    y = _round_to_out(acc, ACT_TY)
+    if HAS_BIAS:
+        bias = _round_to_out(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), ACT_TY)
+        y = _round_to_out(y.to(tl.float32) + bias.to(tl.float32)[None, :], ACT_TY)
+    y = y.to(tl.float32)
     # tanh(u) = 1 - 2 / (exp(2u) + 1): exp overflows to inf for large u, giving exactly 1.
     u = 0.7978845608028654 * (y + 0.044715 * (y * y * y))
     g = _round_to_out(0.5 * y * (1.0 + (1.0 - 2.0 / (tl.exp(2.0 * u) + 1.0))), ACT_TY).to(tl.float32)
@@ -180,8 +165,15 @@ def _scaled_mm_kernel(
     if GELU_QUANT:
         _gelu_quant_epilogue(acc, bias_ptr, c_ptr, cs_ptr, offs_m, offs_n, mask_m, mask_n, pid_m, pid_n,
                              stride_cm, num_n, HAS_BIAS, ACT_TY)  # fmt: skip
-    else:
-        _store_epilogue(acc, bias_ptr, c_ptr, offs_m, offs_n, mask_m, mask_n, stride_cm, HAS_BIAS)
+        return
+    out_ty: tl.constexpr = c_ptr.dtype.element_ty
+    c = _round_to_out(acc, out_ty)
+    if HAS_BIAS:
+        bias = _round_to_out(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), out_ty)
+        # torch's y + bias in a low-precision dtype: exact fp32 sum of the two, rounded once.
+        c = _round_to_out(c.to(tl.float32) + bias.to(tl.float32)[None, :], out_ty)
+    c_ptrs = c_ptr + offs_m.to(tl.int64)[:, None] * stride_cm + offs_n[None, :]
+    tl.store(c_ptrs, c, mask=mask_m[:, None] & mask_n[None, :])
 
 
 _scaled_mm_tuned = triton.autotune(configs=_CONFIGS, key=["M", "N", "K", "A_TILE_ROWS", "IS_FP8"])(
