@@ -181,19 +181,3 @@ def test_invalid_uses_raise():
         Int8Linear(128, 64, impl="gpu")
     with pytest.raises(ValueError, match="input has 64 features; this layer takes 128"):
         Int8Linear.from_linear(nn.Linear(128, 8))(torch.randn(2, 64))
-
-
-def test_gelu_quantized_is_the_next_layers_input_codes():
-    g = torch.Generator().manual_seed(9)
-    layer = Int8Linear.from_linear(nn.Linear(256, 384)).to(torch.bfloat16)
-    x = torch.randn(2, 45, 256, generator=g).bfloat16()
-    codes, scales = layer.gelu_quantized(x)
-    hidden = torch.nn.functional.gelu(layer(x), approximate="tanh").reshape(-1, 384)
-    want_codes, want_scales = quantize_blockwise_reference(hidden)
-    assert torch.equal(codes, want_codes) and torch.equal(scales, want_scales)
-    down = Int8Linear.from_linear(nn.Linear(384, 200)).to(torch.bfloat16)
-    assert torch.equal(down.forward_quantized(codes, scales, torch.bfloat16), down(hidden))
-    with pytest.raises(ValueError, match="must be a multiple of 128 for gelu_quantized"):
-        down.gelu_quantized(hidden)
-    with pytest.raises(ValueError, match="this layer takes 256"):
-        layer.gelu_quantized(hidden)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .act_quant import BLOCK, dequantize_blockwise_reference, quantize_blockwise
 from .config import IMPLS, Impl
-from .gemm import scaled_mm, scaled_mm_gelu_quant
+from .gemm import scaled_mm
 
 
 class _BlockScaledLinear(nn.Module):
@@ -63,27 +63,17 @@ class _BlockScaledLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: [..., in] fp32/bf16/fp16 -> [..., out] in x's dtype (bias cast to it, quantization.md §4)."""
-        xq, xs = self._input_codes(x)
-        return self.forward_quantized(xq, xs, x.dtype).reshape(*x.shape[:-1], self.out_features)
-
-    def forward_quantized(self, xq: Tensor, xs: Tensor, out_dtype: torch.dtype) -> Tensor:
-        """The GEMM on an input already quantised with this layer's activation tiles.
-
-        xq: [M, in] codes, xs: its scales (``quantize_blockwise(x, ACT_TILE_ROWS, FMT)``'s output).
-        Returns [M, out] in out_dtype, what ``forward`` returns for the x those codes stand for.
-        """
-        return scaled_mm(
-            xq, xs, self.codes, self.scale, self.bias,
-            out_dtype=out_dtype, a_tile_rows=self.ACT_TILE_ROWS, impl=self.impl,
-        )  # fmt: skip
-
-    def _input_codes(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.shape[-1] != self.in_features:
             raise ValueError(f"input has {x.shape[-1]} features; this layer takes {self.in_features}")
         x2 = x.reshape(-1, self.in_features)
         if x2.stride(-1) != 1:
             x2 = x2.contiguous()
-        return quantize_blockwise(x2, self.ACT_TILE_ROWS, self.FMT, impl=self.impl)
+        xq, xs = quantize_blockwise(x2, self.ACT_TILE_ROWS, self.FMT, impl=self.impl)
+        y = scaled_mm(
+            xq, xs, self.codes, self.scale, self.bias,
+            out_dtype=x.dtype, a_tile_rows=self.ACT_TILE_ROWS, impl=self.impl,
+        )  # fmt: skip
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def dequantize(self) -> Tensor:
         """The weight the codes stand for: fp32 [out, in] = codes * scale (per 128x128 tile)."""
@@ -142,20 +132,6 @@ class Int8Linear(_BlockScaledLinear):
     WEIGHT_NAME = "int8_weight"
     CODE_DTYPE = torch.int8
     ACT_TILE_ROWS = BLOCK
-
-    def gelu_quantized(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """gelu_tanh(self(x)) quantised for a following Int8Linear, without writing the float output.
-
-        x: [..., in] fp32/bf16/fp16. Returns (codes int8 [M, out], scales fp32 [ceil(M/128), out/128]) with
-        M = x.numel() / in: ``quantize_blockwise(gelu(self(x)).reshape(M, out))``, the GELU and the
-        quantiser fused into the GEMM on CUDA. out_features % 128 == 0 is required.
-        """
-        if self.out_features % BLOCK:
-            raise ValueError(f"out_features={self.out_features} must be a multiple of 128 for gelu_quantized")
-        xq, xs = self._input_codes(x)
-        return scaled_mm_gelu_quant(
-            xq, xs, self.codes, self.scale, self.bias, act_dtype=x.dtype, impl=self.impl
-        )  # fmt: skip
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, impl: Impl = "auto") -> Int8Linear:

@@ -20,9 +20,8 @@ Design choices, each deliberate:
 - Fused norm ops are opt-in through ``WanDiT.enable_fused_ops()`` (the engineering path of the Turbo
   benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
   (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, and
-  the FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``; for W8A8 layers the INT8
-  GEMM's epilogue also quantises the hidden state for the down-projection). The plain path stays the
-  default so the golden fixtures stay exact.
+  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). The plain path
+  stays the default so the golden fixtures stay exact.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from ...ops.linear_gelu import linear_gelu
 from ...ops.norm_modulate import norm_modulate
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
-from ...quant.int8_linear import Int8Linear
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 
@@ -300,15 +298,11 @@ class WanBlock(nn.Module):
         return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
 
     def _fused_ffn(self, h: Tensor) -> Tensor:
-        """The FFN with its GELU inside the up-projection's GEMM: ops.linear_gelu for plain Linears; for
-        W8A8 ones, the GELU and the down-projection's activation quantiser in the INT8 GEMM's epilogue."""
+        """The FFN with its up-projection and GELU as one GEMM (ops.linear_gelu) where it is a plain Linear."""
         up, down = self.ffn[0], self.ffn[2]
-        if type(up) is nn.Linear:
-            return down(linear_gelu(h, up.weight, up.bias))
-        if type(up) is Int8Linear and type(down) is Int8Linear and up.out_features % 128 == 0:
-            codes, scales = up.gelu_quantized(h)
-            return down.forward_quantized(codes, scales, h.dtype).reshape(*h.shape[:-1], down.out_features)
-        return self.ffn(h)
+        if type(up) is not nn.Linear:  # W8A8 linears keep their own GEMM
+            return self.ffn(h)
+        return down(linear_gelu(h, up.weight, up.bias))
 
 
 class WanHead(nn.Module):

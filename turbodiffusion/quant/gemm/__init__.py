@@ -11,9 +11,9 @@ from torch import Tensor
 
 from ...errors import require
 from ..config import IMPLS, Impl
-from .reference import BLOCK, check_scaled_mm_inputs, scaled_mm_gelu_quant_reference, scaled_mm_reference
+from .reference import BLOCK, check_scaled_mm_inputs, scaled_mm_reference
 
-__all__ = ["scaled_mm", "scaled_mm_gelu_quant", "scaled_mm_gelu_quant_reference", "scaled_mm_reference"]
+__all__ = ["scaled_mm", "scaled_mm_reference"]
 
 
 def scaled_mm(
@@ -43,31 +43,3 @@ def scaled_mm(
     from .kernel import scaled_mm_triton
 
     return scaled_mm_triton(a, a_scale, b, b_scale, bias, out_dtype=out_dtype, a_tile_rows=a_tile_rows)
-
-
-def scaled_mm_gelu_quant(
-    a: Tensor,
-    a_scale: Tensor,
-    b: Tensor,
-    b_scale: Tensor,
-    bias: Tensor | None = None,
-    *,
-    act_dtype: torch.dtype = torch.bfloat16,
-    impl: Impl = "auto",
-) -> tuple[Tensor, Tensor]:
-    """INT8 GEMM + bias -> tanh GELU -> INT8 128x128 quantiser: the up-projection of a W8A8 FFN handing the
-    down-projection its quantised input. On CUDA the GELU and the quantiser run in the GEMM's epilogue
-    (the hidden state is written once, as int8); the reference is the unfused chain.
-
-    a: [M, K] int8, a_scale [ceil(M/128), K/128]; b: [N, K] int8 (N % 128 == 0), b_scale [ceil(N/128), K/128];
-    bias [N] or None. Returns (codes int8 [M, N], scales fp32 [ceil(M/128), N/128]).
-    """
-    if impl not in IMPLS:
-        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
-    check_scaled_mm_inputs(a, a_scale, b, b_scale, bias, BLOCK)
-    if impl == "reference" or (impl == "auto" and not a.is_cuda):
-        return scaled_mm_gelu_quant_reference(a, a_scale, b, b_scale, bias, act_dtype=act_dtype)
-    require("triton", "kernels", "the Triton W8A8 GEMM")
-    from .kernel import scaled_mm_gelu_quant_triton
-
-    return scaled_mm_gelu_quant_triton(a, a_scale, b, b_scale, bias, act_dtype=act_dtype)

@@ -21,10 +21,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..act_quant.reference import AMAX_FLOOR as _AMAX_FLOOR_VALUE
 from .reference import BLOCK, check_scaled_mm_inputs
-
-AMAX_FLOOR = tl.constexpr(_AMAX_FLOOR_VALUE)  # kernels read module globals only as constexpr
 
 # Autotune candidates (GPU only; the interpreter runs _INTERPRET_CONFIG). BK is fixed at 128, the scale slice.
 # BM 128/256 with 8 warps keeps the int32 partial and the fp32 accumulator in registers (64 + 64 or 128 + 128
@@ -63,32 +60,6 @@ def _round_to_out(x, OUT_TY: tl.constexpr):
 
 
 @triton.jit
-def _gelu_quant_epilogue(
-    acc, bias_ptr, c_ptr, cs_ptr, offs_m, offs_n, mask_m, mask_n, pid_m, pid_n, stride_cm, num_n,
-    HAS_BIAS: tl.constexpr, ACT_TY: tl.constexpr,
-):  # fmt: skip
-    """The unfused chain Y = GEMM + bias (in ACT_TY) -> gelu_tanh (rounded to ACT_TY) -> INT8 128x128
-    quantiser, on one 128 x 128 output tile, which is exactly one quantiser tile. Writes int8 codes to
-    c_ptr and the tile's scale to cs_ptr."""
-    y = _round_to_out(acc, ACT_TY)
-    if HAS_BIAS:
-        bias = _round_to_out(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), ACT_TY)
-        y = _round_to_out(y.to(tl.float32) + bias.to(tl.float32)[None, :], ACT_TY)
-    y = y.to(tl.float32)
-    # tanh(u) = 1 - 2 / (exp(2u) + 1): exp overflows to inf for large u, giving exactly 1.
-    u = 0.7978845608028654 * (y + 0.044715 * (y * y * y))
-    g = _round_to_out(0.5 * y * (1.0 + (1.0 - 2.0 / (tl.exp(2.0 * u) + 1.0))), ACT_TY).to(tl.float32)
-    g = tl.where(mask_m[:, None] & mask_n[None, :], g, 0.0)  # rows past M count as zeros (quantiser rule)
-    amax = tl.maximum(tl.max(tl.max(tl.abs(g), axis=1), axis=0), AMAX_FLOOR)
-    qmax = tl.zeros_like(amax) + 128.0
-    v = g * tl.math.div_rn(qmax, amax)
-    q = tl.minimum(tl.maximum((v + 12582912.0) - 12582912.0, -128.0), 127.0).to(tl.int8)  # ties to even
-    c_ptrs = c_ptr + offs_m.to(tl.int64)[:, None] * stride_cm + offs_n[None, :]
-    tl.store(c_ptrs, q, mask=mask_m[:, None] & mask_n[None, :])
-    tl.store(cs_ptr + pid_m.to(tl.int64) * num_n + pid_n, tl.math.div_rn(amax, qmax))
-
-
-@triton.jit
 def _scaled_mm_kernel(
     a_ptr,
     as_ptr,
@@ -104,15 +75,12 @@ def _scaled_mm_kernel(
     stride_cm,
     stride_asr,  # activation scales: row stride
     stride_ask,  # activation scales: K-slice stride (1 row-major; per-row FP8 scales are K-major)
-    cs_ptr,  # GELU_QUANT: the output's 128x128 tile scales [ceil(M/128), N/128] fp32 (else unused)
     A_TILE_ROWS: tl.constexpr,  # rows sharing an activation scale: 128 (INT8) or 1 (FP8)
     HAS_BIAS: tl.constexpr,
     IS_FP8: tl.constexpr,
     BM: tl.constexpr,
     GROUP_M: tl.constexpr,
     FOLD_LAG: tl.constexpr,  # 1: fold slice k's partial after issuing slice k+1's dot (overlap), 0: at once
-    GELU_QUANT: tl.constexpr = False,  # epilogue: tanh GELU, then the INT8 128x128 quantiser (BM == 128)
-    ACT_TY: tl.constexpr = tl.bfloat16,  # GELU_QUANT: the activation dtype the unfused chain rounds to
 ):
     BN: tl.constexpr = 128  # one weight-scale block per tile (see the module docstring)
     BK: tl.constexpr = 128  # one scale slice per step
@@ -162,10 +130,6 @@ def _scaled_mm_kernel(
     if FOLD_LAG:
         acc += p_prev.to(tl.float32) * s_prev[:, None]
 
-    if GELU_QUANT:
-        _gelu_quant_epilogue(acc, bias_ptr, c_ptr, cs_ptr, offs_m, offs_n, mask_m, mask_n, pid_m, pid_n,
-                             stride_cm, num_n, HAS_BIAS, ACT_TY)  # fmt: skip
-        return
     out_ty: tl.constexpr = c_ptr.dtype.element_ty
     c = _round_to_out(acc, out_ty)
     if HAS_BIAS:
@@ -257,7 +221,6 @@ def _scaled_mm_op(
         c.stride(0),
         a_scale.stride(0),
         a_scale.stride(1),
-        c,  # cs_ptr: unused without GELU_QUANT
     )
     flags = {
         "A_TILE_ROWS": a_tile_rows,
@@ -279,65 +242,6 @@ def _scaled_mm_op(
         grid = lambda meta: (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, BLOCK),)  # noqa: E731
         _scaled_mm_tuned[grid](*args, **flags)
     return c
-
-
-def scaled_mm_gelu_quant_triton(
-    a: Tensor,
-    a_scale: Tensor,
-    b: Tensor,
-    b_scale: Tensor,
-    bias: Tensor | None = None,
-    *,
-    act_dtype: torch.dtype = torch.bfloat16,
-) -> tuple[Tensor, Tensor]:
-    """Triton version of ``scaled_mm_gelu_quant_reference``: the INT8 GEMM with GELU and the next layer's
-    activation quantiser in its epilogue, so the [M, N] hidden state is written once, as int8.
-
-    a: [M, K] int8 codes with 128x128 scales; b: [N, K] int8 codes; N % 128 == 0. Returns (codes int8
-    [M, N], scales fp32 [ceil(M/128), N/128]), what ``quantize_blockwise`` returns for the GELU output.
-    """
-    if a.dtype != torch.int8:
-        raise ValueError(f"the GELU + quantiser epilogue is for INT8 codes (got {a.dtype})")
-    check_scaled_mm_inputs(a, a_scale, b, b_scale, bias, BLOCK)
-    if b.shape[0] % BLOCK:
-        raise ValueError(f"N must be a multiple of 128 for the output's 128x128 tiles (got {b.shape[0]})")
-    if act_dtype not in _DTYPE_CODES:
-        raise ValueError(f"act_dtype must be float32, bfloat16 or float16 (got {act_dtype})")
-    if a.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1; use impl="reference" on CPU')
-    return _scaled_mm_gelu_quant_op(a, a_scale, b, b_scale.contiguous(), bias, _DTYPE_CODES[act_dtype])
-
-
-_TL_DTYPES = {0: tl.float32, 1: tl.bfloat16, 2: tl.float16}
-
-
-@torch.library.custom_op("turbodiffusion::scaled_mm_gelu_quant", mutates_args=())
-def _scaled_mm_gelu_quant_op(
-    a: Tensor, a_scale: Tensor, b: Tensor, b_scale: Tensor, bias: Tensor | None, act_dtype_code: int
-) -> tuple[Tensor, Tensor]:
-    (m, k), n = a.shape, b.shape[0]
-    codes = torch.empty(m, n, dtype=torch.int8, device=a.device)
-    scales = torch.empty(triton.cdiv(m, BLOCK), n // BLOCK, dtype=torch.float32, device=a.device)
-    if m == 0:
-        return codes, scales
-    bm = BLOCK  # one output tile is one quantiser tile
-    grid = (triton.cdiv(m, bm) * (n // BLOCK),)
-    _scaled_mm_kernel[grid](
-        a, a_scale, b, b_scale, bias if bias is not None else codes, codes, m, n, k,
-        a.stride(0), b.stride(0), codes.stride(0), a_scale.stride(0), a_scale.stride(1), scales,
-        A_TILE_ROWS=BLOCK, HAS_BIAS=bias is not None, IS_FP8=False, BM=bm, GROUP_M=8,
-        FOLD_LAG=0, GELU_QUANT=True, ACT_TY=_TL_DTYPES[act_dtype_code],
-        num_warps=8, num_stages=4,
-        # x * mult + 1.5 * 2^23 must round twice (product, then sum) as the quantiser's reference does.
-        enable_fp_fusion=False,
-    )  # fmt: skip
-    return codes, scales
-
-
-@_scaled_mm_gelu_quant_op.register_fake
-def _(a, a_scale, b, b_scale, bias, act_dtype_code):
-    m, n = a.shape[0], b.shape[0]
-    return a.new_empty(m, n), a_scale.new_empty(-(-m // BLOCK), n // BLOCK)
 
 
 @_scaled_mm_op.register_fake

@@ -14,8 +14,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..act_quant.reference import quantize_blockwise_reference
-
 BLOCK = 128
 
 
@@ -85,22 +83,3 @@ def scaled_mm_reference(
         acc += p * (sa[:, kb : kb + 1] * sb[None, :, kb])
     y = acc.to(out_dtype)
     return y if bias is None else y + bias.to(out_dtype)
-
-
-def scaled_mm_gelu_quant_reference(
-    a: Tensor,
-    a_scale: Tensor,
-    b: Tensor,
-    b_scale: Tensor,
-    bias: Tensor | None = None,
-    *,
-    act_dtype: torch.dtype = torch.bfloat16,
-) -> tuple[Tensor, Tensor]:
-    """An INT8 FFN's first half as the next layer sees it: quantise(gelu_tanh(GEMM + bias)).
-
-    The unfused chain of Int8Linear -> GELU(tanh) -> the next Int8Linear's activation quantiser: the GEMM
-    output and the GELU output are each rounded to ``act_dtype``. a, b: int8 codes with 128x128 scales
-    (as ``scaled_mm_reference``), N % 128 == 0. Returns (codes int8 [M, N], scales [ceil(M/128), N/128]).
-    """
-    y = scaled_mm_reference(a, a_scale, b, b_scale, bias, out_dtype=act_dtype)
-    return quantize_blockwise_reference(torch.nn.functional.gelu(y, approximate="tanh"), BLOCK, "int8")
