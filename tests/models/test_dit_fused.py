@@ -108,3 +108,29 @@ def test_fused_self_attention_runs_the_fused_norm_rope(monkeypatch):
         model.enable_fused_ops()
         model(x, t, context)
     assert len(calls) == 2 * TINY.num_layers
+
+
+@pytest.mark.parametrize("w8a8", [False, True])
+def test_fused_ffn_is_the_block_ffn_on_cpu(w8a8, monkeypatch):
+    """On the CPU the fused FFN (ops.linear_gelu's reference; W8A8 layers keep their own path) is exactly
+    the eager chain, and with fused ops on every plain-Linear block goes through linear_gelu."""
+    from turbodiffusion.models.wan import dit as dit_module
+    from turbodiffusion.quant import Int8Config, quantize_
+
+    cfg = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=16, text_len=4)
+    with torch.device("meta"):
+        model = WanDiT(cfg)
+    model.load_state_dict(random_state_dict(model, torch.Generator().manual_seed(7600)), assign=True)
+    model = model.to(torch.bfloat16).eval()
+    if w8a8:
+        quantize_(model, Int8Config())
+    h = torch.randn(2, 37, 128, generator=torch.Generator().manual_seed(7601)).bfloat16()
+    with torch.no_grad():
+        assert torch.equal(model.blocks[0]._fused_ffn(h), model.blocks[0].ffn(h))
+    calls = []
+    real = dit_module.linear_gelu
+    monkeypatch.setattr(dit_module, "linear_gelu", lambda *a, **k: calls.append(1) or real(*a, **k))
+    model.enable_fused_ops()
+    with torch.no_grad():
+        model(torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 4, 16))
+    assert len(calls) == (0 if w8a8 else cfg.num_layers)

@@ -300,7 +300,10 @@ class WanBlock(nn.Module):
     def _fused_ffn(self, h: Tensor) -> Tensor:
         """The FFN with its up-projection and GELU as one GEMM (ops.linear_gelu) where it is a plain Linear."""
         up, down = self.ffn[0], self.ffn[2]
-        if type(up) is not nn.Linear:  # W8A8 linears keep their own GEMM
+        if type(up) is not nn.Linear:
+            # W8A8 linears keep their own GEMM: an INT8 GEMM with the GELU and the down-projection's
+            # quantiser in its epilogue was slower than the three launches on an H200 (its fixed 128-row
+            # tiles cost more than the passes it saved; benchmarks/runs/h200-2026-12-02f).
             return self.ffn(h)
         return down(linear_gelu(h, up.weight, up.bias))
 

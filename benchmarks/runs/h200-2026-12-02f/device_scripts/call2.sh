@@ -8,7 +8,8 @@ export PYTHONPATH=.
   && cd /tmp/peer && sed -i '/compute_120a\|compute_89\|compute_80/d' setup.py \
   && MAX_JOBS=12 python setup.py build_ext --inplace > $W/peer_build.log 2>&1; echo $? > $W/peer_rc) &
 timeout 240 python -m pytest -q -p no:cacheprovider tests/ops/test_linear_gelu.py tests/attention/test_sla_block_map.py \
-  tests/attention/test_sage.py tests/ops/test_rms_norm_rope.py tests/models/test_dit.py > $W/gpu_tests.log 2>&1
+  tests/attention/test_sage.py tests/ops/test_rms_norm_rope.py tests/models/test_dit.py tests/models/test_dit_fused.py \
+  tests/quant/test_gemm.py tests/quant/test_int8_linear.py > $W/gpu_tests.log 2>&1
 python benchmarks/e2e.py wan2.1-t2v-1.3b --resolution 480p --reps 3 --loops all --loop-reps 1 --stage-reps 2 \
   --vae-chunk-latents 20 --peer /tmp/peer --peer-wait-file $W/peer_rc --peer-wait-s 300 \
   --json $W/e2e_1.3b_480p.json > $W/e2e_1.3b.log 2>&1
