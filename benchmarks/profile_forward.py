@@ -39,7 +39,8 @@ CATEGORIES = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "othe
 # First match wins: our Triton kernels are named after their op; library kernels after their family.
 _RULES = [
     ("quant", r"quant"),
-    ("attention", r"sla|sage|attn|attention|flash|fmha|softmax"),
+    # SLA's block selection (pooling, top-k, sorting the lut) counts as attention: it is the sparse kind's cost.
+    ("attention", r"sla|sage|attn|attention|flash|fmha|softmax|pool_blocks|topk|sort"),
     (
         "gemm",
         r"gemm|scaled_mm|_int_mm|aten::(mm|addmm|bmm|linear)$|cutlass|xmma|nvjet|cublas|matmul|sm90_|wgmma",
