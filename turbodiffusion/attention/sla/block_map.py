@@ -1,7 +1,8 @@
 """SLA block selection: which key blocks each query block attends to (shared/docs/attention.md §2.1).
 
-Plain PyTorch, used by every SLA and SageSLA path (reference and kernels alike), so the reference and the
-kernels always see the same block map. It runs in the dtype the inputs arrive in, as the official code does.
+Used by every SLA and SageSLA path (reference and kernels alike), so on one device the reference and the
+kernels always see the same block map. Plain PyTorch, except that on CUDA the block pooling is one Triton
+pass (pool_kernel.py). It runs in the dtype the inputs arrive in, as the official code does.
 """
 
 from __future__ import annotations
