@@ -37,8 +37,8 @@ Correctness: every row's forward on the shared inputs must be finite, and is com
 whose only difference is the one step added ("vs"), e.g. peer against ours@peer. Roofline: FLOPs and
 bytes of a forward (benchmarks/roofline.py), the floor at ceilings measured in this run, x_floor =
 measured / floor. The decode stage is timed in the official layout and in the pipeline's (channels-last,
-fused norms); the pipeline's best time is the one in total_s. ``--quick`` runs a tiny config on the CPU (no CUDA events, graphs, SageSLA or peer) so
-the script is checked before GPU time is spent.
+fused norms); the pipeline's best time is the one in total_s. ``--quick`` runs a tiny config on the CPU
+(no CUDA events, graphs, SageSLA or peer) so the script is checked before GPU time is spent.
 """
 
 from __future__ import annotations

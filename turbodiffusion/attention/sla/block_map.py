@@ -73,11 +73,13 @@ def mean_pool_blocks(x: Tensor, block: int) -> Tensor:
     return pooled.to(x.dtype).transpose(1, 2)
 
 
-def _pool_kernel_fits(x: Tensor, block_q: int, block_k: int) -> bool:
-    """Whether pool_kernel.pool_blocks_triton takes these inputs (CUDA, power-of-two D and blocks >= 16)."""
-    d = x.shape[-1]
+def _pool_kernel_fits(q: Tensor, k: Tensor, block_q: int, block_k: int) -> bool:
+    """Whether pool_kernel.pool_blocks_triton takes q and k (CUDA, contiguous last dim, power-of-two D and
+    blocks >= 16)."""
+    d = q.shape[-1]
     pow2 = all(n >= 16 and not n & (n - 1) for n in (block_q, block_k))
-    return x.is_cuda and x.stride(-1) == 1 and d > 0 and not d & (d - 1) and pow2
+    contiguous = q.stride(-1) == 1 and k.stride(-1) == 1
+    return q.is_cuda and contiguous and d > 0 and not d & (d - 1) and pow2
 
 
 def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int) -> Tensor:
@@ -88,7 +90,7 @@ def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int) -> Tensor:
     low-precision scores small, so we do it too, in the input dtype, to select the same blocks. On CUDA the
     pooling is one Triton pass per tensor (pool_kernel.py; same arithmetic, its own fp32 summation order).
     """
-    if _pool_kernel_fits(q, block_q, block_k) and k.stride(-1) == 1:
+    if _pool_kernel_fits(q, k, block_q, block_k):
         from .pool_kernel import pool_blocks_triton
 
         pooled_k = pool_blocks_triton(k, block_k, k.mean(dim=1))
