@@ -188,3 +188,20 @@ def test_kernel_launchers_reject_what_the_kernels_cannot_take(device):
         sla_forward_triton(q, q, q, lut[:, :1], w, b, block_q=64, block_k=64, eps=1e-5)
     with pytest.raises(ValueError, match=r"proj_l must be Linear\(64, 64\)"):
         sla_forward_triton(q, q, q, lut, w[:32], b, block_q=64, block_k=64, eps=1e-5)
+
+
+@pytest.mark.parametrize(("b", "seq", "h", "d"), [(1, 1, 1, 64), (2, 17, 2, 64), (1, 200, 2, 128), (2, 333, 1, 64)])
+def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, device):
+    """The standalone linear-branch kernel (SageSLA's) walks several row tiles per program: ragged L, B, H."""
+    from turbodiffusion.attention.sla.kernel_fwd import kv_state_triton, linear_branch_triton
+    from turbodiffusion.attention.sla.reference import LINEAR_EPS, linear_branch_reference
+
+    q, k, v, _, proj = make_case(7, b, seq, h, d, torch.float32, device)
+    kv, ksum = kv_state_triton(k, v)
+    out = torch.full_like(q, float("nan"))  # every element must be written
+    linear_branch_triton(
+        q, kv, ksum, proj.weight.t().contiguous(), proj.bias.float(), LINEAR_EPS / seq, out
+    )  # fmt: skip
+    o_l = linear_branch_reference(*(t.transpose(1, 2).double() for t in (q, k, v)), LINEAR_EPS)
+    truth = proj.double()(o_l.transpose(1, 2))
+    assert_matches(out, truth.float(), dtype=torch.float32)

@@ -32,6 +32,7 @@ from ..sla.kernel_fwd import (
     interpreting,
     kv_state_triton,
     linear_branch_tile,
+    linear_branch_triton,
     mma,
     needs_int64,
 )
@@ -69,7 +70,7 @@ def _sage_fwd_kernel(
     vq_base = VQ + pid_bh.to(tl.int64) * D * LP
     v_base = V + b.to(tl.int64) * svb + h * svh
     lut_row = LUT + (pid_bh.to(tl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
-    if LINEAR:  # SageSLA: the linear branch first, parked in O (see the SLA kernel for why)
+    if LINEAR == 1:  # SageSLA: the linear branch first, parked in O (see the SLA kernel for why)
         o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
         q = tl.load(Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None],
                     other=0.0)  # fmt: skip
@@ -116,9 +117,15 @@ def _sage_fwd_kernel(
     if PV_FP8:
         o = o * tl.load(VS + pid_bh.to(tl.int64) * D + dims)[None, :]
     o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
-    if LINEAR:
+    if LINEAR == 1:
         tl.debug_barrier()  # other threads of this program wrote the tile
+    if LINEAR == 1 or LINEAR == 3:
         o += tl.load(o_ptr, mask=row_ok[:, None], other=0.0).to(tl.float32)
+    if LINEAR == 2:
+        q = tl.load(Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None],
+                    other=0.0)  # fmt: skip
+        y = linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D, PRECISION)
+        o += cast(y, Out.dtype.element_ty, PRECISION).to(tl.float32)
     tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
 
 
@@ -142,6 +149,7 @@ _sage_fwd_tuned = triton.autotune(
     configs=_configs(),
     key=["D", "BLKQ", "BLKK", "BLOCK_N", "SPARSE", "LINEAR", "PV_FP8", "WIDE"],
     prune_configs_by={"early_config_prune": _prune},
+    restore_value=["Out"],  # Out may hold the linear branch going in: each trial must start from it
 )(_sage_fwd_kernel)
 
 
@@ -158,6 +166,7 @@ def sage_forward_triton(
     lut: Tensor | None = None,
     proj: tuple[Tensor, Tensor] | None = None,
     eps: float = 0.0,
+    linear_mode: int = 3,
 ) -> Tensor:
     """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
 
@@ -209,6 +218,9 @@ def sage_forward_triton(
     else:
         kv = ksum = wt = bias32 = qs  # unused placeholders
     o = torch.empty_like(q, memory_format=torch.contiguous_format)
+    linear = 0 if proj is None else linear_mode
+    if linear == 3:
+        linear_branch_triton(q, kv, ksum, wt, bias32, eps / seq, o)
     args = (
         qi, qs, ki, ks, vq, vs, v, lut32, q, kv, ksum, wt, bias32, o,
         v.stride(0), v.stride(1), v.stride(2), q.stride(0), q.stride(1), q.stride(2),
@@ -217,7 +229,7 @@ def sage_forward_triton(
         LOG2E / math.sqrt(d), eps / seq,
     )  # fmt: skip
     constexprs = dict(
-        D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=proj is not None,
+        D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=linear,
         PV_FP8=pv == "fp8", EMULATE_FP8=interpreting(), PRECISION=dot_precision(q.dtype),
         WIDE=needs_int64(q, k, v, qi, ki),
     )  # fmt: skip

@@ -184,25 +184,96 @@ def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @triton.jit
-def linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D: tl.constexpr, PRECISION: tl.constexpr):
+def linear_state(KV, KSUM, WT, BIAS, pid_bh, D: tl.constexpr):
+    """The linear branch's per-head operands: (KV [D, D], ksum fp32 [D], WT [D, D], bias fp32 [D])."""
+    dims = tl.arange(0, D)
+    kv = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
+    ksum = tl.load(KSUM + pid_bh.to(tl.int64) * D + dims)
+    wt = tl.load(WT + dims[:, None] * D + dims[None, :])
+    return kv, ksum, wt, tl.load(BIAS + dims)
+
+
+@triton.jit
+def linear_branch_apply(q, kv, ksum, wt, bias, eps, PRECISION: tl.constexpr):
     """proj_l(o_l) for one tile of query rows: q [BLOCK_M, D] -> fp32 [BLOCK_M, D].
 
     o_l = phi(q) KV / (eps + phi(q) . ksum), with KV [D, D] (compute dtype) and ksum [D] (fp32) both
-    divided by L and eps likewise; WT is proj_l's weight transposed ([D_in, D_out], compute dtype).
+    divided by L and eps likewise; wt is proj_l's weight transposed ([D_in, D_out], compute dtype).
     """
-    dims = tl.arange(0, D)
     x = q.to(tl.float32)
     e = tl.exp(x - tl.max(x, 1)[:, None])
     phi = e / tl.sum(e, 1)[:, None]
-    kv = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
-    ksum = tl.load(KSUM + pid_bh.to(tl.int64) * D + dims)
-    num = mma(cast(phi, kv.dtype, PRECISION), kv, tl.zeros([q.shape[0], D], tl.float32), PRECISION)
+    num = mma(cast(phi, kv.dtype, PRECISION), kv, tl.zeros(q.shape, tl.float32), PRECISION)
     o_l = num / (eps + tl.sum(phi * ksum[None, :], 1))[:, None]
-    wt = tl.load(WT + dims[:, None] * D + dims[None, :])
-    return (
-        mma(cast(o_l, wt.dtype, PRECISION), wt, tl.zeros([q.shape[0], D], tl.float32), PRECISION)
-        + tl.load(BIAS + dims)[None, :]
-    )
+    return mma(cast(o_l, wt.dtype, PRECISION), wt, tl.zeros(q.shape, tl.float32), PRECISION) + bias[None, :]
+
+
+@triton.jit
+def linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D: tl.constexpr, PRECISION: tl.constexpr):
+    """``linear_branch_apply`` with the head's operands loaded from memory (``linear_state``)."""
+    kv, ksum, wt, bias = linear_state(KV, KSUM, WT, BIAS, pid_bh, D)
+    return linear_branch_apply(q, kv, ksum, wt, bias, eps, PRECISION)
+
+
+@triton.jit
+def _linear_branch_kernel(
+    Q, KV, KSUM, WT, BIAS, Out,
+    sqb, sql, sqh, sob, sol, soh,
+    H, L, eps,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
+):  # fmt: skip
+    # Each program loads its head's operands once and walks every num_programs(0)-th tile of rows.
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    dims = tl.arange(0, D)
+    kv, ksum, wt, bias = linear_state(KV, KSUM, WT, BIAS, pid_bh, D)
+    q_base = Q + b.to(tl.int64) * sqb + h * sqh
+    o_base = Out + b.to(tl.int64) * sob + h * soh
+    for tile in range(tl.program_id(0), tl.cdiv(L, BLOCK_M), tl.num_programs(0)):
+        rows = tile * BLOCK_M + tl.arange(0, BLOCK_M)
+        row_ok = rows < L
+        if WIDE:
+            rows = rows.to(tl.int64)
+        q = tl.load(q_base + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None], other=0.0)
+        y = linear_branch_apply(q, kv, ksum, wt, bias, eps, PRECISION)
+        tl.store(o_base + rows[:, None] * sol + dims[None, :], cast(y, Out.dtype.element_ty, PRECISION),
+                 mask=row_ok[:, None])  # fmt: skip
+
+
+_linear_branch_tuned = triton.autotune(
+    configs=[
+        triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=st)
+        for bm, w, st in ((64, 4, 2), (64, 4, 3), (128, 8, 2), (128, 4, 2), (64, 8, 3))
+    ],
+    key=["D", "WIDE"],
+)(_linear_branch_kernel)
+
+
+def linear_branch_triton(
+    q: Tensor, kv: Tensor, ksum: Tensor, wt: Tensor, bias: Tensor, eps: float, out: Tensor
+) -> Tensor:
+    """Write proj_l(phi(q) KV / (eps + phi(q) . ksum)) into ``out``, rounded to out's dtype.
+
+    q, out: [B, L, H, D] (contiguous last dim); kv [B, H, D, D] in q's dtype and ksum fp32 [B, H, D]
+    from ``kv_state_triton`` (divided by L), ``eps`` divided by L likewise; wt [D, D] = proj_l.weight^T
+    in q's dtype; bias fp32 [D]. Returns ``out``.
+    """
+    b, seq, h, d = q.shape
+    args = (
+        q, kv, ksum, wt, bias, out,
+        q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
+        h, seq, eps,
+    )  # fmt: skip
+    constexprs = dict(D=d, PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, out))
+    if interpreting():
+        # Two programs a head: the interpreter walks the strided tile loop as the GPU does.
+        _linear_branch_kernel[(2, b * h)](*args, **constexprs, BLOCK_M=16, num_warps=4)
+    else:
+        per_head = max(1, num_programs_target(q.device) // (b * h))
+        grid = lambda meta: (min(per_head, triton.cdiv(seq, meta["BLOCK_M"])), b * h)  # noqa: E731
+        _linear_branch_tuned[grid](*args, **constexprs)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- main kernel
