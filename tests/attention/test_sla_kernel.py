@@ -190,7 +190,9 @@ def test_kernel_launchers_reject_what_the_kernels_cannot_take(device):
         sla_forward_triton(q, q, q, lut, w[:32], b, block_q=64, block_k=64, eps=1e-5)
 
 
-@pytest.mark.parametrize(("b", "seq", "h", "d"), [(1, 1, 1, 64), (2, 17, 2, 64), (1, 200, 2, 128), (2, 333, 1, 64)])
+@pytest.mark.parametrize(
+    ("b", "seq", "h", "d"), [(1, 1, 1, 64), (2, 17, 2, 64), (1, 200, 2, 128), (2, 333, 1, 64)]
+)
 def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, device):
     """The standalone linear-branch kernel (SageSLA's) walks several row tiles per program: ragged L, B, H."""
     from turbodiffusion.attention.sla.kernel_fwd import kv_state_triton, linear_branch_triton

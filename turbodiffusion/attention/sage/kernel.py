@@ -7,8 +7,9 @@ the original 16-bit V (``pv="half"``).
 Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key tiles of BLOCK_N tokens
 (all of them ascending, or its query block's lut row), computes S = int32 dot * q_scale * k_scale with
 1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2, rounds P~ = exp2(s - m + log2 448)
-to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA
-the epilogue adds proj_l(linear branch) exactly as the SLA kernel does.
+to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA,
+Out already holds proj_l(linear branch) in the output dtype (``linear_branch_triton``, as the SLA kernel
+parks it) and the epilogue adds it.
 
 FLOPs: dense-equivalent 4 * B * H * L^2 * D (half int8, half fp8); sparse executes topk * BLKK keys per row.
 Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantisers' read of q, k, v).
@@ -31,7 +32,6 @@ from ..sla.kernel_fwd import (
     dot_precision,
     interpreting,
     kv_state_triton,
-    linear_branch_tile,
     linear_branch_triton,
     mma,
     needs_int64,
@@ -45,9 +45,9 @@ _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only a
 
 @triton.jit
 def _sage_fwd_kernel(
-    QI, QS, KI, KS, VQ, VS, V, LUT, Q, KV, KSUM, WT, BIAS, Out,
-    svb, svl, svh, sqb, sql, sqh, sob, sol, soh,
-    H, L, LP, KP, NQB, NKB, MQ, NT, qk_scale, eps,
+    QI, QS, KI, KS, VQ, VS, V, LUT, Out,
+    svb, svl, svh, sob, sol, soh,
+    H, L, LP, KP, NQB, NKB, MQ, NT, qk_scale,
     D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr, LINEAR: tl.constexpr, PV_FP8: tl.constexpr, EMULATE_FP8: tl.constexpr,
     PRECISION: tl.constexpr, WIDE: tl.constexpr,
@@ -70,13 +70,6 @@ def _sage_fwd_kernel(
     vq_base = VQ + pid_bh.to(tl.int64) * D * LP
     v_base = V + b.to(tl.int64) * svb + h * svh
     lut_row = LUT + (pid_bh.to(tl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
-    if LINEAR == 1:  # SageSLA: the linear branch first, parked in O (see the SLA kernel for why)
-        o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
-        q = tl.load(Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None],
-                    other=0.0)  # fmt: skip
-        y = linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D, PRECISION)
-        tl.store(o_ptr, cast(y, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
-
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, D], dtype=tl.float32)
@@ -117,15 +110,8 @@ def _sage_fwd_kernel(
     if PV_FP8:
         o = o * tl.load(VS + pid_bh.to(tl.int64) * D + dims)[None, :]
     o_ptr = Out + b.to(tl.int64) * sob + h * soh + rows[:, None] * sol + dims[None, :]
-    if LINEAR == 1:
-        tl.debug_barrier()  # other threads of this program wrote the tile
-    if LINEAR == 1 or LINEAR == 3:
+    if LINEAR:  # SageSLA: Out holds proj_l(linear branch), written by linear_branch_triton
         o += tl.load(o_ptr, mask=row_ok[:, None], other=0.0).to(tl.float32)
-    if LINEAR == 2:
-        q = tl.load(Q + b.to(tl.int64) * sqb + h * sqh + rows[:, None] * sql + dims[None, :], mask=row_ok[:, None],
-                    other=0.0)  # fmt: skip
-        y = linear_branch_tile(q, KV, KSUM, WT, BIAS, pid_bh, eps, D, PRECISION)
-        o += cast(y, Out.dtype.element_ty, PRECISION).to(tl.float32)
     tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
 
 
@@ -166,7 +152,6 @@ def sage_forward_triton(
     lut: Tensor | None = None,
     proj: tuple[Tensor, Tensor] | None = None,
     eps: float = 0.0,
-    linear_mode: int = 3,
 ) -> Tensor:
     """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
 
@@ -205,31 +190,29 @@ def sage_forward_triton(
         vq = quantize_v_fp8_triton(v, vs)
     else:
         vs, vq = qs, qi  # unused placeholders
+    o = torch.empty_like(q, memory_format=torch.contiguous_format)
     if proj is not None:
         weight, bias = proj
         if weight.shape != (d, d) or bias.shape != (d,):
             raise ValueError(
                 f"proj_l must be Linear({d}, {d}) (got {tuple(weight.shape)}, {tuple(bias.shape)})"
             )
+        # Its own kernel, not the attention kernel's prologue or epilogue: on an H200 that was 0.34 ms
+        # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer, 3.1 / 0.7 ms at 14B-720p
+        # (benchmarks/runs/h200-2026-12-02g).
         kv, ksum = kv_state_triton(k, v)
-        kv = kv.to(q.dtype).contiguous()
         wt = weight.detach().t().to(q.dtype).contiguous()
-        bias32 = bias.detach().float().contiguous()
-    else:
-        kv = ksum = wt = bias32 = qs  # unused placeholders
-    o = torch.empty_like(q, memory_format=torch.contiguous_format)
-    linear = 0 if proj is None else linear_mode
-    if linear == 3:
-        linear_branch_triton(q, kv, ksum, wt, bias32, eps / seq, o)
+        linear_branch_triton(
+            q, kv.to(q.dtype).contiguous(), ksum, wt, bias.detach().float().contiguous(), eps / seq, o
+        )
     args = (
-        qi, qs, ki, ks, vq, vs, v, lut32, q, kv, ksum, wt, bias32, o,
-        v.stride(0), v.stride(1), v.stride(2), q.stride(0), q.stride(1), q.stride(2),
-        o.stride(0), o.stride(1), o.stride(2),
+        qi, qs, ki, ks, vq, vs, v, lut32, o,
+        v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),
         h, seq, vq.shape[-1] if pv == "fp8" else seq, ki.shape[2], qs.shape[-1], ks.shape[-1], mq, nt,
-        LOG2E / math.sqrt(d), eps / seq,
+        LOG2E / math.sqrt(d),
     )  # fmt: skip
     constexprs = dict(
-        D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=linear,
+        D=d, BLKQ=block_q, BLKK=block_k, BLOCK_N=tile, SPARSE=sparse, LINEAR=proj is not None,
         PV_FP8=pv == "fp8", EMULATE_FP8=interpreting(), PRECISION=dot_precision(q.dtype),
         WIDE=needs_int64(q, k, v, qi, ki),
     )  # fmt: skip
