@@ -369,6 +369,7 @@ def chosen_configs() -> dict[str, dict[str, str]]:
         "sla_bwd_dq": kernel_bwd._sla_bwd_dq_tuned,
         "sla_bwd_dkdv": kernel_bwd._sla_bwd_dkdv_tuned,
         "sage_fwd": sage_kernel._sage_fwd_tuned,
+        "linear_branch": kernel_fwd._linear_branch_tuned,
     }
     return {name: {str(key): str(cfg) for key, cfg in t.cache.items()} for name, t in tuned.items()}
 
