@@ -31,7 +31,7 @@ from turbodiffusion.attention.sla.pool_kernel import _pool_blocks_kernel, pool_b
 
 
 def ms(fn):
-    return float(do_bench(fn, warmup=25, rep=200))
+    return float(do_bench(fn, warmup=20, rep=100))
 
 
 @triton.jit
