@@ -16,7 +16,11 @@ from torch import Tensor
 
 from .kernel_fwd import cast, dot_precision, needs_int64
 
-ROWS = 32  # rows summed per step: the block (up to 128 rows) is walked in a few steps, not loaded at once
+ROWS = 64  # rows summed per step: a 128-row block is walked in two steps, not loaded at once
+# One warp a program: on an H200 (benchmarks/runs/h200-2026-12-02g, sweep 3) 0.036 ms against 0.069 with
+# four at 1.3B-480p and 0.195 against 0.467 at 14B-720p, for q and k alike (more warps were slower at every
+# ROWS tried); the pooled values were the same.
+NUM_WARPS = 1
 
 
 @triton.jit
@@ -73,6 +77,6 @@ def pool_blocks_triton(x: Tensor, block: int, mean: Tensor | None = None) -> Ten
         x.stride(0), x.stride(1), x.stride(2),
         h, seq, nb,
         D=d, BLK=block, ROWS=min(ROWS, block), SMOOTH=mean is not None, PRECISION=dot_precision(x.dtype),
-        WIDE=needs_int64(x), num_warps=4,
+        WIDE=needs_int64(x), num_warps=NUM_WARPS,
     )  # fmt: skip
     return out
