@@ -195,15 +195,12 @@ def test_kernel_launchers_reject_what_the_kernels_cannot_take(device):
 )
 def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, device):
     """The standalone linear-branch kernel (SageSLA's) walks several row tiles per program: ragged L, B, H."""
-    from turbodiffusion.attention.sla.kernel_fwd import kv_state_triton, linear_branch_triton
+    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, linear_operands
     from turbodiffusion.attention.sla.reference import LINEAR_EPS, linear_branch_reference
 
     q, k, v, _, proj = make_case(7, b, seq, h, d, torch.float32, device)
-    kv, ksum = kv_state_triton(k, v)
     out = torch.full_like(q, float("nan"))  # every element must be written
-    linear_branch_triton(
-        q, kv, ksum, proj.weight.t().contiguous(), proj.bias.float(), LINEAR_EPS / seq, out
-    )  # fmt: skip
+    linear_branch_triton(q, *linear_operands(q, k, v, proj.weight, proj.bias), LINEAR_EPS / seq, out)
     o_l = linear_branch_reference(*(t.transpose(1, 2).double() for t in (q, k, v)), LINEAR_EPS)
     truth = proj.double()(o_l.transpose(1, 2))
     assert_matches(out, truth.float(), dtype=torch.float32)

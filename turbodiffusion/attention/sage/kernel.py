@@ -31,8 +31,8 @@ from ..sla.kernel_fwd import (
     check_lut,
     dot_precision,
     interpreting,
-    kv_state_triton,
     linear_branch_triton,
+    linear_operands,
     mma,
     needs_int64,
 )
@@ -192,19 +192,10 @@ def sage_forward_triton(
         vs, vq = qs, qi  # unused placeholders
     o = torch.empty_like(q, memory_format=torch.contiguous_format)
     if proj is not None:
-        weight, bias = proj
-        if weight.shape != (d, d) or bias.shape != (d,):
-            raise ValueError(
-                f"proj_l must be Linear({d}, {d}) (got {tuple(weight.shape)}, {tuple(bias.shape)})"
-            )
         # Its own kernel, not the attention kernel's prologue or epilogue: on an H200 that was 0.34 ms
         # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer, 3.1 / 0.7 ms at 14B-720p
         # (benchmarks/runs/h200-2026-12-02g).
-        kv, ksum = kv_state_triton(k, v)
-        wt = weight.detach().t().to(q.dtype).contiguous()
-        linear_branch_triton(
-            q, kv.to(q.dtype).contiguous(), ksum, wt, bias.detach().float().contiguous(), eps / seq, o
-        )
+        linear_branch_triton(q, *linear_operands(q, k, v, *proj), eps / seq, o)
     args = (
         qi, qs, ki, ks, vq, vs, v, lut32, o,
         v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),

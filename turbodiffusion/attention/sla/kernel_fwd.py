@@ -183,6 +183,25 @@ def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
 # ------------------------------------------------------------------------------------ shared epilogue
 
 
+def linear_operands(
+    q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The linear branch's operands as the kernels read them, after checking proj_l's shape.
+
+    q, k, v: [B, L, H, D]; weight [D, D], bias [D]: proj_l's (any float dtype; cast to q's dtype for the
+    product, as the official code's bf16 autocast does). Returns (kv [B, H, D, D] in q's dtype, ksum fp32
+    [B, H, D], both divided by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
+    """
+    d = q.shape[-1]
+    if weight.shape != (d, d) or bias.shape != (d,):
+        raise ValueError(
+            f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
+        )
+    kv, ksum = kv_state_triton(k, v)
+    wt = weight.detach().t().to(q.dtype).contiguous()
+    return kv.to(q.dtype).contiguous(), ksum, wt, bias.detach().float().contiguous()
+
+
 @triton.jit
 def linear_state(KV, KSUM, WT, BIAS, pid_bh, D: tl.constexpr):
     """The linear branch's per-head operands: (KV [D, D], ksum fp32 [D], WT [D, D], bias fp32 [D])."""
@@ -419,14 +438,7 @@ def sla_forward_triton(
     check_lut(lut, b, h, mq, triton.cdiv(seq, block_k))
     if block_q not in (16, 32, 64, 128) or block_k not in (16, 32, 64, 128):
         raise ValueError(f"block sizes must be 16, 32, 64 or 128 (got block_q={block_q}, block_k={block_k})")
-    if weight.shape != (d, d) or bias.shape != (d,):
-        raise ValueError(
-            f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
-        )
-    kv, ksum = kv_state_triton(k, v)
-    kv = kv.to(q.dtype).contiguous()
-    wt = weight.detach().t().to(q.dtype).contiguous()
-    bias32 = bias.detach().float().contiguous()
+    kv, ksum, wt, bias32 = linear_operands(q, k, v, weight, bias)
     lut32 = lut.to(device=q.device, dtype=torch.int32).contiguous()
     o = torch.empty_like(q, memory_format=torch.contiguous_format)
     o_s = torch.empty_like(o) if save_for_backward else o
