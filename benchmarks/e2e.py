@@ -18,6 +18,9 @@ weight values):
     +graph     the forward captured once in a CUDA graph and replayed per step (CUDA only).
     turbo-bf16 +graph's switches (+fused's on the CPU) with bf16 linears instead of W8A8: the faster Turbo
                path wherever the INT8 GEMM does not beat cuBLAS bf16 (compared with that row).
+    turbo-fp8  turbo-bf16's switches with FP8 row-wise W8A8 (Fp8RowConfig: PyTorch's row-wise FP8 GEMM,
+               activations quantised inside the fused norms); compared with turbo-bf16.
+    turbo-fp8-fast  the same with the FP8 GEMM's fast accumulation (Fp8RowConfig(fast_accum=True)).
     ours@peer  sla + W8A8 + fused: our kernels at the settings the official package can run (its SageSLA
                needs SpargeAttn, which its sdist lacks).
     peer       the same model with the official 1.0.0 kernels swapped in (benchmarks/peer_official.py);
@@ -61,6 +64,7 @@ from common import (
     write_json,
 )
 from e2e_stages import (
+    QUANT_MODES,
     build_dit,
     count_host_syncs,
     cpu_ceilings,
@@ -93,6 +97,7 @@ from turbodiffusion.testing.compare import rel_l2
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
 BASELINE_STEPS, TURBO_STEPS = 50, 4
 BF16_TURBO = "turbo-bf16"  # the final row's switches without W8A8
+FP8_TURBO = ("turbo-fp8", "turbo-fp8-fast")  # the final row's switches with FP8 row-wise W8A8
 PEER_PAIR = ("ours@peer", "peer")  # run last, after the decode stage: a crash there loses no other row
 COLUMNS = [
     "row", "attention", "gemm", "norms", "graph", "how", "fwd_ms", "fwd_p20", "fwd_p80", "first_call_s",
@@ -107,7 +112,7 @@ class RowPlan:
 
     name: str
     attention: str  # "sdpa" | "sla" | "sagesla"
-    w8a8: bool
+    quant: str | None  # an e2e_stages.QUANT_MODES name, or None for bf16 linears
     fused: bool
     graph: bool
     cfg: bool  # True: the baseline (50 steps x 2 forwards, extrapolated); False: 4 rCM steps
@@ -215,7 +220,7 @@ def time_row(
     if not torch.isfinite(out).all():
         raise SystemExit(f"row {plan.name}: the forward output has NaN or inf; refusing to report its speed")
     row = {
-        "row": plan.name, "attention": plan.attention, "gemm": "int8" if plan.w8a8 else "bf16",
+        "row": plan.name, "attention": plan.attention, "gemm": plan.quant or "bf16",
         "norms": "peer" if plan.peer else ("fused" if plan.fused else "eager"), "graph": plan.graph,
         "forwards": BASELINE_STEPS * 2 if plan.cfg else TURBO_STEPS, "how": how, "extrap": how != "loop",
         **timing, "diffusion_s": diffusion_s, "peak_gib": peak_gib(device), "host_syncs": syncs,
@@ -229,7 +234,7 @@ def group_plans(plans: list[RowPlan]) -> list[list[RowPlan]]:
     for plan in plans:
         last = groups[-1][-1] if groups else None
         fresh = plan.name == PEER_PAIR[0]  # the peer pair always gets its own model (run after decode)
-        if last is not None and not fresh and (last.attention, last.w8a8) == (plan.attention, plan.w8a8):
+        if last is not None and not fresh and (last.attention, last.quant) == (plan.attention, plan.quant):
             groups[-1].append(plan)
         else:
             groups.append([plan])
@@ -256,7 +261,7 @@ def run_group(
     attention = AttentionConfig(
         backend=head.attention, sla_topk=args.sla_topk, block_q=sla_blocks[0], block_k=sla_blocks[1]
     )
-    model = build_dit(cfg, attention, device, head.w8a8)
+    model = build_dit(cfg, attention, device, head.quant)
     # Peak from here on: quantize_ holds the bf16 and int8 weights together while it swaps (a quantised
     # checkpoint loads straight into int8), and that transient is not the row's inference footprint.
     reset_memory(device)
@@ -286,7 +291,9 @@ def run_group(
                 note = f"CUDA graph capture failed, row ran eagerly: {str(err).splitlines()[0][:300]}"
                 print(note, file=sys.stderr, flush=True)
                 sync(device)
-        measure = args.loops == "all" or (args.loops == "final" and plan.name in (final_row, BF16_TURBO))
+        measure = args.loops == "all" or (
+            args.loops == "final" and plan.name in (final_row, BF16_TURBO, *FP8_TURBO)
+        )
         same = previous is not None and (previous.fused, previous.graph, previous.peer, plan.peer) == (
             plan.fused, plan.graph, False, False
         ) and previous.name in outs  # fmt: skip
@@ -319,24 +326,28 @@ def make_plans(device: torch.device, peer: bool) -> list[RowPlan]:
     cuda = device.type == "cuda"
     sparse = "sagesla" if cuda else "sla"  # SageSLA's kernels are CUDA-only
     plans = [
-        RowPlan("baseline", "sdpa", False, False, False, True, None),
-        RowPlan("+rCM", "sdpa", False, False, False, False, "baseline"),
-        RowPlan("+SLA", "sla", False, False, False, False, "+rCM"),
+        RowPlan("baseline", "sdpa", None, False, False, True, None),
+        RowPlan("+rCM", "sdpa", None, False, False, False, "baseline"),
+        RowPlan("+SLA", "sla", None, False, False, False, "+rCM"),
     ]
     if cuda:
-        plans.append(RowPlan("+SageSLA", "sagesla", False, False, False, False, "+SLA"))
+        plans.append(RowPlan("+SageSLA", "sagesla", None, False, False, False, "+SLA"))
     plans += [
-        RowPlan("+W8A8", sparse, True, False, False, False, plans[-1].name),
-        RowPlan("+fused", sparse, True, True, False, False, "+W8A8"),
+        RowPlan("+W8A8", sparse, "int8", False, False, False, plans[-1].name),
+        RowPlan("+fused", sparse, "int8", True, False, False, "+W8A8"),
     ]
     if cuda:
-        plans.append(RowPlan("+graph", sparse, True, True, True, False, "+fused"))
+        plans.append(RowPlan("+graph", sparse, "int8", True, True, False, "+fused"))
     # The Turbo path with bf16 linears: where the INT8 GEMM does not beat cuBLAS bf16 (small widths), the
     # fastest configuration drops W8A8 and keeps the rest.
-    plans.append(RowPlan(BF16_TURBO, sparse, False, True, cuda, False, plans[-1].name))
-    plans.append(RowPlan("ours@peer", "sla", True, True, False, False, "+SLA"))
+    plans.append(RowPlan(BF16_TURBO, sparse, None, True, cuda, False, plans[-1].name))
+    # FP8 row-wise W8A8: on GPUs with FP8 tensor cores; on the CPU its references run (the --quick check).
+    plans.append(RowPlan(FP8_TURBO[0], sparse, "fp8row", True, cuda, False, BF16_TURBO))
+    if cuda:
+        plans.append(RowPlan(FP8_TURBO[1], sparse, "fp8row-fast", True, True, False, FP8_TURBO[0]))
+    plans.append(RowPlan("ours@peer", "sla", "int8", True, False, False, "+SLA"))
     if peer:
-        plans.append(RowPlan("peer", "sla", True, False, False, False, "ours@peer", peer=True))
+        plans.append(RowPlan("peer", "sla", "int8", False, False, False, "ours@peer", peer=True))
     return plans
 
 
@@ -351,7 +362,7 @@ def roofline_columns(row: dict, cfg: WanDiTConfig, tokens: int, topk: float, cei
         text_len=cfg.text_len, text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
         patch_out=cfg.out_dim * math.prod(cfg.patch_size), attention=attn,
         topk=topk if attn != "sdpa" else 1.0, block_q=blocks[0], block_k=blocks[1],
-        int8_gemm=row["gemm"] == "int8", freq_dim=cfg.freq_dim,
+        gemm=QUANT_MODES[row["gemm"]][1] if row["gemm"] in QUANT_MODES else "bf16", freq_dim=cfg.freq_dim,
     )  # fmt: skip
     floor = floor_seconds(cost, ceilings)
     return {
@@ -397,7 +408,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_video_arguments(parser, args)
     args.base_reps = args.reps if args.base_reps is None else args.base_reps
     if args.rows is not None:
-        known = ["baseline", "+rCM", "+SLA", "+SageSLA", "+W8A8", "+fused", "+graph", BF16_TURBO, *PEER_PAIR]
+        known = ["baseline", "+rCM", "+SLA", "+SageSLA", "+W8A8", "+fused", "+graph", BF16_TURBO, *FP8_TURBO,
+                 *PEER_PAIR]  # fmt: skip
         wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
         unknown = [r for r in wanted if r not in known]
         if unknown:

@@ -26,7 +26,7 @@ from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
-from turbodiffusion.quant import Int8Config, quantize_
+from turbodiffusion.quant import Fp8Config, Fp8RowConfig, Int8Config, QuantConfig, quantize_
 from turbodiffusion.testing.compare import rel_l2
 
 QUICK_SIZE = (5, 64, 96)  # frames, height, width of a --quick video: latent 2 x 8 x 12, L = 48
@@ -186,13 +186,27 @@ def random_model(model: nn.Module, generator: torch.Generator, dtype: torch.dtyp
     return model.eval()
 
 
-def build_dit(cfg: WanDiTConfig, attention: AttentionConfig, device: torch.device, w8a8: bool) -> WanDiT:
-    """A random bf16 WanDiT on ``device`` (seed fixed, so every row's weights are the same draws)."""
+# Quantisation modes by name (benchmark rows and variants): the config and the GEMM kind the roofline counts.
+QUANT_MODES: dict[str, tuple[QuantConfig, str]] = {
+    "int8": (Int8Config(), "int8"),
+    "fp8": (Fp8Config(), "fp8"),
+    "fp8row": (Fp8RowConfig(), "fp8"),
+    "fp8row-fast": (Fp8RowConfig(fast_accum=True), "fp8"),
+}
+
+
+def build_dit(
+    cfg: WanDiTConfig, attention: AttentionConfig, device: torch.device, quant: str | None
+) -> WanDiT:
+    """A random bf16 WanDiT on ``device`` (seed fixed, so every row's weights are the same draws), its block
+    linears quantised in ``quant`` mode (a QUANT_MODES name) or left bf16 (None)."""
+    if quant is not None and quant not in QUANT_MODES:
+        raise ValueError(f"quant must be None or one of {', '.join(QUANT_MODES)} (got {quant!r})")
     with torch.device("meta"):
         model = WanDiT(cfg, attention)
     model = random_model(model, torch.Generator(device).manual_seed(6), torch.bfloat16)
-    if w8a8:
-        quantize_(model, Int8Config())
+    if quant is not None:
+        quantize_(model, QUANT_MODES[quant][0])
     return model
 
 

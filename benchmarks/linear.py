@@ -143,9 +143,11 @@ def rel_l2_vs_truth(fn, x, w, rows) -> float:
 
 
 def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
-    from turbodiffusion.quant import Fp8Linear, Int8Linear
+    from turbodiffusion.quant import Fp8Linear, Fp8RowLinear, Int8Linear
     from turbodiffusion.quant.act_quant import quantize_blockwise
     from turbodiffusion.quant.gemm import scaled_mm
+    from turbodiffusion.quant.row_gemm import row_scaled_mm
+    from turbodiffusion.quant.row_quant import quantize_rows
 
     g = torch.Generator(device=device).manual_seed(m + n + k)
     x = torch.randn(m, k, device=device, generator=g).to(torch.bfloat16)
@@ -158,6 +160,7 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
     int8 = Int8Linear.from_linear(lin, impl=impl).to(torch.bfloat16)
     fp8 = Fp8Linear.from_linear(lin, impl=impl).to(torch.bfloat16)
     fp8_re = Fp8Linear.from_linear(int8, impl=impl)
+    fp8_row = Fp8RowLinear.from_linear(lin, impl=impl).to(torch.bfloat16)
     rows = check_rows(m)
     checks = {"int8": check_int8(int8, x, rows)}
     fp8_ok = device == "cpu" or torch.cuda.get_device_capability() >= (8, 9)
@@ -188,6 +191,12 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
             ("w8a8 fp8 (ours, quant+gemm)", "fp8", lambda: fp8(x)),
             ("  fp8 gemm (ours)", "fp8", lambda: scaled_mm(xf, xfs, fp8.fp8_weight, fp8.scale, fp8.bias, a_tile_rows=1, impl=impl)),
         ]  # fmt: skip
+        xr, xrs = quantize_rows(x, impl=impl)
+        candidates += [
+            ("w8a8 fp8 row-wise (quant+gemm)", "fp8", lambda: fp8_row(x)),
+            ("  fp8 row-wise act quant (ours)", "copy", lambda: quantize_rows(x, impl=impl)),
+            ("  fp8 row-wise gemm (torch._scaled_mm)", "fp8", lambda: row_scaled_mm(xr, xrs, fp8_row.fp8_weight, fp8_row.scale, fp8_row.bias)),
+        ]  # fmt: skip
         if device == "cuda":
             xt = x.clamp(-448, 448).to(torch.float8_e4m3fn)
             wt = (w * 16).to(torch.float8_e4m3fn).t()
@@ -202,7 +211,10 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
             if blockwise is not None:
                 candidates.append(("  fp8 gemm cuBLASLt blockwise (our format)", "fp8", blockwise))
     # Accuracy on the bias-free products (Gaussian x and W), so a bias cannot dilute the error.
-    nb = {name: copy.deepcopy(layer) for name, layer in (("int8", int8), ("fp8", fp8), ("fp8_re", fp8_re))}
+    nb = {
+        name: copy.deepcopy(layer)
+        for name, layer in (("int8", int8), ("fp8", fp8), ("fp8_re", fp8_re), ("fp8_row", fp8_row))
+    }
     for layer in nb.values():
         layer.bias = None
     accuracy = {
@@ -212,6 +224,7 @@ def bench_shape(name, m, n, k, device, ceilings, args) -> list[dict]:
     if fp8_ok:
         accuracy["w8a8 fp8 (ours, quant+gemm)"] = lambda: nb["fp8"](x)
         accuracy["w8a8 fp8 from int8 (ours)"] = lambda: nb["fp8_re"](x)
+        accuracy["w8a8 fp8 row-wise (quant+gemm)"] = lambda: nb["fp8_row"](x)
     errors = {label: rel_l2_vs_truth(fn, x, w.float(), rows) for label, fn in accuracy.items()}
     timings: dict[str, list] = {}
     first_call: dict[str, float] = {}
@@ -323,7 +336,7 @@ def tiny_dit_error(shared: Path) -> list[dict]:
     """The golden tiny DiT (fp32) with every block linear quantised, vs the same DiT unquantised."""
     from turbodiffusion.models.wan.config import WanDiTConfig
     from turbodiffusion.models.wan.dit import WanDiT
-    from turbodiffusion.quant import Fp8Config, Int8Config, quantize_
+    from turbodiffusion.quant import Fp8Config, Fp8RowConfig, Int8Config, quantize_
     from turbodiffusion.testing.compare import cosine, rel_l2
     from turbodiffusion.testing.golden import read_fixture
 
@@ -345,6 +358,10 @@ def tiny_dit_error(shared: Path) -> list[dict]:
             "fp8 w8a8, fp32 acts": quantize_(copy.deepcopy(model), Fp8Config(impl="reference")),
             "fp8 from int8, fp32 acts": quantize_(
                 quantize_(copy.deepcopy(model), Int8Config(impl="reference")), Fp8Config(impl="reference")
+            ),
+            "fp8 row-wise, fp32 acts": quantize_(copy.deepcopy(model), Fp8RowConfig(impl="reference")),
+            "fp8 row-wise from int8, fp32 acts": quantize_(
+                quantize_(copy.deepcopy(model), Int8Config(impl="reference")), Fp8RowConfig(impl="reference")
             ),
         }
         with torch.no_grad():

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         y = torch.randn(1, cfg.cond_dim, *lat[2:], generator=g, device=device).to(torch.bfloat16)
     rate = h2d_gbps(device)
     attention = AttentionConfig(backend=backend, sla_topk=args.sla_topk)
-    model = build_dit(cfg, attention, device, args.w8a8)
+    model = build_dit(cfg, attention, device, "int8" if args.w8a8 else None)
     model.enable_fused_ops(args.fused)
     weights = param_gib(model)
 

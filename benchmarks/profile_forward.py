@@ -4,8 +4,9 @@
         --variants sdpa,sagesla+int8+fused,sagesla+fp8+fused --json results/profile_1.3b.json
     PYTHONPATH=. python benchmarks/profile_forward.py wan2.1-t2v-1.3b --quick --json /tmp/p.json  # CPU smoke
 
-A variant is ``attention[+int8|+fp8][+fused]``: the attention backend (sdpa, sla, sagesla), the W8A8 mode
-(quantize_ with Int8Config or Fp8Config; none = bf16 linears) and the fused norm ops. Each variant's DiT
+A variant is ``attention[+QUANT][+fused]``: the attention backend (sdpa, sla, sagesla), the W8A8 mode
+(QUANT one of e2e_stages.QUANT_MODES: int8, fp8 (block-scaled), fp8row, fp8row-fast; none = bf16
+linears) and the fused norm ops. Each variant's DiT
 (random bf16 weights) is timed as benchmarks/e2e.py times a row (CUDA-event median after a warm-up), then
 ``--profile-reps`` forwards run under torch.profiler and every GPU kernel's time is summed per forward and
 put in one category (``categorize``: gemm, attention, quant, norm, elementwise, copy, other). The table
@@ -28,11 +29,10 @@ from common import (
     print_table,
     write_json,
 )
-from e2e_stages import QUICK_SIZE, build_dit, dit_shape, reset_memory, time_forward
+from e2e_stages import QUANT_MODES, QUICK_SIZE, build_dit, dit_shape, reset_memory, time_forward
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
-from turbodiffusion.quant import Fp8Config, Int8Config, quantize_
 
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
 CATEGORIES = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "other")
@@ -65,10 +65,12 @@ def parse_variant(text: str) -> tuple[str, str | None, bool]:
     parts = [p.strip() for p in text.split("+") if p.strip()]
     if not parts or parts[0] not in ("sdpa", "sla", "sagesla"):
         raise ValueError(f"variant {text!r} must start with sdpa, sla or sagesla")
-    quant = [p for p in parts[1:] if p in ("int8", "fp8")]
-    unknown = [p for p in parts[1:] if p not in ("int8", "fp8", "fused")]
+    quant = [p for p in parts[1:] if p in QUANT_MODES]
+    unknown = [p for p in parts[1:] if p not in (*QUANT_MODES, "fused")]
     if unknown or len(quant) > 1:
-        raise ValueError(f"variant {text!r}: after the attention come at most one of int8/fp8 and 'fused'")
+        raise ValueError(
+            f"variant {text!r}: after the attention come at most one of {'/'.join(QUANT_MODES)} and 'fused'"
+        )
     return parts[0], (quant[0] if quant else None), "fused" in parts[1:]
 
 
@@ -94,9 +96,7 @@ def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device
     blocks = (128, 64) if attention == "sla" else (None, None)
     config = AttentionConfig(backend=attention, sla_topk=args.sla_topk, block_q=blocks[0], block_k=blocks[1])
     reset_memory(device)
-    model = build_dit(cfg, config, device, w8a8=False)
-    if quant is not None:
-        quantize_(model, Int8Config() if quant == "int8" else Fp8Config())
+    model = build_dit(cfg, config, device, quant)
     model.enable_fused_ops(fused)
 
     def forward() -> torch.Tensor:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from turbodiffusion.attention.sla.block_map import topk_count
 
 ATTENTION_KINDS = ("sdpa", "sla", "sagesla")
+# The ceiling (common.measure_ceilings key) each GEMM kind runs at.
+GEMM_CEILINGS = {"bf16": "bf16_tflops", "int8": "int8_tops", "fp8": "fp8_tflops"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class ForwardCost:
     attention_dense_flops: float  # what dense attention would execute (the dense-equivalent count)
     bytes: float  # minimal traffic (module docstring)
     attention: str  # "sdpa", "sla" or "sagesla"
-    int8_gemm: bool  # W8A8 block linears
+    gemm: str  # the block linears' GEMM: "bf16", "int8" (W8A8) or "fp8" (FP8 W8A8)
 
 
 def dit_forward_cost(
@@ -63,14 +65,18 @@ def dit_forward_cost(
     topk: float = 1.0,
     block_q: int = 128,
     block_k: int = 64,
-    int8_gemm: bool = False,
+    gemm: str = "bf16",
     freq_dim: int = 256,
 ) -> ForwardCost:
     """Count one forward of a WanDiT at ``tokens`` = L video tokens (batch 1; see the module docstring).
 
     patch_in / patch_out: features of a patch in and out (in_dim x 4 and out_dim x 4 for the (1, 2, 2)
-    patch). Raises ValueError on an unknown attention kind, topk outside (0, 1], or a non-positive size.
+    patch). gemm: "bf16", or "int8" / "fp8" for W8A8 block linears (1-byte weights, the GEMMs at that
+    ceiling). Raises ValueError on an unknown attention or GEMM kind, topk outside (0, 1], or a non-positive
+    size.
     """
+    if gemm not in GEMM_CEILINGS:
+        raise ValueError(f"gemm must be one of {', '.join(GEMM_CEILINGS)} (got {gemm!r})")
     if attention not in ATTENTION_KINDS:
         raise ValueError(f"attention must be one of {', '.join(ATTENTION_KINDS)} (got {attention!r})")
     if not 0.0 < topk <= 1.0:
@@ -82,7 +88,7 @@ def dit_forward_cost(
     if bad:
         raise ValueError(f"sizes must be positive (got {', '.join(bad)})")
     L, Lt, D = tokens, text_len, dim // num_heads
-    wbytes = 1 if int8_gemm else 2
+    wbytes = 2 if gemm == "bf16" else 1
 
     block_gemm = (
         4 * 2 * L * dim * dim + 2 * 2 * L * dim * dim + 2 * 2 * Lt * dim * dim + 2 * 2 * L * dim * ffn_dim
@@ -121,24 +127,23 @@ def dit_forward_cost(
         attention_dense_flops=float(attention_dense_flops),
         bytes=float(weight_bytes + act_bytes),
         attention=attention,
-        int8_gemm=int8_gemm,
+        gemm=gemm,
     )
 
 
 def floor_seconds(cost: ForwardCost, ceilings: dict[str, float]) -> float:
     """Least time of the forward at ``ceilings`` (bf16_tflops, int8_tops, fp8_tflops, copy_gbps: as
     common.measure_ceilings returns). Raises ValueError when a needed ceiling is missing or not positive."""
-    need = ["bf16_tflops", "copy_gbps"] + (
-        ["int8_tops"] if cost.int8_gemm or cost.attention == "sagesla" else []
-    )
-    need += ["fp8_tflops"] if cost.attention == "sagesla" else []
+    need = ["bf16_tflops", "copy_gbps", GEMM_CEILINGS[cost.gemm]]
+    need += ["int8_tops", "fp8_tflops"] if cost.attention == "sagesla" else []
+    need = list(dict.fromkeys(need))
     bad = [k for k in need if not ceilings.get(k, 0) > 0]
     if bad:
         raise ValueError(
             f"ceilings lack positive {', '.join(bad)} (got {sorted(ceilings)}); measure them first"
         )
     tera = 1e12
-    gemm_rate = (ceilings["int8_tops"] if cost.int8_gemm else ceilings["bf16_tflops"]) * tera
+    gemm_rate = ceilings[GEMM_CEILINGS[cost.gemm]] * tera
     compute = cost.gemm_flops / gemm_rate
     if cost.attention == "sagesla":
         # Half of the executed attention is Q.K^T (int8), half P.V (fp8), as SageSLA runs them.

@@ -16,7 +16,16 @@ def test_t2v_quick_table(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text())
     rows = {r["row"]: r for r in data["rows"]}
-    assert list(rows) == ["baseline", "+rCM", "+SLA", "+W8A8", "+fused", "turbo-bf16", "ours@peer"]
+    assert list(rows) == [
+        "baseline",
+        "+rCM",
+        "+SLA",
+        "+W8A8",
+        "+fused",
+        "turbo-bf16",
+        "turbo-fp8",
+        "ours@peer",
+    ]
     base = rows["baseline"]
     assert base["how"] == "100 x fwd" and base["extrap"] and base["forwards"] == 100
     assert base["diffusion_s"] == pytest.approx(100 * base["fwd_ms"] / 1e3)
@@ -46,6 +55,12 @@ def test_t2v_quick_table(tmp_path):
     assert rows["+fused"]["norms"] == "fused" and rows["+W8A8"]["gemm"] == "int8"
     bf16 = rows["turbo-bf16"]
     assert (bf16["gemm"], bf16["norms"], bf16["vs"]) == ("bf16", "fused", "+fused") and bf16["rel_l2"] < 0.05
+    fp8 = rows["turbo-fp8"]
+    assert (fp8["gemm"], fp8["norms"], fp8["vs"]) == ("fp8row", "fused", "turbo-bf16") and fp8[
+        "rel_l2"
+    ] < 0.05
+    # The CPU's crude ceilings are one rate for every GEMM kind: FP8 W8A8 then floors exactly as INT8 does.
+    assert fp8["floor_ms"] == pytest.approx(rows["+fused"]["floor_ms"]) and fp8["gbytes"] < bf16["gbytes"]
     assert data["env"]["device"] == "cpu" and data["complete"]
 
 

@@ -85,25 +85,37 @@ def test_int8_saves_one_byte_per_block_weight():
     kw = dict(dim=96, ffn_dim=160, num_heads=3, num_layers=4, tokens=50, text_len=8, text_dim=40,
               patch_in=64, patch_out=64)  # fmt: skip
     bf16 = roofline.dit_forward_cost(**kw)
-    int8 = roofline.dit_forward_cost(int8_gemm=True, **kw)
+    int8 = roofline.dit_forward_cost(gemm="int8", **kw)
     assert bf16.bytes - int8.bytes == 4 * (8 * 96 * 96 + 2 * 96 * 160)
+    assert roofline.dit_forward_cost(gemm="fp8", **kw).bytes == int8.bytes
+    with pytest.raises(ValueError, match="gemm must be one of"):
+        roofline.dit_forward_cost(gemm="int4", **kw)
+
+
+def test_fp8_gemms_run_at_the_fp8_ceiling():
+    cost = roofline.ForwardCost(gemm_flops=8e12, attention_flops=0.0, attention_dense_flops=0.0, bytes=0.0,
+                                attention="sla", gemm="fp8")  # fmt: skip
+    ceilings = {"bf16_tflops": 4.0, "int8_tops": 8.0, "fp8_tflops": 16.0, "copy_gbps": 1.0}
+    assert roofline.floor_seconds(cost, ceilings) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="fp8_tflops"):
+        roofline.floor_seconds(cost, {"bf16_tflops": 1.0, "int8_tops": 1.0, "copy_gbps": 1.0})
 
 
 def test_floor_takes_the_larger_of_compute_and_memory():
     cost = roofline.ForwardCost(gemm_flops=6e12, attention_flops=2e12, attention_dense_flops=4e12, bytes=3e9,
-                                attention="sla", int8_gemm=False)  # fmt: skip
+                                attention="sla", gemm="bf16")  # fmt: skip
     ceilings = {"bf16_tflops": 4.0, "int8_tops": 8.0, "fp8_tflops": 16.0, "copy_gbps": 1.0}
     assert roofline.floor_seconds(cost, ceilings) == pytest.approx(3.0)  # memory: 3e9 B at 1 GB/s
     ceilings["copy_gbps"] = 1000.0
     assert roofline.floor_seconds(cost, ceilings) == pytest.approx(2.0)  # compute: 8e12 at 4e12 FLOP/s
     sage = roofline.ForwardCost(gemm_flops=8e12, attention_flops=16e12, attention_dense_flops=16e12, bytes=0.0,
-                                attention="sagesla", int8_gemm=True)  # fmt: skip
+                                attention="sagesla", gemm="int8")  # fmt: skip
     # GEMMs at int8 (1 s), Q.K^T half at int8 (1 s), P.V half at fp8 (0.5 s).
     assert roofline.floor_seconds(sage, ceilings) == pytest.approx(2.5)
 
 
 def test_floor_needs_every_ceiling_it_uses():
-    cost = roofline.ForwardCost(1e12, 1e12, 1e12, 1e9, attention="sagesla", int8_gemm=False)
+    cost = roofline.ForwardCost(1e12, 1e12, 1e12, 1e9, attention="sagesla", gemm="bf16")
     with pytest.raises(ValueError, match="fp8_tflops"):
         roofline.floor_seconds(cost, {"bf16_tflops": 1.0, "int8_tops": 1.0, "copy_gbps": 1.0})
 

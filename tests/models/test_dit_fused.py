@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from turbodiffusion.models.wan import WanDiT, WanDiTConfig
 from turbodiffusion.pipelines.builtin import random_state_dict
-from turbodiffusion.testing.compare import assert_matches
+from turbodiffusion.testing.compare import assert_matches, rel_l2
 
 # Tiny but not power-of-two widths: dim 96 (3 heads of 32), ffn 160.
 TINY = WanDiTConfig(dim=96, ffn_dim=160, num_heads=3, num_layers=2, text_dim=48, text_len=24)
@@ -134,3 +136,38 @@ def test_fused_ffn_is_the_block_ffn_on_cpu(w8a8, monkeypatch):
     with torch.no_grad():
         model(torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 4, 16))
     assert len(calls) == (0 if w8a8 else cfg.num_layers)
+
+
+def test_fp8_row_model_fuses_its_activation_quantisers(monkeypatch):
+    """With Fp8RowLinear layers the fused path quantises q/k/v, cross-q and FFN inputs in the norm kernels
+    (norm_modulate_fp8, three per block) and the GELU in the down-projection's quantiser; in fp32 that is the
+    plain path's maths up to fp32 rounding, and in bf16 it is no further from the float model than plain."""
+    from turbodiffusion.models.wan import dit as dit_module
+    from turbodiffusion.quant import Fp8RowConfig, quantize_
+
+    cfg = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=16, text_len=4)
+    with torch.device("meta"):
+        model = WanDiT(cfg)
+    state = random_state_dict(model, torch.Generator().manual_seed(7700))
+    model.load_state_dict(
+        {k: (v + 0.3 if k.endswith("modulation") else v) for k, v in state.items()}, assign=True
+    )
+    model = model.eval()
+    x, t, context = torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 4, 16)
+    quant = quantize_(copy.deepcopy(model), Fp8RowConfig())
+    calls = []
+    real = dit_module.norm_modulate_fp8
+    monkeypatch.setattr(dit_module, "norm_modulate_fp8", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with torch.no_grad():
+        truth = model(x, t, context)
+        plain = quant(x, t, context)
+        quant.enable_fused_ops()
+        fused = quant(x, t, context)
+        assert len(calls) == 3 * cfg.num_layers
+        assert rel_l2(fused, plain) < 1e-5
+        assert rel_l2(plain, truth) < 0.05, "FP8 error out of the expected range"
+        bf16 = quant.to(torch.bfloat16)
+        fused_bf16 = bf16(x, t, context)
+        bf16.enable_fused_ops(False)
+        plain_bf16 = bf16(x, t, context)
+    assert rel_l2(fused_bf16, truth) <= 1.1 * rel_l2(plain_bf16, truth)

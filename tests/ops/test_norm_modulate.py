@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from turbodiffusion.ops.norm_modulate import norm_modulate, norm_modulate_reference
+from turbodiffusion.ops.norm_modulate import (
+    norm_modulate,
+    norm_modulate_fp8,
+    norm_modulate_fp8_reference,
+    norm_modulate_reference,
+)
+from turbodiffusion.quant.row_quant import dequantize_rows_reference, quantize_rows_reference
 from turbodiffusion.testing.compare import assert_matches
 
 from .test_rms_norm import CASES
@@ -86,3 +92,42 @@ def test_norm_modulate_invalid_inputs_raise(impl, device):
         norm_modulate(x, scale, shift, out=torch.empty(2, 5, 63, device=device), impl=impl)
     with pytest.raises(ValueError, match="impl must be"):
         norm_modulate(x, scale, shift, impl="fast")
+
+
+def _e4m3_step(codes: torch.Tensor) -> torch.Tensor:
+    mag = codes.float().abs().clamp_min(2.0**-6)
+    return torch.exp2(torch.floor(torch.log2(mag)) - 3)
+
+
+@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536)])
+@pytest.mark.parametrize("affine", [False, True])
+def test_norm_modulate_fp8_matches_reference(B, L, dim, affine, device):
+    """The quantised output: scales to fp32 rounding, codes within one e4m3 step (the kernel's y differs
+    from torch's in the last fp32 bits, which can move a value across a rounding tie)."""
+    x, scale, shift = _inputs(B, L, dim, 1, torch.bfloat16, device, seed=L + dim)
+    g = torch.Generator().manual_seed(dim)
+    kw = {"weight": (1 + 0.1 * torch.randn(dim, generator=g)).to(device), "bias": None} if affine else {}
+    mod = () if affine else (scale, shift)
+    out = norm_modulate_fp8(x, *mod, **kw, impl="triton")
+    cpu = {k: (v.cpu() if v is not None else None) for k, v in kw.items()}
+    ref = norm_modulate_fp8_reference(x.cpu(), *(t.cpu() for t in mod), **cpu)
+    assert out.codes.dtype == torch.float8_e4m3fn and out.codes.shape == (B, L, dim)
+    assert out.scale.shape == (B, L) and out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.scale.cpu(), ref.scale, rtol=1e-5, atol=0)
+    diff = (out.codes.cpu().float() - ref.codes.float()).abs()
+    assert (diff <= _e4m3_step(ref.codes)).all()
+    assert (diff > 0).float().mean() < 0.01
+
+
+def test_norm_modulate_fp8_reference_quantises_the_fp32_norm():
+    x, scale, shift = _inputs(2, 9, 256, 9, torch.bfloat16, "cpu", seed=4)
+    out = norm_modulate_fp8_reference(x, scale, shift)
+    y = norm_modulate_reference(x.float(), scale, shift)  # fp32 x: the fp32 y, never rounded to bf16
+    codes, row_scale = quantize_rows_reference(y.reshape(-1, 256))
+    assert torch.equal(out.codes.view(torch.int8), codes.view(torch.int8).view(2, 9, 256))
+    assert torch.equal(out.scale, row_scale.view(2, 9))
+    assert torch.equal(norm_modulate_fp8(x, scale, shift).codes.view(torch.int8), out.codes.view(torch.int8))
+    deq = dequantize_rows_reference(out.codes, out.scale)
+    assert ((deq - y).abs() <= y.abs().amax(-1, keepdim=True) / 448 * 16).all()  # half the top step (32)
+    with pytest.raises(ValueError, match="impl must be"):
+        norm_modulate_fp8(x, scale, shift, impl="cuda")

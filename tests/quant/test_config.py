@@ -1,4 +1,4 @@
-"""Int8Config / Fp8Config: validation, and the versioned, allow-listed dict round trip."""
+"""Int8Config / Fp8Config / Fp8RowConfig: validation, and the versioned, allow-listed dict round trip."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from turbodiffusion.quant import Fp8Config, Int8Config, config_from_dict
+from turbodiffusion.quant import Fp8Config, Fp8RowConfig, Int8Config, config_from_dict
 
 
-@pytest.mark.parametrize("cls", [Int8Config, Fp8Config])
+@pytest.mark.parametrize("cls", [Int8Config, Fp8Config, Fp8RowConfig])
 def test_dict_round_trip(cls):
     cfg = cls(skip=("proj_l", "k_img"), impl="reference")
     d = cfg.to_dict()
@@ -50,3 +50,16 @@ def test_from_dict_refuses_what_is_not_on_the_allow_list():
         config_from_dict([1, 2])
     with pytest.raises(ValueError, match="expected a Fp8Config dict"):
         Fp8Config.from_dict(good)
+
+
+def test_fp8_row_config_fields():
+    cfg = Fp8RowConfig(fast_accum=True)
+    assert config_from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["type"] == "fp8_row"
+    with pytest.raises(ValueError, match="fast_accum must be a bool"):
+        Fp8RowConfig(fast_accum=1)
+    with pytest.raises(ValueError, match="version 2 is not supported"):
+        Fp8RowConfig(version=2)
+    with pytest.raises(ValueError, match="skip must be a tuple"):
+        Fp8RowConfig(skip="proj_l")
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['block'\]"):
+        config_from_dict({**cfg.to_dict(), "block": 128})

@@ -165,7 +165,7 @@ def test_fp8_requantises_int8_layers():
 def test_invalid_uses_raise():
     with pytest.raises(ValueError, match="no 'blocks' module"):
         quantize_(nn.Linear(128, 128), Int8Config())
-    with pytest.raises(ValueError, match="config must be an Int8Config or Fp8Config"):
+    with pytest.raises(ValueError, match="config must be an Int8Config, Fp8Config or Fp8RowConfig"):
         quantize_(_toy(8), {"type": "int8"})
     model = _Toy(ffn=200)  # ffn.2 has in_features 200
     with pytest.raises(ValueError, match=r"blocks.0.ffn.2 \(in_features=200\)"):

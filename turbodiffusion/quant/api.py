@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from torch import nn
 
-from .config import Fp8Config, Int8Config, QuantConfig
+from .config import Fp8Config, Fp8RowConfig, Int8Config, QuantConfig
+from .fp8_row_linear import Fp8RowLinear
 from .int8_linear import Fp8Linear, Int8Linear
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 _HANDLERS: dict[type, tuple[tuple[type, ...], Callable[[nn.Module, QuantConfig], nn.Module]]] = {
     Int8Config: ((nn.Linear,), lambda m, cfg: Int8Linear.from_linear(m, impl=cfg.impl)),
     Fp8Config: ((nn.Linear, Int8Linear), lambda m, cfg: Fp8Linear.from_linear(m, impl=cfg.impl)),
+    Fp8RowConfig: (
+        (nn.Linear, Int8Linear),
+        lambda m, cfg: Fp8RowLinear.from_linear(m, fast_accum=cfg.fast_accum, impl=cfg.impl),
+    ),
 }
 
 
@@ -32,11 +37,14 @@ def quantize_(model: nn.Module, config: QuantConfig) -> nn.Module:
     """Replace the linears in ``model.blocks`` per ``config``; returns ``model`` (changed in place).
 
     Int8Config: nn.Linear -> Int8Linear. Fp8Config: nn.Linear or Int8Linear -> Fp8Linear (re-quantising
-    INT8 weights). Every target is checked before anything changes, so a failure leaves the model as it was.
-    Raises ValueError if the model has no ``blocks`` or a target's in_features is not a multiple of 128.
+    INT8 weights). Fp8RowConfig: nn.Linear or Int8Linear -> Fp8RowLinear. Every target is checked before
+    anything changes, so a failure leaves the model as it was. Raises ValueError if the model has no
+    ``blocks`` or a target's widths do not fit the format (multiples of 128 in, or of 16 for Fp8RowConfig).
     """
     if type(config) not in _HANDLERS:
-        raise ValueError(f"config must be an Int8Config or Fp8Config (got {type(config).__name__})")
+        raise ValueError(
+            f"config must be an Int8Config, Fp8Config or Fp8RowConfig (got {type(config).__name__})"
+        )
     blocks = getattr(model, "blocks", None)
     if not isinstance(blocks, nn.Module):
         raise ValueError(
@@ -50,10 +58,21 @@ def quantize_(model: nn.Module, config: QuantConfig) -> nn.Module:
             name = f"{parent_name}.{attr}"
             if isinstance(child, kinds) and not any(s in name for s in config.skip):
                 targets.append((parent, attr, name, child))
-    bad = [f"{name} (in_features={lin.in_features})" for _, _, name, lin in targets if lin.in_features % 128]
+    if isinstance(config, Fp8RowConfig):
+        bad = [
+            f"{name} ({lin.in_features} -> {lin.out_features})"
+            for _, _, name, lin in targets
+            if lin.in_features % 16 or lin.out_features % 16
+        ]
+        need = "in_features and out_features must be multiples of 16 for the FP8 GEMM"
+    else:
+        bad = [
+            f"{name} (in_features={lin.in_features})" for _, _, name, lin in targets if lin.in_features % 128
+        ]
+        need = "in_features must be a multiple of 128 for the 128x128 format"
     if bad:
         raise ValueError(
-            f"{len(bad)} linear(s) have in_features not a multiple of 128, which the 128x128 format needs: "
+            f"{len(bad)} linear(s) do not fit ({need}): "
             f"{', '.join(bad[:5])}; add their names to the config's skip list to keep them in float"
         )
     for parent, attr, _, child in targets:

@@ -19,6 +19,7 @@ BLOCK = 128
 # Bump when the meaning of a stored field changes; from_dict refuses versions it does not know.
 INT8_CONFIG_VERSION = 1
 FP8_CONFIG_VERSION = 1
+FP8_ROW_CONFIG_VERSION = 1
 
 
 def _check_common(cfg: Int8Config | Fp8Config) -> None:
@@ -27,6 +28,18 @@ def _check_common(cfg: Int8Config | Fp8Config) -> None:
             f"block must be {BLOCK} (got {cfg.block}): the TurboWan format and the GEMM kernels use "
             f"{BLOCK}x{BLOCK} tiles"
         )
+    _check_skip_impl(cfg)
+
+
+def _check_version(cfg: QuantConfig, supported: int) -> None:
+    if cfg.version != supported:
+        raise ValueError(
+            f"{type(cfg).__name__} version {cfg.version} is not supported; this TurboDiffusion reads version "
+            f"{supported} (upgrade TurboDiffusion to read newer files)"
+        )
+
+
+def _check_skip_impl(cfg: QuantConfig) -> None:
     if not isinstance(cfg.skip, tuple) or not all(isinstance(s, str) and s for s in cfg.skip):
         raise ValueError(f"skip must be a tuple of non-empty strings (got {cfg.skip!r}); e.g. ('proj_l',)")
     if cfg.impl not in IMPLS:
@@ -49,11 +62,7 @@ class Int8Config:
     impl: Impl = "auto"  # "auto": Triton kernels on CUDA, PyTorch reference on CPU
 
     def __post_init__(self) -> None:
-        if self.version != INT8_CONFIG_VERSION:
-            raise ValueError(
-                f"Int8Config version {self.version} is not supported; this TurboDiffusion reads version "
-                f"{INT8_CONFIG_VERSION} (upgrade TurboDiffusion to read newer files)"
-            )
+        _check_version(self, INT8_CONFIG_VERSION)
         _check_common(self)
 
     def to_dict(self) -> dict:
@@ -81,11 +90,7 @@ class Fp8Config:
     impl: Impl = "auto"  # "auto": Triton kernels on CUDA, PyTorch reference on CPU
 
     def __post_init__(self) -> None:
-        if self.version != FP8_CONFIG_VERSION:
-            raise ValueError(
-                f"Fp8Config version {self.version} is not supported; this TurboDiffusion reads version "
-                f"{FP8_CONFIG_VERSION} (upgrade TurboDiffusion to read newer files)"
-            )
+        _check_version(self, FP8_CONFIG_VERSION)
         _check_common(self)
 
     def to_dict(self) -> dict:
@@ -97,10 +102,44 @@ class Fp8Config:
         return _from_dict_as(cls, d)
 
 
-QuantConfig = Int8Config | Fp8Config
+@dataclass(frozen=True)
+class Fp8RowConfig:
+    """W8A8 FP8 (e4m3) with row-wise scales, for PyTorch's row-wise FP8 GEMM on Hopper-class GPUs: our own
+    mode, not a TurboWan format.
+
+    Weights: e4m3 codes with one fp32 scale per output channel (amax / 448); activations: one scale per
+    token over all its channels. Both scales factor out of the K sum, so the GEMM is a plain FP8 GEMM with a
+    row and column scale in its epilogue (1.4-1.7x cuBLAS bf16 on an H200 at Wan's shapes), and with
+    ``WanDiT.enable_fused_ops`` the activations of q/k/v, the cross-attention query and the FFN are
+    quantised by the norm kernels that produce them. Coarser than Fp8Config's 1x128 activation tiles: a
+    token with one outlier channel loses resolution on all of its channels (benchmarks/linear.py reports
+    the error of each mode).
+    """
+
+    version: int = FP8_ROW_CONFIG_VERSION  # format version stored with the weights
+    skip: tuple[str, ...] = ("proj_l",)  # linears whose name contains one of these stay in float
+    fast_accum: bool = False  # FP8 accumulation without periodic fp32 promotion: faster, less exact
+    impl: Impl = "auto"  # "auto": row-wise torch._scaled_mm and Triton quantisers on CUDA, references on CPU
+
+    def __post_init__(self) -> None:
+        _check_version(self, FP8_ROW_CONFIG_VERSION)
+        _check_skip_impl(self)
+        if not isinstance(self.fast_accum, bool):
+            raise ValueError(f"fast_accum must be a bool (got {self.fast_accum!r})")
+
+    def to_dict(self) -> dict:
+        return {"type": "fp8_row", **{f.name: _plain(getattr(self, f.name)) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, d: dict | str) -> Fp8RowConfig:
+        """Inverse of ``to_dict``; refuses other config types, unknown fields and unknown versions."""
+        return _from_dict_as(cls, d)
+
+
+QuantConfig = Int8Config | Fp8Config | Fp8RowConfig
 
 # The allow-list: the only types and fields from_dict builds. Tuples arrive from JSON as lists.
-_TYPES: dict[str, type] = {"int8": Int8Config, "fp8": Fp8Config}
+_TYPES: dict[str, type] = {"int8": Int8Config, "fp8": Fp8Config, "fp8_row": Fp8RowConfig}
 _TUPLE_FIELDS = ("skip",)
 
 

@@ -16,7 +16,27 @@ from .config import IMPLS, Impl
 from .gemm import scaled_mm
 
 
-class _BlockScaledLinear(nn.Module):
+class FixedDtypeBuffers(nn.Module):
+    """A module whose ``FIXED_DTYPE`` buffers (low-bit codes, fp32 scales) keep their dtype under casts.
+
+    Model-wide casts (model.to(torch.bfloat16), .half()) must change neither the codes (float8 counts as a
+    floating dtype to torch) nor the scales, which are part of the format and stay fp32 (quantization.md
+    §4; a bf16 scale would move every weight by up to 0.4%). Device moves still apply.
+    """
+
+    FIXED_DTYPE: tuple[str, ...] = ()
+
+    def _apply(self, fn, recurse=True):
+        kept = {name: getattr(self, name) for name in self.FIXED_DTYPE}
+        super()._apply(fn, recurse)
+        for name, before in kept.items():
+            now = getattr(self, name)
+            if now.dtype != before.dtype:
+                setattr(self, name, before.to(device=now.device))
+        return self
+
+
+class _BlockScaledLinear(FixedDtypeBuffers):
     """Shared body of the W8A8 linears; subclasses fix the code format and the activation tile."""
 
     FMT: str
@@ -79,18 +99,6 @@ class _BlockScaledLinear(nn.Module):
         """The weight the codes stand for: fp32 [out, in] = codes * scale (per 128x128 tile)."""
         return dequantize_blockwise_reference(self.codes, self.scale)
 
-    def _apply(self, fn, recurse=True):
-        # Model-wide casts (model.to(torch.bfloat16), .half()) must change neither the codes (float8 counts as
-        # a floating dtype to torch) nor the block scales, which are part of the format and stay fp32
-        # (quantization.md §4; a bf16 scale would move every weight by up to 0.4%). Device moves still apply.
-        kept = {name: getattr(self, name) for name in (self.WEIGHT_NAME, "scale")}
-        super()._apply(fn, recurse)
-        for name, before in kept.items():
-            now = getattr(self, name)
-            if now.dtype != before.dtype:
-                setattr(self, name, before.to(device=now.device))
-        return self
-
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, impl={self.impl!r}"
 
@@ -130,6 +138,7 @@ class Int8Linear(_BlockScaledLinear):
 
     FMT = "int8"
     WEIGHT_NAME = "int8_weight"
+    FIXED_DTYPE = ("int8_weight", "scale")
     CODE_DTYPE = torch.int8
     ACT_TILE_ROWS = BLOCK
 
@@ -151,6 +160,7 @@ class Fp8Linear(_BlockScaledLinear):
 
     FMT = "fp8"
     WEIGHT_NAME = "fp8_weight"
+    FIXED_DTYPE = ("fp8_weight", "scale")
     CODE_DTYPE = torch.float8_e4m3fn
     ACT_TILE_ROWS = 1
 

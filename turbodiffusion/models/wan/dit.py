@@ -20,8 +20,10 @@ Design choices, each deliberate:
 - Fused norm ops are opt-in through ``WanDiT.enable_fused_ops()`` (the engineering path of the Turbo
   benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
   (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, and
-  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). The plain path
-  stays the default so the golden fixtures stay exact.
+  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). With Fp8RowLinear
+  layers (quantize_ with Fp8RowConfig) the norm kernels write their output as e4m3 codes with row scales
+  (``norm_modulate_fp8``) and the FFN's GELU runs in the down-projection's row quantiser, so no extra pass
+  quantises those activations. The plain path stays the default so the golden fixtures stay exact.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from ...attention import AttentionConfig, build_attention
 from ...attention.ulysses import UlyssesAttention
 from ...ops.gated_residual import gated_residual
 from ...ops.linear_gelu import linear_gelu
-from ...ops.norm_modulate import norm_modulate
+from ...ops.norm_modulate import norm_modulate, norm_modulate_fp8
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
+from ...quant.fp8_row_linear import Fp8RowLinear
+from ...quant.row_quant import RowQuantized, quantize_rows
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 
@@ -56,6 +60,12 @@ def _linear_in(layer: nn.Linear, x: Tensor) -> Tensor:
     """``layer(x)`` with the layer's weights cast to x's dtype (float32 islands of a bf16 model)."""
     bias = None if layer.bias is None else layer.bias.to(x.dtype)
     return F.linear(x, layer.weight.to(x.dtype), bias)
+
+
+def _reads_fp8_rows(*linears: nn.Module) -> bool:
+    """True when every one of ``linears`` is an Fp8RowLinear: their shared input can then come from the
+    norm kernel already quantised (RowQuantized) instead of in the stream's dtype."""
+    return all(isinstance(m, Fp8RowLinear) for m in linears)
 
 
 def _divisors(n: int) -> list[int]:
@@ -217,8 +227,9 @@ class WanSelfAttention(nn.Module):
         # reading and writing q and k once instead of through fp32 temporaries.
         self.fused_ops = False
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        """x: [B, L, dim]; cos, sin: [L, D/2]. Returns [B, L, dim] in x's dtype."""
+    def forward(self, x: Tensor | RowQuantized, cos: Tensor, sin: Tensor) -> Tensor:
+        """x: [B, L, dim] (or its RowQuantized form when q, k and v are Fp8RowLinear); cos, sin: [L, D/2].
+        Returns [B, L, dim] in x's dtype."""
         heads = (self.num_heads, self.head_dim)
         v = self.v(x).unflatten(-1, heads)
         if self.fused_ops:
@@ -250,8 +261,9 @@ class WanCrossAttention(nn.Module):
         # Always dense: only self-attention is sparsified, and the 512 text rows are cheap.
         self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
 
-    def forward(self, x: Tensor, context: Tensor) -> Tensor:
-        """x: [B, L, dim]; context: [B, Lt, dim] (already text-embedded). Returns [B, L, dim]."""
+    def forward(self, x: Tensor | RowQuantized, context: Tensor) -> Tensor:
+        """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); context: [B, Lt, dim]
+        (already text-embedded). Returns [B, L, dim]."""
         heads = (self.num_heads, self.head_dim)
         q = self.norm_q(self.q(x)).unflatten(-1, heads)
         k = self.norm_k(self.k(context)).unflatten(-1, heads)
@@ -285,21 +297,35 @@ class WanBlock(nn.Module):
         shift_sa, scale_sa, gate_sa, shift_ffn, scale_ffn, gate_ffn = m.chunk(6, dim=1)
         if self.fused_ops:
             # Same steps as below, each a single kernel computing in fp32 and rounding once to x's dtype
-            # (the plain path rounds LN(x) before modulating and y * gate before the add).
-            h = norm_modulate(x, scale_sa, shift_sa, eps=self.norm1.eps)
-            x = gated_residual(x, self.self_attn(h, cos, sin), gate_sa)
-            x = x + self.cross_attn(self.norm3(x), context)  # norm3 is fused through its own flag
-            h = norm_modulate(x, scale_ffn, shift_ffn, eps=self.norm2.eps)
-            return gated_residual(x, self._fused_ffn(h), gate_ffn)
+            # (the plain path rounds LN(x) before modulating and y * gate before the add). Where every
+            # reader of a norm's output is an Fp8RowLinear, the norm kernel writes it quantised instead.
+            attn, cross = self.self_attn, self.cross_attn
+            norm = norm_modulate_fp8 if _reads_fp8_rows(attn.q, attn.k, attn.v) else norm_modulate
+            x = gated_residual(x, attn(norm(x, scale_sa, shift_sa, eps=self.norm1.eps), cos, sin), gate_sa)
+            if _reads_fp8_rows(cross.q):
+                n3 = self.norm3
+                h = norm_modulate_fp8(x, weight=n3.weight, bias=n3.bias, eps=n3.eps)
+            else:
+                h = self.norm3(x)  # norm3 is fused through its own flag
+            x = x + cross(h, context)
+            norm = norm_modulate_fp8 if _reads_fp8_rows(self.ffn[0]) else norm_modulate
+            return gated_residual(
+                x, self._fused_ffn(norm(x, scale_ffn, shift_ffn, eps=self.norm2.eps)), gate_ffn
+            )
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
         x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
         h = self.norm2(x).to(m.dtype) * (1 + scale_ffn) + shift_ffn
         return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
 
-    def _fused_ffn(self, h: Tensor) -> Tensor:
-        """The FFN with its up-projection and GELU as one GEMM (ops.linear_gelu) where it is a plain Linear."""
+    def _fused_ffn(self, h: Tensor | RowQuantized) -> Tensor:
+        """The FFN with its up-projection and GELU as one GEMM (ops.linear_gelu) where it is a plain Linear;
+        between Fp8RowLinear layers the GELU runs inside the down-projection's row quantiser."""
         up, down = self.ffn[0], self.ffn[2]
+        if _reads_fp8_rows(up, down):
+            hidden = up(h)  # [B, L, ffn_dim] in the stream's dtype
+            codes, scale = quantize_rows(hidden.reshape(-1, hidden.shape[-1]), gelu=True, impl=down.impl)
+            return down(RowQuantized(codes.view(hidden.shape), scale.view(hidden.shape[:-1]), hidden.dtype))
         if type(up) is not nn.Linear:
             # W8A8 linears keep their own GEMM: an INT8 GEMM with the GELU and the down-projection's
             # quantiser in its epilogue was slower than the three launches on an H200 (its fixed 128-row

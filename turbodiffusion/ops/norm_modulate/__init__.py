@@ -7,9 +7,10 @@ from typing import Literal
 from torch import Tensor
 
 from ...errors import require
-from .reference import check_norm_modulate_inputs, norm_modulate_reference
+from ...quant.row_quant import RowQuantized
+from .reference import check_norm_modulate_inputs, norm_modulate_fp8_reference, norm_modulate_reference
 
-__all__ = ["norm_modulate", "norm_modulate_reference"]
+__all__ = ["norm_modulate", "norm_modulate_fp8", "norm_modulate_fp8_reference", "norm_modulate_reference"]
 
 
 def norm_modulate(
@@ -40,3 +41,30 @@ def norm_modulate(
     from .kernel import norm_modulate_triton
 
     return norm_modulate_triton(x, scale, shift, weight=weight, bias=bias, eps=eps, out=out)
+
+
+def norm_modulate_fp8(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    impl: Literal["auto", "triton", "reference"] = "auto",
+) -> RowQuantized:
+    """``norm_modulate``'s y quantised row-wise to e4m3 in the same pass, for the ``Fp8RowLinear`` layers
+    that read it (Fp8RowConfig).
+
+    Same arguments as ``norm_modulate`` (no ``out``). Returns RowQuantized(codes [B, L, dim]
+    float8_e4m3fn, scale [B, L] fp32, x.dtype): y ~ codes * scale[..., None], quantised from fp32.
+    """
+    if impl not in ("auto", "triton", "reference"):
+        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, None)
+    if impl == "reference" or (impl == "auto" and not x.is_cuda):
+        return norm_modulate_fp8_reference(x, scale, shift, weight=weight, bias=bias, eps=eps)
+    require("triton", "kernels", "the Triton LayerNorm + modulation")
+    from .kernel import norm_modulate_fp8_triton
+
+    return norm_modulate_fp8_triton(x, scale, shift, weight=weight, bias=bias, eps=eps)

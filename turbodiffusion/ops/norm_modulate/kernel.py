@@ -17,6 +17,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes
+from ...quant.row_quant.reference import RowQuantized
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
 from .reference import check_norm_modulate_inputs
 
@@ -29,6 +31,7 @@ def _norm_modulate_kernel(
     w_ptr,
     b_ptr,
     y_ptr,
+    ys_ptr,  # QUANT: the per-row fp32 scales of the e4m3 codes in y
     R,
     L,
     D,
@@ -42,6 +45,7 @@ def _norm_modulate_kernel(
     HAS_MOD: tl.constexpr,
     HAS_W: tl.constexpr,
     HAS_B: tl.constexpr,
+    QUANT: tl.constexpr,  # y holds e4m3 codes with one scale per row (quant/row_quant's rule)
     BLOCK_R: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
@@ -68,7 +72,29 @@ def _norm_modulate_kernel(
         sc = tl.load(s_ptrs, mask=mask, other=0.0).to(tl.float32)
         sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
         y = y * (1.0 + sc) + sh
-    tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+    if QUANT:
+        amax = fp8_row_amax(y, mask, 1e-8)
+        qmax = tl.zeros_like(amax) + 448.0
+        codes = fp8_row_codes(y, tl.math.div_rn(qmax, amax))
+        tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], codes, mask=mask)
+        tl.store(ys_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
+    else:
+        tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _check_triton_inputs(x, scale, shift, weight, bias, out) -> None:
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
+    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    for name, t in (("scale", scale), ("shift", shift)):
+        if t is not None and t.shape[-1] > 1 and t.stride(-1) != 1:
+            raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
+
+
+def _rows_of(x: Tensor) -> Tensor:
+    """x [B, L, dim] as [B*L, dim] rows with a contiguous last dim (a view when it already has one)."""
+    x2 = x.reshape(-1, x.shape[-1])
+    return x2.contiguous() if x2.shape[-1] > 1 and x2.stride(-1) != 1 else x2
 
 
 def norm_modulate_triton(
@@ -86,18 +112,40 @@ def norm_modulate_triton(
     x: [B, L, dim]; scale/shift [B, 1|L, dim] with a contiguous last dim (batch and token strides are
     passed to the kernel, so broadcast views need no copy). On CPU only under TRITON_INTERPRET=1.
     """
-    check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
-    for name, t in (("scale", scale), ("shift", shift)):
-        if t is not None and t.shape[-1] > 1 and t.stride(-1) != 1:
-            raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
-    x2 = x.reshape(-1, x.shape[-1])
-    if x2.shape[-1] > 1 and x2.stride(-1) != 1:
-        x2 = x2.contiguous()
+    _check_triton_inputs(x, scale, shift, weight, bias, out)
+    x2 = _rows_of(x)
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
-    _norm_modulate_op(x2, scale, shift, weight, bias, as_rows(y, "out"), x.shape[1], float(eps))
+    _norm_modulate_op(x2, scale, shift, weight, bias, as_rows(y, "out"), None, x.shape[1], float(eps))
     return y
+
+
+def norm_modulate_fp8_triton(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+) -> RowQuantized:
+    """Triton version of ``norm_modulate_fp8_reference``: the norm's fp32 rows quantised in registers, so
+    only 1 byte per element (and a scale per row) is written instead of the 2 a bf16 output takes."""
+    _check_triton_inputs(x, scale, shift, weight, bias, None)
+    x2 = _rows_of(x)
+    codes = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+    row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
+    _norm_modulate_op(
+        x2,
+        scale,
+        shift,
+        weight,
+        bias,
+        codes.view(-1, x.shape[-1]),
+        row_scale.view(-1),
+        x.shape[1],
+        float(eps),
+    )
+    return RowQuantized(codes, row_scale, x.dtype)
 
 
 _norm_modulate_tuned = triton.autotune(
@@ -108,7 +156,7 @@ _norm_modulate_tuned = triton.autotune(
 )(_norm_modulate_kernel)  # restore_value: y may alias x, and tuning runs the kernel repeatedly
 
 
-@torch.library.custom_op("turbodiffusion::norm_modulate", mutates_args=("y",))
+@torch.library.custom_op("turbodiffusion::norm_modulate", mutates_args=("y", "y_scale"))
 def _norm_modulate_op(
     x: Tensor,
     scale: Tensor | None,
@@ -116,6 +164,7 @@ def _norm_modulate_op(
     weight: Tensor | None,
     bias: Tensor | None,
     y: Tensor,
+    y_scale: Tensor | None,
     length: int,
     eps: float,
 ) -> None:
@@ -136,6 +185,7 @@ def _norm_modulate_op(
         weight if weight is not None else x,
         bias if bias is not None else x,
         y,
+        y_scale if y_scale is not None else y,
         r,
         length,
         d,
@@ -144,7 +194,13 @@ def _norm_modulate_op(
         *strides,
         eps,
     )
-    flags = {"HAS_MOD": has_mod, "HAS_W": weight is not None, "HAS_B": bias is not None, "BLOCK_D": block_d}
+    flags = {
+        "HAS_MOD": has_mod,
+        "HAS_W": weight is not None,
+        "HAS_B": bias is not None,
+        "QUANT": y_scale is not None,
+        "BLOCK_D": block_d,
+    }
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _norm_modulate_kernel[(triton.cdiv(r, block_r),)](
             *args, **flags, BLOCK_R=block_r, num_warps=num_warps

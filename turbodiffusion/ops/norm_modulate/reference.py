@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ...quant.row_quant import RowQuantized, quantize_rows_fp32
 from ..checks import check_float_dtype, check_out_like
 
 
@@ -62,6 +63,34 @@ def norm_modulate_reference(
     """x: [B, L, dim] fp32/bf16/fp16; scale, shift: [B, 1, dim] or [B, L, dim] (fp32 in Wan); weight,
     bias: [dim] (norm3's affine). Returns [B, L, dim] in x's dtype."""
     check_norm_modulate_inputs(x, scale, shift, weight, bias, None)
+    return _norm_modulate_fp32(x, scale, shift, weight, bias, eps).to(x.dtype)
+
+
+def norm_modulate_fp8_reference(
+    x: Tensor,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+) -> RowQuantized:
+    """The same y, quantised row-wise to e4m3 from fp32 (no rounding to x's dtype in between) for the
+    ``Fp8RowLinear`` layers that read it: RowQuantized(codes [B, L, dim] e4m3, scale [B, L] fp32, x.dtype)."""
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, None)
+    y = _norm_modulate_fp32(x, scale, shift, weight, bias, eps)
+    codes, row_scale = quantize_rows_fp32(y.reshape(-1, y.shape[-1]))
+    return RowQuantized(codes.view(y.shape), row_scale.view(y.shape[:-1]), x.dtype)
+
+
+def _norm_modulate_fp32(
+    x: Tensor,
+    scale: Tensor | None,
+    shift: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+) -> Tensor:
     xf = x.float()  # fp32 statistics and modulation on purpose (models.md §1 "Precision")
     mean = xf.mean(dim=-1, keepdim=True)
     var = (xf - mean).pow(2).mean(dim=-1, keepdim=True)
@@ -72,4 +101,4 @@ def norm_modulate_reference(
         y = y + bias.float()
     if scale is not None:
         y = y * (1 + scale.float()) + shift.float()
-    return y.to(x.dtype)
+    return y

@@ -1,0 +1,169 @@
+"""Triton row-wise FP8 quantiser (optionally after tanh-GELU): reference.py's rule.
+
+Memory-bound: X is read once (2 bytes per element for bf16; a second time from L2 for rows too wide to
+keep in registers) and the codes (1 byte) plus one fp32 per row are written, so its floor is 3 bytes per
+element over the copy bandwidth.
+
+Exactness: without GELU the codes and scales equal the reference bit for bit (the quotients are correctly
+rounded, ``div_rn``, and values are rounded onto the e4m3 grid in fp32 before the cast, as in
+act_quant/kernel.py). With GELU they agree to the GELU's last fp32 bit: Triton's tanh is formed from
+``exp``, not torch's, so a code may land one e4m3 step away where the GELU's value sits on a rounding tie.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from ..act_quant.kernel import _round_to_e4m3_grid
+from ..act_quant.reference import AMAX_FLOOR
+from .reference import FP8_MAX, check_row_quant_inputs
+
+
+@triton.jit
+def gelu_tanh(x):
+    """tanh-GELU in fp32: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh from one exp."""
+    u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
+    t = tl.exp(-2.0 * tl.abs(u))  # in (0, 1]: no overflow for any u
+    th = (1.0 - t) / (1.0 + t)
+    th = tl.where(u < 0, -th, th)
+    return 0.5 * x * (1.0 + th)
+
+
+@triton.jit
+def fp8_row_codes(v, mult):
+    """e4m3 codes of v [R, C] fp32 times mult [R] fp32 (mult = 448 / amax of each row)."""
+    v = v * mult[:, None]
+    v = tl.minimum(tl.maximum(v, -448.0), 448.0)
+    return _round_to_e4m3_grid(v).to(tl.float8e4nv)
+
+
+@triton.jit
+def fp8_row_amax(v, mask, AMAX_FLOOR_: tl.constexpr):
+    """Per-row max|v| of v [R, C] fp32 over the lanes in mask, floored: the row's amax [R]."""
+    return tl.maximum(tl.max(tl.where(mask, tl.abs(v), 0.0), axis=1), AMAX_FLOOR_)
+
+
+@triton.jit
+def _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU: tl.constexpr):
+    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    if GELU:
+        x = gelu_tanh(x)
+    return x
+
+
+@triton.jit
+def _row_quant_kernel(
+    x_ptr,
+    q_ptr,
+    s_ptr,
+    R,
+    C,
+    stride_xr,
+    AMAX_FLOOR_: tl.constexpr,
+    GELU: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_C: tl.constexpr,  # columns per step; >= C means the whole row stays in registers (one read)
+):
+    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    rmask = rows < R
+    rows64 = rows.to(tl.int64)  # R * C can pass 2^31
+    qmax = tl.zeros([BLOCK_R], dtype=tl.float32) + 448.0
+    if BLOCK_C >= C:
+        cols = tl.arange(0, BLOCK_C)
+        mask = rmask[:, None] & (cols < C)[None, :]
+        x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
+        amax = fp8_row_amax(x, mask, AMAX_FLOOR_)
+        q = fp8_row_codes(x, tl.math.div_rn(qmax, amax))
+        tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
+    else:
+        amax = tl.zeros([BLOCK_R], dtype=tl.float32) + AMAX_FLOOR_
+        for c0 in range(0, C, BLOCK_C):
+            cols = c0 + tl.arange(0, BLOCK_C)
+            mask = rmask[:, None] & (cols < C)[None, :]
+            x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
+            amax = tl.maximum(amax, fp8_row_amax(x, mask, AMAX_FLOOR_))
+        mult = tl.math.div_rn(qmax, amax)
+        for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2
+            cols = c0 + tl.arange(0, BLOCK_C)
+            mask = rmask[:, None] & (cols < C)[None, :]
+            x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
+            tl.store(q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult), mask=mask)
+    tl.store(s_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
+
+
+@dataclass(frozen=True)
+class RowQuantLaunch:
+    """Launch settings of the row quantiser: rows per program, columns per step, warps."""
+
+    block_r: int
+    block_c: int
+    num_warps: int
+
+
+# Widest row kept whole in registers; wider rows (Wan's FFN hidden state, 8960-13824) loop in steps.
+ONE_PASS_MAX = 8192
+
+
+def row_quant_launch(cols: int) -> RowQuantLaunch:
+    """Default settings for a row of ``cols`` columns: about 4096 elements in flight per program."""
+    width = triton.next_power_of_2(cols)
+    if width <= ONE_PASS_MAX:
+        return RowQuantLaunch(max(1, 4096 // width), width, 8 if width >= 4096 else 4)
+    return RowQuantLaunch(1, 4096, 8)
+
+
+def quantize_rows_triton(
+    x: Tensor, gelu: bool = False, launch: RowQuantLaunch | None = None
+) -> tuple[Tensor, Tensor]:
+    """Triton version of ``quantize_rows_reference``: x [R, C] fp32/bf16/fp16, last dim contiguous.
+
+    Returns (codes [R, C] float8_e4m3fn, scale [R] fp32). ``launch`` overrides the default settings
+    (benchmarks sweep them). On CPU it runs only under TRITON_INTERPRET=1.
+    """
+    check_row_quant_inputs(x)
+    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(
+            'impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported; '
+            'use impl="reference" on CPU'
+        )
+    launch = launch or row_quant_launch(x.shape[1])
+    return _row_quant_op(x, gelu, launch.block_r, launch.block_c, launch.num_warps)
+
+
+@torch.library.custom_op("turbodiffusion::quantize_rows_fp8", mutates_args=())
+def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int) -> tuple[Tensor, Tensor]:
+    rows, cols = x.shape
+    codes = torch.empty(rows, cols, dtype=torch.float8_e4m3fn, device=x.device)
+    scale = torch.empty(rows, dtype=torch.float32, device=x.device)
+    if rows == 0:
+        return codes, scale
+    _row_quant_kernel[(triton.cdiv(rows, block_r),)](
+        x,
+        codes,
+        scale,
+        rows,
+        cols,
+        x.stride(0),
+        AMAX_FLOOR_=AMAX_FLOOR,
+        GELU=gelu,
+        BLOCK_R=block_r,
+        BLOCK_C=block_c,
+        num_warps=num_warps,
+        enable_fp_fusion=False,  # an fma would round the e4m3-grid trick once instead of twice
+    )
+    return codes, scale
+
+
+@_row_quant_op.register_fake
+def _(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int) -> tuple[Tensor, Tensor]:
+    rows, cols = x.shape
+    return x.new_empty(rows, cols, dtype=torch.float8_e4m3fn), x.new_empty(rows, dtype=torch.float32)
+
+
+__all__ = ["FP8_MAX", "RowQuantLaunch", "fp8_row_amax", "fp8_row_codes", "gelu_tanh", "quantize_rows_triton"]
