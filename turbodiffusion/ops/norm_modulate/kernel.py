@@ -46,6 +46,7 @@ def _norm_modulate_kernel(
     HAS_W: tl.constexpr,
     HAS_B: tl.constexpr,
     QUANT: tl.constexpr,  # y holds e4m3 codes with one scale per row (quant/row_quant's rule)
+    EMULATE_FP8: tl.constexpr,  # the CPU interpreter: round onto the e4m3 grid before its (wrong) cast
     BLOCK_R: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
@@ -75,7 +76,7 @@ def _norm_modulate_kernel(
     if QUANT:
         amax = fp8_row_amax(y, mask, 1e-8)
         qmax = tl.zeros_like(amax) + 448.0
-        codes = fp8_row_codes(y, tl.math.div_rn(qmax, amax))
+        codes = fp8_row_codes(y, tl.math.div_rn(qmax, amax), EMULATE_FP8)
         tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], codes, mask=mask)
         tl.store(ys_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
     else:
@@ -199,6 +200,7 @@ def _norm_modulate_op(
         "HAS_W": weight is not None,
         "HAS_B": bias is not None,
         "QUANT": y_scale is not None,
+        "EMULATE_FP8": x.device.type == "cpu",
         "BLOCK_D": block_d,
     }
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:

@@ -4,10 +4,13 @@ Memory-bound: X is read once (2 bytes per element for bf16; a second time from L
 keep in registers) and the codes (1 byte) plus one fp32 per row are written, so its floor is 3 bytes per
 element over the copy bandwidth.
 
-Exactness: without GELU the codes and scales equal the reference bit for bit (the quotients are correctly
-rounded, ``div_rn``, and values are rounded onto the e4m3 grid in fp32 before the cast, as in
-act_quant/kernel.py). With GELU they agree to the GELU's last fp32 bit: Triton's tanh is formed from
-``exp``, not torch's, so a code may land one e4m3 step away where the GELU's value sits on a rounding tie.
+Exactness: without GELU the codes and scales equal the reference bit for bit: the quotients are correctly
+rounded (``div_rn``) and the GPU's fp32 -> e4m3 cast (cvt.rn.satfinite) rounds to nearest even as torch's
+does. The CPU interpreter's own cast does not, so there (EMULATE_FP8) values are first rounded onto the
+e4m3 grid in fp32, as act_quant/kernel.py does; on a GPU that emulation would cost ~20 integer operations
+per element, which made this memory-bound kernel compute-bound (3x slower, benchmarks/runs/h200-2026-12-02h).
+With GELU the codes agree to the GELU's last fp32 bits: Triton's tanh is formed from ``exp`` and a fast
+division, not torch's, so a code may land one e4m3 step away where the GELU's value sits on a rounding tie.
 """
 
 from __future__ import annotations
@@ -30,17 +33,21 @@ def gelu_tanh(x):
     """tanh-GELU in fp32: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh from one exp."""
     u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
     t = tl.exp(-2.0 * tl.abs(u))  # in (0, 1]: no overflow for any u
-    th = (1.0 - t) / (1.0 + t)
+    th = tl.fdiv(1.0 - t, 1.0 + t)  # approximate division: a few ulp, far below e4m3's step
     th = tl.where(u < 0, -th, th)
     return 0.5 * x * (1.0 + th)
 
 
 @triton.jit
-def fp8_row_codes(v, mult):
-    """e4m3 codes of v [R, C] fp32 times mult [R] fp32 (mult = 448 / amax of each row)."""
+def fp8_row_codes(v, mult, EMULATE_FP8: tl.constexpr):
+    """e4m3 codes of v [R, C] fp32 times mult [R] fp32 (mult = 448 / amax of each row).
+
+    EMULATE_FP8: round onto the e4m3 grid in fp32 first (the CPU interpreter, whose cast is wrong)."""
     v = v * mult[:, None]
     v = tl.minimum(tl.maximum(v, -448.0), 448.0)
-    return _round_to_e4m3_grid(v).to(tl.float8e4nv)
+    if EMULATE_FP8:
+        v = _round_to_e4m3_grid(v)
+    return v.to(tl.float8e4nv, fp_downcast_rounding="rtne")
 
 
 @triton.jit
@@ -67,6 +74,7 @@ def _row_quant_kernel(
     stride_xr,
     AMAX_FLOOR_: tl.constexpr,
     GELU: tl.constexpr,
+    EMULATE_FP8: tl.constexpr,
     BLOCK_R: tl.constexpr,
     BLOCK_C: tl.constexpr,  # columns per step; >= C means the whole row stays in registers (one read)
 ):
@@ -79,7 +87,7 @@ def _row_quant_kernel(
         mask = rmask[:, None] & (cols < C)[None, :]
         x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
         amax = fp8_row_amax(x, mask, AMAX_FLOOR_)
-        q = fp8_row_codes(x, tl.math.div_rn(qmax, amax))
+        q = fp8_row_codes(x, tl.math.div_rn(qmax, amax), EMULATE_FP8)
         tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
     else:
         amax = tl.zeros([BLOCK_R], dtype=tl.float32) + AMAX_FLOOR_
@@ -93,7 +101,7 @@ def _row_quant_kernel(
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
             x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
-            tl.store(q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult), mask=mask)
+            tl.store(q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask)
     tl.store(s_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
 
 
@@ -152,6 +160,7 @@ def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: 
         x.stride(0),
         AMAX_FLOOR_=AMAX_FLOOR,
         GELU=gelu,
+        EMULATE_FP8=x.device.type == "cpu",  # the CPU runs kernels only in the interpreter
         BLOCK_R=block_r,
         BLOCK_C=block_c,
         num_warps=num_warps,
