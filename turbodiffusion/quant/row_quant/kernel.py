@@ -101,7 +101,9 @@ def _row_quant_kernel(
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
             x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
-            tl.store(q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask)
+            tl.store(
+                q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask
+            )
     tl.store(s_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
 
 
