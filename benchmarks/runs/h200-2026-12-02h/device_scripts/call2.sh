@@ -10,7 +10,7 @@ timeout 150 python benchmarks/runs/h200-2026-12-02h/device_scripts/rowquant_swee
   > $W/rowquant_sweep.log 2>&1
 timeout 150 python benchmarks/profile_forward.py wan2.1-t2v-1.3b --variants sagesla+fp8row+fused,sagesla+fp8row-fast+fused \
   --json $W/profile_1.3b.json > $W/profile.log 2>&1
-python benchmarks/e2e.py wan2.1-t2v-1.3b --resolution 480p --rows baseline,turbo-bf16,turbo-fp8,turbo-fp8-fast --reps 3 \
+python benchmarks/e2e.py wan2.1-t2v-1.3b --resolution 480p --rows baseline,+SageSLA,+W8A8,turbo-bf16,turbo-fp8,turbo-fp8-fast --reps 3 \
   --base-reps 1 --loops final --loop-reps 1 --stage-reps 1 --vae-chunk-latents 20 --json $W/e2e_1.3b_480p.json \
   > $W/e2e_1.3b.log 2>&1
 echo done > $W/DONE
