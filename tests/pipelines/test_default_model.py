@@ -62,7 +62,7 @@ def test_student_loads_strictly_with_minilm_and_no_random_warning(folder, caplog
         pipe = TurboPipeline.from_pretrained("builtin", checkpoint_dir=folder, device="cpu", dtype="float32")
     assert not any("RANDOM" in r.getMessage() for r in caplog.records)
     c = pipe.components
-    assert (c.preset.name, c.attention.backend, c.quant, c.dtype) == ("builtin", "sla", False, torch.float32)
+    assert (c.preset.name, c.attention.backend, c.quant, c.dtype) == ("builtin", "sla", None, torch.float32)
     assert isinstance(c.text_encoder, MiniLMEncoder) and isinstance(c.tokenizer, MiniLMTokenizer)
     assert c.tokenizer.text_len == TINY_DIT.text_len
     assert c.text_encoder.embeddings.word_embeddings.weight.dtype == torch.float32

@@ -12,6 +12,7 @@ import logging
 import torch
 
 from ..attention.config import BACKEND_NAMES
+from ..pipelines.components import QUANT_MODES
 from ..pipelines.pipeline import OFFLOAD_MODES
 from ..pipelines.presets import (
     DEFAULT_PRESET,
@@ -80,7 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of key blocks sla / sagesla keep, in (0, 1] (default: 0.1)",
     )
     parser.add_argument(
-        "--quant", action="store_true", help="W8A8 INT8 linears (always on for -quant presets)"
+        "--quant",
+        nargs="?",
+        const="int8",
+        choices=QUANT_MODES,
+        default=None,
+        help="W8A8 linears: int8 (the default of a bare --quant; the TurboWan format, always on for -quant "
+        "presets) or fp8-row (FP8 with row-wise scales: faster on GPUs with FP8 tensor cores, a little "
+        "less exact)",
     )
     parser.add_argument(
         "--frames",
@@ -163,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         model, checkpoint_dir = (
             (checkpoint_dir, None) if checkpoint_dir is not None else (installed_default_preset(), None)
         )
-    quant = True if args.quant else None
+    quant = args.quant
     preset, folder = resolve_preset(model, checkpoint_dir, quant)
     # Reads only the default model's config.json, so a missing folder is reported before any loading.
     defaults = sampling_defaults(preset, folder)

@@ -58,13 +58,62 @@ class Components:
     text_encoder: nn.Module
     tokenizer: Tokenizer
     attention: AttentionConfig
-    quant: bool
+    quant: str | None  # the DiT's W8A8 mode: "int8", "fp8-row" or None (float linears)
     dtype: torch.dtype
     sampling: SamplingDefaults = SamplingDefaults()  # defaults of the sampling arguments a call leaves unset
 
 
+# W8A8 modes a pipeline can run: the TurboWan INT8 format, and FP8 e4m3 with row-wise scales (Fp8RowConfig:
+# faster on GPUs with FP8 tensor cores, a little less exact).
+QUANT_MODES = ("int8", "fp8-row")
+
+
+def check_quant(quant: bool | str | None) -> None:
+    """Raise ValueError unless ``quant`` is None, a bool or one of QUANT_MODES."""
+    if quant is not None and not isinstance(quant, bool) and quant not in QUANT_MODES:
+        raise ValueError(
+            f"quant must be True/False/None or one of {', '.join(QUANT_MODES)} (got {quant!r}); True means "
+            '"int8", the TurboWan format'
+        )
+
+
+def prefers_quant_files(quant: bool | str | None) -> bool | None:
+    """Which of a folder's twin files ``quant`` asks for: the -quant (INT8) one, the float one, or either.
+
+    FP8 row-wise is quantised from float weights when there are some (re-quantising INT8 codes adds
+    their rounding to FP8's)."""
+    check_quant(quant)
+    if quant is None:
+        return None
+    return quant is True or quant == "int8"
+
+
+def resolve_quant(quant: bool | str | None, preset: ModelPreset, device: torch.device) -> str | None:
+    """The W8A8 mode of a request: "int8", "fp8-row" or None. None asks for the preset's default.
+
+    Raises ValueError for float linears on a -quant preset (its weights are INT8 codes) and for
+    "fp8-row" on a CUDA GPU without FP8 tensor cores (compute capability below 8.9).
+    """
+    check_quant(quant)
+    if quant is None:
+        quant = preset.quant
+    mode = "int8" if quant is True else (None if quant is False else quant)
+    if preset.quant and mode is None:
+        raise ValueError(
+            f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
+            f"{preset.name.removesuffix('-quant')} for float weights"
+        )
+    if mode == "fp8-row" and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 9):
+        raise ValueError(
+            f'quant="fp8-row" needs FP8 tensor cores (compute capability 8.9+, e.g. L40S, H100); '
+            f"{torch.cuda.get_device_name(device)} has {torch.cuda.get_device_capability(device)}: use "
+            'quant="int8"'
+        )
+    return mode
+
+
 def resolve_preset(
-    model: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, quant: bool | None
+    model: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, quant: bool | str | None
 ) -> tuple[ModelPreset, Path | None]:
     """(preset, folder) for a preset name or a folder path.
 
@@ -92,7 +141,7 @@ def resolve_preset(
             )
         if is_default_model_folder(path):
             return PRESETS[DEFAULT_PRESET], path
-        return recognise_folder(path, quant=quant), path
+        return recognise_folder(path, quant=prefers_quant_files(quant)), path
     raise ValueError(
         f"model must be a preset name or an existing checkpoint folder (got {str(model)!r}); "
         f"presets: {', '.join(PRESETS)}"
@@ -226,19 +275,13 @@ def load_components(
     *,
     attention: str | AttentionConfig | None,
     sla_topk: float | None,
-    quant: bool | None,
+    quant: bool | str | None,
     dtype: torch.dtype,
     device: torch.device,
     configs: ComponentConfigs,
 ) -> Components:
     """Check the request against the preset and the device, then load every network on the CPU."""
-    if quant is None:
-        quant = preset.quant
-    if preset.quant and not quant:
-        raise ValueError(
-            f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
-            f"{preset.name.removesuffix('-quant')} for float weights"
-        )
+    quant = resolve_quant(quant, preset, device)
     if preset.dit == "default":
         return _load_default_model(
             preset, folder, attention=attention, sla_topk=sla_topk, quant=quant, dtype=dtype, device=device,
@@ -264,7 +307,7 @@ def load_components(
         )
         dit, vae, umt5 = build_builtin(att, dtype=dtype)
         if quant:
-            _quantize(dit)
+            _quantize(dit, quant)
         return Components(
             preset, None, (dit,), vae, umt5, ByteTokenizer(dit_config.text_len), att, quant, dtype
         )
@@ -285,8 +328,8 @@ def load_components(
             device="cpu",
             init_missing=init_missing,
         )
-        if quant and not preset.quant:
-            _quantize(dit)
+        if quant == "fp8-row" or (quant and not preset.quant):
+            _quantize(dit, quant)
         dits.append(dit)
     vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
     umt5 = load_umt5(files.umt5, configs.umt5, dtype=dtype, device="cpu")
@@ -300,7 +343,7 @@ def _load_default_model(
     *,
     attention: str | AttentionConfig | None,
     sla_topk: float | None,
-    quant: bool,
+    quant: str | None,
     dtype: torch.dtype,
     device: torch.device,
     configs: ComponentConfigs,
@@ -333,7 +376,7 @@ def _load_default_model(
         drop_unused=drop_unused,
     )
     if quant:
-        _quantize(dit)
+        _quantize(dit, quant)
     vae = load_vae(paths["vae"], configs.vae or config.vae, dtype=dtype, device="cpu")
     # float32 whatever ``dtype``: the DiT was trained on float32 MiniLM states (the pipeline casts the
     # context to ``dtype``), and 22M parameters over 16 tokens cost milliseconds either way.
@@ -352,7 +395,8 @@ def _load_default_model(
     )
 
 
-def _quantize(dit: nn.Module) -> None:
-    from ..quant import Int8Config, quantize_
+def _quantize(dit: nn.Module, mode: str) -> None:
+    """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for "fp8-row", INT8 layers in)."""
+    from ..quant import Fp8RowConfig, Int8Config, quantize_
 
-    quantize_(dit, Int8Config())
+    quantize_(dit, Int8Config() if mode == "int8" else Fp8RowConfig())

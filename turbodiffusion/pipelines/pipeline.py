@@ -27,7 +27,14 @@ from ..attention import AttentionConfig
 from ..sampling.schedules import RCM_MAX_STEPS
 from ..sampling.unipc import WAN_NEGATIVE_PROMPT
 from .block_offload import BlockOffload
-from .components import ComponentConfigs, Components, load_components, resolve_dtype, resolve_preset
+from .components import (
+    ComponentConfigs,
+    Components,
+    check_quant,
+    load_components,
+    resolve_dtype,
+    resolve_preset,
+)
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .i2v import ImageInput, fit_image, image_condition, load_image
 from .output import GenerationSettings, StageTimings, VideoOutput
@@ -96,7 +103,7 @@ class TurboPipeline:
         device: torch.device | str | None = None,
         attention: str | AttentionConfig | None = None,
         sla_topk: float | None = None,
-        quant: bool | None = None,
+        quant: bool | str | None = None,
         dtype: torch.dtype | str = torch.bfloat16,
         offload: bool | OffloadMode = False,
         fused: bool | None = None,
@@ -115,7 +122,11 @@ class TurboPipeline:
         device: where the networks run (default: "cuda" when available, else "cpu").
         attention: "sdpa", "sla", "sage", "sagesla" or an AttentionConfig (default: the preset's;
             "sagesla" for TurboWan). sla_topk: SLA's kept fraction of key blocks (default 0.1).
-        quant: W8A8 INT8 linears (default: on for -quant presets, which cannot turn it off).
+        quant: W8A8 linears for the DiT's blocks: True or "int8" (the TurboWan INT8 format), "fp8-row"
+            (FP8 e4m3 with one scale per output channel and per token, on PyTorch's row-wise FP8 GEMM:
+            faster than INT8 and bf16 on Hopper-class GPUs, about 2.5x INT8's error; needs compute
+            capability 8.9+ on CUDA), False for float linears. Default: "int8" for -quant presets, which
+            cannot turn it off (they can convert to "fp8-row"), float otherwise.
         dtype: torch.bfloat16 (default, as TurboDiffusion runs) or torch.float32.
         offload: False (default: every network stays on the device once used, the text encoder excepted);
             "model" (or True): model CPU offload, each network on the device only while it runs; "blocks":
@@ -136,6 +147,7 @@ class TurboPipeline:
         device = torch.device(device) if device is not None else _default_device()
         dtype = resolve_dtype(dtype)
         resolve_offload(offload)  # before any loading
+        check_quant(quant)
         preset, folder = resolve_preset(model, checkpoint_dir, quant)
         components = load_components(
             preset,
