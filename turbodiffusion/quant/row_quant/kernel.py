@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..act_quant.kernel import _round_to_e4m3_grid
 from ..act_quant.reference import AMAX_FLOOR
-from .reference import FP8_MAX, check_row_quant_inputs
+from .reference import FP8_MAX, GELU_NEGATIVE_BOUND, check_row_quant_inputs
 
 
 @triton.jit
@@ -57,11 +57,15 @@ def fp8_row_amax(v, mask, AMAX_FLOOR_: tl.constexpr):
 
 
 @triton.jit
-def _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU: tl.constexpr):
-    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
-    if GELU:
-        x = gelu_tanh(x)
-    return x
+def _load_rows(x_ptr, rows64, cols, mask, stride_xr):
+    return tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _gelu_amax(xmax, rmask, BOUND: tl.constexpr):
+    """reference.py's GELU amax from the rows' largest inputs xmax [R]: max(GELU(xmax), BOUND). Rows past
+    R (xmax = -inf) get BOUND rather than GELU(-inf) = NaN; they are never stored."""
+    return tl.maximum(gelu_tanh(tl.where(rmask, xmax, 0.0)), BOUND)
 
 
 @triton.jit
@@ -73,6 +77,7 @@ def _row_quant_kernel(
     C,
     stride_xr,
     AMAX_FLOOR_: tl.constexpr,
+    GELU_BOUND: tl.constexpr,
     GELU: tl.constexpr,
     EMULATE_FP8: tl.constexpr,
     BLOCK_R: tl.constexpr,
@@ -85,22 +90,36 @@ def _row_quant_kernel(
     if BLOCK_C >= C:
         cols = tl.arange(0, BLOCK_C)
         mask = rmask[:, None] & (cols < C)[None, :]
-        x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
-        amax = fp8_row_amax(x, mask, AMAX_FLOOR_)
+        x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+        if GELU:
+            amax = _gelu_amax(tl.max(tl.where(mask, x, float("-inf")), axis=1), rmask, GELU_BOUND)
+            x = gelu_tanh(x)
+        else:
+            amax = fp8_row_amax(x, mask, AMAX_FLOOR_)
         q = fp8_row_codes(x, tl.math.div_rn(qmax, amax), EMULATE_FP8)
         tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
     else:
-        amax = tl.zeros([BLOCK_R], dtype=tl.float32) + AMAX_FLOOR_
+        # First pass: the amax (with GELU, from the raw inputs only: no GELU evaluated here).
+        if GELU:
+            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + float("-inf")
+        else:
+            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + AMAX_FLOOR_
         for c0 in range(0, C, BLOCK_C):
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
-            x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
-            amax = tl.maximum(amax, fp8_row_amax(x, mask, AMAX_FLOOR_))
+            x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+            if GELU:
+                acc = tl.maximum(acc, tl.max(tl.where(mask, x, float("-inf")), axis=1))
+            else:
+                acc = tl.maximum(acc, fp8_row_amax(x, mask, AMAX_FLOOR_))
+        amax = _gelu_amax(acc, rmask, GELU_BOUND) if GELU else acc
         mult = tl.math.div_rn(qmax, amax)
         for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
-            x = _load_row_chunk(x_ptr, rows64, cols, mask, stride_xr, GELU)
+            x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+            if GELU:
+                x = gelu_tanh(x)
             tl.store(
                 q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask
             )
@@ -116,16 +135,20 @@ class RowQuantLaunch:
     num_warps: int
 
 
-# Widest row kept whole in registers; wider rows (Wan's FFN hidden state, 8960-13824) loop in steps.
-ONE_PASS_MAX = 8192
-
-
 def row_quant_launch(cols: int) -> RowQuantLaunch:
-    """Default settings for a row of ``cols`` columns: about 4096 elements in flight per program."""
+    """Default settings for a row of ``cols`` columns, from the H200 sweeps of benchmarks/runs/h200-2026-12-02h.
+
+    Rows that fill most of a power-of-two width stay whole in registers (one read); Wan's 8960-wide FFN
+    rows would waste 45% of a 16384-lane tile, so they take two passes of 1024 columns, 4 rows at a time.
+    """
     width = triton.next_power_of_2(cols)
-    if width <= ONE_PASS_MAX:
-        return RowQuantLaunch(max(1, 4096 // width), width, 8 if width >= 4096 else 4)
-    return RowQuantLaunch(1, 4096, 8)
+    if width <= 2048:
+        return RowQuantLaunch(4, width, 8)  # 32760 x 1536: 0.093 ms, the one-row default 0.155
+    if width <= 8192:
+        return RowQuantLaunch(1, width, 8)  # 75600 x 5120: 0.389 ms, 2,986 GB/s
+    if width <= 16384 and cols * 5 >= width * 4:
+        return RowQuantLaunch(1, width, 16)  # 75600 x 13824 (GELU): 1.75 ms against 2.41 in two passes
+    return RowQuantLaunch(4, 1024, 8)  # 32760 x 8960 (GELU): 0.739 ms
 
 
 def quantize_rows_triton(
@@ -161,6 +184,7 @@ def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: 
         cols,
         x.stride(0),
         AMAX_FLOOR_=AMAX_FLOOR,
+        GELU_BOUND=GELU_NEGATIVE_BOUND,
         GELU=gelu,
         EMULATE_FP8=x.device.type == "cpu",  # the CPU runs kernels only in the interpreter
         BLOCK_R=block_r,
