@@ -266,3 +266,13 @@ def test_offload_blocks_reaches_the_pipeline(tmp_path, capsys, monkeypatch):
     assert main([*args, "--no-fused", "--no-progress", "-o", str(out)]) == 0
     # fused=None: the pipeline's default (on for CUDA); --no-fused turns it off everywhere.
     assert seen == [("blocks", None), (False, False)] and out.is_file()
+
+
+def test_quant_flag_takes_a_mode(monkeypatch):
+    """A bare --quant is INT8 (as before); --quant fp8-row picks FP8 row-wise; other modes are refused."""
+    parser = build_parser()
+    assert parser.parse_args(["generate", "x", "--quant"]).quant == "int8"
+    assert parser.parse_args(["generate", "x", "--quant", "fp8-row"]).quant == "fp8-row"
+    assert parser.parse_args(["generate", "x"]).quant is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["generate", "x", "--quant", "int4"])

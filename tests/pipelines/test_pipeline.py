@@ -182,11 +182,40 @@ def test_decode_chunk_latents_fits_free_memory(latents, free_gib, chunk):
     assert decode_chunk_latents(latents, 480, 832, free_gib * 2**30) == chunk
 
 
-def test_quantised_builtin_runs():
-    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", quant=True)
+@pytest.mark.parametrize(
+    ("quant", "mode", "layer"), [(True, "int8", "Int8Linear"), ("fp8-row", "fp8-row", "Fp8RowLinear")]
+)
+def test_quantised_builtin_runs(quant, mode, layer):
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", quant=quant)
     out = pipe("x", **SMALL)
-    assert out.settings.quant and out.frames.shape == (5, 48, 64, 3)
-    assert any(type(m).__name__ == "Int8Linear" for m in pipe.components.dits[0].modules())
+    assert out.settings.quant == mode and out.frames.shape == (5, 48, 64, 3)
+    kinds = {type(m).__name__ for m in pipe.components.dits[0].blocks.modules()}
+    assert layer in kinds and "Linear" not in kinds - {layer}, kinds
+
+
+def test_quant_modes_resolve_per_preset():
+    from turbodiffusion.pipelines.components import prefers_quant_files, resolve_quant
+
+    cpu, quant_preset, float_preset = (
+        torch.device("cpu"),
+        PRESETS["turbowan2.1-t2v-1.3b-480p-quant"],
+        PRESETS["turbowan2.1-t2v-1.3b-480p"],
+    )
+    assert resolve_quant(None, quant_preset, cpu) == "int8" and resolve_quant(None, float_preset, cpu) is None
+    assert (
+        resolve_quant(True, float_preset, cpu) == "int8" and resolve_quant(False, float_preset, cpu) is None
+    )
+    # INT8 files convert to FP8 row-wise (re-quantised); float files stay the twin FP8 prefers.
+    assert resolve_quant("fp8-row", quant_preset, cpu) == "fp8-row"
+    assert [prefers_quant_files(q) for q in (None, True, "int8", False, "fp8-row")] == [
+        None,
+        True,
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(ValueError, match="quant must be True/False/None or one of int8, fp8-row"):
+        TurboPipeline.from_pretrained("builtin-random", device="cpu", quant="int4")
 
 
 def test_official_t2v_layout(t2v_folder, caplog):

@@ -114,3 +114,6 @@ def test_missing_pyav(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(MissingDependencyError, match=r'pip install "turbodiffusion\[video\]"'):
         write_mp4(frames(1, 16, 16, 0), tmp_path / "a.mp4")
+    # The CLI checks the output before generating: a missing PyAV must be found then, not after.
+    with pytest.raises(MissingDependencyError, match=r'writing mp4 needs the package "av"'):
+        check_output_path(tmp_path / "a.mp4")

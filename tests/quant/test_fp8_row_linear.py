@@ -12,7 +12,7 @@ from turbodiffusion.quant.row_quant import RowQuantized, quantize_rows_reference
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, rel_l2
 
-from .test_int8_linear import _toy
+from .test_int8_linear import _toy, gaussian_case
 
 
 def test_quantize_swaps_the_block_linears_with_row_scales():
@@ -49,13 +49,7 @@ def test_weights_are_the_row_codes_and_forward_is_quantise_then_gemm():
 
 
 def test_error_on_gaussian_data_and_from_int8():
-    g = torch.Generator().manual_seed(4)
-    lin = nn.Linear(512, 384)
-    with torch.no_grad():
-        lin.weight.copy_(torch.randn(384, 512, generator=g))
-        lin.bias.zero_()
-    x = torch.randn(256, 512, generator=g)
-    truth = lin(x)
+    lin, x, truth = gaussian_case()
     assert rel_l2(Fp8RowLinear.from_linear(lin)(x), truth) <= tolerances.FP8_GAUSSIAN_REL_L2
     from_int8 = Fp8RowLinear.from_linear(Int8Linear.from_linear(lin))
     assert rel_l2(from_int8(x), truth) <= tolerances.FP8_GAUSSIAN_REL_L2

@@ -107,14 +107,19 @@ def test_triton_impl_matches_reference_impl(cls, device):
         assert_within_ulps(out, eager, eager, torch.bfloat16)
 
 
-def test_w8a8_linear_error_on_gaussian_data():
+def gaussian_case() -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
+    """A bias-free linear with Gaussian weights, Gaussian inputs x [256, 512] and its fp32 output."""
     g = torch.Generator().manual_seed(4)
     lin = nn.Linear(512, 384)
     with torch.no_grad():
         lin.weight.copy_(torch.randn(384, 512, generator=g))
         lin.bias.zero_()
     x = torch.randn(256, 512, generator=g)
-    truth = lin(x)
+    return lin, x, lin(x)
+
+
+def test_w8a8_linear_error_on_gaussian_data():
+    lin, x, truth = gaussian_case()
     assert rel_l2(Int8Linear.from_linear(lin)(x), truth) <= tolerances.W8A8_GAUSSIAN_REL_L2
     fp8_from_float = Fp8Linear.from_linear(lin)(x)
     fp8_from_int8 = Fp8Linear.from_linear(Int8Linear.from_linear(lin))(x)

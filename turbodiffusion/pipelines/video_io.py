@@ -24,7 +24,9 @@ FILE_MODE = 0o644
 def check_output_path(path: str | os.PathLike) -> Path:
     """Check, before any heavy work, that an mp4 can be written at ``path``; returns it as a Path.
 
-    Raises ValueError for a wrong suffix, a folder, a missing or unwritable parent folder.
+    Raises ValueError for a wrong suffix, a folder, a missing or unwritable parent folder, and
+    MissingDependencyError when PyAV (the "video" extra) is not installed: found out after a generation,
+    it would throw the generated video away.
     """
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -42,6 +44,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise ValueError(f"cannot write {path}: folder {parent} is not writable; pick another output path")
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"cannot overwrite {path}: the file is read-only; pick another output path")
+    require("av", "video", "writing mp4")
     return path
 
 
