@@ -160,15 +160,15 @@ def test_cli_with_the_random_model(tmp_path, capsys):
     argv = ["--prompts", "2", "--warmup", "0", "--no-progress", "--json", str(out), *TINY, *RANDOM]
     assert synthetic.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines[1:5]] == list(CONFIG_NAMES)
+    assert [line.split()[0] for line in lines[1:6]] == list(CONFIG_NAMES)
     payload = json.loads(out.read_text())
     assert [row["config"] for row in payload["summary"]] == list(CONFIG_NAMES)
-    assert len(payload["videos"]) == 8 and payload["prompts"] == held_out_prompts(2)
+    assert len(payload["videos"]) == 10 and payload["prompts"] == held_out_prompts(2)
     assert payload["summary"][0]["mae"] is None and all(row["mae"] > 0 for row in payload["summary"][1:])
-    assert [c["quant"] for c in payload["configs"]] == [False, False, False, True]
+    assert [c["quant"] for c in payload["configs"]] == [False, False, False, True, "fp8-row"]
     assert payload["environment"]["device_type"] == "cpu"
     video = payload["videos"][-1]
-    assert video["config"] == "student+sla+w8a8" and video["seed"] == 1 and set(video["scores"]) >= {"all"}
+    assert video["config"] == "student+sla+fp8-row" and video["seed"] == 1 and set(video["scores"]) >= {"all"}
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -35,7 +35,7 @@ class EvalConfig:
     name: str  # row label, e.g. "student+sla"
     model: str  # preset name passed to TurboPipeline.from_pretrained
     attention: Literal["sdpa", "sla", "sage", "sagesla"]
-    quant: bool  # W8A8 int8 linears
+    quant: bool | str  # W8A8 linears: False, True / "int8", or "fp8-row" (TurboPipeline's quant)
     sampler: Literal["rcm", "unipc", "euler"]
     steps: int
     # Classifier-free guidance scale of the baseline samplers (None: the model's own, e.g. the scale the
@@ -49,7 +49,7 @@ class EvalConfig:
             raise ValueError(f"config {self.name!r}: rCM samples without guidance; set guidance=None")
 
 
-CONFIG_NAMES = ("teacher", "student", "student+sla", "student+sla+w8a8")
+CONFIG_NAMES = ("teacher", "student", "student+sla", "student+sla+w8a8", "student+sla+fp8-row")
 REFERENCE = "teacher"  # the configuration the others' pixel error is measured against
 
 
@@ -61,14 +61,17 @@ def standard_configs(
     teacher_model: str = "builtin-teacher",
     student_model: str = "builtin",
 ) -> dict[str, EvalConfig]:
-    """The issue's four rows, in CONFIG_NAMES order: the many-step guided teacher, the rCM student with
-    dense attention, with SLA, and with SLA + W8A8."""
+    """The rows in CONFIG_NAMES order: the many-step guided teacher, the rCM student with dense attention,
+    with SLA, with SLA + W8A8 (INT8, the TurboWan format) and with SLA + FP8 row-wise W8A8 (our mode)."""
     return {
         "teacher": EvalConfig("teacher", teacher_model, "sdpa", False, "unipc", teacher_steps, guidance),
         "student": EvalConfig("student", student_model, "sdpa", False, "rcm", student_steps, None),
         "student+sla": EvalConfig("student+sla", student_model, "sla", False, "rcm", student_steps, None),
         "student+sla+w8a8": EvalConfig(
             "student+sla+w8a8", student_model, "sla", True, "rcm", student_steps, None
+        ),
+        "student+sla+fp8-row": EvalConfig(
+            "student+sla+fp8-row", student_model, "sla", "fp8-row", "rcm", student_steps, None
         ),
     }
 
