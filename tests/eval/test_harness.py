@@ -74,6 +74,7 @@ def test_standard_configs():
         ("builtin", "sdpa", False, "rcm", 4),
         ("builtin", "sla", False, "rcm", 4),
         ("builtin", "sla", True, "rcm", 4),
+        ("builtin", "sla", "fp8-row", "rcm", 4),
     ]
     with pytest.raises(ValueError, match="rCM samples without guidance"):
         dataclasses.replace(teacher, sampler="rcm")
