@@ -2,12 +2,14 @@
 
     PYTHONPATH=. python benchmarks/pipeline_random.py --preset wan2.1-t2v-1.3b --resolution 832x480 \
         --frames 81 --steps 4 --attention sdpa sla sagesla --json results/pipeline_random.json
+    PYTHONPATH=. python benchmarks/pipeline_random.py --attention sagesla --quant none fp8-row   # W8A8 modes
 
 Random weights give honest timings (no kernel depends on weight values). The DiT, the full-size Wan2.1 VAE
 and umT5-XXL are drawn on the GPU; the text goes through the UTF-8 byte tokenizer (the real umT5 tokenizer
 file cannot be downloaded here; tokenisation is not timed as a stage). The pipeline runs as ``generate``
 does on a GPU: fused kernels and the channels-last VAE (``--no-fused`` for the plain paths). Each
-attention backend runs the pipeline ``--repeats`` times: the first call is reported separately (warm-up),
+attention backend (and ``--quant`` mode: none, int8, fp8-row, as ``generate --quant``) runs the pipeline
+``--repeats`` times: the first call is reported separately (warm-up),
 then the median of the rest.
 """
 
@@ -28,17 +30,23 @@ from turbodiffusion.pipelines.components import Components
 from turbodiffusion.pipelines.pipeline import TurboPipeline
 from turbodiffusion.pipelines.presets import get_preset, parse_resolution
 from turbodiffusion.pipelines.text import ByteTokenizer
+from turbodiffusion.quant import Fp8RowConfig, Int8Config, quantize_
+
+QUANT = {"none": None, "int8": Int8Config(), "fp8-row": Fp8RowConfig()}  # generate's --quant modes
 
 
-def run_backend(args, backend: str) -> list[dict]:
+def run_backend(args, backend: str, quant: str) -> list[dict]:
     dit_cfg = dit_preset(args.preset)
     attention = AttentionConfig(backend=backend, sla_topk=args.sla_topk)
     dit, vae, text = build_random(
         dit_cfg, WAN21_VAE, UMT5_XXL, attention, dtype=torch.bfloat16, device="cuda"
     )
+    if QUANT[quant] is not None:
+        quantize_(dit, QUANT[quant])
     components = Components(
         preset=get_preset(args.preset), folder=None, dits=(dit,), vae=vae, text_encoder=text,
-        tokenizer=ByteTokenizer(UMT5_XXL.text_len), attention=attention, quant=False, dtype=torch.bfloat16,
+        tokenizer=ByteTokenizer(UMT5_XXL.text_len), attention=attention,
+        quant=None if quant == "none" else quant, dtype=torch.bfloat16,
     )  # fmt: skip
     pipe = TurboPipeline(components, torch.device("cuda"), fused=not args.no_fused)
     width, height = parse_resolution(args.resolution)
@@ -51,11 +59,11 @@ def run_backend(args, backend: str) -> list[dict]:
         )  # fmt: skip
         t = out.timings
         rows.append({
-            "backend": backend, "call": i, "text_s": t.text_encoding, "steps_s": t.sampling,
+            "backend": backend, "quant": quant, "call": i, "text_s": t.text_encoding, "steps_s": t.sampling,
             "per_step_s": t.sampling / len(t.steps), "decode_s": t.decode, "total_s": t.total,
             "peak_gib": torch.cuda.max_memory_allocated() / 1024**3,
         })  # fmt: skip
-        print(f"{backend} call {i}: {t.summary()} | peak {rows[-1]['peak_gib']:.2f} GiB", flush=True)
+        print(f"{backend} {quant} call {i}: {t.summary()} | peak {rows[-1]['peak_gib']:.2f} GiB", flush=True)
     del pipe, components, dit, vae, text
     torch.cuda.empty_cache()
     return rows
@@ -69,6 +77,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument("--attention", nargs="+", default=["sdpa"], help="backends to run, one after another")
+    parser.add_argument("--quant", nargs="+", default=["none"], choices=list(QUANT), help="W8A8 modes to run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--no-fused", action="store_true", help="plain paths (default: the fused kernels, as generate runs)"
@@ -79,20 +88,21 @@ def main() -> None:
         raise SystemExit("this benchmark needs a CUDA GPU")
     all_rows, summary = [], []
     for backend in args.attention:
-        rows = run_backend(args, backend)
-        all_rows += rows
-        warm = rows[1:] or rows
-        med = {
-            k: statistics.median(r[k] for r in warm)
-            for k in ("text_s", "steps_s", "per_step_s", "decode_s", "total_s")
-        }
-        summary.append({"backend": backend, "first_total_s": rows[0]["total_s"], **med,
-                        "peak_gib": max(r["peak_gib"] for r in rows)})  # fmt: skip
+        for quant in args.quant:
+            rows = run_backend(args, backend, quant)
+            all_rows += rows
+            warm = rows[1:] or rows
+            med = {
+                k: statistics.median(r[k] for r in warm)
+                for k in ("text_s", "steps_s", "per_step_s", "decode_s", "total_s")
+            }
+            summary.append({"backend": backend, "quant": quant, "first_total_s": rows[0]["total_s"], **med,
+                            "peak_gib": max(r["peak_gib"] for r in rows)})  # fmt: skip
     base = summary[0]["steps_s"]
     for row in summary:
-        row["steps_speedup_vs_first_backend"] = base / row["steps_s"]
-    print_table(summary, ["backend", "first_total_s", "text_s", "steps_s", "per_step_s", "decode_s", "total_s",
-                          "peak_gib", "steps_speedup_vs_first_backend"])  # fmt: skip
+        row["steps_speedup_vs_first_row"] = base / row["steps_s"]
+    print_table(summary, ["backend", "quant", "first_total_s", "text_s", "steps_s", "per_step_s", "decode_s", "total_s",
+                          "peak_gib", "steps_speedup_vs_first_row"])  # fmt: skip
     write_json(args.json, {"env": environment(), "args": vars(args), "summary": summary, "calls": all_rows})
 
 
