@@ -26,13 +26,11 @@ from turbodiffusion.models.umt5 import UMT5_XXL
 from turbodiffusion.models.wan.config import dit_preset
 from turbodiffusion.models.wan.vae import WAN21_VAE
 from turbodiffusion.pipelines.builtin import build_random
-from turbodiffusion.pipelines.components import Components
+from turbodiffusion.pipelines.components import QUANT_MODES, Components, quant_config
 from turbodiffusion.pipelines.pipeline import TurboPipeline
 from turbodiffusion.pipelines.presets import get_preset, parse_resolution
 from turbodiffusion.pipelines.text import ByteTokenizer
-from turbodiffusion.quant import Fp8RowConfig, Int8Config, quantize_
-
-QUANT = {"none": None, "int8": Int8Config(), "fp8-row": Fp8RowConfig()}  # generate's --quant modes
+from turbodiffusion.quant import quantize_
 
 
 def run_backend(args, backend: str, quant: str) -> list[dict]:
@@ -41,8 +39,8 @@ def run_backend(args, backend: str, quant: str) -> list[dict]:
     dit, vae, text = build_random(
         dit_cfg, WAN21_VAE, UMT5_XXL, attention, dtype=torch.bfloat16, device="cuda"
     )
-    if QUANT[quant] is not None:
-        quantize_(dit, QUANT[quant])
+    if quant != "none":
+        quantize_(dit, quant_config(quant))
     components = Components(
         preset=get_preset(args.preset), folder=None, dits=(dit,), vae=vae, text_encoder=text,
         tokenizer=ByteTokenizer(UMT5_XXL.text_len), attention=attention,
@@ -77,7 +75,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument("--attention", nargs="+", default=["sdpa"], help="backends to run, one after another")
-    parser.add_argument("--quant", nargs="+", default=["none"], choices=list(QUANT), help="W8A8 modes to run")
+    parser.add_argument(
+        "--quant",
+        nargs="+",
+        default=["none"],
+        choices=["none", *QUANT_MODES],
+        help="W8A8 modes to run (generate --quant's)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--no-fused", action="store_true", help="plain paths (default: the fused kernels, as generate runs)"

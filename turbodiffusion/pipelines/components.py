@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # model modules are imported only when a pipeline loads
     from ..models.umt5 import UMT5Config
     from ..models.wan.config import WanDiTConfig
     from ..models.wan.vae import WanVAEConfig
+    from ..quant import QuantConfig
 
 logger = logging.getLogger(__name__)
 
@@ -395,8 +396,17 @@ def _load_default_model(
     )
 
 
+def quant_config(mode: str) -> QuantConfig:
+    """The quantize_ config of a W8A8 mode of QUANT_MODES ("int8" or "fp8-row")."""
+    from ..quant import Fp8RowConfig, Int8Config
+
+    if mode not in QUANT_MODES:
+        raise ValueError(f"quant mode must be one of {', '.join(QUANT_MODES)} (got {mode!r})")
+    return Int8Config() if mode == "int8" else Fp8RowConfig()
+
+
 def _quantize(dit: nn.Module, mode: str) -> None:
     """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for "fp8-row", INT8 layers in)."""
-    from ..quant import Fp8RowConfig, Int8Config, quantize_
+    from ..quant import quantize_
 
-    quantize_(dit, Int8Config() if mode == "int8" else Fp8RowConfig())
+    quantize_(dit, quant_config(mode))

@@ -57,28 +57,25 @@ class Fp8RowLinear(FixedDtypeBuffers):
 
     def forward(self, x: Tensor | RowQuantized) -> Tensor:
         """x: [..., in] fp32/bf16/fp16, or a RowQuantized of that shape -> [..., out] in x's (original) dtype."""
+        width = (x.codes if isinstance(x, RowQuantized) else x).shape[-1]
+        if width != self.in_features:
+            raise ValueError(f"input has {width} features; this layer takes {self.in_features}")
         if isinstance(x, RowQuantized):
             codes, scale, dtype = x
             lead = codes.shape[:-1]
-            codes, scale = codes.reshape(-1, codes.shape[-1]), scale.reshape(-1)
+            codes, scale = codes.reshape(-1, width), scale.reshape(-1)
         else:
             dtype, lead = x.dtype, x.shape[:-1]
-            x2 = x.reshape(-1, x.shape[-1])
-            if x2.shape[-1] > 1 and x2.stride(-1) != 1:
+            x2 = x.reshape(-1, width)
+            if width > 1 and x2.stride(-1) != 1:
                 x2 = x2.contiguous()
-            self._check_width(x2)
             codes, scale = quantize_rows(x2, impl=self.impl)
-        self._check_width(codes)
         gemm_impl = "reference" if self.impl == "reference" else "auto"
         y = row_scaled_mm(
             codes, scale, self.fp8_weight, self.scale, self.bias,
             out_dtype=dtype, fast_accum=self.fast_accum, impl=gemm_impl,
         )  # fmt: skip
         return y.reshape(*lead, self.out_features)
-
-    def _check_width(self, x2: Tensor) -> None:
-        if x2.shape[-1] != self.in_features:
-            raise ValueError(f"input has {x2.shape[-1]} features; this layer takes {self.in_features}")
 
     def dequantize(self) -> Tensor:
         """The weight the codes stand for: fp32 [out, in] = codes * scale (per output channel)."""

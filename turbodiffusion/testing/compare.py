@@ -72,3 +72,16 @@ def assert_matches(out: Tensor, truth: Tensor, *, eager: Tensor | None = None, d
         eager_err = max_rel(eager, truth) if eager is not None else 0.0
         bound = tolerances.lowp_bound(dtype, eager_err)
     assert err <= bound, f"max rel error {err:.3e} > bound {bound:.3e} ({dtype})"
+
+
+def assert_e4m3_codes_close(codes: Tensor, ref: Tensor, *, moved_max: float = 0.01) -> None:
+    """Assert e4m3 codes sit within one grid step of the reference's codes (a value that a kernel's last
+    fp32 bits move across a rounding tie) and that at most ``moved_max`` of them moved at all.
+
+    The step at a code's magnitude is 2^(e-3), and 2^-9 below the normal range (|code| < 2^-6).
+    """
+    assert codes.shape == ref.shape, f"shape {tuple(codes.shape)} != {tuple(ref.shape)}"
+    step = torch.exp2(torch.floor(torch.log2(ref.float().abs().clamp_min(2.0**-6))) - 3)
+    diff = (codes.cpu().float() - ref.cpu().float()).abs()
+    assert (diff <= step.cpu()).all(), "a code is more than one grid step from the reference"
+    assert (diff > 0).float().mean() < moved_max, f"more than {moved_max:.0%} of the codes moved"

@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes
+from ...quant.row_quant.kernel import fp8_quantize_rows_tile
 from ...quant.row_quant.reference import RowQuantized
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
 from .reference import check_norm_modulate_inputs
@@ -74,11 +74,9 @@ def _norm_modulate_kernel(
         sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
         y = y * (1.0 + sc) + sh
     if QUANT:
-        amax = fp8_row_amax(y, mask, 1e-8)
-        qmax = tl.zeros_like(amax) + 448.0
-        codes = fp8_row_codes(y, tl.math.div_rn(qmax, amax), EMULATE_FP8)
+        codes, row_scale = fp8_quantize_rows_tile(y, mask, EMULATE_FP8)
         tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], codes, mask=mask)
-        tl.store(ys_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
+        tl.store(ys_ptr + rows64, row_scale, mask=rmask)
     else:
         tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 

@@ -27,6 +27,9 @@ from ..act_quant.kernel import _round_to_e4m3_grid
 from ..act_quant.reference import AMAX_FLOOR
 from .reference import FP8_MAX, GELU_NEGATIVE_BOUND, check_row_quant_inputs
 
+_AMAX_FLOOR = tl.constexpr(AMAX_FLOOR)  # kernels read module globals only as constexpr
+_FP8_MAX = tl.constexpr(FP8_MAX)
+
 
 @triton.jit
 def gelu_tanh(x):
@@ -44,16 +47,31 @@ def fp8_row_codes(v, mult, EMULATE_FP8: tl.constexpr):
 
     EMULATE_FP8: round onto the e4m3 grid in fp32 first (the CPU interpreter, whose cast is wrong)."""
     v = v * mult[:, None]
-    v = tl.minimum(tl.maximum(v, -448.0), 448.0)
+    v = tl.minimum(tl.maximum(v, -_FP8_MAX), _FP8_MAX)
     if EMULATE_FP8:
         v = _round_to_e4m3_grid(v)
     return v.to(tl.float8e4nv, fp_downcast_rounding="rtne")
 
 
 @triton.jit
-def fp8_row_amax(v, mask, AMAX_FLOOR_: tl.constexpr):
+def fp8_row_amax(v, mask):
     """Per-row max|v| of v [R, C] fp32 over the lanes in mask, floored: the row's amax [R]."""
-    return tl.maximum(tl.max(tl.where(mask, tl.abs(v), 0.0), axis=1), AMAX_FLOOR_)
+    return tl.maximum(tl.max(tl.where(mask, tl.abs(v), 0.0), axis=1), _AMAX_FLOOR)
+
+
+@triton.jit
+def fp8_row_mult_scale(amax):
+    """(mult = 448 / amax, scale = amax / 448) of rows with amax [R] fp32, both correctly rounded."""
+    qmax = tl.zeros_like(amax) + _FP8_MAX
+    return tl.math.div_rn(qmax, amax), tl.math.div_rn(amax, qmax)
+
+
+@triton.jit
+def fp8_quantize_rows_tile(v, mask, EMULATE_FP8: tl.constexpr):
+    """The whole rule on a tile of whole rows v [R, C] fp32 (lanes outside mask ignored):
+    (codes [R, C] e4m3, scale [R] fp32)."""
+    mult, scale = fp8_row_mult_scale(fp8_row_amax(v, mask))
+    return fp8_row_codes(v, mult, EMULATE_FP8), scale
 
 
 @triton.jit
@@ -76,7 +94,6 @@ def _row_quant_kernel(
     R,
     C,
     stride_xr,
-    AMAX_FLOOR_: tl.constexpr,
     GELU_BOUND: tl.constexpr,
     GELU: tl.constexpr,
     EMULATE_FP8: tl.constexpr,
@@ -86,24 +103,23 @@ def _row_quant_kernel(
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     rmask = rows < R
     rows64 = rows.to(tl.int64)  # R * C can pass 2^31
-    qmax = tl.zeros([BLOCK_R], dtype=tl.float32) + 448.0
     if BLOCK_C >= C:
         cols = tl.arange(0, BLOCK_C)
         mask = rmask[:, None] & (cols < C)[None, :]
         x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
         if GELU:
             amax = _gelu_amax(tl.max(tl.where(mask, x, float("-inf")), axis=1), rmask, GELU_BOUND)
-            x = gelu_tanh(x)
+            mult, scale = fp8_row_mult_scale(amax)
+            q = fp8_row_codes(gelu_tanh(x), mult, EMULATE_FP8)
         else:
-            amax = fp8_row_amax(x, mask, AMAX_FLOOR_)
-        q = fp8_row_codes(x, tl.math.div_rn(qmax, amax), EMULATE_FP8)
+            q, scale = fp8_quantize_rows_tile(x, mask, EMULATE_FP8)
         tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
     else:
         # First pass: the amax (with GELU, from the raw inputs only: no GELU evaluated here).
         if GELU:
             acc = tl.zeros([BLOCK_R], dtype=tl.float32) + float("-inf")
         else:
-            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + AMAX_FLOOR_
+            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + _AMAX_FLOOR
         for c0 in range(0, C, BLOCK_C):
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
@@ -111,9 +127,8 @@ def _row_quant_kernel(
             if GELU:
                 acc = tl.maximum(acc, tl.max(tl.where(mask, x, float("-inf")), axis=1))
             else:
-                acc = tl.maximum(acc, fp8_row_amax(x, mask, AMAX_FLOOR_))
-        amax = _gelu_amax(acc, rmask, GELU_BOUND) if GELU else acc
-        mult = tl.math.div_rn(qmax, amax)
+                acc = tl.maximum(acc, fp8_row_amax(x, mask))
+        mult, scale = fp8_row_mult_scale(_gelu_amax(acc, rmask, GELU_BOUND) if GELU else acc)
         for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
@@ -123,7 +138,7 @@ def _row_quant_kernel(
             tl.store(
                 q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask
             )
-    tl.store(s_ptr + rows64, tl.math.div_rn(amax, qmax), mask=rmask)
+    tl.store(s_ptr + rows64, scale, mask=rmask)
 
 
 @dataclass(frozen=True)
@@ -183,7 +198,6 @@ def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: 
         rows,
         cols,
         x.stride(0),
-        AMAX_FLOOR_=AMAX_FLOOR,
         GELU_BOUND=GELU_NEGATIVE_BOUND,
         GELU=gelu,
         EMULATE_FP8=x.device.type == "cpu",  # the CPU runs kernels only in the interpreter
@@ -201,4 +215,12 @@ def _(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int) -> tupl
     return x.new_empty(rows, cols, dtype=torch.float8_e4m3fn), x.new_empty(rows, dtype=torch.float32)
 
 
-__all__ = ["FP8_MAX", "RowQuantLaunch", "fp8_row_amax", "fp8_row_codes", "gelu_tanh", "quantize_rows_triton"]
+__all__ = [
+    "RowQuantLaunch",
+    "fp8_quantize_rows_tile",
+    "fp8_row_amax",
+    "fp8_row_codes",
+    "fp8_row_mult_scale",
+    "gelu_tanh",
+    "quantize_rows_triton",
+]
