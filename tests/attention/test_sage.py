@@ -231,3 +231,8 @@ def test_sagesla_rejects_bad_topk_and_the_sparse_launcher_checks_its_tile(device
         sage_forward_triton(q, q, q, block_q=64, block_k=64, tile_k=128, lut=lut)
     with pytest.raises(ValueError, match="takes torch.float16, torch.bfloat16"):
         sage_forward_triton(q.float(), q.float(), q.float(), block_q=64, block_k=64)
+    from turbodiffusion.attention.sla.kernel_fwd import summarize_kv
+
+    state_only = summarize_kv(q, q)  # no K mean or V maxima: the quantisers cannot run on it
+    with pytest.raises(ValueError, match="summary must come from summarize_kv"):
+        sage_forward_triton(q, q, q, block_q=64, block_k=64, summary=state_only)

@@ -166,3 +166,15 @@ def test_select_blocks_on_cuda_uses_the_kernel_and_selects_like_the_reference():
     on_cpu = select_blocks(q, k, 64, 128, 0.1)
     same = (on_gpu.lut.cpu() == on_cpu.lut).all(dim=-1).float().mean()
     assert same >= 0.99, f"only {same:.3f} of the query blocks select the same key blocks"
+
+
+def test_a_precomputed_k_mean_selects_the_same_blocks():
+    """SageSLA hands select_blocks the K mean of its one pass over k and v; the blocks must not change."""
+    g = torch.Generator().manual_seed(5)
+    q, k = torch.randn(2, 2, 150, 3, 64, generator=g).unbind(0)
+    k = k + torch.randn(64, generator=g)
+    own = select_blocks(q, k, 32, 16, 0.3)
+    given = select_blocks(q, k, 32, 16, 0.3, k_mean=k.mean(dim=1, dtype=torch.float32))
+    assert torch.equal(own.lut, given.lut)
+    with pytest.raises(ValueError, match="k_mean must be"):
+        select_blocks(q, k, 32, 16, 0.3, k_mean=k.mean(dim=(1, 2)))

@@ -204,3 +204,24 @@ def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, d
     o_l = linear_branch_reference(*(t.transpose(1, 2).double() for t in (q, k, v)), LINEAR_EPS)
     truth = proj.double()(o_l.transpose(1, 2))
     assert_matches(out, truth.float(), dtype=torch.float32)
+
+
+@pytest.mark.parametrize(
+    ("b", "seq", "h", "d", "dtype"), [(1, 1, 1, 64, torch.float32), (2, 200, 2, 128, torch.bfloat16)]
+)
+def test_summarize_kv_gives_the_state_and_the_column_statistics_in_one_pass(b, seq, h, d, dtype, device):
+    """The K mean (smoothing, selection) and V maxima (FP8 scale) come from the pass that builds the linear
+    state: each equals its torch definition, and asking for them leaves the state unchanged."""
+    from turbodiffusion.attention.sla.kernel_fwd import kv_state_triton, summarize_kv
+
+    q, k, v, _, _ = make_case(11, b, seq, h, d, dtype, device)
+    both = summarize_kv(k, v, state=True, stats=True)
+    kv, ksum = kv_state_triton(k, v)
+    assert torch.equal(both.kv, kv) and torch.equal(both.ksum, ksum)
+    stats = summarize_kv(k, v, state=False, stats=True)
+    assert stats.kv is None and stats.ksum is None
+    assert torch.equal(stats.v_amax, v.float().abs().amax(dim=1))  # a max does not depend on the order
+    torch.testing.assert_close(stats.k_mean, k.float().mean(dim=1), rtol=1e-5, atol=1e-6)
+    assert torch.equal(stats.k_mean, both.k_mean) and torch.equal(stats.v_amax, both.v_amax)
+    with pytest.raises(ValueError, match="state=True or stats=True"):
+        summarize_kv(k, v, state=False, stats=False)

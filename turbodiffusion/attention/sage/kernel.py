@@ -5,9 +5,10 @@ Inputs come pre-quantised (``quant.py``): Q int8 [B, H, L, D] and K int8 [B, H, 
 L) with fp32 per-block scales, V as e4m3 V^T [B, H, D, L_pad] with a per-channel scale (``pv="fp8"``), or
 the original 16-bit V (``pv="half"``).
 Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key tiles of BLOCK_N tokens
-(all of them ascending, or its query block's lut row), computes S = int32 dot * q_scale * k_scale with
-1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2, rounds P~ = exp2(s - m + log2 448)
-to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA,
+(all of them ascending, or its query block's lut row), computes S = int32 dot * (q_scale * k_scale) with
+1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2 (the row maximum taken on the
+unscaled dot, the scale and the exponent offset applied in one fused multiply-add), rounds
+P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA,
 Out already holds proj_l(linear branch) in the output dtype (``linear_branch_triton``, as the SLA kernel
 parks it) and the epilogue adds it.
 
@@ -26,6 +27,7 @@ from torch import Tensor
 
 from ..sla.kernel_fwd import (
     LOG2E,
+    KVSummary,
     cast,
     check_kernel_inputs,
     check_lut,
@@ -35,12 +37,24 @@ from ..sla.kernel_fwd import (
     linear_operands,
     mma,
     needs_int64,
+    summarize_kv,
 )
 from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_grid
-from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL, smoothing_mean, v_scale_reference
+from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL, v_scale_of_amax
 
 SAGE_DTYPES = (torch.float16, torch.bfloat16)
 _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
+
+
+@triton.jit
+def int32_to_fp32(x):
+    """Exact int32 -> fp32 of x with |x| < 2^22 (any INT8 Q.K^T dot of D <= 256: |x| <= 256 * 127^2).
+
+    Adding 1.5 * 2^23's bit pattern puts x in the mantissa of 1.5 * 2^23 + x; subtracting 1.5 * 2^23 leaves
+    x. An integer add and a float subtract run at full ALU rate, where the I2F conversion instruction runs at
+    the quarter rate of the special-function unit that the softmax's exp2 also needs.
+    """
+    return (x + 0x4B400000).to(tl.float32, bitcast=True) - 12582912.0
 
 
 @triton.jit
@@ -83,17 +97,18 @@ def _sage_fwd_kernel(
         if WIDE:
             cols = cols.to(tl.int64)
         ki = tl.load(ki_base + cols[:, None] * D + dims[None, :])  # rows padded to KP: no mask needed
-        if BLOCK_N <= BLKK:  # the tile lies in one scale block: one scalar, not a gather
-            s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * tl.load(ks_base + start // BLKK)
+        x = int32_to_fp32(tl.dot(qi, tl.trans(ki)))
+        if BLOCK_N <= BLKK:  # the tile lies in one scale block: s = x * rs, one scale per row
+            rs = qs * tl.load(ks_base + start // BLKK)
         else:
-            ks = tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)
-            s = tl.dot(qi, tl.trans(ki)).to(tl.float32) * qs[:, None] * ks[None, :]
+            rs = qs
+            x = x * tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)[None, :]
         if start + BLOCK_N > L:  # only the last key tile is partial; masking every tile costs ~15%
-            s = tl.where(col_ok[None, :], s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
+            x = tl.where(col_ok[None, :], x, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(x, 1) * rs)  # rs > 0 and rounding is monotonic: = max of s exactly
         alpha = tl.exp2(m_i - m_new)
         if PV_FP8:
-            p = tl.exp2(s - (m_new - _LOG2_FP8_MAX)[:, None])  # P~ * 448: e4m3's whole range
+            p = tl.exp2(x * rs[:, None] - (m_new - _LOG2_FP8_MAX)[:, None])  # P~ * 448: e4m3's whole range
             if EMULATE_FP8:
                 p8 = round_to_e4m3_grid(p).to(tl.float8e4nv)
             else:
@@ -101,7 +116,7 @@ def _sage_fwd_kernel(
             vt = tl.load(vq_base + dims[:, None] * LP + cols[None, :])  # padded to LP: no mask needed
             acc = acc * alpha[:, None] + tl.dot(p8, tl.trans(vt))  # the row sum keeps the unrounded P~
         else:
-            p = tl.exp2(s - m_new[:, None])
+            p = tl.exp2(x * rs[:, None] - m_new[:, None])
             v = tl.load(v_base + cols[:, None] * svl + dims[None, :], mask=col_ok[:, None], other=0.0)
             acc = mma(cast(p, v.dtype, PRECISION), v, acc * alpha[:, None], PRECISION)
         l_i = l_i * alpha + tl.sum(p, 1)
@@ -152,12 +167,14 @@ def sage_forward_triton(
     lut: Tensor | None = None,
     proj: tuple[Tensor, Tensor] | None = None,
     eps: float = 0.0,
+    summary: KVSummary | None = None,
 ) -> Tensor:
     """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
 
     Dense when ``lut`` is None (key tiles of ``tile_k``, default ``block_k``), else block-sparse over lut [B, H, Mq, topk] key
     blocks of ``block_k`` (query blocks of ``block_q``). ``proj`` = (proj_l weight [D, D], bias [D]) adds
-    SageSLA's linear branch with ``eps``. Returns o [B, L, H, D] in q's dtype.
+    SageSLA's linear branch with ``eps``. ``summary``: k and v's ``summarize_kv`` (with stats, and the
+    state when ``proj`` is given) when the caller already has it. Returns o [B, L, H, D] in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)
     b, seq, h, d = q.shape
@@ -183,10 +200,16 @@ def sage_forward_triton(
     else:
         lut32, nt = torch.zeros(1, device=q.device, dtype=torch.int32), triton.cdiv(seq, tile)
 
+    if summary is None:  # K's mean, V's maxima and (SageSLA) the linear state from one read of k and v
+        summary = summarize_kv(k, v, state=proj is not None, stats=True)
+    elif summary.k_mean is None or (proj is not None and summary.kv is None):
+        raise ValueError(
+            "summary must come from summarize_kv(k, v, stats=True), with state=True when proj is given"
+        )
     qi, qs = quantize_int8_triton(q, block_q)
-    ki, ks = quantize_int8_triton(k, block_k, smoothing_mean(k), pad_rows=True)
+    ki, ks = quantize_int8_triton(k, block_k, summary.k_mean, pad_rows=True)
     if pv == "fp8":
-        vs = v_scale_reference(v, v_range)  # one torch reduction: max_L |v| per channel
+        vs = v_scale_of_amax(summary.v_amax, v_range)
         vq = quantize_v_fp8_triton(v, vs)
     else:
         vs, vq = qs, qi  # unused placeholders
@@ -195,7 +218,7 @@ def sage_forward_triton(
         # Its own kernel, not the attention kernel's prologue or epilogue: on an H200 that was 0.34 ms
         # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer, 3.1 / 0.7 ms at 14B-720p
         # (benchmarks/runs/h200-2026-12-02g).
-        linear_branch_triton(q, *linear_operands(q, k, v, *proj), eps / seq, o)
+        linear_branch_triton(q, *linear_operands(q, k, v, *proj, summary), eps / seq, o)
     args = (
         qi, qs, ki, ks, vq, vs, v, lut32, o,
         v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),

@@ -4,7 +4,7 @@
 The algorithm:
 1. Q -> int8 per block of ``block_q`` tokens; K - mean_L(K) -> int8 per block of ``block_k`` tokens.
    scale = max|x| / 127 + 1e-7, codes round half away from zero (the Triton/Sparge quantisers).
-2. S = (Q_int8 . K_int8^T) (exact int32) * q_scale * k_scale, with 1/sqrt(D) * log2(e) folded into q_scale.
+2. S = (Q_int8 . K_int8^T) (exact int32) * (q_scale * k_scale), with 1/sqrt(D) * log2(e) folded into q_scale.
 3. Online softmax in base 2 over key tiles in the kernel's order (ascending; for SageSLA the lut order).
 4. P.V: ``pv="fp8"``: V per channel to e4m3 with scale max_L|v| / v_range; P~ = exp2(s - m + log2 448)
    (un-normalised, times 448) rounded to e4m3, fp32 accumulation, the row sum from the same P~, and the
@@ -56,7 +56,11 @@ def quantize_int8_reference(x: Tensor, block: int, mean: Tensor | None = None) -
 def v_scale_reference(v: Tensor, v_range: float) -> Tensor:
     """Per-channel V scale max_L |v| / v_range: fp32 [B, H, D] (1 for an all-zero channel)."""
     # One reduction kernel (max |v|), not an abs pass followed by a max pass.
-    amax = torch.linalg.vector_norm(v, float("inf"), dim=1).float()
+    return v_scale_of_amax(torch.linalg.vector_norm(v, float("inf"), dim=1).float(), v_range)
+
+
+def v_scale_of_amax(amax: Tensor, v_range: float) -> Tensor:
+    """The V scale from max_L |v| (fp32 [B, H, D], e.g. ``summarize_kv``'s): amax / v_range, 1 where 0."""
     scale = amax / torch.full_like(amax, v_range)  # IEEE division on every device (see above)
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
@@ -103,7 +107,9 @@ def sage_attention_reference(
     row_scale = qs.repeat_interleave(block_q, dim=-1)[..., :seq] * (LOG2E / math.sqrt(d))
     col_scale = ks.repeat_interleave(block_k, dim=-1)[..., :seq]
     # int8 products summed exactly (|sum| <= 127^2 * D < 2^53), then scaled as the kernel does.
-    s = (qi.double() @ ki.double().transpose(-1, -2)).float() * row_scale[..., None] * col_scale[..., None, :]
+    s = (qi.double() @ ki.double().transpose(-1, -2)).float() * (
+        row_scale[..., None] * col_scale[..., None, :]
+    )
     s = torch.nn.functional.pad(s, (0, 0, 0, mq * block_q - seq)).view(b, h, mq, block_q, seq)
     if pv == "fp8":
         scale = v_scale_reference(v, v_range)

@@ -59,10 +59,10 @@ def sagesla_attention(
         raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
     bq, bk = default_blocks(q.device)
     block_q, block_k = block_q or bq, block_k or bk
-    if selection is None:
-        selection = select_blocks(q, k, block_q, block_k, topk)
     mode = resolve_pv(pv, q.device)
     if resolve_impl(impl, q.device) == "reference":
+        if selection is None:
+            selection = select_blocks(q, k, block_q, block_k, topk)
         o_s = sage_attention_reference(
             q, k, v, block_q=block_q, block_k=block_k, lut=selection.lut, pv=mode, v_range=v_range,
             out_dtype=torch.float32,
@@ -73,8 +73,8 @@ def sagesla_attention(
     from .kernel import sagesla_forward_triton
 
     return sagesla_forward_triton(
-        q, k, v, selection.lut, proj_l.weight, proj_l.bias, block_q=block_q, block_k=block_k, pv=mode,
-        v_range=v_range, eps=LINEAR_EPS,
+        q, k, v, proj_l.weight, proj_l.bias, topk=topk, block_q=block_q, block_k=block_k, pv=mode,
+        v_range=v_range, eps=LINEAR_EPS, selection=selection,
     )  # fmt: skip
 
 

@@ -2,34 +2,43 @@
 FP8 P.V), and SLA's linear branch + proj_l fused into its epilogue (shared/docs/attention.md §5).
 
 The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and LINEAR set; this module is
-the launcher. FLOPs: as SLA's forward (sparse part half int8, half fp8); no backward.
+the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and the Sage
+quantisers their K mean and V maxima along with the linear branch's state. FLOPs: as SLA's forward
+(sparse part half int8, half fp8); no backward.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from ..sage.kernel import sage_forward_triton
+from ..sage.kernel import SAGE_DTYPES, sage_forward_triton
 from ..sage.reference import PV
+from ..sla.block_map import BlockSelection, select_blocks
+from ..sla.kernel_fwd import check_kernel_inputs, summarize_kv
 
 
 def sagesla_forward_triton(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    lut: Tensor,
     weight: Tensor,
     bias: Tensor,
     *,
+    topk: float,
     block_q: int,
     block_k: int,
     pv: PV,
     v_range: float,
     eps: float,
+    selection: BlockSelection | None = None,
 ) -> Tensor:
-    """q, k, v: [B, L, H, D] bf16/fp16; lut [B, H, ceil(L / block_q), topk] ascending key-block indices;
-    weight [D, D], bias [D]: proj_l. Returns o [B, L, H, D] in q's dtype.
+    """q, k, v: [B, L, H, D] bf16/fp16; weight [D, D], bias [D]: proj_l; ``selection``: a precomputed block
+    map (else ``select_blocks`` at ``topk``). Returns o [B, L, H, D] in q's dtype.
     """
+    check_kernel_inputs(q, k, v, SAGE_DTYPES)  # before summarize_kv reads k and v
+    summary = summarize_kv(k, v, state=True, stats=True)
+    if selection is None:
+        selection = select_blocks(q, k, block_q, block_k, topk, k_mean=summary.k_mean)
     return sage_forward_triton(
         q,
         k,
@@ -38,7 +47,8 @@ def sagesla_forward_triton(
         block_k=block_k,
         pv=pv,
         v_range=v_range,
-        lut=lut,
+        lut=selection.lut,
         proj=(weight, bias),
         eps=eps,
+        summary=summary,
     )

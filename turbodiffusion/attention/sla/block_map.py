@@ -82,28 +82,34 @@ def _pool_kernel_fits(q: Tensor, k: Tensor, block_q: int, block_k: int) -> bool:
     return q.is_cuda and contiguous and d > 0 and not d & (d - 1) and pow2
 
 
-def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int) -> Tensor:
+def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int, k_mean: Tensor | None = None) -> Tensor:
     """Pooled block scores S = pool(q) @ pool(k - mean_L(k))^T, no scaling, no softmax.
 
-    q, k: [B, L, H, D] in one float dtype. Returns [B, H, Mq, Nk] in that dtype. Smoothing K cannot change
+    q, k: [B, L, H, D] in one float dtype; k_mean: k's mean over L, fp32 [B, H, D], when the caller has it
+    (``summarize_kv``), else computed here. Returns [B, H, Mq, Nk] in q's dtype. Smoothing K cannot change
     the ranking (it shifts a whole row by pool(q)_i . mean(k)); the official code does it to keep the
     low-precision scores small, so we do it too, in the input dtype, to select the same blocks. On CUDA the
     pooling is one Triton pass per tensor (pool_kernel.py; same arithmetic, its own fp32 summation order).
     """
+    # The mean in k's dtype, as the official code's k.mean (fp32 accumulation, rounded once).
+    mean = k.mean(dim=1) if k_mean is None else k_mean.to(k.dtype)  # [B, H, D]
     if _pool_kernel_fits(q, k, block_q, block_k):
         from .pool_kernel import pool_blocks_triton
 
-        pooled_k = pool_blocks_triton(k, block_k, k.mean(dim=1))
+        pooled_k = pool_blocks_triton(k, block_k, mean)
         return pool_blocks_triton(q, block_q) @ pooled_k.transpose(-1, -2)
-    ks = k - k.mean(dim=1, keepdim=True)
+    ks = k - mean[:, None]
     return mean_pool_blocks(q, block_q) @ mean_pool_blocks(ks, block_k).transpose(-1, -2)
 
 
-def select_blocks(q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: float) -> BlockSelection:
+def select_blocks(
+    q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: float, *, k_mean: Tensor | None = None
+) -> BlockSelection:
     """Block selection of shared/docs/attention.md §2.1: per query block, the top-k key blocks by score.
 
-    q, k: [B, L, H, D], same shape and float dtype. topk = topk_count(topk_ratio, Nk) is shared by every row;
-    ties are broken by torch.topk. No gradient flows through the selection.
+    q, k: [B, L, H, D], same shape and float dtype; k_mean: optional fp32 [B, H, D] mean of k over L (see
+    ``block_scores``). topk = topk_count(topk_ratio, Nk) is shared by every row; ties are broken by
+    torch.topk. No gradient flows through the selection.
     """
     if q.shape != k.shape:
         raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must have the same [B, L, H, D] shape")
@@ -112,7 +118,11 @@ def select_blocks(q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: 
     if block_q < 1 or block_k < 1:
         raise ValueError(f"block sizes must be >= 1 (got block_q={block_q}, block_k={block_k})")
     with torch.no_grad():
-        scores = block_scores(q.detach(), k.detach(), block_q, block_k)
+        if k_mean is not None and k_mean.shape != (q.shape[0], q.shape[2], q.shape[3]):
+            raise ValueError(
+                f"k_mean must be [B, H, D] = {q.shape[0], q.shape[2], q.shape[3]} (got {tuple(k_mean.shape)})"
+            )
+        scores = block_scores(q.detach(), k.detach(), block_q, block_k, k_mean)
         topk = topk_count(topk_ratio, scores.shape[-1])
         lut = torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
     return BlockSelection(lut=lut, num_key_blocks=scores.shape[-1])

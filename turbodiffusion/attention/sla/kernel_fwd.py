@@ -4,7 +4,7 @@ linear branch and proj_l (shared/docs/attention.md §2-3). Reference: ``referenc
 Layout: q, k, v, o are [B, L, H, D] with any strides except a contiguous last dim. The grid is
 (ceil(L / BLOCK_M), B * H); each program owns BLOCK_M query rows of one query block (BLOCK_M divides
 BLKQ), walks that block's ``lut`` row (ascending key-block indices) with an online softmax in base 2,
-then adds proj_l(phi(q) KV / (eps + phi(q) . ksum)) from the precomputed linear state (``kv_state``).
+then adds proj_l(phi(q) KV / (eps + phi(q) . ksum)) from the precomputed linear state (``summarize_kv``).
 
 FLOPs per forward (dense-equivalent, what SDPA would do): 4 * B * H * L^2 * D.
 Executed: 4 * B * H * L * (topk * BLKK) * D for the sparse branch, plus 4 * B * H * L * D^2 for phi(q) KV
@@ -75,11 +75,11 @@ def needs_int64(*tensors: Tensor) -> bool:
     return any(sum((s - 1) * st for s, st in zip(t.shape, t.stride())) >= 2**31 for t in tensors)
 
 
-def num_programs_target(device: torch.device) -> int:
-    """About four waves of programs on this GPU (one on the interpreter), for split reductions."""
+def num_programs_target(device: torch.device, per_sm: int = 4) -> int:
+    """About ``per_sm`` programs a multiprocessor on this GPU (one on the interpreter), for split reductions."""
     if device.type != "cuda":
         return 1
-    return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+    return per_sm * torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def dot_precision(dtype: torch.dtype) -> str:
@@ -123,13 +123,15 @@ def cast(x, dtype: tl.constexpr, PRECISION: tl.constexpr):
 
 
 @triton.jit
-def _sla_kv_state_kernel(
-    K, V, KV, KSUM,
+def _kv_summary_kernel(
+    K, V, KV, KSUM, KCOL, VMAX,
     skb, skl, skh, svb, svl, svh,
     H, L, ROWS_PER_SPLIT, SPLITS,
-    D: tl.constexpr, BLOCK_L: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
+    D: tl.constexpr, BLOCK_L: tl.constexpr, STATE: tl.constexpr, STATS: tl.constexpr,
+    PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
-    """Partial sums over one split of the tokens: KV_part = phi(k)^T v [D, D], ksum_part = sum phi(k) [D]."""
+    """Partials over one split of the tokens. STATE: KV_part = phi(k)^T v [D, D], ksum_part = sum phi(k) [D].
+    STATS: the column sums of k and the column maxima of |v| [D]."""
     pid_s = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
@@ -139,6 +141,8 @@ def _sla_kv_state_kernel(
     v_base = V + b.to(tl.int64) * svb + h * svh
     kv = tl.zeros([D, D], dtype=tl.float32)
     ksum = tl.zeros([D], dtype=tl.float32)
+    kcol = tl.zeros([D], dtype=tl.float32)
+    vmax = tl.zeros([D], dtype=tl.float32)
     start = pid_s * ROWS_PER_SPLIT
     for off in range(0, ROWS_PER_SPLIT, BLOCK_L):
         rows = start + off + tl.arange(0, BLOCK_L)
@@ -147,57 +151,123 @@ def _sla_kv_state_kernel(
             rows = rows.to(tl.int64)
         k = tl.load(k_base + rows[:, None] * skl + dims[None, :], mask=ok[:, None], other=0.0).to(tl.float32)
         v = tl.load(v_base + rows[:, None] * svl + dims[None, :], mask=ok[:, None], other=0.0)
-        e = tl.exp(k - tl.max(k, 1)[:, None])
-        phi = e / tl.sum(e, 1)[:, None]
-        phi = tl.where(ok[:, None], phi, 0.0)  # padded rows would add a uniform 1/D each
-        ksum += tl.sum(phi, 0)
-        kv = mma(tl.trans(cast(phi, v.dtype, PRECISION)), v, kv, PRECISION)
+        if STATS:  # masked rows load as zeros: they add nothing to either
+            kcol += tl.sum(k, 0)
+            vmax = tl.maximum(vmax, tl.max(tl.abs(v.to(tl.float32)), 0))
+        if STATE:
+            e = tl.exp(k - tl.max(k, 1)[:, None])
+            phi = e / tl.sum(e, 1)[:, None]
+            phi = tl.where(ok[:, None], phi, 0.0)  # padded rows would add a uniform 1/D each
+            ksum += tl.sum(phi, 0)
+            kv = mma(tl.trans(cast(phi, v.dtype, PRECISION)), v, kv, PRECISION)
     out = pid_bh.to(tl.int64) * SPLITS + pid_s
-    tl.store(KV + out * D * D + dims[:, None] * D + dims[None, :], kv)
-    tl.store(KSUM + out * D + dims, ksum)
+    if STATE:
+        tl.store(KV + out * D * D + dims[:, None] * D + dims[None, :], kv)
+        tl.store(KSUM + out * D + dims, ksum)
+    if STATS:
+        tl.store(KCOL + out * D + dims, kcol)
+        tl.store(VMAX + out * D + dims, vmax)
+
+
+@dataclass(frozen=True)
+class KVSummary:
+    """What one pass over K and V gives the attention kernels (``summarize_kv``): fp32 over all L tokens,
+    None where it was not asked for.
+
+    kv [B, H, D, D] = phi(k)^T v / L and ksum [B, H, D] = sum_t phi(k_t) / L: the linear branch's state.
+    k_mean [B, H, D] = mean_t k_t: K smoothing and the block selection. v_amax [B, H, D] = max_t |v_t|:
+    V's FP8 scale.
+    """
+
+    kv: Tensor | None
+    ksum: Tensor | None
+    k_mean: Tensor | None
+    v_amax: Tensor | None
+
+
+@dataclass(frozen=True)
+class KVSummaryLaunch:
+    """Launch settings of ``summarize_kv``: rows per step, warps, pipeline stages, programs per SM."""
+
+    block_l: int = 64
+    num_warps: int = 4
+    num_stages: int = 2
+    programs_per_sm: int = 4
+
+
+def summarize_kv(
+    k: Tensor, v: Tensor, *, state: bool = True, stats: bool = False, launch: KVSummaryLaunch | None = None
+) -> KVSummary:
+    """One read of k and v: the linear branch's state (``state``) and/or the column statistics (``stats``).
+
+    k, v: [B, L, H, D] of one shape, last dim contiguous, checked by the caller. KV and ksum are divided by
+    L so that fp16/bf16 copies of KV cannot overflow at L ~ 75k; the caller divides eps by L to match.
+    The splits over L are summed in a fixed order, so the result does not vary between runs.
+    """
+    if not (state or stats):
+        raise ValueError("summarize_kv needs state=True or stats=True (it would compute nothing)")
+    launch = launch or KVSummaryLaunch()
+    b, seq, h, d = k.shape
+    block_l = launch.block_l
+    # Two splits a head on the interpreter, so the tests walk the split reduction the GPU uses.
+    target = num_programs_target(k.device, launch.programs_per_sm) if k.is_cuda else 2 * b * h
+    splits = max(1, min(triton.cdiv(seq, block_l), triton.cdiv(target, b * h)))
+    rows = triton.cdiv(triton.cdiv(seq, splits), block_l) * block_l
+    splits = triton.cdiv(seq, rows)
+    f32 = dict(device=k.device, dtype=torch.float32)
+    kv = torch.empty((b * h, splits, d, d), **f32) if state else None
+    ksum = torch.empty((b * h, splits, d), **f32) if state else None
+    kcol = torch.empty((b * h, splits, d), **f32) if stats else None
+    vmax = torch.empty((b * h, splits, d), **f32) if stats else None
+    spare = kcol if kv is None else kv  # any tensor for the pointers a mode does not use
+    _kv_summary_kernel[(splits, b * h)](
+        k, v, kv if state else spare, ksum if state else spare, kcol if stats else spare,
+        vmax if stats else spare,
+        k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
+        h, seq, rows, splits,
+        D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
+        WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
+    )  # fmt: skip
+
+    def per_head(t: Tensor, *shape: int) -> Tensor:
+        return t.view(b, h, *shape)
+
+    return KVSummary(
+        kv=per_head(kv.sum(1) / seq, d, d) if state else None,
+        ksum=per_head(ksum.sum(1) / seq, d) if state else None,
+        k_mean=per_head(kcol.sum(1) / seq, d) if stats else None,
+        v_amax=per_head(vmax.amax(1), d) if stats else None,
+    )
 
 
 def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Linear-branch state of all L tokens: (KV [B, H, D, D], ksum [B, H, D]), both fp32, divided by L.
-
-    k, v: [B, L, H, D], checked by the caller. KV = phi(k)^T v and ksum = sum_t phi(k_t) are divided by L
-    so that fp16/bf16 copies of KV cannot overflow at L ~ 75k; the caller divides eps by L to match.
-    """
-    b, seq, h, d = k.shape
-    block_l = 64
-    splits = max(1, min(triton.cdiv(seq, block_l), triton.cdiv(num_programs_target(k.device), b * h)))
-    rows = triton.cdiv(triton.cdiv(seq, splits), block_l) * block_l
-    splits = triton.cdiv(seq, rows)
-    kv = torch.empty((b * h, splits, d, d), device=k.device, dtype=torch.float32)
-    ksum = torch.empty((b * h, splits, d), device=k.device, dtype=torch.float32)
-    _sla_kv_state_kernel[(splits, b * h)](
-        k, v, kv, ksum,
-        k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
-        h, seq, rows, splits,
-        D=d, BLOCK_L=block_l, PRECISION=dot_precision(k.dtype), WIDE=needs_int64(k, v),
-        num_warps=4, num_stages=2,
-    )  # fmt: skip
-    return (kv.sum(1) / seq).view(b, h, d, d), (ksum.sum(1) / seq).view(b, h, d)
+    """Linear-branch state of all L tokens: (KV [B, H, D, D], ksum [B, H, D]), both fp32, divided by L
+    (``summarize_kv`` with the state only)."""
+    summary = summarize_kv(k, v)
+    return summary.kv, summary.ksum
 
 
 # ------------------------------------------------------------------------------------ shared epilogue
 
 
 def linear_operands(
-    q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor
+    q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor, summary: KVSummary | None = None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The linear branch's operands as the kernels read them, after checking proj_l's shape.
 
     q, k, v: [B, L, H, D]; weight [D, D], bias [D]: proj_l's (any float dtype; cast to q's dtype for the
-    product, as the official code's bf16 autocast does). Returns (kv [B, H, D, D] in q's dtype, ksum fp32
-    [B, H, D], both divided by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
+    product, as the official code's bf16 autocast does); ``summary``: k and v's state when already
+    computed (``summarize_kv``). Returns (kv [B, H, D, D] in q's dtype, ksum fp32 [B, H, D], both divided
+    by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
     """
     d = q.shape[-1]
     if weight.shape != (d, d) or bias.shape != (d,):
         raise ValueError(
             f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
         )
-    kv, ksum = kv_state_triton(k, v)
+    if summary is None or summary.kv is None:
+        summary = summarize_kv(k, v)
+    kv, ksum = summary.kv, summary.ksum
     wt = weight.detach().t().to(q.dtype).contiguous()
     return kv.to(q.dtype).contiguous(), ksum, wt, bias.detach().float().contiguous()
 
