@@ -3,7 +3,8 @@
 
 The algorithm:
 1. Q -> int8 per block of ``block_q`` tokens; K - mean_L(K) -> int8 per block of ``block_k`` tokens.
-   scale = max|x| / 127 + 1e-7, codes round half away from zero (the Triton/Sparge quantisers).
+   scale = max|x| / 127 + 1e-7, codes = x * (1 / scale) rounded half away from zero (the Triton/Sparge
+   quantisers, with the reciprocal taken once per block).
 2. S = (Q_int8 . K_int8^T) (exact int32) * (q_scale * k_scale), with 1/sqrt(D) * log2(e) folded into q_scale.
 3. Online softmax in base 2 over key tiles in the kernel's order (ascending; for SageSLA the lut order).
 4. P.V: ``pv="fp8"``: V per channel to e4m3 with scale max_L|v| / v_range; P~ = exp2(s - m + log2 448)
@@ -48,7 +49,7 @@ def quantize_int8_reference(x: Tensor, block: int, mean: Tensor | None = None) -
     # A tensor divisor: PyTorch's CUDA division by a Python scalar multiplies by its reciprocal, which
     # can differ from the kernel's IEEE division by one ulp.
     scale = amax / torch.full_like(amax, 127.0) + INT8_SCALE_EPS
-    c = xf / scale[..., None, None]
+    c = xf * (1.0 / scale)[..., None, None]  # the reciprocal once per block, as the kernel
     codes = (c + torch.where(c >= 0, 0.5, -0.5)).trunc().to(torch.int8)  # round half away from zero
     return codes.view(b, h, nb * block, d)[:, :, :seq].contiguous(), scale
 
@@ -66,8 +67,9 @@ def v_scale_of_amax(amax: Tensor, v_range: float) -> Tensor:
 
 
 def quantize_v_fp8_reference(v: Tensor, scale: Tensor) -> Tensor:
-    """V / scale per channel, rounded to e4m3 (nearest even). v: [B, L, H, D]; returns fp8 [B, H, L, D]."""
-    return (v.transpose(1, 2).float() / scale[:, :, None, :]).to(torch.float8_e4m3fn)
+    """V times 1 / scale per channel, rounded to e4m3 (nearest even). v: [B, L, H, D]; returns fp8
+    [B, H, L, D]."""
+    return (v.transpose(1, 2).float() * (1.0 / scale)[:, :, None, :]).to(torch.float8_e4m3fn)
 
 
 def smoothing_mean(k: Tensor) -> Tensor:

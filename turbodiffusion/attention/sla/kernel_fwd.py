@@ -189,10 +189,22 @@ class KVSummary:
 class KVSummaryLaunch:
     """Launch settings of ``summarize_kv``: rows per step, warps, pipeline stages, programs per SM."""
 
-    block_l: int = 64
-    num_warps: int = 4
-    num_stages: int = 2
-    programs_per_sm: int = 4
+    block_l: int
+    num_warps: int
+    num_stages: int
+    programs_per_sm: int
+
+
+def kv_summary_launch(head_rows: int) -> KVSummaryLaunch:
+    """Default settings for B * H * L = ``head_rows`` rows of k and v, from the H200 sweep of
+    benchmarks/runs/h200-2026-12-02i (state and stats, D = 128; the values do not depend on them).
+
+    128-row steps with 4 warps and 2 stages were best at both shapes. More programs help the long
+    sequences and hurt the short ones, where summing the fp32 [D, D] partials of every split costs more
+    than the extra parallelism gains: at 1.3B-480p (393k rows) 0.215 ms with 2 programs an SM against 0.252
+    with 8; at 14B-720p (3.0M rows) 1.574 ms with 8 against 2.246 with 2.
+    """
+    return KVSummaryLaunch(128, 4, 2, 2 if head_rows <= 1_000_000 else 8)
 
 
 def summarize_kv(
@@ -206,8 +218,8 @@ def summarize_kv(
     """
     if not (state or stats):
         raise ValueError("summarize_kv needs state=True or stats=True (it would compute nothing)")
-    launch = launch or KVSummaryLaunch()
     b, seq, h, d = k.shape
+    launch = launch or kv_summary_launch(b * h * seq)
     block_l = launch.block_l
     # Two splits a head on the interpreter, so the tests walk the split reduction the GPU uses.
     target = num_programs_target(k.device, launch.programs_per_sm) if k.is_cuda else 2 * b * h

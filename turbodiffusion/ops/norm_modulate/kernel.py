@@ -74,7 +74,7 @@ def _norm_modulate_kernel(
         sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
         y = y * (1.0 + sc) + sh
     if QUANT:
-        codes, row_scale = fp8_quantize_rows_tile(y, mask, EMULATE_FP8)
+        codes, row_scale = fp8_quantize_rows_tile(y, EMULATE_FP8)  # masked lanes of y are 0
         tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], codes, mask=mask)
         tl.store(ys_ptr + rows64, row_scale, mask=rmask)
     else:

@@ -9,8 +9,9 @@ rounded (``div_rn``) and the GPU's fp32 -> e4m3 cast (cvt.rn.satfinite) rounds t
 does. The CPU interpreter's own cast does not, so there (EMULATE_FP8) values are first rounded onto the
 e4m3 grid in fp32, as act_quant/kernel.py does; on a GPU that emulation would cost ~20 integer operations
 per element, which made this memory-bound kernel compute-bound (3x slower, benchmarks/runs/h200-2026-12-02h).
-With GELU the codes agree to the GELU's last fp32 bits: Triton's tanh is formed from ``exp`` and a fast
-division, not torch's, so a code may land one e4m3 step away where the GELU's value sits on a rounding tie.
+With GELU the codes agree to the GELU's last fp32 bits: ``gelu_tanh`` is formed from ``exp2`` and a fast
+division, not torch's tanh, so a code may land one e4m3 step away where the GELU's value sits on a
+rounding tie.
 """
 
 from __future__ import annotations
@@ -33,30 +34,33 @@ _FP8_MAX = tl.constexpr(FP8_MAX)
 
 @triton.jit
 def gelu_tanh(x):
-    """tanh-GELU in fp32: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh from one exp."""
-    u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-    t = tl.exp(-2.0 * tl.abs(u))  # in (0, 1]: no overflow for any u
-    th = tl.fdiv(1.0 - t, 1.0 + t)  # approximate division: a few ulp, far below e4m3's step
-    th = tl.where(u < 0, -th, th)
-    return 0.5 * x * (1.0 + th)
+    """tanh-GELU in fp32: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
+    x / (1 + 2^(-2u log2(e))) since 0.5 (1 + tanh(u)) is the logistic function of 2u: one exp2, one
+    approximate division and three multiply-adds, with no cancellation where tanh(u) nears -1 (a large
+    negative x gives 2^z = inf and x / inf = -0)."""
+    z = x * (-2.302208198144325 - 0.1029432395800235 * x * x)  # -2u log2(e), constants folded
+    return tl.fdiv(x, 1.0 + tl.exp2(z))
 
 
 @triton.jit
 def fp8_row_codes(v, mult, EMULATE_FP8: tl.constexpr):
-    """e4m3 codes of v [R, C] fp32 times mult [R] fp32 (mult = 448 / amax of each row).
+    """e4m3 codes of v [R, C] fp32 times mult [R] fp32 (mult = 448 / amax of each row), values past
+    +-448 saturating to +-448 (the reference's clamp).
 
-    EMULATE_FP8: round onto the e4m3 grid in fp32 first (the CPU interpreter, whose cast is wrong)."""
+    On a GPU the cast itself saturates (cvt.rn.satfinite), so no clamp is spent on every element; these
+    kernels are bound by instruction issue, not memory (benchmarks/runs/h200-2026-12-02i). EMULATE_FP8
+    (the CPU interpreter, whose cast is wrong): clamp, then round onto the e4m3 grid in fp32 first."""
     v = v * mult[:, None]
-    v = tl.minimum(tl.maximum(v, -_FP8_MAX), _FP8_MAX)
     if EMULATE_FP8:
-        v = _round_to_e4m3_grid(v)
+        v = _round_to_e4m3_grid(tl.minimum(tl.maximum(v, -_FP8_MAX), _FP8_MAX))
     return v.to(tl.float8e4nv, fp_downcast_rounding="rtne")
 
 
 @triton.jit
-def fp8_row_amax(v, mask):
-    """Per-row max|v| of v [R, C] fp32 over the lanes in mask, floored: the row's amax [R]."""
-    return tl.maximum(tl.max(tl.where(mask, tl.abs(v), 0.0), axis=1), _AMAX_FLOOR)
+def fp8_row_amax(v):
+    """Per-row max|v| of v [R, C] fp32, floored: the row's amax [R]. Lanes past the row must hold 0 (masked
+    loads with other=0 and the norm's masked lanes do), so no mask is applied here."""
+    return tl.maximum(tl.max(tl.abs(v), axis=1), _AMAX_FLOOR)
 
 
 @triton.jit
@@ -67,10 +71,10 @@ def fp8_row_mult_scale(amax):
 
 
 @triton.jit
-def fp8_quantize_rows_tile(v, mask, EMULATE_FP8: tl.constexpr):
-    """The whole rule on a tile of whole rows v [R, C] fp32 (lanes outside mask ignored):
+def fp8_quantize_rows_tile(v, EMULATE_FP8: tl.constexpr):
+    """The whole rule on a tile of whole rows v [R, C] fp32 (lanes past the row hold 0):
     (codes [R, C] e4m3, scale [R] fp32)."""
-    mult, scale = fp8_row_mult_scale(fp8_row_amax(v, mask))
+    mult, scale = fp8_row_mult_scale(fp8_row_amax(v))
     return fp8_row_codes(v, mult, EMULATE_FP8), scale
 
 
@@ -112,7 +116,7 @@ def _row_quant_kernel(
             mult, scale = fp8_row_mult_scale(amax)
             q = fp8_row_codes(gelu_tanh(x), mult, EMULATE_FP8)
         else:
-            q, scale = fp8_quantize_rows_tile(x, mask, EMULATE_FP8)
+            q, scale = fp8_quantize_rows_tile(x, EMULATE_FP8)
         tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
     else:
         # First pass: the amax (with GELU, from the raw inputs only: no GELU evaluated here).
@@ -127,7 +131,7 @@ def _row_quant_kernel(
             if GELU:
                 acc = tl.maximum(acc, tl.max(tl.where(mask, x, float("-inf")), axis=1))
             else:
-                acc = tl.maximum(acc, fp8_row_amax(x, mask))
+                acc = tl.maximum(acc, fp8_row_amax(x))
         mult, scale = fp8_row_mult_scale(_gelu_amax(acc, rmask, GELU_BOUND) if GELU else acc)
         for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2
             cols = c0 + tl.arange(0, BLOCK_C)

@@ -100,9 +100,12 @@ def sage_rows(name, shape, topk=0.1):
             continue  # dense 14B-720p: 1.5 s a call, not needed here
         grid = lambda meta: (triton.cdiv(seq, meta["BLOCK_M"]), b * h)  # noqa: E731
         outs = {}
-        for tag, tuned in (("before", sage_kernel_before._sage_fwd_tuned), ("after", sage_kernel._sage_fwd_tuned)):
+        for tag, tuned in (
+            ("before", sage_kernel_before._sage_fwd_tuned),
+            ("after", sage_kernel._sage_fwd_tuned),
+        ):
 
-            def run(tuned=tuned):
+            def run(tuned=tuned, sparse=sparse, o=o, grid=grid, args=args, cx=cx):
                 if sparse:
                     o.copy_(lin)
                 tuned[grid](*args, **cx)
@@ -110,7 +113,7 @@ def sage_rows(name, shape, topk=0.1):
             run()
             outs[tag] = o.clone()
             t = graph_ms(run, n=5 if not sparse else 20)
-            copy_t = graph_ms(lambda: o.copy_(lin)) if sparse else 0.0
+            copy_t = graph_ms(lambda o=o: o.copy_(lin)) if sparse else 0.0
             row = {"what": "sage_kernel", "shape": name, "sparse": sparse, "variant": tag, "ms": t - copy_t,
                    "config": str(tuned.best_config)}  # fmt: skip
             rows.append(row)
@@ -121,6 +124,7 @@ def sage_rows(name, shape, topk=0.1):
     t_total = graph_ms(lambda: sagesla_attention(q, k, v, proj, topk=topk))
     rows.append({"what": "sagesla_attention", "shape": name, "variant": "after", "ms": t_total})
     print(rows[-1], flush=True)
+
     # The passes over k and v: before (kv state, bf16 mean for the selection, fp32 mean, V amax) and after.
     def before():
         kv_state_triton(k, v)
@@ -140,12 +144,19 @@ def sage_rows(name, shape, topk=0.1):
                     launch = KVSummaryLaunch(bl, w, st, per_sm)
                     try:
                         s = summarize_kv(k, v, state=True, stats=True, launch=launch)
-                        t = graph_ms(lambda launch=launch: summarize_kv(k, v, state=True, stats=True, launch=launch))
+                        t = graph_ms(
+                            lambda launch=launch: summarize_kv(k, v, state=True, stats=True, launch=launch)
+                        )
                         row = {"what": "kv_summary", "shape": name, **launch.__dict__, "ms": t,
-                               "default": launch == KVSummaryLaunch(),
+                               "default": launch == KVSummaryLaunch(64, 4, 2, 4),  # the default of call 1
                                "kv_rel": rel(s.kv, default.kv), "kmean_rel": rel(s.k_mean, default.k_mean)}  # fmt: skip
                     except Exception as err:  # noqa: BLE001
-                        row = {"what": "kv_summary", "shape": name, **launch.__dict__, "error": str(err)[:200]}
+                        row = {
+                            "what": "kv_summary",
+                            "shape": name,
+                            **launch.__dict__,
+                            "error": str(err)[:200],
+                        }
                     rows.append(row)
                     print(row, flush=True)
     return rows
@@ -164,15 +175,17 @@ def norm_rows():
             x2 = x.view(m, d)
             args = (x2, sc, sh, x2, x2, y.view(m, d), ys if quant else y.view(m, d), m, m, d, d, d,
                     sc.stride(0), 0, sh.stride(0), 0, 1e-6)  # fmt: skip
-            flags = dict(HAS_MOD=True, HAS_W=False, HAS_B=False, QUANT=quant, EMULATE_FP8=False, BLOCK_D=block_d)
+            flags = dict(
+                HAS_MOD=True, HAS_W=False, HAS_B=False, QUANT=quant, EMULATE_FP8=False, BLOCK_D=block_d
+            )
             for cfg in ROW_CONFIGS:
                 r, w = cfg.kwargs["BLOCK_R"], cfg.num_warps
                 if r * block_d > 16384 or 4 * 32 * w > r * block_d:
                     continue
                 t = graph_ms(
-                    lambda r=r, w=w: norm_kernel._norm_modulate_kernel[(triton.cdiv(m, r),)](
-                        *args, **flags, BLOCK_R=r, num_warps=w
-                    )
+                    lambda r=r, w=w, m=m, args=args, flags=flags: norm_kernel._norm_modulate_kernel[
+                        (triton.cdiv(m, r),)
+                    ](*args, **flags, BLOCK_R=r, num_warps=w)
                 )
                 nbytes = m * d * (2 + (1 if quant else 2)) + (4 * m if quant else 0)
                 row = {"what": "norm", "M": m, "D": d, "quant": quant, "block_r": r, "warps": w, "ms": t,
@@ -183,7 +196,11 @@ def norm_rows():
 
 
 def main() -> None:
-    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__}
+    results = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+    }
     rows = []
     with torch.no_grad():
         rows += norm_rows()
