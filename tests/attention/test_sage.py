@@ -52,8 +52,10 @@ def test_quantisers_match_their_references_exactly(seq, d, dtype, device):
     padded, pscale = quantize_int8_triton(k, 32, mean, pad_rows=True)  # the kernel's K layout
     assert padded.shape[2] % 128 == 0 and not padded[:, :, seq:].any(), "padding must be zeros"
     assert torch.equal(padded[:, :, :seq], ref_codes) and torch.equal(pscale, ref_scale)
+    v[:, :, 1, :3] = 0  # all-zero channels take scale 1
     vs = v_scale_reference(v, 2.25)
-    vq = quantize_v_fp8_triton(v, vs)
+    vq, kernel_vs = quantize_v_fp8_triton(v, v.float().abs().amax(dim=1), 2.25)
+    assert torch.equal(kernel_vs, vs)
     assert vq.shape[-1] % 128 == 0 and not vq[..., seq:].float().any(), "padding must be zeros"
     assert torch.equal(
         vq[..., :seq].transpose(-1, -2).view(torch.uint8), quantize_v_fp8_reference(v, vs).view(torch.uint8)

@@ -147,6 +147,17 @@ def test_pool_kernel_matches_the_reference_pooling(seq, block, dtype, smooth, de
         assert (out.float() == ref).float().mean() >= 0.97
 
 
+def test_pool_kernel_rounds_an_fp32_mean_to_the_input_dtype(device):
+    """SageSLA passes the fp32 K mean of its one pass over K; pooling must see it in k's dtype, as the
+    reference's k.mean is, so the blocks match those of a mean rounded beforehand, bit for bit."""
+    from turbodiffusion.attention.sla.pool_kernel import pool_blocks_triton
+
+    g = torch.Generator().manual_seed(9)
+    x = (torch.randn(1, 150, 2, 64, generator=g) + 3 * torch.randn(64, generator=g)).bfloat16().to(device)
+    mean = x.float().mean(dim=1)
+    assert torch.equal(pool_blocks_triton(x, 32, mean), pool_blocks_triton(x, 32, mean.bfloat16()))
+
+
 def test_pool_kernel_rejects_what_it_cannot_take(device):
     from turbodiffusion.attention.sla.pool_kernel import pool_blocks_triton
 

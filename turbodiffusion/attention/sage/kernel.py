@@ -40,7 +40,7 @@ from ..sla.kernel_fwd import (
     summarize_kv,
 )
 from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_grid
-from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL, v_scale_of_amax
+from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL
 
 SAGE_DTYPES = (torch.float16, torch.bfloat16)
 _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
@@ -79,7 +79,7 @@ def _sage_fwd_kernel(
     ki_base = KI + pid_bh.to(tl.int64) * KP * D
     qi = tl.load(QI + bh_ld + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0)
     # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
-    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=0.0) * qk_scale
+    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=1.0) * qk_scale
     ks_base = KS + pid_bh.to(tl.int64) * NKB
     vq_base = VQ + pid_bh.to(tl.int64) * D * LP
     v_base = V + b.to(tl.int64) * svb + h * svh
@@ -209,8 +209,7 @@ def sage_forward_triton(
     qi, qs = quantize_int8_triton(q, block_q)
     ki, ks = quantize_int8_triton(k, block_k, summary.k_mean, pad_rows=True)
     if pv == "fp8":
-        vs = v_scale_of_amax(summary.v_amax, v_range)
-        vq = quantize_v_fp8_triton(v, vs)
+        vq, vs = quantize_v_fp8_triton(v, summary.v_amax, v_range)
     else:
         vs, vq = qs, qi  # unused placeholders
     o = torch.empty_like(q, memory_format=torch.contiguous_format)

@@ -4,7 +4,8 @@
   per block of BLK tokens, optionally minus a per-channel mean (K smoothing). One read, one int8 write.
   K's codes can be row-padded like V^T (``pad_rows``), so key tiles load without masks.
 - ``quantize_v_fp8_triton``: [B, L, H, D] -> e4m3 V^T [B, H, D, L_pad] (tokens contiguous, as the FP8
-  P.V product wants its K-major operand; L_pad a multiple of 128, zero-filled).
+  P.V product wants its K-major operand; L_pad a multiple of 128, zero-filled) and its per-channel scale,
+  from the channel maxima.
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ def _quantize_int8_kernel(
     scale = tl.math.div_rn(tl.max(tl.max(tl.abs(x), 1), 0), 127.0) + _INT8_SCALE_EPS
     c = x * tl.math.div_rn(1.0, scale)
     codes = (c + tl.where(c >= 0, 0.5, -0.5)).to(tl.int8)  # the cast truncates: round half away from zero
-    tl.store(XQ + pid_bh.to(tl.int64) * LC * D + rows[:, None] * D + dims[None, :], codes, mask=ok[:, None])
+    # Rows past L (zeros: their x loaded as 0) are stored up to the padded length LC too.
+    tl.store(
+        XQ + pid_bh.to(tl.int64) * LC * D + rows[:, None] * D + dims[None, :],
+        codes,
+        mask=(rows < LC)[:, None],
+    )
     tl.store(SCALE + pid_bh.to(tl.int64) * NB + pid_blk, scale)
 
 
@@ -99,7 +105,7 @@ def quantize_int8_triton(
     nb = triton.cdiv(seq, block)
     rows = triton.cdiv(seq, V_PAD) * V_PAD if pad_rows else seq
     codes = torch.empty((b, h, rows, d), device=x.device, dtype=torch.int8)
-    codes[:, :, seq:].zero_()
+    codes[:, :, nb * block :].zero_()  # padding past the last block (none when block = 128)
     scale = torch.empty((b, h, nb), device=x.device, dtype=torch.float32)
     _quantize_int8_kernel[(nb, b * h)](
         x, mean if mean is not None else scale, codes, scale,
@@ -112,9 +118,9 @@ def quantize_int8_triton(
 
 @triton.jit
 def _quantize_v_fp8_kernel(
-    V, VS, VQ,
+    V, VA, VS, VQ,
     svb, svl, svh,
-    H, L, LP,
+    H, L, LP, v_range,
     D: tl.constexpr, BLOCK_L: tl.constexpr, EMULATE: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
     pid_l = tl.program_id(0)
@@ -126,33 +132,39 @@ def _quantize_v_fp8_kernel(
     dims = tl.arange(0, D)
     if WIDE:
         rows = rows.to(tl.int64)
+    # The channel scales amax / v_range (1 for an all-zero channel), as reference.v_scale_of_amax.
+    scale = tl.math.div_rn(tl.load(VA + pid_bh.to(tl.int64) * D + dims), tl.zeros([D], tl.float32) + v_range)
+    scale = tl.where(scale > 0, scale, 1.0)
+    if pid_l == 0:
+        tl.store(VS + pid_bh.to(tl.int64) * D + dims, scale)
     v = tl.load(
         V + b.to(tl.int64) * svb + h * svh + rows[:, None] * svl + dims[None, :], mask=ok[:, None], other=0.0
     )
-    inv = tl.math.div_rn(tl.full([D], 1.0, tl.float32), tl.load(VS + pid_bh.to(tl.int64) * D + dims))
-    x = v.to(tl.float32) * inv[None, :]  # as the reference: times the reciprocal, not a division per element
+    x = v.to(tl.float32) * tl.math.div_rn(tl.full([D], 1.0, tl.float32), scale)[None, :]  # as the reference
     if EMULATE:
         x = round_to_e4m3_grid(x)
     tl.store(VQ + pid_bh.to(tl.int64) * D * LP + dims[None, :] * LP + rows[:, None], x.to(tl.float8e4nv))
 
 
-def quantize_v_fp8_triton(v: Tensor, scale: Tensor) -> Tensor:
-    """Kernel twin of ``reference.quantize_v_fp8_reference``, transposed and padded.
+def quantize_v_fp8_triton(v: Tensor, amax: Tensor, v_range: float) -> tuple[Tensor, Tensor]:
+    """Kernel twin of ``reference.quantize_v_fp8_reference`` with its scale, transposed and padded.
 
-    v: [B, L, H, D], last dim contiguous; scale: fp32 [B, H, D] (``reference.v_scale_reference``).
-    Returns e4m3 [B, H, D, L_pad], L_pad = ceil(L / 128) * 128, zeros past L.
+    v: [B, L, H, D], last dim contiguous; amax: fp32 [B, H, D], max_L |v| per channel (``summarize_kv``).
+    Returns (e4m3 V^T [B, H, D, L_pad], L_pad = ceil(L / 128) * 128, zeros past L; the scale fp32
+    [B, H, D] = ``reference.v_scale_of_amax(amax, v_range)``), the scale computed in the same launch.
     """
     b, seq, h, d = v.shape
     if v.stride(-1) != 1:
         raise ValueError(f"v must have a contiguous last dim (got strides {v.stride()})")
-    if scale.shape != (b, h, d) or scale.dtype != torch.float32:
-        raise ValueError(f"scale must be fp32 [{b}, {h}, {d}] (got {scale.dtype} {tuple(scale.shape)})")
+    if amax.shape != (b, h, d) or amax.dtype != torch.float32:
+        raise ValueError(f"amax must be fp32 [{b}, {h}, {d}] (got {amax.dtype} {tuple(amax.shape)})")
     lp = triton.cdiv(seq, V_PAD) * V_PAD
     vq = torch.empty((b, h, d, lp), device=v.device, dtype=torch.float8_e4m3fn)
+    scale = torch.empty((b, h, d), device=v.device, dtype=torch.float32)
     _quantize_v_fp8_kernel[(lp // V_PAD, b * h)](
-        v, scale.contiguous(), vq,
+        v, amax.contiguous(), scale, vq,
         v.stride(0), v.stride(1), v.stride(2),
-        h, seq, lp,
+        h, seq, lp, float(v_range),
         D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), WIDE=needs_int64(v, vq), num_warps=4,
     )  # fmt: skip
-    return vq
+    return vq, scale

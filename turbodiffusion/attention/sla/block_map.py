@@ -91,13 +91,14 @@ def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int, k_mean: Tenso
     low-precision scores small, so we do it too, in the input dtype, to select the same blocks. On CUDA the
     pooling is one Triton pass per tensor (pool_kernel.py; same arithmetic, its own fp32 summation order).
     """
-    # The mean in k's dtype, as the official code's k.mean (fp32 accumulation, rounded once).
-    mean = k.mean(dim=1) if k_mean is None else k_mean.to(k.dtype)  # [B, H, D]
+    # The mean in k's dtype, as the official code's k.mean (fp32 accumulation, rounded once); the pooling
+    # kernel rounds a given fp32 mean itself.
     if _pool_kernel_fits(q, k, block_q, block_k):
         from .pool_kernel import pool_blocks_triton
 
-        pooled_k = pool_blocks_triton(k, block_k, mean)
+        pooled_k = pool_blocks_triton(k, block_k, k.mean(dim=1) if k_mean is None else k_mean)
         return pool_blocks_triton(q, block_q) @ pooled_k.transpose(-1, -2)
+    mean = k.mean(dim=1) if k_mean is None else k_mean.to(k.dtype)  # [B, H, D]
     ks = k - mean[:, None]
     return mean_pool_blocks(q, block_q) @ mean_pool_blocks(ks, block_k).transpose(-1, -2)
 

@@ -169,12 +169,45 @@ def _kv_summary_kernel(
         tl.store(VMAX + out * D + dims, vmax)
 
 
+@triton.jit
+def _kv_summary_finalize_kernel(
+    KVP, KSUMP, KCOLP, VMAXP, KV, KSUM, KMEAN, VAMAX,
+    SPLITS, L,
+    D: tl.constexpr, STATE: tl.constexpr, STATS: tl.constexpr, PRECISION: tl.constexpr,
+):  # fmt: skip
+    """One (batch, head) a program: the splits' partials summed in order; sums divided by L (IEEE)."""
+    pid = tl.program_id(0).to(tl.int64)
+    dims = tl.arange(0, D)
+    first = pid * SPLITS
+    count = tl.zeros([D], dtype=tl.float32) + L
+    if STATE:
+        kv = tl.zeros([D, D], dtype=tl.float32)
+        ksum = tl.zeros([D], dtype=tl.float32)
+        for sp in range(SPLITS):
+            kv += tl.load(KVP + (first + sp) * D * D + dims[:, None] * D + dims[None, :])
+            ksum += tl.load(KSUMP + (first + sp) * D + dims)
+        kv = tl.math.div_rn(kv, tl.zeros([D, D], dtype=tl.float32) + L)
+        tl.store(
+            KV + pid * D * D + dims[:, None] * D + dims[None, :], cast(kv, KV.dtype.element_ty, PRECISION)
+        )
+        tl.store(KSUM + pid * D + dims, tl.math.div_rn(ksum, count))
+    if STATS:
+        kcol = tl.zeros([D], dtype=tl.float32)
+        vmax = tl.zeros([D], dtype=tl.float32)
+        for sp in range(SPLITS):
+            kcol += tl.load(KCOLP + (first + sp) * D + dims)
+            vmax = tl.maximum(vmax, tl.load(VMAXP + (first + sp) * D + dims))
+        tl.store(KMEAN + pid * D + dims, tl.math.div_rn(kcol, count))
+        tl.store(VAMAX + pid * D + dims, vmax)
+
+
 @dataclass(frozen=True)
 class KVSummary:
     """What one pass over K and V gives the attention kernels (``summarize_kv``): fp32 over all L tokens,
     None where it was not asked for.
 
-    kv [B, H, D, D] = phi(k)^T v / L and ksum [B, H, D] = sum_t phi(k_t) / L: the linear branch's state.
+    kv [B, H, D, D] = phi(k)^T v / L (in k's dtype, as the kernels read it) and ksum [B, H, D] =
+    sum_t phi(k_t) / L: the linear branch's state.
     k_mean [B, H, D] = mean_t k_t: K smoothing and the block selection. v_amax [B, H, D] = max_t |v_t|:
     V's FP8 scale.
     """
@@ -227,34 +260,33 @@ def summarize_kv(
     rows = triton.cdiv(triton.cdiv(seq, splits), block_l) * block_l
     splits = triton.cdiv(seq, rows)
     f32 = dict(device=k.device, dtype=torch.float32)
-    kv = torch.empty((b * h, splits, d, d), **f32) if state else None
-    ksum = torch.empty((b * h, splits, d), **f32) if state else None
-    kcol = torch.empty((b * h, splits, d), **f32) if stats else None
-    vmax = torch.empty((b * h, splits, d), **f32) if stats else None
-    spare = kcol if kv is None else kv  # any tensor for the pointers a mode does not use
+    parts = [torch.empty((b * h, splits, *shape), **f32) for shape in ((d, d), (d,), (d,), (d,))]
     _kv_summary_kernel[(splits, b * h)](
-        k, v, kv if state else spare, ksum if state else spare, kcol if stats else spare,
-        vmax if stats else spare,
+        k, v, *parts,
         k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
         h, seq, rows, splits,
         D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
         WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
     )  # fmt: skip
-
-    def per_head(t: Tensor, *shape: int) -> Tensor:
-        return t.view(b, h, *shape)
-
+    # One small kernel sums the splits (a fixed order: the result does not vary between runs) and writes
+    # every output, where torch would take a reduction and a division per output.
+    kv = torch.empty((b, h, d, d), device=k.device, dtype=k.dtype)
+    ksum, k_mean, v_amax = (torch.empty((b, h, d), **f32) for _ in range(3))
+    _kv_summary_finalize_kernel[(b * h,)](
+        *parts, kv, ksum, k_mean, v_amax, splits, seq,
+        D=d, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype), num_warps=8 if d > 64 else 4,
+    )  # fmt: skip
     return KVSummary(
-        kv=per_head(kv.sum(1) / seq, d, d) if state else None,
-        ksum=per_head(ksum.sum(1) / seq, d) if state else None,
-        k_mean=per_head(kcol.sum(1) / seq, d) if stats else None,
-        v_amax=per_head(vmax.amax(1), d) if stats else None,
+        kv=kv if state else None,
+        ksum=ksum if state else None,
+        k_mean=k_mean if stats else None,
+        v_amax=v_amax if stats else None,
     )
 
 
 def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Linear-branch state of all L tokens: (KV [B, H, D, D], ksum [B, H, D]), both fp32, divided by L
-    (``summarize_kv`` with the state only)."""
+    """Linear-branch state of all L tokens: (KV [B, H, D, D] in k's dtype, ksum [B, H, D] fp32), divided
+    by L (``summarize_kv`` with the state only)."""
     summary = summarize_kv(k, v)
     return summary.kv, summary.ksum
 
@@ -279,9 +311,9 @@ def linear_operands(
         )
     if summary is None or summary.kv is None:
         summary = summarize_kv(k, v)
-    kv, ksum = summary.kv, summary.ksum
-    wt = weight.detach().t().to(q.dtype).contiguous()
-    return kv.to(q.dtype).contiguous(), ksum, wt, bias.detach().float().contiguous()
+    wt = torch.empty((d, d), device=q.device, dtype=q.dtype)
+    wt.copy_(weight.detach().t())  # transpose and cast in one copy kernel
+    return summary.kv.to(q.dtype), summary.ksum, wt, bias.detach().float().contiguous()
 
 
 @triton.jit

@@ -37,8 +37,10 @@ def _pool_blocks_kernel(
     h = pid_bh % H
     dims = tl.arange(0, D)
     base = X + b.to(tl.int64) * sxb + h * sxh
-    if SMOOTH:
-        mean = tl.load(MEAN + pid_bh.to(tl.int64) * D + dims).to(tl.float32)
+    if SMOOTH:  # the mean rounded to x's dtype first (a no-op when it comes in that dtype)
+        mean = cast(tl.load(MEAN + pid_bh.to(tl.int64) * D + dims), X.dtype.element_ty, PRECISION).to(
+            tl.float32
+        )
     acc = tl.zeros([D], dtype=tl.float32)
     for off in range(0, BLK, ROWS):
         rows = pid_blk * BLK + off + tl.arange(0, ROWS)
@@ -59,7 +61,8 @@ def pool_blocks_triton(x: Tensor, block: int, mean: Tensor | None = None) -> Ten
     """Mean of x (minus ``mean``, rounded to x's dtype) over consecutive blocks of ``block`` tokens.
 
     x: [B, L, H, D] fp32/bf16/fp16 with a contiguous last dim, D a power of two; block a power of two
-    >= 16; mean: [B, H, D] in x's dtype or None. Returns [B, H, ceil(L / block), D] in x's dtype.
+    >= 16; mean: [B, H, D] in x's dtype or fp32 (then rounded to x's dtype, as the reference's
+    ``k.mean`` in k's dtype is) or None. Returns [B, H, ceil(L / block), D] in x's dtype.
     """
     b, seq, h, d = x.shape
     if x.stride(-1) != 1:
@@ -68,8 +71,10 @@ def pool_blocks_triton(x: Tensor, block: int, mean: Tensor | None = None) -> Ten
         raise ValueError(
             f"the pooling kernel needs D and block powers of two, block >= 16 (got {d}, {block})"
         )
-    if mean is not None and (mean.shape != (b, h, d) or mean.dtype != x.dtype):
-        raise ValueError(f"mean must be [{b}, {h}, {d}] in {x.dtype} (got {mean.dtype} {tuple(mean.shape)})")
+    if mean is not None and (mean.shape != (b, h, d) or mean.dtype not in (x.dtype, torch.float32)):
+        raise ValueError(
+            f"mean must be [{b}, {h}, {d}] in {x.dtype} or float32 (got {mean.dtype} {tuple(mean.shape)})"
+        )
     nb = triton.cdiv(seq, block)
     out = torch.empty((b, h, nb, d), device=x.device, dtype=x.dtype)
     _pool_blocks_kernel[(nb, b * h)](
