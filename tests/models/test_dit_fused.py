@@ -140,8 +140,9 @@ def test_fused_ffn_is_the_block_ffn_on_cpu(w8a8, monkeypatch):
 
 def test_fp8_row_model_fuses_its_activation_quantisers(monkeypatch):
     """With Fp8RowLinear layers the fused path quantises q/k/v, cross-q and FFN inputs in the norm kernels
-    (norm_modulate_fp8, three per block) and the GELU in the down-projection's quantiser; in fp32 that is the
-    plain path's maths up to fp32 rounding, and in bf16 it is no further from the float model than plain."""
+    (norm_modulate_fp8 for q/k/v, residual_norm_modulate with quantize=True after each attention's residual)
+    and the GELU in the down-projection's quantiser; in fp32 that is the plain path's maths up to fp32
+    rounding, and in bf16 it is no further from the float model than plain."""
     from turbodiffusion.models.wan import dit as dit_module
     from turbodiffusion.quant import Fp8RowConfig, quantize_
 
@@ -156,14 +157,19 @@ def test_fp8_row_model_fuses_its_activation_quantisers(monkeypatch):
     x, t, context = torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 4, 16)
     quant = quantize_(copy.deepcopy(model), Fp8RowConfig())
     calls = []
-    real = dit_module.norm_modulate_fp8
+    real, real_residual = dit_module.norm_modulate_fp8, dit_module.residual_norm_modulate
     monkeypatch.setattr(dit_module, "norm_modulate_fp8", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        dit_module,
+        "residual_norm_modulate",
+        lambda *a, **k: calls.append(int(k["quantize"])) or real_residual(*a, **k),
+    )
     with torch.no_grad():
         truth = model(x, t, context)
         plain = quant(x, t, context)
         quant.enable_fused_ops()
         fused = quant(x, t, context)
-        assert len(calls) == 3 * cfg.num_layers
+        assert sum(calls) == len(calls) == 3 * cfg.num_layers
         assert rel_l2(fused, plain) < 1e-5
         assert rel_l2(plain, truth) < 0.05, "FP8 error out of the expected range"
         bf16 = quant.to(torch.bfloat16)

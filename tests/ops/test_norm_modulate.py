@@ -124,3 +124,60 @@ def test_norm_modulate_fp8_reference_quantises_the_fp32_norm():
     assert ((deq - y).abs() <= y.abs().amax(-1, keepdim=True) / 448 * 16).all()  # half the top step (32)
     with pytest.raises(ValueError, match="impl must be"):
         norm_modulate_fp8(x, scale, shift, impl="cuda")
+
+
+@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536)])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("quantize", [False, True])
+def test_residual_norm_modulate_is_the_residual_then_the_norm(B, L, dim, gated, quantize, device):
+    """One pass, same numbers: x' is the gated residual (the plain add bit for bit) and y equals the norm of
+    that x' bit for bit; both also match the references."""
+    from turbodiffusion.ops.gated_residual import gated_residual
+    from turbodiffusion.ops.norm_modulate import residual_norm_modulate, residual_norm_modulate_reference
+
+    x, scale, shift = _inputs(B, L, dim, 1, torch.bfloat16, device, seed=L + dim + gated)
+    g = torch.Generator().manual_seed(dim + quantize)
+    residual = torch.randn(B, L, dim, generator=g).to(device, torch.bfloat16)
+    gate = (0.3 * torch.randn(B, 1, dim, generator=g)).to(device) if gated else None
+    # norm3 after the gated self-attention residual (affine), norm2 after the cross-attention add (adaLN)
+    kw = {"weight": (1 + 0.1 * torch.randn(dim, generator=g)).to(device)} if gated else {}
+    mod = () if gated else (scale, shift)
+    before = x.clone()
+    x_new, y = residual_norm_modulate(x, residual, gate, *mod, **kw, quantize=quantize, impl="triton")
+    assert torch.equal(x, before), "x is not updated in place"
+    if gated:  # fp32 x + r * g rounded once; a fused multiply-add may round the fp32 sum differently
+        assert_matches(
+            x_new, gated_residual(x.float(), residual, gate, impl="reference"), dtype=torch.bfloat16
+        )
+    else:
+        assert torch.equal(x_new, x + residual)  # torch's bf16 add also rounds the fp32 sum once
+    norm = norm_modulate_fp8 if quantize else norm_modulate
+    expected_y = norm(x_new, *mod, **kw, impl="triton")
+    if quantize:
+        assert torch.equal(y.codes.view(torch.int8), expected_y.codes.view(torch.int8))
+        assert torch.equal(y.scale, expected_y.scale) and y.dtype == torch.bfloat16
+    else:
+        assert torch.equal(y, expected_y)
+    cpu = {k: v.cpu() for k, v in kw.items()}
+    ref_x, ref_y = residual_norm_modulate_reference(
+        x.cpu(), residual.cpu(), None if gate is None else gate.cpu(), *(t.cpu() for t in mod), **cpu,
+        quantize=quantize,
+    )  # fmt: skip
+    assert_matches(x_new, ref_x.float(), dtype=torch.bfloat16)
+    if quantize:
+        torch.testing.assert_close(y.scale.cpu(), ref_y.scale, rtol=1e-5, atol=0)
+        assert_e4m3_codes_close(y.codes, ref_y.codes)
+    else:
+        assert_matches(
+            y, norm_modulate_reference(ref_x.float(), *(t.cpu() for t in mod), **cpu), dtype=torch.bfloat16
+        )
+
+
+def test_residual_norm_modulate_rejects_a_mismatched_residual():
+    from turbodiffusion.ops.norm_modulate import residual_norm_modulate
+
+    x, scale, shift = _inputs(1, 5, 64, 1, torch.float32, "cpu", seed=1)
+    with pytest.raises(ValueError, match="residual must have x's shape"):
+        residual_norm_modulate(x, x[:, :4], None, scale, shift)
+    with pytest.raises(ValueError, match="gate must be"):
+        residual_norm_modulate(x, x, x[:, :, :3], scale, shift)

@@ -19,7 +19,8 @@ Design choices, each deliberate:
   patchify and one gather before unpatchify; nothing rebinds ``forward``.
 - Fused norm ops are opt-in through ``WanDiT.enable_fused_ops()`` (the engineering path of the Turbo
   benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
-  (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, and
+  (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, the
+  attention residual updates run inside the next norm's kernel (``ops.residual_norm_modulate``), and
   a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). With Fp8RowLinear
   layers (quantize_ with Fp8RowConfig) the norm kernels write their output as e4m3 codes with row scales
   (``norm_modulate_fp8``) and the FFN's GELU runs in the down-projection's row quantiser, so no extra pass
@@ -39,7 +40,7 @@ from ...attention import AttentionConfig, build_attention
 from ...attention.ulysses import UlyssesAttention
 from ...ops.gated_residual import gated_residual
 from ...ops.linear_gelu import linear_gelu
-from ...ops.norm_modulate import norm_modulate, norm_modulate_fp8
+from ...ops.norm_modulate import norm_modulate, norm_modulate_fp8, residual_norm_modulate
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
 from ...quant.fp8_row_linear import Fp8RowLinear
@@ -299,19 +300,19 @@ class WanBlock(nn.Module):
             # Same steps as below, each a single kernel computing in fp32 and rounding once to x's dtype
             # (the plain path rounds LN(x) before modulating and y * gate before the add). Where every
             # reader of a norm's output is an Fp8RowLinear, the norm kernel writes it quantised instead.
-            attn, cross = self.self_attn, self.cross_attn
+            # The self- and cross-attention residual updates each run in the following norm's kernel
+            # (ops.residual_norm_modulate): the new stream is written once and normalised from registers.
+            attn, cross, n3 = self.self_attn, self.cross_attn, self.norm3
             norm = norm_modulate_fp8 if _reads_fp8_rows(attn.q, attn.k, attn.v) else norm_modulate
-            x = gated_residual(x, attn(norm(x, scale_sa, shift_sa, eps=self.norm1.eps), cos, sin), gate_sa)
-            if _reads_fp8_rows(cross.q):
-                n3 = self.norm3
-                h = norm_modulate_fp8(x, weight=n3.weight, bias=n3.bias, eps=n3.eps)
-            else:
-                h = self.norm3(x)  # norm3 is fused through its own flag
-            x = x + cross(h, context)
-            norm = norm_modulate_fp8 if _reads_fp8_rows(self.ffn[0]) else norm_modulate
-            return gated_residual(
-                x, self._fused_ffn(norm(x, scale_ffn, shift_ffn, eps=self.norm2.eps)), gate_ffn
+            y = attn(norm(x, scale_sa, shift_sa, eps=self.norm1.eps), cos, sin)
+            x, h = residual_norm_modulate(
+                x, y, gate_sa, weight=n3.weight, bias=n3.bias, eps=n3.eps, quantize=_reads_fp8_rows(cross.q)
             )
+            x, h = residual_norm_modulate(
+                x, cross(h, context), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
+                quantize=_reads_fp8_rows(self.ffn[0]),
+            )  # fmt: skip
+            return gated_residual(x, self._fused_ffn(h), gate_ffn)
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
         x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate

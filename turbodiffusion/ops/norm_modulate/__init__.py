@@ -8,9 +8,22 @@ from torch import Tensor
 
 from ...errors import require
 from ...quant.row_quant import RowQuantized
-from .reference import check_norm_modulate_inputs, norm_modulate_fp8_reference, norm_modulate_reference
+from .reference import (
+    check_norm_modulate_inputs,
+    check_residual_inputs,
+    norm_modulate_fp8_reference,
+    norm_modulate_reference,
+    residual_norm_modulate_reference,
+)
 
-__all__ = ["norm_modulate", "norm_modulate_fp8", "norm_modulate_fp8_reference", "norm_modulate_reference"]
+__all__ = [
+    "norm_modulate",
+    "norm_modulate_fp8",
+    "norm_modulate_fp8_reference",
+    "norm_modulate_reference",
+    "residual_norm_modulate",
+    "residual_norm_modulate_reference",
+]
 
 
 def norm_modulate(
@@ -68,3 +81,39 @@ def norm_modulate_fp8(
     from .kernel import norm_modulate_fp8_triton
 
     return norm_modulate_fp8_triton(x, scale, shift, weight=weight, bias=bias, eps=eps)
+
+
+def residual_norm_modulate(
+    x: Tensor,
+    residual: Tensor,
+    gate: Tensor | None = None,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    quantize: bool = False,
+    impl: Literal["auto", "triton", "reference"] = "auto",
+) -> tuple[Tensor, Tensor | RowQuantized]:
+    """A residual update and the next norm in one pass: x' = x + residual (* gate), rounded once to x's
+    dtype like ``ops.gated_residual``, then ``norm_modulate(x', ...)`` (``norm_modulate_fp8`` when
+    ``quantize``). x' is written once and not read back.
+
+    x, residual: [B, L, dim]; gate: [B, 1|L, dim] or None (a plain add); the rest as ``norm_modulate``.
+    Returns (x' [B, L, dim] in x's dtype, y [B, L, dim] in x's dtype or RowQuantized).
+    """
+    if impl not in ("auto", "triton", "reference"):
+        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
+    check_norm_modulate_inputs(x, scale, shift, weight, bias, None)
+    check_residual_inputs(x, residual, gate)
+    if impl == "reference" or (impl == "auto" and not x.is_cuda):
+        return residual_norm_modulate_reference(
+            x, residual, gate, scale, shift, weight=weight, bias=bias, eps=eps, quantize=quantize
+        )
+    require("triton", "kernels", "the Triton LayerNorm + modulation")
+    from .kernel import residual_norm_modulate_triton
+
+    return residual_norm_modulate_triton(
+        x, residual, gate, scale, shift, weight=weight, bias=bias, eps=eps, quantize=quantize
+    )

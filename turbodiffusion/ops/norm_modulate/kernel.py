@@ -17,6 +17,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...quant.gemm.kernel import round_to_dtype
 from ...quant.row_quant.kernel import fp8_quantize_rows_tile
 from ...quant.row_quant.reference import RowQuantized
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
@@ -32,21 +33,30 @@ def _norm_modulate_kernel(
     b_ptr,
     y_ptr,
     ys_ptr,  # QUANT: the per-row fp32 scales of the e4m3 codes in y
+    r_ptr,  # RESIDUAL: the branch output added to x first
+    g_ptr,  # GATED: its gate
+    xo_ptr,  # RESIDUAL: x + r (* g), rounded to x's dtype, the stream's new value
     R,
     L,
     D,
     stride_xr,
     stride_yr,
+    stride_rr,
+    stride_or,
     stride_sb,  # scale: batch stride
     stride_sl,  # scale: token stride, 0 for [B, 1, dim]
     stride_hb,  # shift: batch stride
     stride_hl,  # shift: token stride, 0 for [B, 1, dim]
+    stride_gb,  # gate: batch stride
+    stride_gl,  # gate: token stride, 0 for [B, 1, dim]
     eps,
     HAS_MOD: tl.constexpr,
     HAS_W: tl.constexpr,
     HAS_B: tl.constexpr,
     QUANT: tl.constexpr,  # y holds e4m3 codes with one scale per row (quant/row_quant's rule)
-    EMULATE_FP8: tl.constexpr,  # the CPU interpreter: round onto the e4m3 grid before its (wrong) cast
+    RESIDUAL: tl.constexpr,  # normalise x + r (* g) and write it to xo (ops.gated_residual's rounding)
+    GATED: tl.constexpr,
+    EMULATE_FP8: tl.constexpr,  # the CPU interpreter, whose fp8 and bf16 casts round wrongly
     BLOCK_R: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
@@ -57,6 +67,17 @@ def _norm_modulate_kernel(
     mask = rmask[:, None] & cmask[None, :]
     rows64 = rows.to(tl.int64)  # B * L * dim can pass 2^31
     x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    if RESIDUAL:
+        r = tl.load(r_ptr + rows64[:, None] * stride_rr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+        if GATED:
+            g_off = (rows64 // L) * stride_gb + (rows64 % L) * stride_gl
+            r = r * tl.load(g_ptr + g_off[:, None] + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+        if EMULATE_FP8:  # the interpreter's bf16 cast truncates: round to nearest even on the bits
+            xo = round_to_dtype(x + r, xo_ptr.dtype.element_ty)
+        else:
+            xo = (x + r).to(xo_ptr.dtype.element_ty)  # rounded once
+        tl.store(xo_ptr + rows64[:, None] * stride_or + cols[None, :], xo, mask=mask)
+        x = xo.to(tl.float32)  # normalised as stored
     mean = tl.sum(x, axis=1) / D
     xc = tl.where(mask, x - mean[:, None], 0.0)  # padded lanes would add mean^2 each to the variance
     var = tl.sum(xc * xc, axis=1) / D
@@ -114,7 +135,9 @@ def norm_modulate_triton(
     _check_triton_inputs(x, scale, shift, weight, bias, out)
     x2 = _rows_of(x)
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
-    _norm_modulate_op(x2, scale, shift, weight, bias, as_rows(y, "out"), None, x.shape[1], float(eps))
+    _norm_modulate_op(
+        x2, scale, shift, weight, bias, as_rows(y, "out"), None, None, None, None, x.shape[1], float(eps)
+    )
     return y
 
 
@@ -141,10 +164,54 @@ def norm_modulate_fp8_triton(
         bias,
         codes.view(-1, x.shape[-1]),
         row_scale.view(-1),
+        None,
+        None,
+        None,
         x.shape[1],
         float(eps),
     )
     return RowQuantized(codes, row_scale, x.dtype)
+
+
+def residual_norm_modulate_triton(
+    x: Tensor,
+    residual: Tensor,
+    gate: Tensor | None = None,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    quantize: bool = False,
+) -> tuple[Tensor, Tensor | RowQuantized]:
+    """Triton version of ``residual_norm_modulate_reference``: x' = x + residual (* gate) written once and
+    normalised from registers, so x' is not read back. Returns (x', y or its RowQuantized form)."""
+    _check_triton_inputs(x, scale, shift, weight, bias, None)
+    if gate is not None and gate.shape[-1] > 1 and gate.stride(-1) != 1:
+        raise ValueError(f"gate must have a contiguous last dim (got strides {tuple(gate.stride())})")
+    x2, r2 = _rows_of(x), _rows_of(residual)
+    x_new = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if quantize:
+        y = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+        row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
+    else:
+        y, row_scale = torch.empty(x.shape, dtype=x.dtype, device=x.device), None
+    _norm_modulate_op(
+        x2,
+        scale,
+        shift,
+        weight,
+        bias,
+        y.view(-1, x.shape[-1]),
+        None if row_scale is None else row_scale.view(-1),
+        r2,
+        gate,
+        x_new.view(-1, x.shape[-1]),
+        x.shape[1],
+        float(eps),
+    )
+    return x_new, (RowQuantized(y, row_scale, x.dtype) if quantize else y)
 
 
 _norm_modulate_tuned = triton.autotune(
@@ -155,7 +222,15 @@ _norm_modulate_tuned = triton.autotune(
 )(_norm_modulate_kernel)  # restore_value: y may alias x, and tuning runs the kernel repeatedly
 
 
-@torch.library.custom_op("turbodiffusion::norm_modulate", mutates_args=("y", "y_scale"))
+def _token_strides(t: Tensor | None) -> list[int]:
+    """(batch, token) strides of a [B, 1|L, dim] operand; the token stride is 0 for [B, 1, dim], so every
+    token of a sample reads the same row."""
+    if t is None:
+        return [0, 0]
+    return [t.stride(0), t.stride(1) if t.shape[1] > 1 else 0]
+
+
+@torch.library.custom_op("turbodiffusion::norm_modulate", mutates_args=("y", "y_scale", "x_out"))
 def _norm_modulate_op(
     x: Tensor,
     scale: Tensor | None,
@@ -164,6 +239,9 @@ def _norm_modulate_op(
     bias: Tensor | None,
     y: Tensor,
     y_scale: Tensor | None,
+    residual: Tensor | None,
+    gate: Tensor | None,
+    x_out: Tensor | None,
     length: int,
     eps: float,
 ) -> None:
@@ -172,11 +250,6 @@ def _norm_modulate_op(
         return
     block_r, block_d, num_warps = row_launch_config(d)
     has_mod = scale is not None
-    # With [B, 1, dim] modulation the token stride is 0: every token of a sample reads the same row.
-    strides = [0, 0, 0, 0]
-    if has_mod:
-        strides = [scale.stride(0), scale.stride(1) if scale.shape[1] > 1 else 0]
-        strides += [shift.stride(0), shift.stride(1) if shift.shape[1] > 1 else 0]
     args = (
         x,
         scale if has_mod else x,
@@ -185,12 +258,19 @@ def _norm_modulate_op(
         bias if bias is not None else x,
         y,
         y_scale if y_scale is not None else y,
+        residual if residual is not None else x,
+        gate if gate is not None else x,
+        x_out if x_out is not None else x,
         r,
         length,
         d,
         x.stride(0),
         y.stride(0),
-        *strides,
+        residual.stride(0) if residual is not None else 0,
+        x_out.stride(0) if x_out is not None else 0,
+        *_token_strides(scale),
+        *_token_strides(shift),
+        *_token_strides(gate),
         eps,
     )
     flags = {
@@ -198,6 +278,8 @@ def _norm_modulate_op(
         "HAS_W": weight is not None,
         "HAS_B": bias is not None,
         "QUANT": y_scale is not None,
+        "RESIDUAL": residual is not None,
+        "GATED": gate is not None,
         "EMULATE_FP8": x.device.type == "cpu",
         "BLOCK_D": block_d,
     }

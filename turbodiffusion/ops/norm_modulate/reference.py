@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ...quant.row_quant import RowQuantized, quantize_rows_fp32
 from ..checks import check_float_dtype, check_out_like
+from ..gated_residual.reference import check_gated_residual_inputs
 
 
 def check_norm_modulate_inputs(
@@ -81,6 +82,39 @@ def norm_modulate_fp8_reference(
     y = _norm_modulate_fp32(x, scale, shift, weight, bias, eps)
     codes, row_scale = quantize_rows_fp32(y.reshape(-1, y.shape[-1]))
     return RowQuantized(codes.view(y.shape), row_scale.view(y.shape[:-1]), x.dtype)
+
+
+def check_residual_inputs(x: Tensor, residual: Tensor, gate: Tensor | None) -> None:
+    """The residual operands of ``residual_norm_modulate``; raises ValueError naming the tensor."""
+    if gate is not None:
+        check_gated_residual_inputs(x, residual, gate, None)
+    elif residual.shape != x.shape or residual.device != x.device:
+        raise ValueError(
+            f"residual must have x's shape {list(x.shape)} on {x.device} (got {list(residual.shape)} on "
+            f"{residual.device})"
+        )
+
+
+def residual_norm_modulate_reference(
+    x: Tensor,
+    residual: Tensor,
+    gate: Tensor | None = None,
+    scale: Tensor | None = None,
+    shift: Tensor | None = None,
+    *,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-6,
+    quantize: bool = False,
+) -> tuple[Tensor, Tensor | RowQuantized]:
+    """x' = x + residual (* gate), computed in fp32 and rounded once to x's dtype (ops.gated_residual's
+    rule, which a plain bf16 add also follows), then ``norm_modulate_reference`` of x' (or
+    ``norm_modulate_fp8_reference`` when ``quantize``). Returns (x', y)."""
+    check_residual_inputs(x, residual, gate)
+    branch = residual.float() if gate is None else residual.float() * gate.float()
+    x_new = (x.float() + branch).to(x.dtype)
+    norm = norm_modulate_fp8_reference if quantize else norm_modulate_reference
+    return x_new, norm(x_new, scale, shift, weight=weight, bias=bias, eps=eps)
 
 
 def _norm_modulate_fp32(

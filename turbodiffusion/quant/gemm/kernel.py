@@ -46,7 +46,7 @@ _AUTOTUNE_MIN_MACS = 1 << 32
 
 
 @triton.jit
-def _round_to_out(x, OUT_TY: tl.constexpr):
+def round_to_dtype(x, OUT_TY: tl.constexpr):
     """fp32 -> OUT_TY, round to nearest even, identically on GPUs and in the CPU interpreter.
 
     The interpreter's fp32 -> bf16 cast truncates, so bf16 is rounded here with integer arithmetic on the
@@ -131,11 +131,11 @@ def _scaled_mm_kernel(
         acc += p_prev.to(tl.float32) * s_prev[:, None]
 
     out_ty: tl.constexpr = c_ptr.dtype.element_ty
-    c = _round_to_out(acc, out_ty)
+    c = round_to_dtype(acc, out_ty)
     if HAS_BIAS:
-        bias = _round_to_out(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), out_ty)
+        bias = round_to_dtype(tl.load(bias_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32), out_ty)
         # torch's y + bias in a low-precision dtype: exact fp32 sum of the two, rounded once.
-        c = _round_to_out(c.to(tl.float32) + bias.to(tl.float32)[None, :], out_ty)
+        c = round_to_dtype(c.to(tl.float32) + bias.to(tl.float32)[None, :], out_ty)
     c_ptrs = c_ptr + offs_m.to(tl.int64)[:, None] * stride_cm + offs_n[None, :]
     tl.store(c_ptrs, c, mask=mask_m[:, None] & mask_n[None, :])
 
