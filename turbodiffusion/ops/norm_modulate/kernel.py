@@ -117,6 +117,47 @@ def _rows_of(x: Tensor) -> Tensor:
     return x2.contiguous() if x2.shape[-1] > 1 and x2.stride(-1) != 1 else x2
 
 
+def _launch(
+    x: Tensor,
+    scale: Tensor | None,
+    shift: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+    *,
+    quantize: bool,
+    residual: Tensor | None = None,
+    gate: Tensor | None = None,
+    out: Tensor | None = None,
+) -> tuple[Tensor | None, Tensor | RowQuantized]:
+    """Allocate the outputs and run the kernel: (x' when ``residual`` is given else None, y in x's dtype
+    (into ``out`` when given) or RowQuantized when ``quantize``)."""
+    _check_triton_inputs(x, scale, shift, weight, bias, out)
+    dim = x.shape[-1]
+    x_new = None if residual is None else torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if quantize:
+        y = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+        row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
+    else:
+        y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
+        row_scale = None
+    _norm_modulate_op(
+        _rows_of(x),
+        scale,
+        shift,
+        weight,
+        bias,
+        as_rows(y, "out") if out is not None else y.view(-1, dim),
+        None if row_scale is None else row_scale.view(-1),
+        None if residual is None else _rows_of(residual),
+        gate,
+        None if x_new is None else x_new.view(-1, dim),
+        x.shape[1],
+        float(eps),
+    )
+    return x_new, (RowQuantized(y, row_scale, x.dtype) if quantize else y)
+
+
 def norm_modulate_triton(
     x: Tensor,
     scale: Tensor | None = None,
@@ -132,13 +173,7 @@ def norm_modulate_triton(
     x: [B, L, dim]; scale/shift [B, 1|L, dim] with a contiguous last dim (batch and token strides are
     passed to the kernel, so broadcast views need no copy). On CPU only under TRITON_INTERPRET=1.
     """
-    _check_triton_inputs(x, scale, shift, weight, bias, out)
-    x2 = _rows_of(x)
-    y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
-    _norm_modulate_op(
-        x2, scale, shift, weight, bias, as_rows(y, "out"), None, None, None, None, x.shape[1], float(eps)
-    )
-    return y
+    return _launch(x, scale, shift, weight, bias, eps, quantize=False, out=out)[1]
 
 
 def norm_modulate_fp8_triton(
@@ -152,25 +187,7 @@ def norm_modulate_fp8_triton(
 ) -> RowQuantized:
     """Triton version of ``norm_modulate_fp8_reference``: the norm's fp32 rows quantised in registers, so
     only 1 byte per element (and a scale per row) is written instead of the 2 a bf16 output takes."""
-    _check_triton_inputs(x, scale, shift, weight, bias, None)
-    x2 = _rows_of(x)
-    codes = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
-    row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
-    _norm_modulate_op(
-        x2,
-        scale,
-        shift,
-        weight,
-        bias,
-        codes.view(-1, x.shape[-1]),
-        row_scale.view(-1),
-        None,
-        None,
-        None,
-        x.shape[1],
-        float(eps),
-    )
-    return RowQuantized(codes, row_scale, x.dtype)
+    return _launch(x, scale, shift, weight, bias, eps, quantize=True)[1]
 
 
 def residual_norm_modulate_triton(
@@ -187,31 +204,9 @@ def residual_norm_modulate_triton(
 ) -> tuple[Tensor, Tensor | RowQuantized]:
     """Triton version of ``residual_norm_modulate_reference``: x' = x + residual (* gate) written once and
     normalised from registers, so x' is not read back. Returns (x', y or its RowQuantized form)."""
-    _check_triton_inputs(x, scale, shift, weight, bias, None)
     if gate is not None and gate.shape[-1] > 1 and gate.stride(-1) != 1:
         raise ValueError(f"gate must have a contiguous last dim (got strides {tuple(gate.stride())})")
-    x2, r2 = _rows_of(x), _rows_of(residual)
-    x_new = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    if quantize:
-        y = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
-        row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
-    else:
-        y, row_scale = torch.empty(x.shape, dtype=x.dtype, device=x.device), None
-    _norm_modulate_op(
-        x2,
-        scale,
-        shift,
-        weight,
-        bias,
-        y.view(-1, x.shape[-1]),
-        None if row_scale is None else row_scale.view(-1),
-        r2,
-        gate,
-        x_new.view(-1, x.shape[-1]),
-        x.shape[1],
-        float(eps),
-    )
-    return x_new, (RowQuantized(y, row_scale, x.dtype) if quantize else y)
+    return _launch(x, scale, shift, weight, bias, eps, quantize=quantize, residual=residual, gate=gate)
 
 
 _norm_modulate_tuned = triton.autotune(
