@@ -181,3 +181,14 @@ def test_residual_norm_modulate_rejects_a_mismatched_residual():
         residual_norm_modulate(x, x[:, :4], None, scale, shift)
     with pytest.raises(ValueError, match="gate must be"):
         residual_norm_modulate(x, x, x[:, :, :3], scale, shift)
+
+
+def test_residual_norm_modulate_in_fp32_streams(device):
+    """An fp32 stream (fp32 models run the fused path too): x' is the exact fp32 sum, y the norm of it."""
+    from turbodiffusion.ops.norm_modulate import residual_norm_modulate
+
+    x, scale, shift = _inputs(2, 9, 96, 9, torch.float32, device, seed=3)
+    residual = torch.randn(2, 9, 96, generator=torch.Generator().manual_seed(4)).to(device)
+    x_new, y = residual_norm_modulate(x, residual, None, scale, shift, impl="triton")
+    assert x_new.dtype == torch.float32 and torch.equal(x_new, x + residual)
+    assert torch.equal(y, norm_modulate(x_new, scale, shift, impl="triton"))
