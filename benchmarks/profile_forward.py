@@ -39,8 +39,12 @@ CATEGORIES = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "othe
 # First match wins: our Triton kernels are named after their op; library kernels after their family.
 _RULES = [
     ("quant", r"quant"),
-    # SLA's block selection (pooling, top-k, sorting the lut) counts as attention: it is the sparse kind's cost.
-    ("attention", r"sla|sage|attn|attention|flash|fmha|softmax|pool_blocks|topk|sort"),
+    # SLA's block selection (pooling, top-k, sorting the lut), its linear branch and the one pass over K and V
+    # (kv_summary) count as attention: they are the sparse kind's cost.
+    (
+        "attention",
+        r"sla|sage|attn|attention|flash|fmha|softmax|pool_blocks|topk|sort|kv_summary|linear_branch",
+    ),
     (
         "gemm",
         r"gemm|scaled_mm|_int_mm|aten::(mm|addmm|bmm|linear)$|cutlass|xmma|nvjet|cublas|matmul|sm90_|wgmma",
