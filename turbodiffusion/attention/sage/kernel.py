@@ -8,9 +8,9 @@ Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key t
 (all of them ascending, or its query block's lut row), computes S = int32 dot * (q_scale * k_scale) with
 1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2 (the row maximum taken on the
 unscaled dot, the scale and the exponent offset applied in one fused multiply-add), rounds
-P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to the fp32 buffer). For SageSLA,
-Out already holds proj_l(linear branch) in the output dtype (``linear_branch_triton``, as the SLA kernel
-parks it) and the epilogue adds it.
+P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to
+the fp32 buffer). For SageSLA, Out already holds proj_l(linear branch) in the output dtype
+(``linear_branch_triton``, as the SLA kernel parks it) and the epilogue adds it.
 
 FLOPs: dense-equivalent 4 * B * H * L^2 * D (half int8, half fp8); sparse executes topk * BLKK keys per row.
 Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantisers' read of q, k, v).

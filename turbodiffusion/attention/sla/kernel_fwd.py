@@ -203,8 +203,8 @@ def _kv_summary_finalize_kernel(
 
 @dataclass(frozen=True)
 class KVSummary:
-    """What one pass over K and V gives the attention kernels (``summarize_kv``): fp32 over all L tokens,
-    None where it was not asked for.
+    """What one pass over K and V gives the attention kernels (``summarize_kv``), over all L tokens; None
+    where it was not asked for.
 
     kv [B, H, D, D] = phi(k)^T v / L (in k's dtype, as the kernels read it) and ksum [B, H, D] =
     sum_t phi(k_t) / L: the linear branch's state.
@@ -259,8 +259,13 @@ def summarize_kv(
     splits = max(1, min(triton.cdiv(seq, block_l), triton.cdiv(target, b * h)))
     rows = triton.cdiv(triton.cdiv(seq, splits), block_l) * block_l
     splits = triton.cdiv(seq, rows)
-    f32 = dict(device=k.device, dtype=torch.float32)
-    parts = [torch.empty((b * h, splits, *shape), **f32) for shape in ((d, d), (d,), (d,), (d,))]
+
+    def buffer(wanted: bool, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        # A mode's unused pointers get an empty tensor: the kernel never touches them.
+        return torch.empty(shape if wanted else (0,), device=k.device, dtype=dtype)
+
+    parts = [buffer(state, b * h, splits, d, d), buffer(state, b * h, splits, d)]
+    parts += [buffer(stats, b * h, splits, d), buffer(stats, b * h, splits, d)]
     _kv_summary_kernel[(splits, b * h)](
         k, v, *parts,
         k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
@@ -270,8 +275,8 @@ def summarize_kv(
     )  # fmt: skip
     # One small kernel sums the splits (a fixed order: the result does not vary between runs) and writes
     # every output, where torch would take a reduction and a division per output.
-    kv = torch.empty((b, h, d, d), device=k.device, dtype=k.dtype)
-    ksum, k_mean, v_amax = (torch.empty((b, h, d), **f32) for _ in range(3))
+    kv, ksum = buffer(state, b, h, d, d, dtype=k.dtype), buffer(state, b, h, d)
+    k_mean, v_amax = buffer(stats, b, h, d), buffer(stats, b, h, d)
     _kv_summary_finalize_kernel[(b * h,)](
         *parts, kv, ksum, k_mean, v_amax, splits, seq,
         D=d, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype), num_warps=8 if d > 64 else 4,
@@ -282,13 +287,6 @@ def summarize_kv(
         k_mean=k_mean if stats else None,
         v_amax=v_amax if stats else None,
     )
-
-
-def kv_state_triton(k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Linear-branch state of all L tokens: (KV [B, H, D, D] in k's dtype, ksum [B, H, D] fp32), divided
-    by L (``summarize_kv`` with the state only)."""
-    summary = summarize_kv(k, v)
-    return summary.kv, summary.ksum
 
 
 # ------------------------------------------------------------------------------------ shared epilogue
@@ -389,7 +387,7 @@ def linear_branch_triton(
     """Write proj_l(phi(q) KV / (eps + phi(q) . ksum)) into ``out``, rounded to out's dtype.
 
     q, out: [B, L, H, D] (contiguous last dim); kv [B, H, D, D] in q's dtype and ksum fp32 [B, H, D]
-    from ``kv_state_triton`` (divided by L), ``eps`` divided by L likewise; wt [D, D] = proj_l.weight^T
+    from ``summarize_kv`` (divided by L), ``eps`` divided by L likewise; wt [D, D] = proj_l.weight^T
     in q's dtype; bias fp32 [D]. Returns ``out``.
     """
     b, seq, h, d = q.shape

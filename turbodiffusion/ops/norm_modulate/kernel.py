@@ -102,11 +102,11 @@ def _norm_modulate_kernel(
         tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
-def _check_triton_inputs(x, scale, shift, weight, bias, out) -> None:
+def _check_triton_inputs(x, scale, shift, weight, bias, out, gate=None) -> None:
     check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
     if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
-    for name, t in (("scale", scale), ("shift", shift)):
+    for name, t in (("scale", scale), ("shift", shift), ("gate", gate)):
         if t is not None and t.shape[-1] > 1 and t.stride(-1) != 1:
             raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
 
@@ -132,7 +132,7 @@ def _launch(
 ) -> tuple[Tensor | None, Tensor | RowQuantized]:
     """Allocate the outputs and run the kernel: (x' when ``residual`` is given else None, y in x's dtype
     (into ``out`` when given) or RowQuantized when ``quantize``)."""
-    _check_triton_inputs(x, scale, shift, weight, bias, out)
+    _check_triton_inputs(x, scale, shift, weight, bias, out, gate)
     dim = x.shape[-1]
     x_new = None if residual is None else torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if quantize:
@@ -204,8 +204,6 @@ def residual_norm_modulate_triton(
 ) -> tuple[Tensor, Tensor | RowQuantized]:
     """Triton version of ``residual_norm_modulate_reference``: x' = x + residual (* gate) written once and
     normalised from registers, so x' is not read back. Returns (x', y or its RowQuantized form)."""
-    if gate is not None and gate.shape[-1] > 1 and gate.stride(-1) != 1:
-        raise ValueError(f"gate must have a contiguous last dim (got strides {tuple(gate.stride())})")
     return _launch(x, scale, shift, weight, bias, eps, quantize=quantize, residual=residual, gate=gate)
 
 
