@@ -25,8 +25,9 @@ weight values):
                needs SpargeAttn, which its sdist lacks).
     peer       the same model with the official 1.0.0 kernels swapped in (benchmarks/peer_official.py);
                only with --peer. A peer that cannot load gives a row that says why.
-A Turbo row's diffusion_s is the whole rCM sampler loop timed ("loop": 4 forwards + sampler arithmetic)
-when --loops asks for it, else 4 x the per-forward median ("4 x fwd", extrapolated). i2v presets (Wan2.2
+A Turbo row's diffusion_s is the whole rCM sampler loop timed ("loop": 4 forwards + sampler arithmetic;
+the median of --loop-reps loops after an untimed one, whose time is first_loop_s) when --loops asks for
+it, else 4 x the per-forward median ("4 x fwd", extrapolated). i2v presets (Wan2.2
 A14B) run one expert: both experts have the same shape, so the time per forward is the same; the second
 expert's weights are reported, not allocated (peak_2x_gib adds them to the measured peak).
 
@@ -71,6 +72,7 @@ from e2e_stages import (
     decode_stage,
     dit_shape,
     encode_stage,
+    first_call,
     param_gib,
     peak_gib,
     reset_memory,
@@ -197,7 +199,7 @@ def time_row(
             prev, out = same_as
             timing = {k: prev[k] for k in ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps")}
         p50 = timing["fwd_ms"]
-        latent, syncs = None, None
+        latent, syncs, first_loop_s = None, None, None
         if plan.cfg:
             diffusion_s, how = BASELINE_STEPS * 2 * p50 / 1e3, f"{BASELINE_STEPS * 2} x fwd"
         elif measure_loop:
@@ -211,6 +213,9 @@ def time_row(
                     rcm_sample(velocity, x.shape, generator=gen, steps=TURBO_STEPS, sigma_max=sigma_max)
                 )
 
+            # One untimed loop first, as the forward has its warm-up: the sampler's first float64 kernels and
+            # CUDA generator draws load lazily (~15 ms once per process at 1.3B-480p).
+            first_loop_s, _ = first_call(sample, device)
             counter = count_host_syncs(device)
             loops = time_calls(sample, args.loop_reps, device, guard=counter)
             diffusion_s, how, syncs = statistics.median(loops) / 1e3, "loop", counter.count
@@ -223,7 +228,8 @@ def time_row(
         "row": plan.name, "attention": plan.attention, "gemm": plan.quant or "bf16",
         "norms": "peer" if plan.peer else ("fused" if plan.fused else "eager"), "graph": plan.graph,
         "forwards": BASELINE_STEPS * 2 if plan.cfg else TURBO_STEPS, "how": how, "extrap": how != "loop",
-        **timing, "diffusion_s": diffusion_s, "peak_gib": peak_gib(device), "host_syncs": syncs,
+        **timing, "diffusion_s": diffusion_s, "first_loop_s": first_loop_s, "peak_gib": peak_gib(device),
+        "host_syncs": syncs,
     }  # fmt: skip
     return row, out, latent
 
@@ -257,7 +263,8 @@ def run_group(
     """
     reset_memory(device)
     head = plans[0]
-    sla_blocks = (128, 64) if head.attention == "sla" else (None, None)  # the official SLA path's blocks
+    # The official SLA path's blocks; SageSLA's are --sagesla-blocks or the device's official ones.
+    sla_blocks = (128, 64) if head.attention == "sla" else args.sagesla_blocks or (None, None)
     attention = AttentionConfig(
         backend=head.attention, sla_topk=args.sla_topk, block_q=sla_blocks[0], block_k=sla_blocks[1]
     )
@@ -354,9 +361,11 @@ def make_plans(device: torch.device, peer: bool) -> list[RowPlan]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def roofline_columns(row: dict, cfg: WanDiTConfig, tokens: int, topk: float, ceilings: dict, device) -> dict:
-    attn = row["attention"]
-    blocks = default_blocks(device) if attn == "sagesla" else (128, 64)
+def roofline_columns(
+    row: dict, cfg: WanDiTConfig, tokens: int, args: argparse.Namespace, ceilings: dict, device
+) -> dict:
+    attn, topk = row["attention"], args.sla_topk
+    blocks = (args.sagesla_blocks or default_blocks(device)) if attn == "sagesla" else (128, 64)
     cost = dit_forward_cost(
         dim=cfg.dim, ffn_dim=cfg.ffn_dim, num_heads=cfg.num_heads, num_layers=cfg.num_layers, tokens=tokens,
         text_len=cfg.text_len, text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
@@ -372,10 +381,27 @@ def roofline_columns(row: dict, cfg: WanDiTConfig, tokens: int, topk: float, cei
     }  # fmt: skip
 
 
+def parse_blocks(text: str) -> tuple[int, int]:
+    """'BQ,BK' -> (BQ, BK), each 16, 32, 64 or 128."""
+    try:
+        blocks = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        blocks = ()
+    if len(blocks) != 2 or any(b not in (16, 32, 64, 128) for b in blocks):
+        raise argparse.ArgumentTypeError(
+            f"expected BQ,BK with each 16, 32, 64 or 128 (got {text!r}), e.g. 128,64"
+        )
+    return blocks
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_video_arguments(parser)
     parser.add_argument("--sla-topk", type=float, default=0.1)
+    parser.add_argument(
+        "--sagesla-blocks", type=parse_blocks, default=None, metavar="BQ,BK",
+        help="SageSLA's (query, key) block sizes, e.g. 128,64 (default: the device's official ones)",
+    )  # fmt: skip
     parser.add_argument(
         "--reps", type=int, default=5, help="timed forwards per Turbo row (after one warm-up)"
     )
@@ -510,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
             known = {**outs, **group_outs}
             row["rel_l2"] = rel_l2(group_outs[plan.name], known[plan.vs]) if plan.vs in known else None
             row["weights_gib"] = weights
-            row.update(roofline_columns(row, cfg, tokens, args.sla_topk, ceilings, device))
+            row.update(roofline_columns(row, cfg, tokens, args, ceilings, device))
             rows.append(row)
             print(
                 f"{row['row']}: fwd {row['fwd_ms']:.1f} ms, diffusion {row['diffusion_s']:.3f} s ({row['how']}), "

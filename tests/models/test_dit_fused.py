@@ -177,3 +177,72 @@ def test_fp8_row_model_fuses_its_activation_quantisers(monkeypatch):
         bf16.enable_fused_ops(False)
         plain_bf16 = bf16(x, t, context)
     assert rel_l2(fused_bf16, truth) <= 1.1 * rel_l2(plain_bf16, truth)
+
+
+def test_fused_blocks_hand_the_ffn_update_to_the_next_norm(monkeypatch):
+    """With fused ops on, each block's FFN residual is applied inside the next block's norm1 kernel
+    (residual_norm_modulate) and only the last block's by ops.gated_residual, before the head. A deferred
+    update, resolved, is exactly the block's own output, and a plain block accepts one too."""
+    from turbodiffusion.models.wan import dit as dit_module
+
+    x, t, context = _inputs(7800, 1, 2, 4, 4, 3)
+    model = _model(7800, torch.bfloat16)
+    model.enable_fused_ops()
+    captured = []
+    hook = model.blocks[1].register_forward_pre_hook(lambda _module, args: captured.append(args))
+    residual_calls, gated_calls = [], []
+    real_residual, real_gated = dit_module.residual_norm_modulate, dit_module.gated_residual
+    monkeypatch.setattr(
+        dit_module,
+        "residual_norm_modulate",
+        lambda *a, **k: residual_calls.append(1) or real_residual(*a, **k),
+    )
+    monkeypatch.setattr(
+        dit_module, "gated_residual", lambda *a, **k: gated_calls.append(1) or real_gated(*a, **k)
+    )
+    with torch.no_grad():
+        model(x, t, context)
+    hook.remove()
+    assert len(gated_calls) == 1
+    assert len(residual_calls) == 3 * TINY.num_layers - 1
+    pending, e0, ctx, cos, sin = captured[0]
+    assert isinstance(pending, dit_module.PendingResidual)
+    block = model.blocks[1]
+    with torch.no_grad():
+        deferred = block(pending, e0, ctx, cos, sin, defer_ffn=True)
+        applied = block(pending, e0, ctx, cos, sin)
+        assert isinstance(deferred, dit_module.PendingResidual)
+        assert torch.equal(deferred.resolve(), applied)
+        model.enable_fused_ops(False)
+        plain_from_pending = block(pending, e0, ctx, cos, sin)
+        plain = block(pending.resolve(), e0, ctx, cos, sin)
+    assert torch.equal(plain_from_pending, plain)
+
+
+def test_fp8_row_model_quantises_the_context_once(monkeypatch):
+    """With Fp8RowLinear cross-attention k and v, the embedded context is quantised once a forward and every
+    block reads those codes: the output is bit for bit the one where each layer quantises it itself."""
+    from turbodiffusion.models.wan import dit as dit_module
+    from turbodiffusion.quant import Fp8RowConfig, quantize_
+
+    cfg = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=3, text_dim=16, text_len=4)
+    with torch.device("meta"):
+        model = WanDiT(cfg)
+    model.load_state_dict(random_state_dict(model, torch.Generator().manual_seed(7900)), assign=True)
+    model = quantize_(model.eval(), Fp8RowConfig())
+    x, t, context = torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 3, 16)
+    seen = []
+    for block in model.blocks:
+        block.cross_attn.register_forward_pre_hook(lambda _m, args: seen.append(type(args[1])))
+    calls = []
+    real = dit_module.quantize_rows
+    monkeypatch.setattr(
+        dit_module, "quantize_rows", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k)
+    )
+    with torch.no_grad():
+        shared = model(x, t, context)
+        assert calls == [(cfg.text_len, cfg.dim)]
+        assert seen == [dit_module.RowQuantized] * cfg.num_layers
+        monkeypatch.setattr(WanDiT, "_shared_context", lambda _self, ctx: ctx)
+        per_layer = model(x, t, context)
+    assert torch.equal(shared, per_layer)

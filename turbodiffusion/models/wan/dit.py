@@ -30,6 +30,7 @@ Design choices, each deliberate:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -262,14 +263,33 @@ class WanCrossAttention(nn.Module):
         # Always dense: only self-attention is sparsified, and the 512 text rows are cheap.
         self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
 
-    def forward(self, x: Tensor | RowQuantized, context: Tensor) -> Tensor:
+    def forward(self, x: Tensor | RowQuantized, context: Tensor | RowQuantized) -> Tensor:
         """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); context: [B, Lt, dim]
-        (already text-embedded). Returns [B, L, dim]."""
+        (already text-embedded; RowQuantized when k and v are Fp8RowLinear). Returns [B, L, dim]."""
         heads = (self.num_heads, self.head_dim)
         q = self.norm_q(self.q(x)).unflatten(-1, heads)
         k = self.norm_k(self.k(context)).unflatten(-1, heads)
         v = self.v(context).unflatten(-1, heads)
         return self.o(self.attn_op(q, k, v).flatten(2))
+
+
+@dataclass(frozen=True)
+class PendingResidual:
+    """A block's last residual update, x + y * gate, left for the next block's norm1 to apply.
+
+    Fused path only (``WanBlock.forward(..., defer_ffn=True)``): the next block's LayerNorm kernel adds it
+    while normalising (``ops.residual_norm_modulate``), which saves one pass over the stream and one launch a
+    block. x: [B, L, dim] stream before the update; y: [B, L, dim] the FFN's output, x's dtype; gate:
+    [B, 1, dim] float32.
+    """
+
+    x: Tensor
+    y: Tensor
+    gate: Tensor
+
+    def resolve(self) -> Tensor:
+        """The updated stream [B, L, dim] in x's dtype (``ops.gated_residual``, one rounding)."""
+        return gated_residual(self.x, self.y, self.gate)
 
 
 class WanBlock(nn.Module):
@@ -290,9 +310,21 @@ class WanBlock(nn.Module):
         )
         self.fused_ops = False  # set by WanDiT.enable_fused_ops: norm1/norm2 + modulation and gates fused
 
-    def forward(self, x: Tensor, e0: Tensor, context: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        """x: [B, L, dim] residual stream (weights' dtype); e0: [B, 6, dim] float32 time projection;
-        context: [B, Lt, dim]; cos, sin: [L, D/2] float32. Returns x's new value, same shape and dtype.
+    def forward(
+        self,
+        x: Tensor | PendingResidual,
+        e0: Tensor,
+        context: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        *,
+        defer_ffn: bool = False,
+    ) -> Tensor | PendingResidual:
+        """x: [B, L, dim] residual stream (weights' dtype), or the previous block's PendingResidual; e0:
+        [B, 6, dim] float32 time projection; context: [B, Lt, dim] (RowQuantized when the cross-attention's
+        k and v are Fp8RowLinear); cos, sin: [L, D/2] float32. Returns x's new value, same shape and dtype;
+        with ``defer_ffn`` on the fused path, the FFN's update unapplied (a PendingResidual for the next
+        block, or for the caller to ``resolve``).
         """
         m = self.modulation.to(e0.dtype) + e0  # [B, 6, dim], float32
         shift_sa, scale_sa, gate_sa, shift_ffn, scale_ffn, gate_ffn = m.chunk(6, dim=1)
@@ -300,11 +332,20 @@ class WanBlock(nn.Module):
             # Same steps as below, each a single kernel computing in fp32 and rounding once to x's dtype
             # (the plain path rounds LN(x) before modulating and y * gate before the add). Where every
             # reader of a norm's output is an Fp8RowLinear, the norm kernel writes it quantised instead.
-            # The self- and cross-attention residual updates each run in the following norm's kernel
-            # (ops.residual_norm_modulate): the new stream is written once and normalised from registers.
+            # Every residual update runs in the following norm's kernel (ops.residual_norm_modulate): the
+            # new stream is written once and normalised from registers; the FFN's, with defer_ffn, in the
+            # next block's norm1.
             attn, cross, n3 = self.self_attn, self.cross_attn, self.norm3
-            norm = norm_modulate_fp8 if _reads_fp8_rows(attn.q, attn.k, attn.v) else norm_modulate
-            y = attn(norm(x, scale_sa, shift_sa, eps=self.norm1.eps), cos, sin)
+            quantize = _reads_fp8_rows(attn.q, attn.k, attn.v)
+            if isinstance(x, PendingResidual):
+                x, h = residual_norm_modulate(
+                    x.x, x.y, x.gate, scale_sa, shift_sa, eps=self.norm1.eps, quantize=quantize
+                )
+            else:
+                h = (norm_modulate_fp8 if quantize else norm_modulate)(
+                    x, scale_sa, shift_sa, eps=self.norm1.eps
+                )
+            y = attn(h, cos, sin)
             x, h = residual_norm_modulate(
                 x, y, gate_sa, weight=n3.weight, bias=n3.bias, eps=n3.eps, quantize=_reads_fp8_rows(cross.q)
             )
@@ -312,7 +353,10 @@ class WanBlock(nn.Module):
                 x, cross(h, context), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
                 quantize=_reads_fp8_rows(self.ffn[0]),
             )  # fmt: skip
-            return gated_residual(x, self._fused_ffn(h), gate_ffn)
+            pending = PendingResidual(x, self._fused_ffn(h), gate_ffn)
+            return pending if defer_ffn else pending.resolve()
+        if isinstance(x, PendingResidual):
+            x = x.resolve()
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
         x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
@@ -496,7 +540,7 @@ class WanDiT(nn.Module):
         context = context.to(dtype)
         if context.shape[1] < c.text_len:
             context = F.pad(context, (0, 0, 0, c.text_len - context.shape[1]))
-        context = self.text_embedding(context)
+        context = self._shared_context(self.text_embedding(context))
 
         # 4. Blocks, with one RoPE table for all of them.
         angles = rope_angles(grid, c.head_dim, device=x.device)
@@ -504,7 +548,10 @@ class WanDiT(nn.Module):
             angles = angles[shard]  # RoPE positions stay global: the shard's own rows of the full table
         cos, sin = angles.cos().to(compute), angles.sin().to(compute)
         for block in self.blocks:
-            tokens = block(tokens, e0, context, cos, sin)
+            # Fused blocks hand their FFN update to the next block's norm1 kernel (PendingResidual).
+            tokens = block(tokens, e0, context, cos, sin, defer_ffn=block.fused_ops)
+        if isinstance(tokens, PendingResidual):
+            tokens = tokens.resolve()
 
         # 5-6. Head in float32, then unpatchify (channel-minor). The head is per token, so under sequence
         # parallelism it runs on the shard and its (narrower than dim) output is what gets all-gathered.
@@ -512,6 +559,18 @@ class WanDiT(nn.Module):
         if group is not None:
             out = _GatherTokens.apply(out, group)
         return unpatchify(out, grid, c.patch_size, c.out_dim)
+
+    def _shared_context(self, context: Tensor) -> Tensor | RowQuantized:
+        """The embedded context [B, Lt, dim] as the blocks' cross-attentions read it.
+
+        Every block's k and v take this same tensor: where all of them are Fp8RowLinear (one impl), it is
+        quantised once here, to the codes each layer would make itself, instead of twice in every block.
+        """
+        cross_kv = [m for block in self.blocks for m in (block.cross_attn.k, block.cross_attn.v)]
+        if not (_reads_fp8_rows(*cross_kv) and len({m.impl for m in cross_kv}) == 1):
+            return context
+        codes, scale = quantize_rows(context.reshape(-1, context.shape[-1]), impl=cross_kv[0].impl)
+        return RowQuantized(codes.view(context.shape), scale.view(context.shape[:-1]), context.dtype)
 
     def _token_shard(self, num_tokens: int) -> slice:
         """This rank's contiguous slice of the L tokens under sequence parallelism (L % P checked before)."""
