@@ -24,6 +24,7 @@ import triton.language as tl
 from torch import Tensor
 
 LOG2E = 1.4426950408889634
+_LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
 KERNEL_HEAD_DIMS = (64, 128)
 KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -155,8 +156,11 @@ def _kv_summary_kernel(
             kcol += tl.sum(k, 0)
             vmax = tl.maximum(vmax, tl.max(tl.abs(v.to(tl.float32)), 0))
         if STATE:
-            e = tl.exp(k - tl.max(k, 1)[:, None])
-            phi = e / tl.sum(e, 1)[:, None]
+            # exp2 of the log2(e)-scaled argument is one MUFU.EX2 (tl.exp adds a range check per element),
+            # and one reciprocal a row replaces a division per element: the same values on an H200, 7-10%
+            # faster (benchmarks/runs/h200-2026-12-03).
+            e = tl.exp2((k - tl.max(k, 1)[:, None]) * _LOG2E)
+            phi = e * (1.0 / tl.sum(e, 1))[:, None]
             phi = tl.where(ok[:, None], phi, 0.0)  # padded rows would add a uniform 1/D each
             ksum += tl.sum(phi, 0)
             kv = mma(tl.trans(cast(phi, v.dtype, PRECISION)), v, kv, PRECISION)
