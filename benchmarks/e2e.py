@@ -67,6 +67,7 @@ from common import (
 from e2e_stages import (
     QUANT_MODES,
     build_dit,
+    capture_graph,
     count_host_syncs,
     cpu_ceilings,
     decode_stage,
@@ -135,32 +136,6 @@ class Inputs:
 
 # ---------------------------------------------------------------------------------------------------------
 # DiT rows
-
-
-def capture_graph(model: WanDiT, inputs: Inputs) -> Callable[[Tensor, Tensor], Tensor]:
-    """Capture one forward on static inputs; the returned velocity copies x and t in and replays.
-
-    The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
-    converts it to float64 at once).
-    """
-    static_x, static_t = inputs.x.clone(), inputs.t.clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad():
-        # One allocator warm-up outside the capture (the rows before this one already autotuned the kernels).
-        model(static_x, static_t, inputs.context, inputs.y)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad():
-        static_out = model(static_x, static_t, inputs.context, inputs.y)
-
-    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
-        static_x.copy_(x_in)
-        static_t.copy_(t_in)
-        graph.replay()
-        return static_out
-
-    return velocity
 
 
 def eager_velocity(model: WanDiT, inputs: Inputs) -> Callable[[Tensor, Tensor], Tensor]:
@@ -292,7 +267,7 @@ def run_group(
         graph_ok = False
         if plan.graph:
             try:
-                velocity = capture_graph(model, inputs)
+                velocity = capture_graph(model, inputs.x, inputs.t, inputs.context, inputs.y)
                 graph_ok = True
             except RuntimeError as err:  # reported in the row, never hidden: the row then runs eagerly
                 note = f"CUDA graph capture failed, row ran eagerly: {str(err).splitlines()[0][:300]}"

@@ -67,6 +67,35 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def capture_graph(
+    model: WanDiT, x: Tensor, t: Tensor, context: Tensor, y: Tensor | None
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """Capture one forward on static copies of x and t (context and y fixed); the returned velocity copies
+    its x and t in and replays (CUDA only).
+
+    The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
+    converts it to float64 at once).
+    """
+    static_x, static_t = x.clone(), t.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), torch.no_grad():
+        # One allocator warm-up outside the capture (earlier calls already autotuned the kernels).
+        model(static_x, static_t, context, y)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), torch.no_grad():
+        static_out = model(static_x, static_t, context, y)
+
+    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
+        static_x.copy_(x_in)
+        static_t.copy_(t_in)
+        graph.replay()
+        return static_out
+
+    return velocity
+
+
 def time_calls(
     fn: Callable[[], object],
     reps: int,

@@ -11,7 +11,10 @@ linears) and the fused norm ops. Each variant's DiT
 ``--profile-reps`` forwards run under torch.profiler and every GPU kernel's time is summed per forward and
 put in one category (``categorize``: gemm, attention, quant, norm, elementwise, copy, other). The table
 gives ms per forward per category; the JSON adds the top kernels by time. This says which stage to work on
-next: it is a diagnosis, not a speed claim (the profiler adds a little time per launch).
+next: it is a diagnosis, not a speed claim (the profiler adds a little time per launch). On a GPU each row
+also has its timeline (benchmarks/timeline.py): busy and idle GPU time per forward, and after which kernels
+the GPU waited; ``--graph`` profiles CUDA-graph replays, as the Turbo rows run, where idle time between
+kernels is what a forward takes beyond its kernels.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from common import (
     print_table,
     write_json,
 )
-from e2e_stages import QUANT_MODES, QUICK_SIZE, build_dit, dit_shape, reset_memory, time_forward
+from e2e_stages import (
+    QUANT_MODES,
+    QUICK_SIZE,
+    build_dit,
+    capture_graph,
+    dit_shape,
+    reset_memory,
+    time_forward,
+)
+from timeline import gap_summary, gpu_kernel_spans
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
@@ -106,6 +118,14 @@ def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device
     def forward() -> torch.Tensor:
         return model(*inputs)
 
+    if args.graph:
+        with torch.no_grad():
+            forward()  # kernels autotune outside the capture
+        velocity = capture_graph(model, *inputs)
+
+        def forward() -> torch.Tensor:
+            return velocity(inputs[0], inputs[1])
+
     with torch.no_grad():
         timing, _ = time_forward(forward, args.reps, device)
         activities = [torch.profiler.ProfilerActivity.CPU]
@@ -116,13 +136,17 @@ def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device
                 forward()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-    kernels = kernel_times(prof, args.profile_reps, cuda=device.type == "cuda")
+    cuda = device.type == "cuda"
+    kernels = kernel_times(prof, args.profile_reps, cuda=cuda)
+    # Busy and idle GPU time (GPU only: CPU op times nest and say nothing of launches).
+    timeline = gap_summary(gpu_kernel_spans(prof.events()), args.profile_reps, categorize) if cuda else None
     by_category = dict.fromkeys(CATEGORIES, 0.0)
     for name, ms in kernels.items():
         by_category[categorize(name)] += ms
     top = sorted(kernels.items(), key=lambda kv: -kv[1])[: args.top]
     return {
-        "variant": variant, **timing, "kernel_ms": sum(kernels.values()), **by_category,
+        "variant": variant, "graph": args.graph, **timing, "kernel_ms": sum(kernels.values()), **by_category,
+        "timeline": timeline,
         "top_kernels": [{"kernel": k[:160], "ms": ms, "category": categorize(k)} for k, ms in top],
     }  # fmt: skip
 
@@ -135,6 +159,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=5, help="timed forwards per variant")
     parser.add_argument("--profile-reps", type=int, default=2, help="forwards under the profiler")
     parser.add_argument("--top", type=int, default=25, help="kernels listed per variant in the JSON")
+    parser.add_argument(
+        "--graph", action="store_true",
+        help="capture each forward in a CUDA graph (as the Turbo rows run) and profile its replays (GPU only)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/profile_forward.json")
     args = parser.parse_args(argv)
@@ -149,6 +177,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 )
     except ValueError as err:
         parser.error(str(err))
+    if args.quick and args.graph:
+        parser.error("--graph needs a CUDA GPU (CUDA graphs); not with --quick")
     for name in ("reps", "profile_reps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -176,7 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants:
         rows.append(profile_variant(variant, cfg, (x, t, context, y), args, device))
         r = rows[-1]
-        print(f"{variant}: fwd {r['fwd_ms']:.1f} ms, kernels {r['kernel_ms']:.1f} ms/fwd", flush=True)
+        line = f"{variant}: fwd {r['fwd_ms']:.1f} ms, kernels {r['kernel_ms']:.1f} ms/fwd"
+        if r["timeline"]:
+            tl = r["timeline"]
+            line += (
+                f", GPU busy {tl['busy_ms']:.1f} ms, idle {tl['gap_ms']:.1f} ms, {tl['kernels']:.0f} kernels"
+            )
+        print(line, flush=True)
         write_json(
             args.json, {"env": environment(), "args": vars(args), "tokens": shape.tokens, "rows": rows}
         )

@@ -23,11 +23,13 @@ def test_profile_forward_quick(tmp_path):
     assert rows["sla+int8+fused"]["top_kernels"] != rows["sdpa"]["top_kernels"]
 
 
-def test_profile_forward_refuses_gpu_only_variants_and_typos(tmp_path):
-    for variant, words in (("sagesla", "needs a CUDA GPU"), ("sla+int4", "at most one of int8/fp8")):
-        result = run_benchmark(
-            tmp_path, "profile_forward", "wan2.1-t2v-1.3b", "--quick", "--variants", variant
-        )
+def test_profile_forward_refuses_gpu_only_options_and_typos(tmp_path):
+    for extra, words in (
+        (["--variants", "sagesla"], "needs a CUDA GPU"),
+        (["--variants", "sla+int4"], "at most one of int8/fp8"),
+        (["--variants", "sla", "--graph"], "--graph needs a CUDA GPU"),
+    ):
+        result = run_benchmark(tmp_path, "profile_forward", "wan2.1-t2v-1.3b", "--quick", *extra)
         assert result.returncode == 2 and words in result.stderr, result.stderr[-2000:]
 
 
