@@ -12,7 +12,7 @@ from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.pipelines.block_offload import BlockOffload, _pack, stream_blocks
-from turbodiffusion.quant import Int8Config, Int8Linear, quantize_
+from turbodiffusion.quant import Fp8RowConfig, Int8Config, Int8Linear, quantize_
 
 # dim 128: the W8A8 linears need in_features % 128 == 0. Four blocks, so depth 0, 1 and 2 differ.
 CONFIG = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=4, text_dim=32, text_len=8, freq_dim=32)
@@ -292,3 +292,20 @@ def test_cuda_graph_capture_is_refused():
         with torch.cuda.graph(graph):
             model(x, t, ctx)
     offload.remove()
+
+
+@pytest.mark.parametrize("fp8_rows", [False, True])
+def test_fused_blocks_stream_like_resident_ones(fp8_rows):
+    """The fused path hands each block's FFN update to the next block (PendingResidual) and, with
+    Fp8RowLinear cross k/v, one quantised context to all blocks: both cross the offload's block hooks."""
+    model = make_model()
+    if fp8_rows:
+        quantize_(model, Fp8RowConfig())
+    model.enable_fused_ops()
+    x, t, ctx = make_inputs()
+    with torch.no_grad():
+        ref = model(x, t, ctx)
+        with stream_blocks(model, "cpu", depth=1) as offload:
+            out = model(x, t, ctx)
+            assert offload.resident() == []
+    assert torch.equal(out, ref)
