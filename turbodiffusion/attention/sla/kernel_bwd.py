@@ -29,6 +29,7 @@ from .kernel_fwd import (
     cast,
     check_kernel_inputs,
     dot_precision,
+    feature_map,
     interpreting,
     launch,
     mma,
@@ -72,9 +73,7 @@ def _sla_bwd_linear_kernel(
         tl.store(
             DELTA + pid_bh.to(tl.int64) * L + rows, tl.sum(do.to(tl.float32) * o_s.to(tl.float32), 1), mask=ok
         )
-        x = q.to(tl.float32)
-        e = tl.exp(x - tl.max(x, 1)[:, None])
-        phi = e / tl.sum(e, 1)[:, None]
+        phi = feature_map(q.to(tl.float32))
         den = eps + tl.sum(phi * ksum[None, :], 1)
         o_l = (
             mma(cast(phi, kv.dtype, PRECISION), kv, tl.zeros([BLOCK_M, D], tl.float32), PRECISION)
@@ -223,9 +222,7 @@ def _sla_bwd_dkdv_kernel(
     mat = dims[:, None] * D + dims[None, :]
     dkv = tl.load(DKV + pid_bh.to(tl.int64) * D * D + mat)  # compute dtype
     dksum = tl.load(DKSUM + pid_bh.to(tl.int64) * D + dims)  # fp32
-    x = k.to(tl.float32)
-    e = tl.exp(x - tl.max(x, 1)[:, None])
-    phi = e / tl.sum(e, 1)[:, None]
+    phi = feature_map(k.to(tl.float32))
     dphi = mma(v, tl.trans(dkv), tl.zeros([BLKK, D], tl.float32), PRECISION) + dksum[None, :]
     dk += phi * (dphi - tl.sum(dphi * phi, 1)[:, None])
     dv = mma(cast(phi, dkv.dtype, PRECISION), dkv, dv, PRECISION)
