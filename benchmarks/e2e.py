@@ -188,8 +188,8 @@ def time_row(
                     rcm_sample(velocity, x.shape, generator=gen, steps=TURBO_STEPS, sigma_max=sigma_max)
                 )
 
-            # One untimed loop first, as the forward has its warm-up: the sampler's first float64 kernels and
-            # CUDA generator draws load lazily (~15 ms once per process at 1.3B-480p).
+            # One untimed loop first, as the forward has its warm-up: at 1.3B-480p a process's first loop ran
+            # 5-11 ms longer than the next ones (benchmarks/runs/h200-2026-12-03).
             first_loop_s, _ = first_call(sample, device)
             counter = count_host_syncs(device)
             loops = time_calls(sample, args.loop_reps, device, guard=counter)
