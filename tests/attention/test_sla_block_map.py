@@ -10,6 +10,7 @@ from turbodiffusion.attention.sla.block_map import (
     mean_pool_blocks,
     select_blocks,
     topk_count,
+    topk_lut_reference,
     transpose_selection,
 )
 
@@ -189,3 +190,76 @@ def test_a_precomputed_k_mean_selects_the_same_blocks():
     assert torch.equal(own.lut, given.lut)
     with pytest.raises(ValueError, match="k_mean must be"):
         select_blocks(q, k, 32, 16, 0.3, k_mean=k.mean(dim=(1, 2)))
+
+
+def test_topk_reference_keeps_the_largest_and_breaks_ties_towards_lower_indices():
+    scores = torch.tensor([[3.0, 1.0, 3.0, 2.0, 3.0, 0.0], [-1.0, -0.0, 0.0, -2.0, 0.0, 5.0]])
+    # Row 0: three 3s tie for two places, indices 0 and 2 win; row 1: 5, then the first of three zeros.
+    assert topk_lut_reference(scores, 2).tolist() == [[0, 2], [1, 5]]
+    assert topk_lut_reference(scores, 4).tolist() == [[0, 2, 3, 4], [1, 2, 4, 5]]
+    g = torch.Generator().manual_seed(8)
+    distinct = torch.randn(3, 4, 50, generator=g)  # no ties: the same set as torch.topk
+    expected = torch.topk(distinct, 7, dim=-1).indices.sort(dim=-1).values
+    assert torch.equal(topk_lut_reference(distinct, 7), expected)
+
+
+def _tied_scores(shape, levels, g, dtype):
+    """Scores on a few levels (most rows full of ties), signed zeros among them, in dtype."""
+    s = torch.randint(-levels, levels + 1, shape, generator=g).to(torch.float32)
+    s = torch.where(torch.rand(shape, generator=g) < 0.2, -0.0 * s.sign().abs(), s)  # some -0.0
+    return s.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize(("shape", "topk"), [((1, 1, 1, 1), 1), ((2, 3, 5, 37), 4), ((1, 2, 9, 256), 25),
+                                             ((3, 130), 130), ((1, 1, 3, 591), 59)])  # fmt: skip
+def test_topk_kernel_matches_the_reference(shape, topk, dtype, device):
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    g = torch.Generator().manual_seed(shape[-1] + topk)
+    for scores in (
+        torch.randn(shape, generator=g).to(dtype),
+        torch.randn(shape, generator=g).to(dtype) * 1e4 - 3e3,  # large and mostly negative
+        _tied_scores(shape, 3, g, dtype),
+    ):
+        out = topk_lut_triton(scores.to(device), topk).cpu()
+        assert out.dtype == torch.int64 and out.shape == (*shape[:-1], topk)
+        assert torch.equal(out, topk_lut_reference(scores, topk))
+
+
+def test_topk_kernel_counts_negative_zero_as_zero(device):
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    scores = torch.tensor([[-0.0, 1.0, 0.0, -0.0, 0.0, -1.0]])
+    assert topk_lut_triton(scores.to(device), 3).tolist() == [[0, 1, 2]]
+    assert topk_lut_reference(scores, 3).tolist() == [[0, 1, 2]]
+
+
+def test_topk_kernel_reads_rows_with_a_stride(device):
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    g = torch.Generator().manual_seed(2)
+    wide = torch.randn(6, 80, generator=g)
+    scores = wide[:, 10:50]  # rows 80 apart
+    assert torch.equal(topk_lut_triton(scores.to(device), 9).cpu(), topk_lut_reference(scores, 9))
+
+
+def test_topk_kernel_rejects_what_it_cannot_take(device):
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    scores = torch.randn(2, 10, device=device)
+    for bad in (0, 11):
+        with pytest.raises(ValueError, match=r"topk must be in \[1, 10\]"):
+            topk_lut_triton(scores, bad)
+    with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
+        topk_lut_triton(scores.double(), 3)
+
+
+@pytest.mark.gpu
+def test_select_blocks_on_cuda_selects_with_the_kernel():
+    g = torch.Generator().manual_seed(6)
+    q = torch.randn(1, 3000, 3, 128, generator=g).bfloat16().cuda()
+    k = (torch.randn(1, 3000, 3, 128, generator=g) + torch.randn(128, generator=g)).bfloat16().cuda()
+    sel = select_blocks(q, k, 64, 128, 0.1)
+    scores = block_scores(q, k, 64, 128)
+    assert torch.equal(sel.lut, topk_lut_reference(scores, sel.topk))

@@ -2,7 +2,7 @@
 
 Used by every SLA and SageSLA path (reference and kernels alike), so on one device the reference and the
 kernels always see the same block map. Plain PyTorch, except that on CUDA the block pooling is one Triton
-pass (pool_kernel.py). It runs in the dtype the inputs arrive in, as the official code does.
+pass (pool_kernel.py) and the top-k another (topk_kernel.py). It runs in the dtype the inputs arrive in, as the official code does.
 """
 
 from __future__ import annotations
@@ -103,14 +103,35 @@ def block_scores(q: Tensor, k: Tensor, block_q: int, block_k: int, k_mean: Tenso
     return mean_pool_blocks(q, block_q) @ mean_pool_blocks(ks, block_k).transpose(-1, -2)
 
 
+def topk_lut_reference(scores: Tensor, topk: int) -> Tensor:
+    """Indices of each row's ``topk`` largest scores, in ascending order; among scores tied with the k-th
+    largest, the lower indices are kept (torch.topk leaves which ones unspecified).
+
+    scores: [..., Nk] float, no NaN; 1 <= topk <= Nk. Returns int64 [..., topk]. The specification of
+    topk_kernel.topk_lut_triton (a stable sort puts tied scores in index order).
+    """
+    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    return order[..., :topk].sort(dim=-1).values
+
+
+def _topk_lut(scores: Tensor, topk: int) -> Tensor:
+    """The lut of select_blocks: the Triton kernel on CUDA, torch.topk elsewhere (as the official code)."""
+    if scores.is_cuda:
+        from .topk_kernel import topk_lut_triton
+
+        return topk_lut_triton(scores, topk)
+    return torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
+
+
 def select_blocks(
     q: Tensor, k: Tensor, block_q: int, block_k: int, topk_ratio: float, *, k_mean: Tensor | None = None
 ) -> BlockSelection:
     """Block selection of shared/docs/attention.md §2.1: per query block, the top-k key blocks by score.
 
     q, k: [B, L, H, D], same shape and float dtype; k_mean: optional fp32 [B, H, D] mean of k over L (see
-    ``block_scores``). topk = topk_count(topk_ratio, Nk) is shared by every row; ties are broken by
-    torch.topk. No gradient flows through the selection.
+    ``block_scores``). topk = topk_count(topk_ratio, Nk) is shared by every row. On CUDA one Triton
+    pass selects them (topk_kernel.py; ties at the k-th score go to the lower indices), elsewhere
+    torch.topk does and breaks ties its own way. No gradient flows through the selection.
     """
     if q.shape != k.shape:
         raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must have the same [B, L, H, D] shape")
@@ -125,7 +146,7 @@ def select_blocks(
             )
         scores = block_scores(q.detach(), k.detach(), block_q, block_k, k_mean)
         topk = topk_count(topk_ratio, scores.shape[-1])
-        lut = torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
+        lut = _topk_lut(scores, topk)
     return BlockSelection(lut=lut, num_key_blocks=scores.shape[-1])
 
 
