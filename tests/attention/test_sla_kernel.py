@@ -226,3 +226,14 @@ def test_summarize_kv_gives_the_state_and_the_column_statistics_in_one_pass(b, s
     assert torch.equal(stats.k_mean, both.k_mean) and torch.equal(stats.v_amax, both.v_amax)
     with pytest.raises(ValueError, match="state=True or stats=True"):
         summarize_kv(k, v, state=False, stats=False)
+
+
+def test_only_16_bit_inputs_on_a_gpu_autotune(monkeypatch):
+    """fp32 launches (the exactness dtype, FMA-emulated dots, 20-45 s a config to compile) and the
+    interpreter take one config; bf16/fp16 (PRECISION tf32 or bf16 paths) on a GPU autotune."""
+    from turbodiffusion.attention.sla.kernel_fwd import tunes
+
+    assert not tunes({"PRECISION": "ieee"}) and not tunes({"PRECISION": "upcast"})
+    monkeypatch.delenv("TRITON_INTERPRET")
+    assert tunes({"PRECISION": "tf32"})
+    assert not tunes({"PRECISION": "ieee"})

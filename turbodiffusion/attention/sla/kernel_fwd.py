@@ -406,13 +406,15 @@ def linear_branch_triton(
         h, seq, eps,
     )  # fmt: skip
     constexprs = dict(D=d, PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, out))
-    if interpreting():
-        # Two programs a head: the interpreter walks the strided tile loop as the GPU does.
-        _linear_branch_kernel[(2, b * h)](*args, **constexprs, BLOCK_M=16, num_warps=4)
-    else:
-        per_head = max(1, num_programs_target(q.device) // (b * h))
+    # Two programs a head under the interpreter: it walks the strided tile loop as the GPU does.
+    per_head = 2 if interpreting() else max(1, num_programs_target(q.device) // (b * h))
+    if tunes(constexprs):
         grid = lambda meta: (min(per_head, triton.cdiv(seq, meta["BLOCK_M"])), b * h)  # noqa: E731
         _linear_branch_tuned[grid](*args, **constexprs)
+    else:
+        block_m = 16 if interpreting() else 64
+        grid = (min(per_head, triton.cdiv(seq, block_m)), b * h)
+        _linear_branch_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4)
     return out
 
 
@@ -507,13 +509,24 @@ _sla_fwd_tuned = triton.autotune(
 )(_sla_fwd_kernel)
 
 
-def launch(kernel, tuned, grid, *args, **constexprs) -> None:
-    """Run ``tuned`` (the autotuned kernel) on a GPU; under the interpreter run ``kernel`` with one config.
+def tunes(constexprs: dict) -> bool:
+    """Whether a launch autotunes: on a GPU, for 16-bit inputs.
 
-    The interpreter gets BLOCK_M = min(64, BLKQ) directly: the autotuner skips its pruning when it has a
-    single config, and BLOCK_M must divide the query block.
+    Under the interpreter there is nothing to tune. fp32 inputs (PRECISION "ieee") are the exactness tests'
+    dtype, not a speed path: their dots are emulated with FMAs, and one config of a D=128 backward kernel
+    takes 20-45 s to compile for sm_90 (Triton 3.9), so autotuning 6-8 of them kept one GPU test case
+    running past five minutes (benchmarks/runs/h200-2026-12-03b). Those launches take one config.
     """
-    if interpreting():
+    return not interpreting() and constexprs["PRECISION"] != "ieee"
+
+
+def launch(kernel, tuned, grid, *args, **constexprs) -> None:
+    """Run ``tuned`` (the autotuned kernel) where ``tunes``, else ``kernel`` with one config.
+
+    That config has BLOCK_M = min(64, BLKQ) (the autotuner skips its pruning when it has a single config,
+    and BLOCK_M must divide the query block).
+    """
+    if not tunes(constexprs):
         kernel[grid](*args, **constexprs, BLOCK_M=min(64, constexprs["BLKQ"]), num_warps=4, num_stages=1)
     else:
         tuned[grid](*args, **constexprs)
