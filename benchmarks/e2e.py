@@ -36,7 +36,10 @@ included) is first_call_s. Text encoding (umT5-XXL), the i2v image encoding and 
 bf16) are timed separately, each with its model alone on the GPU; total_s = text + encode + diffusion +
 decode. peak_gib is torch.cuda.max_memory_allocated from the end of the row's model build (weights
 resident) to the end of its timing. host_syncs counts the host synchronisations torch reports
-(set_sync_debug_mode) inside a timed sampler loop: it must be 0.
+(set_sync_debug_mode) inside a timed sampler loop: it must be 0. fwd_sm_mhz and loop_sm_mhz are the median
+SM clocks nvidia-smi saw while the forwards and the loops were timed (benchmarks/gpu_clock.py; loop_clock
+adds power and the share of samples held by the power cap): sustained FP8 loops can run at the power cap
+below the short forward bursts' clock. None without nvidia-smi.
 Correctness: every row's forward on the shared inputs must be finite, and is compared (rel_l2) with the row
 whose only difference is the one step added ("vs"), e.g. peer against ours@peer. Roofline: FLOPs and
 bytes of a forward (benchmarks/roofline.py), the floor at ceilings measured in this run, x_floor =
@@ -82,6 +85,7 @@ from e2e_stages import (
     time_calls,
     time_forward,
 )
+from gpu_clock import ClockSampler
 from peer_official import PeerUnavailable, load_peer, swap_in_peer
 from roofline import dit_forward_cost, floor_seconds
 from torch import Tensor
@@ -105,7 +109,7 @@ PEER_PAIR = ("ours@peer", "peer")  # run last, after the decode stage: a crash t
 COLUMNS = [
     "row", "attention", "gemm", "norms", "graph", "how", "fwd_ms", "fwd_p20", "fwd_p80", "first_call_s",
     "diffusion_s", "speedup", "total_s", "e2e_speedup", "peak_gib", "floor_ms", "x_floor", "host_syncs",
-    "vs", "rel_l2",
+    "fwd_sm_mhz", "loop_sm_mhz", "vs", "rel_l2",
 ]  # fmt: skip
 
 
@@ -169,12 +173,15 @@ def time_row(
 
     with torch.no_grad():
         if same_as is None:
-            timing, out = time_forward(forward, reps, device)
+            with ClockSampler(device) as fwd_clock:  # the warm-up call included: it precedes the timed ones
+                timing, out = time_forward(forward, reps, device)
+            timing["fwd_sm_mhz"] = (fwd_clock.summary or {}).get("sm_mhz")
         else:
             prev, out = same_as
-            timing = {k: prev[k] for k in ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps")}
+            keys = ("first_call_s", "fwd_ms", "fwd_p20", "fwd_p80", "fwd_reps", "fwd_sm_mhz")
+            timing = {k: prev[k] for k in keys}
         p50 = timing["fwd_ms"]
-        latent, syncs, first_loop_s = None, None, None
+        latent, syncs, first_loop_s, loop_clock = None, None, None, None
         if plan.cfg:
             diffusion_s, how = BASELINE_STEPS * 2 * p50 / 1e3, f"{BASELINE_STEPS * 2} x fwd"
         elif measure_loop:
@@ -192,7 +199,9 @@ def time_row(
             # 5-11 ms longer than the next ones (benchmarks/runs/h200-2026-12-03).
             first_loop_s, _ = first_call(sample, device)
             counter = count_host_syncs(device)
-            loops = time_calls(sample, args.loop_reps, device, guard=counter)
+            with ClockSampler(device) as clocks:  # through time_calls' final synchronisation
+                loops = time_calls(sample, args.loop_reps, device, guard=counter)
+            loop_clock = clocks.summary
             diffusion_s, how, syncs = statistics.median(loops) / 1e3, "loop", counter.count
             latent = last[0]
         else:
@@ -204,7 +213,7 @@ def time_row(
         "norms": "peer" if plan.peer else ("fused" if plan.fused else "eager"), "graph": plan.graph,
         "forwards": BASELINE_STEPS * 2 if plan.cfg else TURBO_STEPS, "how": how, "extrap": how != "loop",
         **timing, "diffusion_s": diffusion_s, "first_loop_s": first_loop_s, "peak_gib": peak_gib(device),
-        "host_syncs": syncs,
+        "host_syncs": syncs, "loop_sm_mhz": (loop_clock or {}).get("sm_mhz"), "loop_clock": loop_clock,
     }  # fmt: skip
     return row, out, latent
 

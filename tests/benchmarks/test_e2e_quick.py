@@ -47,6 +47,7 @@ def test_t2v_quick_table(tmp_path):
         assert row["total_s"] == pytest.approx(stages + row["diffusion_s"]), name
         assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])
         assert row["host_syncs"] is None  # only measurable on CUDA
+        assert row["fwd_sm_mhz"] is None and row["loop_clock"] is None  # no GPU clock to sample on the CPU
         if name != "baseline":
             assert row["how"] == "loop" and not row["extrap"] and row["forwards"] == 4
             assert 0.0 <= row["rel_l2"] < 2.0, name  # finite, and the same algorithm as its "vs" row
