@@ -4,24 +4,7 @@ import json
 import sys
 
 import torch
-
-
-def time_ms(fn, reps=20):
-    fn()
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(reps):
-            fn()
-    g.replay()
-    torch.cuda.synchronize()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    g.replay()
-    e.record()
-    torch.cuda.synchronize()
-    return s.elapsed_time(e) / reps
-
+from graph_timing import time_ms
 
 out = {}
 for name, h, mq, nk in (("1.3B-480p", 12, 512, 256), ("14B-480p", 40, 512, 256), ("14B-720p", 40, 1182, 591)):

@@ -6,26 +6,10 @@ import sys
 
 import torch
 import triton
+from graph_timing import time_ms
 
 from turbodiffusion.attention.sla.block_map import topk_lut_reference
 from turbodiffusion.attention.sla.topk_kernel import _topk_lut_kernel, topk_lut_triton
-
-
-def time_ms(fn, reps=20):
-    fn()
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(reps):
-            fn()
-    g.replay()
-    torch.cuda.synchronize()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    g.replay()
-    e.record()
-    torch.cuda.synchronize()
-    return s.elapsed_time(e) / reps
 
 
 def launch(scores, k, block_r, warps):
