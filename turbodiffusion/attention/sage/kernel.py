@@ -114,7 +114,12 @@ def _sage_fwd_kernel(
             else:
                 p8 = p.to(tl.float8e4nv)
             vt = tl.load(vq_base + dims[:, None] * LP + cols[None, :])  # padded to LP: no mask needed
-            acc = acc * alpha[:, None] + tl.dot(p8, tl.trans(vt))  # the row sum keeps the unrounded P~
+            # Two-level accumulation (shared/docs/attention.md §4): each tile's P~V in a fresh MMA accumulator,
+            # added to acc in fp32 registers. FP8 MMAs accumulate with ~22 effective bits, so passing acc in
+            # as the accumulator would lose the small late tiles against the large running sum, though it
+            # would let Triton leave the P.V MMA in flight across the loop (sm_90 compile, Triton 3.9: no wait
+            # after it, 808 instructions a tile instead of 820). The row sum keeps the unrounded P~.
+            acc = acc * alpha[:, None] + tl.dot(p8, tl.trans(vt))
         else:
             p = tl.exp2(x * rs[:, None] - m_new[:, None])
             v = tl.load(v_base + cols[:, None] * svl + dims[None, :], mask=col_ok[:, None], other=0.0)
