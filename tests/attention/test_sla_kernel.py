@@ -206,6 +206,24 @@ def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, d
     assert_matches(out, truth.float(), dtype=torch.float32)
 
 
+@pytest.mark.parametrize(("seq", "d"), [(150, 64), (333, 128)])
+def test_linear_branch_kernel_bf16_meets_the_error_ratio_rule(seq, d, device):
+    """bf16 inputs: no worse than twice the official order of bf16 roundings (phi(q) KV, divided, rounded,
+    then proj_l) against the float64 truth."""
+    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, linear_operands
+    from turbodiffusion.attention.sla.reference import LINEAR_EPS, linear_branch_reference
+
+    q, k, v, _, proj = make_case(seq + d, 2, seq, 2, d, torch.bfloat16, device)
+    out = torch.full_like(q, float("nan"))
+    linear_branch_triton(q, *linear_operands(q, k, v, proj.weight, proj.bias), LINEAR_EPS / seq, out)
+    heads = [t.transpose(1, 2) for t in (q, k, v)]  # [B, H, L, D]
+    truth = proj.double()(linear_branch_reference(*(t.double() for t in heads), LINEAR_EPS).transpose(1, 2))
+    o_l = linear_branch_reference(*heads, LINEAR_EPS).transpose(1, 2)  # bf16 throughout, as the official code
+    eager = torch.nn.functional.linear(o_l, proj.weight.bfloat16(), proj.bias.bfloat16())
+    assert out.dtype == torch.bfloat16
+    assert_matches(out, truth.float(), eager=eager, dtype=torch.bfloat16)
+
+
 @pytest.mark.parametrize(
     ("b", "seq", "h", "d", "dtype"), [(1, 1, 1, 64, torch.float32), (2, 200, 2, 128, torch.bfloat16)]
 )
