@@ -2,7 +2,8 @@
 
 Used by every SLA and SageSLA path (reference and kernels alike), so on one device the reference and the
 kernels always see the same block map. Plain PyTorch, except that on CUDA the block pooling is one Triton
-pass (pool_kernel.py) and the top-k another (topk_kernel.py). It runs in the dtype the inputs arrive in, as the official code does.
+pass (pool_kernel.py) and the top-k another (topk_kernel.py). It runs in the dtype the inputs arrive in,
+as the official code does.
 """
 
 from __future__ import annotations
