@@ -19,16 +19,12 @@ import os
 import torch
 from common import environment, print_table, time_ms, write_json
 
-from turbodiffusion.attention.sla.block_map import topk_count, topk_lut_reference
+from turbodiffusion.attention.sla.block_map import topk_count, topk_lut_reference, topk_lut_torch
 
 # name -> (heads H, tokens L); L from models.md §8, the blocks SageSLA's sm90 default.
 SHAPES = {"1.3b-480p": (12, 32760), "14b-480p": (40, 32760), "14b-720p": (40, 75600)}
 QUICK_SHAPES = {"quick": (2, 3000)}
 BLOCK_Q, BLOCK_K, TOPK_RATIO = 64, 128, 0.1
-
-
-def torch_lut(scores: torch.Tensor, topk: int) -> torch.Tensor:
-    return torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
 
 
 def run_shape(name: str, heads: int, tokens: int, device: torch.device, quick: bool) -> dict:
@@ -44,9 +40,9 @@ def run_shape(name: str, heads: int, tokens: int, device: torch.device, quick: b
         ref = topk_lut_reference(s, topk)
         if not torch.equal(topk_lut_triton(s, topk), ref):
             raise SystemExit(f"{name}: the kernel's lut differs from topk_lut_reference on {label} scores")
-        row[f"torch_same_rows_{label}"] = float((torch_lut(s, topk) == ref).all(-1).float().mean())
+        row[f"torch_same_rows_{label}"] = float((topk_lut_torch(s, topk) == ref).all(-1).float().mean())
     if not quick:
-        row["torch_ms"] = time_ms(lambda: torch_lut(scores, topk))[0]
+        row["torch_ms"] = time_ms(lambda: topk_lut_torch(scores, topk))[0]
         row["kernel_ms"] = time_ms(lambda: topk_lut_triton(scores, topk))[0]
         row["speedup"] = row["torch_ms"] / row["kernel_ms"]
     return row

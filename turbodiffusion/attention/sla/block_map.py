@@ -115,13 +115,19 @@ def topk_lut_reference(scores: Tensor, topk: int) -> Tensor:
     return order[..., :topk].sort(dim=-1).values
 
 
+def topk_lut_torch(scores: Tensor, topk: int) -> Tensor:
+    """The lut as the official code makes it: torch.topk, then its indices sorted ascending. scores
+    [..., Nk] float; returns int64 [..., topk]; ties at the k-th score broken as torch.topk breaks them."""
+    return torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
+
+
 def _topk_lut(scores: Tensor, topk: int) -> Tensor:
-    """The lut of select_blocks: the Triton kernel on CUDA, torch.topk elsewhere (as the official code)."""
+    """The lut of select_blocks: the Triton kernel on CUDA, topk_lut_torch elsewhere."""
     if scores.is_cuda:
         from .topk_kernel import topk_lut_triton
 
         return topk_lut_triton(scores, topk)
-    return torch.topk(scores, topk, dim=-1, sorted=False).indices.sort(dim=-1).values
+    return topk_lut_torch(scores, topk)
 
 
 def select_blocks(
