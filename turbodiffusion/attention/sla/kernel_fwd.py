@@ -361,9 +361,10 @@ def linear_branch_premultiplied(q, m, ksum, bias, eps, PRECISION: tl.constexpr):
 
     m = KV W^T [D, D] (compute dtype), so proj_l(o_l) = phi(q) m / (eps + phi(q) . ksum) + bias: the row
     scale commutes with the product. One MMA a tile instead of two (the second waited for the first and for
-    o_l's rounding): compiled for sm_90 (Triton 3.9, D = 128) a 64-row tile takes 639 instructions instead
-    of 948 at 8 warps (1,260 instead of 1,514 at 4), 128 registers a thread instead of 196 (196 instead of
-    248), and the head's operands half the shared memory. The same function as linear_branch_apply,
+    o_l's rounding): compiled for sm_90 (Triton 3.9, D = 128) a 64-row tile's loop has 640 instructions
+    instead of 949 at 8 warps (1,261 instead of 1,515 at 4), 128 registers a thread instead of 194 (196
+    instead of 248), and the head's operands take half the shared memory
+    (benchmarks/runs/h200-2026-12-03b/local_scripts/commands.sh). The same function as linear_branch_apply,
     rounded at other points (m once per head instead of o_l once per row), and as accurate in bf16.
     """
     phi = feature_map(q.to(tl.float32))
@@ -534,7 +535,7 @@ def tunes(constexprs: dict) -> bool:
 
     Under the interpreter there is nothing to tune. fp32 inputs (PRECISION "ieee") are the exactness tests'
     dtype, not a speed path: their dots are emulated with FMAs, and one config of a D=128 backward kernel
-    takes 20-45 s to compile for sm_90 (Triton 3.9), so autotuning 6-8 of them kept one GPU test case
+    takes 22-53 s to compile for sm_90 (Triton 3.9), so autotuning 6-8 of them kept one GPU test case
     running past five minutes (benchmarks/runs/h200-2026-12-03b). Those launches take one config.
     """
     return not interpreting() and constexprs["PRECISION"] != "ieee"
