@@ -195,12 +195,13 @@ def test_kernel_launchers_reject_what_the_kernels_cannot_take(device):
 )
 def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, device):
     """The standalone linear-branch kernel (SageSLA's) walks several row tiles per program: ragged L, B, H."""
-    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, linear_operands
+    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, summarize_kv
     from turbodiffusion.attention.sla.reference import LINEAR_EPS, linear_branch_reference
 
     q, k, v, _, proj = make_case(7, b, seq, h, d, torch.float32, device)
     out = torch.full_like(q, float("nan"))  # every element must be written
-    linear_branch_triton(q, *linear_operands(q, k, v, proj.weight, proj.bias), LINEAR_EPS / seq, out)
+    state = summarize_kv(k, v)
+    linear_branch_triton(q, state.kv, state.ksum, proj.weight, proj.bias, LINEAR_EPS / seq, out)
     o_l = linear_branch_reference(*(t.transpose(1, 2).double() for t in (q, k, v)), LINEAR_EPS)
     truth = proj.double()(o_l.transpose(1, 2))
     assert_matches(out, truth.float(), dtype=torch.float32)
@@ -210,12 +211,13 @@ def test_linear_branch_kernel_matches_proj_of_the_reference_fp32(b, seq, h, d, d
 def test_linear_branch_kernel_bf16_meets_the_error_ratio_rule(seq, d, device):
     """bf16 inputs: no worse than twice the official order of bf16 roundings (phi(q) KV, divided, rounded,
     then proj_l) against the float64 truth."""
-    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, linear_operands
+    from turbodiffusion.attention.sla.kernel_fwd import linear_branch_triton, summarize_kv
     from turbodiffusion.attention.sla.reference import LINEAR_EPS, linear_branch_reference
 
     q, k, v, _, proj = make_case(seq + d, 2, seq, 2, d, torch.bfloat16, device)
     out = torch.full_like(q, float("nan"))
-    linear_branch_triton(q, *linear_operands(q, k, v, proj.weight, proj.bias), LINEAR_EPS / seq, out)
+    state = summarize_kv(k, v)
+    linear_branch_triton(q, state.kv, state.ksum, proj.weight, proj.bias, LINEAR_EPS / seq, out)
     heads = [t.transpose(1, 2) for t in (q, k, v)]  # [B, H, L, D]
     truth = proj.double()(linear_branch_reference(*(t.double() for t in heads), LINEAR_EPS).transpose(1, 2))
     o_l = linear_branch_reference(*heads, LINEAR_EPS).transpose(1, 2)  # bf16 throughout, as the official code

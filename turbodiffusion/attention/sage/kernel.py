@@ -19,6 +19,7 @@ Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantiser
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import triton
@@ -34,7 +35,6 @@ from ..sla.kernel_fwd import (
     dot_precision,
     interpreting,
     linear_branch_triton,
-    linear_operands,
     mma,
     needs_int64,
     summarize_kv,
@@ -43,6 +43,9 @@ from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_gr
 from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL
 
 SAGE_DTYPES = (torch.float16, torch.bfloat16)
+SageKernel = Literal["auto", "triton", "wgmma"]
+WGMMA_BLOCKS = (64, 128)  # (query rows, keys) of kernel_wgmma: SageSLA's sm90 blocks
+WGMMA_HEAD_DIMS = (64, 128)
 _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
 
 
@@ -135,6 +138,30 @@ def _sage_fwd_kernel(
     tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
 
 
+def gluon_hopper_available() -> bool:
+    """Whether this Triton has the Gluon Hopper API ``kernel_wgmma`` is written in (experimental in Triton)."""
+    try:
+        from . import kernel_wgmma  # noqa: F401
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+def wgmma_applies(q: Tensor, sparse: bool, pv: str, block_q: int, block_k: int) -> bool:
+    """Whether ``kernel_wgmma`` serves a launch: sparse, FP8 P.V, blocks ``WGMMA_BLOCKS``, D in
+    ``WGMMA_HEAD_DIMS``, on a compute-capability 9.0 GPU (its warpgroup MMAs are sm_90a instructions), with
+    a Triton that has Gluon's Hopper API."""
+    return (
+        sparse
+        and pv == "fp8"
+        and (block_q, block_k) == WGMMA_BLOCKS
+        and q.shape[-1] in WGMMA_HEAD_DIMS
+        and q.is_cuda
+        and torch.cuda.get_device_capability(q.device) == (9, 0)
+        and gluon_hopper_available()
+    )
+
+
 def _configs() -> list[triton.Config]:
     configs = [
         triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=s)
@@ -177,13 +204,17 @@ def sage_forward_triton(
     proj: tuple[Tensor, Tensor] | None = None,
     eps: float = 0.0,
     summary: KVSummary | None = None,
+    kernel: SageKernel = "auto",
 ) -> Tensor:
     """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
 
     Dense when ``lut`` is None (key tiles of ``tile_k``, default ``block_k``), else block-sparse over lut [B, H, Mq, topk] key
     blocks of ``block_k`` (query blocks of ``block_q``). ``proj`` = (proj_l weight [D, D], bias [D]) adds
     SageSLA's linear branch with ``eps``. ``summary``: k and v's ``summarize_kv`` (with stats, and the
-    state when ``proj`` is given) when the caller already has it. Returns o [B, L, H, D] in q's dtype.
+    state when ``proj`` is given) when the caller already has it. ``kernel``: "auto" runs
+    ``kernel_wgmma.sage_sparse_wgmma`` where it applies (sparse FP8 P.V with blocks (64, 128) on sm_90) and
+    ``_sage_fwd_kernel`` elsewhere; "triton" always the latter; "wgmma" the former or a ValueError.
+    Returns o [B, L, H, D] in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)
     b, seq, h, d = q.shape
@@ -202,6 +233,20 @@ def sage_forward_triton(
         )
     if tile not in (16, 32, 64, 128):
         raise ValueError(f"tile_k must be 16, 32, 64 or 128 (got {tile})")
+    if kernel not in ("auto", "triton", "wgmma"):
+        raise ValueError(f'kernel must be "auto", "triton" or "wgmma" (got {kernel!r})')
+    wgmma = (
+        kernel != "triton"
+        and not interpreting()
+        and wgmma_applies(q, sparse, pv, block_q, tile)
+        and not needs_int64(q, k, v)
+    )
+    if kernel == "wgmma" and not wgmma:
+        raise ValueError(
+            'kernel="wgmma" needs a compute-capability 9.0 GPU, a lut, pv="fp8", block_q=64, block_k=128, '
+            f"D 64 or 128 and fewer than 2^31 elements (got {q.device}, lut {lut is not None}, pv {pv!r}, "
+            f"blocks ({block_q}, {tile}), D {d})"
+        )
     mq = triton.cdiv(seq, block_q)
     if sparse:
         check_lut(lut, b, h, mq, triton.cdiv(seq, block_k))
@@ -226,7 +271,13 @@ def sage_forward_triton(
         # Its own kernel, not the attention kernel's prologue or epilogue: on an H200 that was 0.34 ms
         # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer, 3.1 / 0.7 ms at 14B-720p
         # (benchmarks/runs/h200-2026-12-02g).
-        linear_branch_triton(q, *linear_operands(q, k, v, *proj, summary), eps / seq, o)
+        linear_branch_triton(q, summary.kv, summary.ksum, *proj, eps / seq, o)
+    if wgmma:
+        from .kernel_wgmma import sage_sparse_wgmma
+
+        return sage_sparse_wgmma(
+            qi, qs, ki, ks, vq, vs, lut32, o, LOG2E / math.sqrt(d), linear=proj is not None
+        )
     args = (
         qi, qs, ki, ks, vq, vs, v, lut32, o,
         v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),

@@ -303,6 +303,14 @@ def summarize_kv(
 # ------------------------------------------------------------------------------------ shared epilogue
 
 
+def check_proj(weight: Tensor, bias: Tensor, d: int) -> None:
+    """proj_l must be Linear(D, D): weight [D, D], bias [D]; raises ValueError saying what it got."""
+    if weight.shape != (d, d) or bias.shape != (d,):
+        raise ValueError(
+            f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
+        )
+
+
 def linear_operands(
     q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor, summary: KVSummary | None = None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -314,10 +322,7 @@ def linear_operands(
     by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
     """
     d = q.shape[-1]
-    if weight.shape != (d, d) or bias.shape != (d,):
-        raise ValueError(
-            f"proj_l must be Linear({d}, {d}) (got weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
-        )
+    check_proj(weight, bias, d)
     if summary is None or summary.kv is None:
         summary = summarize_kv(k, v)
     wt = torch.empty((d, d), device=q.device, dtype=q.dtype)
@@ -374,19 +379,23 @@ def linear_branch_premultiplied(q, m, ksum, bias, eps, PRECISION: tl.constexpr):
 
 @triton.jit
 def _linear_branch_kernel(
-    Q, M, KSUM, BIAS, Out,
-    sqb, sql, sqh, sob, sol, soh,
+    Q, KV, KSUM, W, BIAS, Out,
+    sqb, sql, sqh, sob, sol, soh, swo, swi, sbias,
     H, L, eps,
     D: tl.constexpr, BLOCK_M: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
-    # Each program loads its head's operands once and walks every num_programs(0)-th tile of rows.
+    # Each program forms its head's m = KV W^T (one MMA, fp32 accumulation, rounded once to the state's
+    # dtype: a few microseconds, where a separate product cost four launches a layer) and walks every
+    # num_programs(0)-th tile of rows.
     pid_bh = tl.program_id(1)
     b = pid_bh // H
     h = pid_bh % H
     dims = tl.arange(0, D)
-    m = tl.load(M + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
+    kv = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
+    wt = tl.load(W + dims[None, :] * swo + dims[:, None] * swi).to(kv.dtype)  # W^T[i, j] = W[j, i]
+    m = cast(mma(kv, wt, tl.zeros([D, D], dtype=tl.float32), PRECISION), kv.dtype, PRECISION)
     ksum = tl.load(KSUM + pid_bh.to(tl.int64) * D + dims)
-    bias = tl.load(BIAS + dims)
+    bias = tl.load(BIAS + dims * sbias).to(tl.float32)
     q_base = Q + b.to(tl.int64) * sqb + h * sqh
     o_base = Out + b.to(tl.int64) * sob + h * soh
     for tile in range(tl.program_id(0), tl.cdiv(L, BLOCK_M), tl.num_programs(0)):
@@ -410,21 +419,24 @@ _linear_branch_tuned = triton.autotune(
 
 
 def linear_branch_triton(
-    q: Tensor, kv: Tensor, ksum: Tensor, wt: Tensor, bias: Tensor, eps: float, out: Tensor
+    q: Tensor, kv: Tensor, ksum: Tensor, weight: Tensor, bias: Tensor, eps: float, out: Tensor
 ) -> Tensor:
     """Write proj_l(phi(q) KV / (eps + phi(q) . ksum)) into ``out``, rounded to out's dtype.
 
     q, out: [B, L, H, D] (contiguous last dim); kv [B, H, D, D] in q's dtype and ksum fp32 [B, H, D]
-    from ``summarize_kv`` (divided by L), ``eps`` divided by L likewise; wt [D, D] = proj_l.weight^T
-    in q's dtype; bias fp32 [D]. Returns ``out``. The kernel reads KV W^T per head
-    (``linear_branch_premultiplied``), formed here in float64 and rounded once to q's dtype.
+    from ``summarize_kv`` (divided by L), ``eps`` divided by L likewise; weight [D, D] and bias [D]:
+    proj_l's, any float dtype and strides (the weight is cast to q's dtype for the product, as the official
+    code's bf16 autocast does). Returns ``out``. The kernel forms KV W^T per head and reads it
+    (``linear_branch_premultiplied``).
     """
     b, seq, h, d = q.shape
-    m = torch.matmul(kv.double(), wt.double()).to(q.dtype).contiguous()  # [B, H, D, D]: tiny, once a call
+    check_proj(weight, bias, d)
+    kv = kv.to(q.dtype).contiguous()
+    weight, bias = weight.detach(), bias.detach()
     args = (
-        q, m, ksum, bias, out,
+        q, kv, ksum, weight, bias, out,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
-        h, seq, eps,
+        weight.stride(0), weight.stride(1), bias.stride(0), h, seq, eps,
     )  # fmt: skip
     constexprs = dict(D=d, PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, out))
     # Two programs a head under the interpreter: it walks the strided tile loop as the GPU does.

@@ -75,6 +75,7 @@ def main() -> None:
     p.add_argument("--divisible", nargs="*", default=[])
     p.add_argument("--warps", type=int, default=4)
     p.add_argument("--stages", type=int, default=2)
+    p.add_argument("--sass", help="also write the whole SASS to this file")
     args = p.parse_args()
     fn = getattr(load(args.module), args.kernel)
     ptrs = dict(s.split("=") for s in args.ptr)
@@ -105,6 +106,9 @@ def main() -> None:
         f.flush()
         usage = subprocess.run([tools, "-res-usage", f.name], capture_output=True, text=True).stdout
         sass = subprocess.run([tools, "-sass", f.name], capture_output=True, text=True).stdout
+    if args.sass:
+        with open(args.sass, "w") as f:
+            f.write(sass)
     regs = re.search(r"REG:(\d+) STACK:(\d+)", usage)
     loop, waits = longest_loop(sass)
     print(

@@ -1,0 +1,236 @@
+"""The sparse Sage kernel for Hopper (sm_90) in Gluon: the same algorithm and rounding as ``kernel.py``'s
+``_sage_fwd_kernel`` for SageSLA's sm90 blocks (64 query rows, 128-key tiles, FP8 P.V), with the tensor-core
+products issued asynchronously so that one tile's softmax runs while the previous tile's P.V is in flight.
+
+Why a second kernel: Triton waits for every warpgroup MMA right after issuing it, so a program of the Triton
+kernel alternates between its MMAs and its softmax and the SM is idle half the time (~1,560 cycles a 64 x 128
+tile against ~800 of issue; benchmarks/runs/h200-2026-12-03). Gluon exposes ``warpgroup_mma(is_async=True)``
+and its wait, so the order is chosen here. Each iteration t of the loop:
+
+1. issues Q.K^T of tile t (int8, accumulator preset to 1.5 * 2^23's bits: ``int32_to_fp32`` in one step),
+2. issues P~.V of tile t-1 (e4m3 P~ from shared memory, a fresh fp32 accumulator: two-level accumulation),
+3. waits for Q.K^T only, runs tile t's online softmax and stores its P~ to the other P~ buffer,
+4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
+
+K and V tiles arrive by TMA at the lut's offsets into a ring of ``STAGES`` buffers, each refilled as soon as
+the MMA reading it has finished. P~ goes through shared memory rather than registers: carried across the
+loop in registers, 8-bit values are repacked every iteration (~130 instructions a tile, local sm_90 compile).
+
+Inputs are ``kernel.py``'s (from ``quant.py``): Q int8 [B, H, L, D], K int8 [B, H, KP, D] (rows padded with
+zeros), V^T e4m3 [B, H, D, LP], their fp32 scales, the lut int32 [B, H, Mq, NT]. GPU only (no interpreter);
+its reference is ``_sage_fwd_kernel`` (tests/attention/test_sage_wgmma.py compares the two on the GPU).
+"""
+
+from __future__ import annotations
+
+import triton
+from torch import Tensor
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    tma,
+    warpgroup_mma,
+    warpgroup_mma_wait,
+)
+from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+from .kernel import WGMMA_BLOCKS
+from .reference import LOG2_FP8_MAX
+
+# Triton 3.7 renamed the TMA load; the kernel runs on both spellings.
+_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
+_LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
+
+BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
+STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
+
+
+@gluon.jit
+def _softmax_tile(s, start, L, rs, m_i, l_i, BLOCK_N: gl.constexpr, s_layout: gl.constexpr):
+    """One tile's online-softmax step, ``_sage_fwd_kernel``'s arithmetic: s int32 [BLOCK_M, BLOCK_N] holding
+    1.5 * 2^23 + (Q.K^T) as fp32 bits; rs fp32 [BLOCK_M] the rows' dequantisation factors. Returns
+    (P~ fp32, alpha, new row max, new row sum)."""
+    x = s.to(gl.float32, bitcast=True) - 12582912.0
+    if start + BLOCK_N > L:  # only the last key tile is partial
+        cols = start + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+        x = gl.where((cols < L)[None, :], x, float("-inf"))
+    m_new = gl.maximum(m_i, gl.max(x, 1) * rs)
+    alpha = gl.exp2(m_i - m_new)
+    p = gl.exp2(x * rs[:, None] - (m_new - _LOG2_FP8_MAX)[:, None])
+    l_i = l_i * alpha + gl.sum(p, 1)
+    return p, alpha, m_new, l_i
+
+
+@gluon.jit
+def _load_k(k_desc, k_smem, k_bars, lut_row, t, NT, k_row0, STAGES: gl.constexpr, BLOCK_N: gl.constexpr):
+    """TMA of key tile t (the lut's t-th block) into ring slot t % STAGES; nothing past the last tile."""
+    slot = t % STAGES
+    pred = t < NT
+    start = gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
+    mbarrier.expect(k_bars.index(slot), k_desc.block_type.nbytes, pred=pred)
+    _tma_load(k_desc, [k_row0 + start, 0], k_bars.index(slot), k_smem.index(slot), pred=pred)
+
+
+@gluon.jit
+def _load_v(v_desc, v_smem, v_bars, lut_row, t, NT, v_row0, STAGES: gl.constexpr, BLOCK_N: gl.constexpr):
+    """TMA of tile t's V^T columns into ring slot t % STAGES; nothing past the last tile."""
+    slot = t % STAGES
+    pred = t < NT
+    start = gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
+    mbarrier.expect(v_bars.index(slot), v_desc.block_type.nbytes, pred=pred)
+    _tma_load(v_desc, [v_row0, start], v_bars.index(slot), v_smem.index(slot), pred=pred)
+
+
+@gluon.jit
+def _sage_sparse_wgmma_kernel(
+    q_desc, k_desc, v_desc, QS, KS, VS, LUT, Out,
+    sob, sol, soh,
+    H, L, KP, NQB, NKB, MQ, NT, qk_scale,
+    D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+):  # fmt: skip
+    pid_m = gl.program_id(0)
+    pid_bh = gl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(
+        version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, BLOCK_N, 32]
+    )
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(
+        version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, D, 32]
+    )
+    p_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_N], gl.float8e4nv)
+    row_layout: gl.constexpr = gl.SliceLayout(1, s_layout)
+
+    q_smem = gl.allocate_shared_memory(gl.int8, [BLOCK_M, D], q_desc.layout)
+    k_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_N, D], k_desc.layout)
+    v_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, D, BLOCK_N], v_desc.layout)
+    p_smem = gl.allocate_shared_memory(gl.float8e4nv, [2, BLOCK_M, BLOCK_N], p_smem_layout)
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    k_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(q_bar, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(k_bars.index(i), count=1)
+        mbarrier.init(v_bars.index(i), count=1)
+
+    lut_row = LUT + (pid_bh.to(gl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
+    k_row0 = pid_bh * KP
+    v_row0 = pid_bh * D
+    # Q rows past L belong to the next head (or lie past the tensor: TMA fills zeros); their outputs are
+    # not stored.
+    mbarrier.expect(q_bar, q_desc.block_type.nbytes)
+    _tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
+    for i in gl.static_range(STAGES):
+        _load_k(k_desc, k_smem, k_bars, lut_row, i, NT, k_row0, STAGES, BLOCK_N)
+        _load_v(v_desc, v_smem, v_bars, lut_row, i, NT, v_row0, STAGES, BLOCK_N)
+
+    rows = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=row_layout)
+    # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
+    qs = gl.load(QS + pid_bh.to(gl.int64) * NQB + rows // BLKQ, mask=rows < L, other=1.0) * qk_scale
+    ks_base = KS + pid_bh.to(gl.int64) * NKB
+    bias = gl.full([BLOCK_M, BLOCK_N], 0x4B400000, gl.int32, s_layout)  # 1.5 * 2^23 as fp32 bits
+    zero_o = gl.zeros([BLOCK_M, D], gl.float32, o_layout)
+    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, row_layout)
+    l_i = gl.zeros([BLOCK_M], gl.float32, row_layout)
+    o = gl.zeros([BLOCK_M, D], gl.float32, o_layout)
+
+    # Tile 0: its scores and P~; its P~.V is issued in the loop's first iteration.
+    mbarrier.wait(q_bar, 0)
+    mbarrier.wait(k_bars.index(0), 0)
+    s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), bias, is_async=True)
+    start = gl.load(lut_row) * BLOCK_N
+    ks = gl.load(ks_base + start // BLKK)
+    start_next = gl.load(lut_row + gl.minimum(1, NT - 1)) * BLOCK_N
+    ks_next = gl.load(ks_base + start_next // BLKK)
+    s = warpgroup_mma_wait(0, deps=(s,))
+    _load_k(k_desc, k_smem, k_bars, lut_row, STAGES, NT, k_row0, STAGES, BLOCK_N)
+    p, alpha, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
+    p_smem.index(0).store(p.to(gl.float8e4nv))
+    fence_async_shared()
+    for t in range(1, NT):
+        slot = t % STAGES
+        prev = (t - 1) % STAGES
+        start = start_next
+        ks = ks_next
+        start_next = gl.load(lut_row + gl.minimum(t + 1, NT - 1)) * BLOCK_N  # the next tile's, a tile early
+        ks_next = gl.load(ks_base + start_next // BLKK)
+        mbarrier.wait(k_bars.index(slot), (t // STAGES) & 1)
+        s = warpgroup_mma(q_smem, k_smem.index(slot).permute((1, 0)), bias, is_async=True)
+        mbarrier.wait(v_bars.index(prev), ((t - 1) // STAGES) & 1)
+        pv = warpgroup_mma(
+            p_smem.index((t - 1) % 2),
+            v_smem.index(prev).permute((1, 0)),
+            zero_o,
+            use_acc=False,
+            is_async=True,
+        )
+        s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); P~.V may still run
+        _load_k(k_desc, k_smem, k_bars, lut_row, t + STAGES, NT, k_row0, STAGES, BLOCK_N)
+        p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
+        p_smem.index(t % 2).store(p.to(gl.float8e4nv))
+        fence_async_shared()
+        pv = warpgroup_mma_wait(0, deps=(pv,))
+        o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+        _load_v(v_desc, v_smem, v_bars, lut_row, t - 1 + STAGES, NT, v_row0, STAGES, BLOCK_N)
+        alpha = alpha_t
+    last = (NT - 1) % STAGES
+    mbarrier.wait(v_bars.index(last), ((NT - 1) // STAGES) & 1)
+    pv = warpgroup_mma(
+        p_smem.index((NT - 1) % 2), v_smem.index(last).permute((1, 0)), zero_o, use_acc=False, is_async=True
+    )
+    pv = warpgroup_mma_wait(0, deps=(pv,))
+    o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+
+    mbarrier.invalidate(q_bar)
+    for i in gl.static_range(STAGES):
+        mbarrier.invalidate(k_bars.index(i))
+        mbarrier.invalidate(v_bars.index(i))
+
+    rows_o = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
+    dims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
+    o = o / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    o = o * gl.load(VS + pid_bh.to(gl.int64) * D + dims)[None, :]
+    o_ptr = Out + b.to(gl.int64) * sob + h * soh + rows_o[:, None] * sol + dims[None, :]
+    row_ok = (rows_o < L)[:, None]
+    if LINEAR:  # SageSLA: Out holds proj_l(linear branch), written by linear_branch_triton
+        o += gl.load(o_ptr, mask=row_ok, other=0.0).to(gl.float32)
+    gl.store(o_ptr, o.to(Out.dtype.element_ty), mask=row_ok)
+
+
+def sage_sparse_wgmma(
+    qi: Tensor, qs: Tensor, ki: Tensor, ks: Tensor, vq: Tensor, vs: Tensor, lut: Tensor, out: Tensor,
+    qk_scale: float, *, linear: bool,
+) -> Tensor:  # fmt: skip
+    """Run the kernel on ``kernel.py``'s quantised operands and write ``out``.
+
+    qi int8 [B, H, L, D] and qs fp32 [B, H, ceil(L / 64)]; ki int8 [B, H, KP, D] (KP a multiple of 128) and ks
+    fp32 [B, H, ceil(L / 128)]; vq e4m3 [B, H, D, LP] (LP a multiple of 128) and vs fp32 [B, H, D]; lut int32
+    [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous,
+    holding proj_l(linear branch) when ``linear``. qk_scale = log2(e) / sqrt(D). Returns out.
+    """
+    b, h, seq, d = qi.shape
+    kp, lp = ki.shape[2], vq.shape[-1]
+    mq, nt = lut.shape[2], lut.shape[3]
+    if b * h * max(seq, kp, d) >= 2**31:
+        raise ValueError("sage_sparse_wgmma: B * H * L must stay below 2^31 (TMA coordinates are int32)")
+    q2, k2, v2 = qi.view(b * h * seq, d), ki.view(b * h * kp, d), vq.view(b * h * d, lp)
+    default = gl.NVMMASharedLayout.get_default_for
+    q_desc = TensorDescriptor(
+        q2, list(q2.shape), list(q2.stride()), [BLOCK_M, d], default([BLOCK_M, d], gl.int8)
+    )
+    k_desc = TensorDescriptor(
+        k2, list(k2.shape), list(k2.stride()), [BLOCK_N, d], default([BLOCK_N, d], gl.int8)
+    )
+    v_layout = default([d, BLOCK_N], gl.float8e4nv)
+    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [d, BLOCK_N], v_layout)
+    grid = (triton.cdiv(seq, BLOCK_M), b * h)
+    _sage_sparse_wgmma_kernel[grid](
+        q_desc, k_desc, v_desc, qs, ks, vs, lut, out, out.stride(0), out.stride(1), out.stride(2),
+        h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale,
+        D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES, LINEAR=linear,
+        num_warps=4,
+    )  # fmt: skip
+    return out

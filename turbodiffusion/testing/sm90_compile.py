@@ -1,0 +1,70 @@
+"""Compile the Hopper Gluon kernel for sm_90 on a machine without a GPU (Triton ships ptxas and cuobjdump) and
+report what its tests check: registers, stack, shared memory, and the SASS's warpgroup-MMA waits.
+
+The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
+tests call this in a subprocess without TRITON_INTERPRET:
+
+    python -m turbodiffusion.testing.sm90_compile 128 1    # D, LINEAR -> one JSON line
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import triton
+
+
+def cuobjdump() -> str:
+    return os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+
+
+def compile_sage_wgmma(d: int, linear: bool) -> dict:
+    """Build ``_sage_sparse_wgmma_kernel`` for sm_90 as its launcher would and describe the binary."""
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon import language as gl
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    from ..attention.sage import kernel_wgmma as kw
+
+    def desc(ty: str, shape: list[int], gl_ty) -> str:
+        layout = gl.NVMMASharedLayout.get_default_for(shape, gl_ty)
+        return f"tensordesc<{ty}[{shape[0]}, {shape[1]}],{layout!r}>"
+
+    fn = kw._sage_sparse_wgmma_kernel
+    const = dict(
+        D=d, BLKQ=kw.BLOCK_M, BLKK=kw.BLOCK_N, BLOCK_M=kw.BLOCK_M, BLOCK_N=kw.BLOCK_N, STAGES=kw.STAGES,
+        LINEAR=linear, num_warps=4,
+    )  # fmt: skip
+    sig = dict(
+        q_desc=desc("i8", [kw.BLOCK_M, d], gl.int8),
+        k_desc=desc("i8", [kw.BLOCK_N, d], gl.int8),
+        v_desc=desc("fp8e4nv", [d, kw.BLOCK_N], gl.float8e4nv),
+        QS="*fp32", KS="*fp32", VS="*fp32", LUT="*i32", Out="*bf16", sob="i32", sol="i32", soh="i32",
+        H="i32", L="i32", KP="i32", NQB="i32", NKB="i32", MQ="i32", NT="i32", qk_scale="fp32",
+    )  # fmt: skip
+    sig.update(dict.fromkeys(const, "constexpr"))
+    aligned = ("QS", "KS", "VS", "LUT", "Out", "sob", "sol", "soh")  # as the GPU's JIT marks them
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
+    compiled = triton.compile(
+        GluonASTSource(fn, sig, const, attrs), target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4)
+    )
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(compiled.asm["cubin"])
+        f.flush()
+        usage = subprocess.run([cuobjdump(), "-res-usage", f.name], capture_output=True, text=True).stdout
+        sass = subprocess.run([cuobjdump(), "-sass", f.name], capture_output=True, text=True).stdout
+    regs, stack = map(int, re.search(r"REG:(\d+) STACK:(\d+)", usage).groups())
+    waits = re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", sass)
+    return dict(
+        registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
+        mma_waits=[int(w, 16) for w in waits],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])))))
