@@ -382,18 +382,19 @@ def _linear_branch_kernel(
     Q, KV, KSUM, W, BIAS, Out,
     sqb, sql, sqh, sob, sol, soh, swo, swi, sbias,
     H, L, eps,
-    D: tl.constexpr, BLOCK_M: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, PREMULTIPLIED: tl.constexpr, PRECISION: tl.constexpr,
+    WIDE: tl.constexpr,
 ):  # fmt: skip
     # Each program forms its head's m = KV W^T (one MMA, fp32 accumulation, rounded once to the state's
-    # dtype: a few microseconds, where a separate product cost four launches a layer) and walks every
-    # num_programs(0)-th tile of rows.
+    # dtype) unless KV already holds it (PREMULTIPLIED), then walks every num_programs(0)-th tile of rows.
     pid_bh = tl.program_id(1)
     b = pid_bh // H
     h = pid_bh % H
     dims = tl.arange(0, D)
-    kv = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
-    wt = tl.load(W + dims[None, :] * swo + dims[:, None] * swi).to(kv.dtype)  # W^T[i, j] = W[j, i]
-    m = cast(mma(kv, wt, tl.zeros([D, D], dtype=tl.float32), PRECISION), kv.dtype, PRECISION)
+    m = tl.load(KV + pid_bh.to(tl.int64) * D * D + dims[:, None] * D + dims[None, :])
+    if not PREMULTIPLIED:
+        wt = tl.load(W + dims[None, :] * swo + dims[:, None] * swi).to(m.dtype)  # W^T[i, j] = W[j, i]
+        m = cast(mma(m, wt, tl.zeros([D, D], dtype=tl.float32), PRECISION), m.dtype, PRECISION)
     ksum = tl.load(KSUM + pid_bh.to(tl.int64) * D + dims)
     bias = tl.load(BIAS + dims * sbias).to(tl.float32)
     q_base = Q + b.to(tl.int64) * sqb + h * sqh
@@ -414,7 +415,7 @@ _linear_branch_tuned = triton.autotune(
         triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=st)
         for bm, w, st in ((64, 4, 2), (64, 4, 3), (128, 8, 2), (128, 4, 2), (64, 8, 3))
     ],
-    key=["D", "WIDE"],
+    key=["D", "PREMULTIPLIED", "WIDE"],
 )(_linear_branch_kernel)
 
 
@@ -426,19 +427,27 @@ def linear_branch_triton(
     q, out: [B, L, H, D] (contiguous last dim); kv [B, H, D, D] in q's dtype and ksum fp32 [B, H, D]
     from ``summarize_kv`` (divided by L), ``eps`` divided by L likewise; weight [D, D] and bias [D]:
     proj_l's, any float dtype and strides (the weight is cast to q's dtype for the product, as the official
-    code's bf16 autocast does). Returns ``out``. The kernel forms KV W^T per head and reads it
-    (``linear_branch_premultiplied``).
+    code's bf16 autocast does). Returns ``out``. The kernel reads KV W^T per head
+    (``linear_branch_premultiplied``): for 16-bit q each program forms it with one MMA, which on an H200 cost
+    less than the four launches a layer of a separate product (benchmarks/runs/h200-2026-12-03c); for fp32
+    q (the exactness tests' dtype) it is formed here in float64, as an fp32 MMA of D^3 emulated with FMAs
+    takes minutes to compile for sm_90.
     """
     b, seq, h, d = q.shape
     check_proj(weight, bias, d)
-    kv = kv.to(q.dtype).contiguous()
     weight, bias = weight.detach(), bias.detach()
+    premultiplied = q.dtype == torch.float32
+    if premultiplied:
+        kv = torch.matmul(kv.double(), weight.t().double()).to(q.dtype)
+    kv = kv.to(q.dtype).contiguous()
     args = (
         q, kv, ksum, weight, bias, out,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
         weight.stride(0), weight.stride(1), bias.stride(0), h, seq, eps,
     )  # fmt: skip
-    constexprs = dict(D=d, PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, out))
+    constexprs = dict(
+        D=d, PREMULTIPLIED=premultiplied, PRECISION=dot_precision(q.dtype), WIDE=needs_int64(q, out)
+    )
     # Two programs a head under the interpreter: it walks the strided tile loop as the GPU does.
     per_head = 2 if interpreting() else max(1, num_programs_target(q.device) // (b * h))
     if tunes(constexprs):
