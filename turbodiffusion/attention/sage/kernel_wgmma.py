@@ -13,8 +13,13 @@ and its wait, so the order is chosen here. Each iteration t of the loop:
 4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
 
 K and V tiles arrive by TMA at the lut's offsets into a ring of ``STAGES`` buffers, each refilled as soon as
-the MMA reading it has finished. P~ goes through shared memory rather than registers: carried across the
-loop in registers, 8-bit values are repacked every iteration (~130 instructions a tile, local sm_90 compile).
+the MMA reading it has finished. P~ goes through shared memory rather than registers: a variant that carried
+it across the loop in registers compiled to 1,008 instructions a tile against this kernel's 807, most of the
+difference byte permutes repacking the 8-bit values (local sm_90 compiles, Triton 3.6).
+
+On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs equal the Triton kernel's bit for bit, and a layer
+takes 0.960 ms against 1.008 at 1.3B-480p and 17.09 against 17.95 ms at 14B-720p (5%; CUDA graphs of
+back-to-back calls). Three ring slots instead of two were slower (1.347 / 23.13 ms): one program an SM.
 
 Inputs are ``kernel.py``'s (from ``quant.py``): Q int8 [B, H, L, D], K int8 [B, H, KP, D] (rows padded with
 zeros), V^T e4m3 [B, H, D, LP], their fp32 scales, the lut int32 [B, H, Mq, NT]. GPU only (no interpreter);
