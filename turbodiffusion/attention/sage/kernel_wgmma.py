@@ -69,23 +69,18 @@ def _softmax_tile(s, start, L, rs, m_i, l_i, BLOCK_N: gl.constexpr, s_layout: gl
 
 
 @gluon.jit
-def _load_k(k_desc, k_smem, k_bars, lut_row, t, NT, k_row0, STAGES: gl.constexpr, BLOCK_N: gl.constexpr):
-    """TMA of key tile t (the lut's t-th block) into ring slot t % STAGES; nothing past the last tile."""
+def _load_tile(desc, smem, bars, lut_row, t, NT, row0, KEYS_ON_ROWS: gl.constexpr, STAGES: gl.constexpr,
+               BLOCK_N: gl.constexpr):  # fmt: skip
+    """TMA of tile t (the lut's t-th key block) into ring slot t % STAGES; nothing past the last tile. K's
+    keys are rows (coordinate [row0 + start, 0]), V^T's columns ([row0, start])."""
     slot = t % STAGES
     pred = t < NT
     start = gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
-    mbarrier.expect(k_bars.index(slot), k_desc.block_type.nbytes, pred=pred)
-    _tma_load(k_desc, [k_row0 + start, 0], k_bars.index(slot), k_smem.index(slot), pred=pred)
-
-
-@gluon.jit
-def _load_v(v_desc, v_smem, v_bars, lut_row, t, NT, v_row0, STAGES: gl.constexpr, BLOCK_N: gl.constexpr):
-    """TMA of tile t's V^T columns into ring slot t % STAGES; nothing past the last tile."""
-    slot = t % STAGES
-    pred = t < NT
-    start = gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
-    mbarrier.expect(v_bars.index(slot), v_desc.block_type.nbytes, pred=pred)
-    _tma_load(v_desc, [v_row0, start], v_bars.index(slot), v_smem.index(slot), pred=pred)
+    mbarrier.expect(bars.index(slot), desc.block_type.nbytes, pred=pred)
+    if KEYS_ON_ROWS:
+        _tma_load(desc, [row0 + start, 0], bars.index(slot), smem.index(slot), pred=pred)
+    else:
+        _tma_load(desc, [row0, start], bars.index(slot), smem.index(slot), pred=pred)
 
 
 @gluon.jit
@@ -129,8 +124,8 @@ def _sage_sparse_wgmma_kernel(
     mbarrier.expect(q_bar, q_desc.block_type.nbytes)
     _tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
     for i in gl.static_range(STAGES):
-        _load_k(k_desc, k_smem, k_bars, lut_row, i, NT, k_row0, STAGES, BLOCK_N)
-        _load_v(v_desc, v_smem, v_bars, lut_row, i, NT, v_row0, STAGES, BLOCK_N)
+        _load_tile(k_desc, k_smem, k_bars, lut_row, i, NT, k_row0, True, STAGES, BLOCK_N)
+        _load_tile(v_desc, v_smem, v_bars, lut_row, i, NT, v_row0, False, STAGES, BLOCK_N)
 
     rows = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=row_layout)
     # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
@@ -151,7 +146,7 @@ def _sage_sparse_wgmma_kernel(
     start_next = gl.load(lut_row + gl.minimum(1, NT - 1)) * BLOCK_N
     ks_next = gl.load(ks_base + start_next // BLKK)
     s = warpgroup_mma_wait(0, deps=(s,))
-    _load_k(k_desc, k_smem, k_bars, lut_row, STAGES, NT, k_row0, STAGES, BLOCK_N)
+    _load_tile(k_desc, k_smem, k_bars, lut_row, STAGES, NT, k_row0, True, STAGES, BLOCK_N)
     p, alpha, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
     p_smem.index(0).store(p.to(gl.float8e4nv))
     fence_async_shared()
@@ -173,13 +168,13 @@ def _sage_sparse_wgmma_kernel(
             is_async=True,
         )
         s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); P~.V may still run
-        _load_k(k_desc, k_smem, k_bars, lut_row, t + STAGES, NT, k_row0, STAGES, BLOCK_N)
+        _load_tile(k_desc, k_smem, k_bars, lut_row, t + STAGES, NT, k_row0, True, STAGES, BLOCK_N)
         p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
         p_smem.index(t % 2).store(p.to(gl.float8e4nv))
         fence_async_shared()
         pv = warpgroup_mma_wait(0, deps=(pv,))
         o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
-        _load_v(v_desc, v_smem, v_bars, lut_row, t - 1 + STAGES, NT, v_row0, STAGES, BLOCK_N)
+        _load_tile(v_desc, v_smem, v_bars, lut_row, t - 1 + STAGES, NT, v_row0, False, STAGES, BLOCK_N)
         alpha = alpha_t
     last = (NT - 1) % STAGES
     mbarrier.wait(v_bars.index(last), ((NT - 1) // STAGES) & 1)

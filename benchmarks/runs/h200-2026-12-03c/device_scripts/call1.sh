@@ -6,7 +6,7 @@
 set -x
 export PYTHONPATH=.
 D=benchmarks/runs/h200-2026-12-03c/device_scripts
-PYTHONPATH=.:$D timeout 150 python -u $D/sage_wgmma_check.py $OUT/call1_sage_wgmma.json > $OUT/call1_sage_wgmma.log 2>&1
+PYTHONPATH=.:$D:benchmarks/runs/h200-2026-12-03b/device_scripts timeout 150 python -u $D/sage_wgmma_check.py $OUT/call1_sage_wgmma.json > $OUT/call1_sage_wgmma.log 2>&1
 if [ $? -ne 0 ]; then  # the new kernel is not right (or hung): do not time the model on it
   tail -n 30 $OUT/call1_sage_wgmma.log
   timeout 300 python -u -m pytest -v --durations=20 -p no:cacheprovider tests/attention/test_sla_kernel.py \
