@@ -227,6 +227,18 @@ def test_topk_kernel_matches_the_reference(shape, topk, dtype, device):
         assert torch.equal(out, topk_lut_reference(scores, topk))
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_topk_kernel_ties_at_a_negative_kth_score(dtype, device):
+    """16-bit scores: the search skips the key bits that are always zero in the score, so the k-th key's
+    low bits must be filled back (all ones for a negative score) before the ties are counted."""
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    scores = torch.tensor([[-1.0, -2.0, -1.0, -1.0, -3.0], [-2.0, -1.0, -2.0, -2.0, -1.0]], dtype=dtype)
+    for k in (1, 2, 3):
+        out = topk_lut_triton(scores.to(device), k).cpu()
+        assert torch.equal(out, topk_lut_reference(scores, k)), k
+
+
 def test_topk_kernel_counts_negative_zero_as_zero(device):
     from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
 
