@@ -12,6 +12,10 @@ P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumu
 the fp32 buffer). For SageSLA, Out already holds proj_l(linear branch) in the output dtype
 (``linear_branch_triton``, as the SLA kernel parks it) and the epilogue adds it.
 
+On compute-capability 9.0 GPUs the sparse FP8 launches with SageSLA's sm90 blocks (64, 128) run
+``kernel_wgmma.py`` instead: the same arithmetic in Gluon, bit-identical, with its tensor-core products
+asynchronous (``sage_forward_triton``'s ``kernel`` argument chooses).
+
 FLOPs: dense-equivalent 4 * B * H * L^2 * D (half int8, half fp8); sparse executes topk * BLKK keys per row.
 Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantisers' read of q, k, v).
 """
