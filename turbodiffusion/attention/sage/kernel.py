@@ -31,6 +31,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..sla.kernel_fwd import (
+    KERNEL_HEAD_DIMS,
     LOG2E,
     KVSummary,
     cast,
@@ -49,7 +50,6 @@ from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL
 SAGE_DTYPES = (torch.float16, torch.bfloat16)
 SageKernel = Literal["auto", "triton", "wgmma"]
 WGMMA_BLOCKS = (64, 128)  # (query rows, keys) of kernel_wgmma: SageSLA's sm90 blocks
-WGMMA_HEAD_DIMS = (64, 128)
 _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
 
 
@@ -153,13 +153,13 @@ def gluon_hopper_available() -> bool:
 
 def wgmma_applies(q: Tensor, sparse: bool, pv: str, block_q: int, block_k: int) -> bool:
     """Whether ``kernel_wgmma`` serves a launch: sparse, FP8 P.V, blocks ``WGMMA_BLOCKS``, D in
-    ``WGMMA_HEAD_DIMS``, on a compute-capability 9.0 GPU (its warpgroup MMAs are sm_90a instructions), with
-    a Triton that has Gluon's Hopper API."""
+    ``KERNEL_HEAD_DIMS`` (the Triton kernels'), on a compute-capability 9.0 GPU (its warpgroup MMAs are
+    sm_90a instructions), with a Triton that has Gluon's Hopper API."""
     return (
         sparse
         and pv == "fp8"
         and (block_q, block_k) == WGMMA_BLOCKS
-        and q.shape[-1] in WGMMA_HEAD_DIMS
+        and q.shape[-1] in KERNEL_HEAD_DIMS
         and q.is_cuda
         and torch.cuda.get_device_capability(q.device) == (9, 0)
         and gluon_hopper_available()
