@@ -18,6 +18,7 @@ from torch import nn
 from turbodiffusion.attention.sage.kernel import sage_forward_triton, wgmma_applies
 from turbodiffusion.attention.sagesla import sagesla_attention
 from turbodiffusion.attention.sla.block_map import select_blocks
+from turbodiffusion.attention.sla.kernel_fwd import premultiplied_state
 from turbodiffusion.testing.compare import assert_matches
 from turbodiffusion.testing.sm90_compile import cuobjdump
 
@@ -86,10 +87,28 @@ def test_wgmma_equals_the_triton_kernel(b, h, seq, d, ratio, linear):
     kw = dict(block_q=64, block_k=128, pv="fp8", lut=sel.lut, proj=proj, eps=1e-6)
     triton_out = sage_forward_triton(q, k, v, kernel="triton", **kw)
     wgmma_out = sage_forward_triton(q, k, v, kernel="wgmma", **kw)
-    # Same operands, same arithmetic in the same order: equal up to the last bit of the rounded output.
     diff = (wgmma_out.float() - triton_out.float()).abs().max().item()
+    if not linear:  # same operands, same arithmetic in the same order: bit for bit
+        assert diff == 0, f"max |wgmma - triton| = {diff}"
+        return
+    # The linear branch: the Triton path rounds it to bf16 before adding it, the Gluon epilogue adds it
+    # unrounded (and m = KV W^T is rounded from a float64 product instead of an fp32 MMA): within one bf16
+    # step at the output's scale.
     ulp = torch.finfo(torch.bfloat16).eps * triton_out.float().abs().max().item()
     assert diff <= ulp, f"max |wgmma - triton| = {diff} (bf16 ulp at the output's scale {ulp})"
+
+
+def test_premultiplied_state_is_kv_times_the_cast_weight_transposed():
+    g = torch.Generator().manual_seed(0)
+    kv = torch.randn(2, 3, 64, 64, generator=g).to(torch.bfloat16)
+    weight = torch.randn(64, 64, generator=g)  # fp32, as proj_l's weight is stored
+    m = premultiplied_state(kv, weight)
+    assert m.dtype == torch.bfloat16 and m.shape == kv.shape
+    # The weight goes through kv's dtype first (the official bf16 autocast), then one rounding of the
+    # exact product.
+    truth = (kv.double() @ weight.to(torch.bfloat16).double().t()).to(torch.bfloat16)
+    assert torch.equal(m, truth)
+    assert not torch.equal(m, (kv.double() @ weight.double().t()).to(torch.bfloat16))
 
 
 @pytest.mark.skipif(not ON_SM90, reason="the Gluon kernel runs on compute-capability 9.0 GPUs only")

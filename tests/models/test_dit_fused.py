@@ -70,6 +70,29 @@ def test_disabling_restores_the_plain_path_exactly():
     assert torch.equal(plain, again)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_fused_head_is_the_plain_head(dtype, monkeypatch):
+    """enable_fused_ops routes the head through ops.head_norm_modulate, which keeps the plain head's rounding
+    of LN(x) to the stream's dtype before the fp32 modulation: on the CPU (its reference; the kernel meets
+    that in tests/ops/test_norm_modulate.py) the fused head is the plain head bit for bit."""
+    from turbodiffusion.models.wan import dit as dit_module
+
+    calls = []
+    real = dit_module.head_norm_modulate
+    monkeypatch.setattr(dit_module, "head_norm_modulate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    model = _model(7350, dtype)
+    g = torch.Generator().manual_seed(7351)
+    x = (3 * torch.randn(2, 37, TINY.dim, generator=g) + 0.7).to(dtype)  # [B, L, dim] stream, ragged L
+    e = torch.randn(2, TINY.dim, generator=g)  # fp32 time embedding, different for each sample
+    with torch.no_grad():
+        plain = model.head(x, e)
+        model.enable_fused_ops()
+        fused = model.head(x, e)
+    assert len(calls) == 1, "the fused head did not run"
+    assert fused.dtype == torch.float32
+    assert torch.equal(fused, plain)
+
+
 def test_fused_ops_leave_the_state_dict_unchanged():
     model = _model(7300, torch.bfloat16)
     before = set(model.state_dict())

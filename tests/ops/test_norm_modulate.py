@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from turbodiffusion.ops.norm_modulate import (
+    head_norm_modulate,
+    head_norm_modulate_reference,
     norm_modulate,
     norm_modulate_fp8,
     norm_modulate_fp8_reference,
@@ -13,6 +15,7 @@ from turbodiffusion.ops.norm_modulate import (
 )
 from turbodiffusion.quant.row_quant import dequantize_rows_reference, quantize_rows_reference
 from turbodiffusion.testing.compare import assert_e4m3_codes_close, assert_matches
+from turbodiffusion.testing.tolerances import ROUNDED_MOVED_MAX
 
 from .test_rms_norm import CASES
 
@@ -192,3 +195,74 @@ def test_residual_norm_modulate_in_fp32_streams(device):
     x_new, y = residual_norm_modulate(x, residual, None, scale, shift, impl="triton")
     assert x_new.dtype == torch.float32 and torch.equal(x_new, x + residual)
     assert torch.equal(y, norm_modulate(x_new, scale, shift, impl="triton"))
+
+
+def _head_inputs(b, L, dim, dtype, device, seed, strided):
+    """x [B, L, dim] (a strided view when ``strided``) and the head's shift, scale: [B, 1, dim] fp32 views
+    of one [B, 2, dim] tensor, as WanHead's chunk makes them, different for each sample."""
+    g = torch.Generator().manual_seed(seed)
+    x = (3 * torch.randn(b, L, dim + 5 * strided, generator=g) + 0.7).to(device, dtype)[..., :dim]
+    shift, scale = (0.3 * torch.randn(b, 2, dim, generator=g)).to(device).chunk(2, dim=1)
+    return x, scale, shift
+
+
+@pytest.mark.parametrize(
+    "B, L, dim, strided", [(2, 1, 96, False), (2, 17, 160, True), (2, 333, 96, False), (1, 200, 1536, False)]
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_head_norm_modulate_matches_reference(B, L, dim, strided, dtype, device):
+    """Not bit for bit: the kernel sums the LayerNorm statistics in another order than torch, so LN(x)
+    differs in its last fp32 bits and its rounding to x's dtype sometimes lands on the next grid value
+    (ROUNDED_MOVED_MAX). Near-zero values of LN(x) come from cancellation and may move further (an fp32
+    ulp of the mean is many of their own), so no one-step rule. Checked instead, with no modulation, where
+    the output is LN(x) itself: it lies on x's grid (the rounding happened), meets the fp32 truth by the
+    error-ratio rule and equals the reference's almost everywhere; and with modulation, the output is the
+    fp32 ``* (1 + scale) + shift`` of that LN(x)."""
+    x, scale, shift = _head_inputs(B, L, dim, dtype, device, seed=L + dim, strided=strided)
+    before = x.clone()
+    zero = torch.zeros_like(scale)
+    normed = head_norm_modulate(x, zero, zero, impl="triton")  # n * (1 + 0) + 0 is n, exactly
+    out = head_norm_modulate(x, scale, shift, impl="triton")
+    assert torch.equal(x, before)
+    assert normed.dtype == out.dtype == torch.float32 and out.shape == (B, L, dim)
+    assert torch.equal(normed.to(dtype).float(), normed), "LN(x) was not rounded to x's dtype"
+    truth = head_norm_modulate_reference(x.float().cpu(), zero.cpu(), zero.cpu())  # LN(x) unrounded
+    ref = head_norm_modulate_reference(x.cpu(), zero.cpu(), zero.cpu())
+    assert_matches(normed, truth, eager=ref, dtype=dtype)
+    if dtype != torch.float32:  # fp32: nothing rounded in between, the fp32 rule above is the whole rule
+        moved = (normed.cpu() != ref).float().mean().item()
+        assert moved <= ROUNDED_MOVED_MAX, f"{moved:.2%} of LN(x) differ from the reference's rounding"
+    # fp32 rule, not equality: a GPU contracts the product and the sum into one fma (the interpreter is exact)
+    assert_matches(out, normed.cpu() * (1 + scale.cpu()) + shift.cpu(), dtype=torch.float32)
+
+
+def test_head_norm_modulate_reference_is_the_unfused_head():
+    """The reference is the plain WanHead sequence: torch's fp32 layer_norm rounded to x's dtype, then the
+    fp32 modulation; so not norm_modulate's LN(x) modulated before any rounding."""
+    x, scale, shift = _head_inputs(2, 9, 96, torch.bfloat16, "cpu", seed=5, strided=False)
+    n = torch.nn.functional.layer_norm(x.float(), (96,), eps=1e-6).to(torch.bfloat16)
+    out = head_norm_modulate_reference(x, scale, shift)
+    assert torch.equal(out, n.to(torch.float32) * (1 + scale) + shift)
+    assert torch.equal(head_norm_modulate(x, scale, shift), out)  # "auto" on CPU is the reference
+    assert not torch.equal(out, norm_modulate(x.float(), scale, shift))
+
+
+@pytest.mark.parametrize("impl", ["reference", "triton"])
+def test_head_norm_modulate_invalid_inputs_raise(impl, device):
+    x, scale, shift = _head_inputs(2, 5, 64, torch.bfloat16, device, seed=0, strided=False)
+    with pytest.raises(ValueError, match="needs both scale and shift"):
+        head_norm_modulate(x, scale, None, impl=impl)
+    with pytest.raises(ValueError, match="scale must be float32, the head's modulation dtype"):
+        head_norm_modulate(x, scale.bfloat16(), shift, impl=impl)
+    with pytest.raises(ValueError, match="shift must be float32"):
+        head_norm_modulate(x, scale, shift.double(), impl=impl)
+    with pytest.raises(ValueError, match=r"shift must be \[B, 1, dim\] or \[B, L, dim\] = \[2, 1\|5, 64\]"):
+        head_norm_modulate(x, scale, shift[:1], impl=impl)
+    with pytest.raises(ValueError, match=r"x must be \[B, L, dim\]"):
+        head_norm_modulate(x[0], scale, shift, impl=impl)
+    with pytest.raises(ValueError, match="float32, bfloat16 or float16"):
+        head_norm_modulate(x.double(), scale, shift, impl=impl)
+    with pytest.raises(ValueError, match="scale is on meta"):
+        head_norm_modulate(x, scale.to("meta"), shift, impl=impl)
+    with pytest.raises(ValueError, match="impl must be"):
+        head_norm_modulate(x, scale, shift, impl="fast")

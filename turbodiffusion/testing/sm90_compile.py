@@ -44,11 +44,14 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
         q_desc=desc("i8", [kw.BLOCK_M, d], gl.int8),
         k_desc=desc("i8", [kw.BLOCK_N, d], gl.int8),
         v_desc=desc("fp8e4nv", [d, kw.BLOCK_N], gl.float8e4nv),
-        QS="*fp32", KS="*fp32", VS="*fp32", LUT="*i32", Out="*bf16", sob="i32", sol="i32", soh="i32",
-        H="i32", L="i32", KP="i32", NQB="i32", NKB="i32", MQ="i32", NT="i32", qk_scale="fp32",
+        m_desc=desc("bf16", [d, d], gl.bfloat16) if linear else desc("i8", [kw.BLOCK_M, d], gl.int8),
+        QS="*fp32", KS="*fp32", VS="*fp32", LUT="*i32", Out="*bf16", QH="*bf16", KSUM="*fp32", BIAS="*fp32",
+        sob="i32", sol="i32", soh="i32", sqb="i32", sql="i32", sqh="i32",
+        H="i32", L="i32", KP="i32", NQB="i32", NKB="i32", MQ="i32", NT="i32", qk_scale="fp32", eps="fp32",
     )  # fmt: skip
     sig.update(dict.fromkeys(const, "constexpr"))
-    aligned = ("QS", "KS", "VS", "LUT", "Out", "sob", "sol", "soh")  # as the GPU's JIT marks them
+    # As the GPU's JIT marks them (pointers from the allocator, strides of whole heads and rows).
+    aligned = ("QS", "KS", "VS", "LUT", "Out", "QH", "KSUM", "BIAS", "sob", "sol", "soh", "sqb", "sql", "sqh")
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
     compiled = triton.compile(
         GluonASTSource(fn, sig, const, attrs), target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4)

@@ -10,7 +10,8 @@ Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key t
 unscaled dot, the scale and the exponent offset applied in one fused multiply-add), rounds
 P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to
 the fp32 buffer). For SageSLA, Out already holds proj_l(linear branch) in the output dtype
-(``linear_branch_triton``, as the SLA kernel parks it) and the epilogue adds it.
+(``linear_branch_triton``, as the SLA kernel parks it) and the epilogue adds it; the Hopper kernel below
+computes the branch in its own epilogue instead.
 
 On compute-capability 9.0 GPUs the sparse FP8 launches with SageSLA's sm90 blocks (64, 128) run
 ``kernel_wgmma.py`` instead: the same arithmetic in Gluon, bit-identical, with its tensor-core products
@@ -37,11 +38,13 @@ from ..sla.kernel_fwd import (
     cast,
     check_kernel_inputs,
     check_lut,
+    check_proj,
     dot_precision,
     interpreting,
     linear_branch_triton,
     mma,
     needs_int64,
+    premultiplied_state,
     summarize_kv,
 )
 from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_grid
@@ -271,17 +274,23 @@ def sage_forward_triton(
     else:
         vs, vq = qs, qi  # unused placeholders
     o = torch.empty_like(q, memory_format=torch.contiguous_format)
+    if wgmma:
+        from .kernel_wgmma import LinearBranch, sage_sparse_wgmma
+
+        linear = None
+        if proj is not None:
+            # The Gluon kernel adds the linear branch in its epilogue, from m = KV W^T formed once a head.
+            weight, bias = proj
+            check_proj(weight, bias, d)
+            m = premultiplied_state(summary.kv.to(q.dtype), weight)
+            bias32 = bias.detach().float().contiguous()
+            linear = LinearBranch(q, m, summary.ksum, bias32, eps / seq)
+        return sage_sparse_wgmma(qi, qs, ki, ks, vq, vs, lut32, o, LOG2E / math.sqrt(d), linear=linear)
     if proj is not None:
-        # Its own kernel, not the attention kernel's prologue or epilogue: on an H200 that was 0.34 ms
-        # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer, 3.1 / 0.7 ms at 14B-720p
+        # The Triton kernel adds what this kernel parks in o: in its prologue or epilogue it was 0.34 ms
+        # (prologue) or 0.45 ms (epilogue) slower per 1.3B layer on an H200, 3.1 / 0.7 ms at 14B-720p
         # (benchmarks/runs/h200-2026-12-02g).
         linear_branch_triton(q, summary.kv, summary.ksum, *proj, eps / seq, o)
-    if wgmma:
-        from .kernel_wgmma import sage_sparse_wgmma
-
-        return sage_sparse_wgmma(
-            qi, qs, ki, ks, vq, vs, lut32, o, LOG2E / math.sqrt(d), linear=proj is not None
-        )
     args = (
         qi, qs, ki, ks, vq, vs, v, lut32, o,
         v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2),

@@ -12,22 +12,35 @@ and its wait, so the order is chosen here. Each iteration t of the loop:
 3. waits for Q.K^T only, runs tile t's online softmax and stores its P~ to the other P~ buffer,
 4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
 
+For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
+with m = KV W^T, proj_l folded in, formed once a head by ``premultiplied_state``): q is read in 16 bits, phi
+goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free once the last
+Q.K^T is done, so shared memory stays at two programs an SM. The Triton kernel instead adds what
+``linear_branch_triton`` parked in Out; that kernel's read of q and write and re-read of its result are gone
+here (an Nsight profile at 1.3B-480p: 0.19 ms a layer, benchmarks/runs/h200-2026-12-03d), and the branch is
+added before the output's single rounding rather than rounded on its own first.
+
 K and V tiles arrive by TMA at the lut's offsets into a ring of ``STAGES`` buffers, each refilled as soon as
 the MMA reading it has finished. P~ goes through shared memory rather than registers: a variant that carried
 it across the loop in registers compiled to 1,008 instructions a tile against this kernel's 807, most of the
 difference byte permutes repacking the 8-bit values (local sm_90 compiles, Triton 3.6).
 
-On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs equal the Triton kernel's bit for bit, and a layer
+On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
+kernel's bit for bit, and a layer
 takes 0.960 ms against 1.008 at 1.3B-480p and 17.09 against 17.95 ms at 14B-720p (5%; CUDA graphs of
 back-to-back calls). Three ring slots instead of two were slower (1.347 / 23.13 ms): one program an SM.
 
 Inputs are ``kernel.py``'s (from ``quant.py``): Q int8 [B, H, L, D], K int8 [B, H, KP, D] (rows padded with
-zeros), V^T e4m3 [B, H, D, LP], their fp32 scales, the lut int32 [B, H, Mq, NT]. GPU only (no interpreter);
-its reference is ``_sage_fwd_kernel`` (tests/attention/test_sage_wgmma.py compares the two on the GPU).
+zeros), V^T e4m3 [B, H, D, LP], their fp32 scales, the lut int32 [B, H, Mq, NT]; for SageSLA a
+``LinearBranch``. GPU only (no interpreter); its reference is ``_sage_fwd_kernel`` with
+``linear_branch_triton`` (tests/attention/test_sage_wgmma.py compares them on the GPU).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
 import triton
 from torch import Tensor
 from triton.experimental import gluon
@@ -41,13 +54,33 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+from ..sla.kernel_fwd import LOG2E
 from .kernel import WGMMA_BLOCKS
 from .reference import LOG2_FP8_MAX
 
 # Triton 3.7 renamed the TMA load; the kernel runs on both spellings.
 _tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
-_LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
 
+
+@gluon.jit
+def _reinterpret_public(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
+    return smem.reinterpret(dtype, shape, layout)
+
+
+@gluon.jit
+def _reinterpret_private(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
+    return smem._reinterpret(dtype, shape, layout)
+
+
+# The same view under both spellings (Triton 3.6's ``_reinterpret``, later ``reinterpret``): the linear
+# branch's operand reuses the K ring's shared memory once the last Q.K^T has read it.
+_reinterpret = (
+    _reinterpret_public if hasattr(gl.shared_memory_descriptor, "reinterpret") else _reinterpret_private
+)
+_LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
+_LOG2E = gl.constexpr(LOG2E)
+
+_GL_DTYPES = {torch.bfloat16: gl.bfloat16, torch.float16: gl.float16}
 BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
 STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
 
@@ -69,6 +102,30 @@ def _softmax_tile(s, start, L, rs, m_i, l_i, BLOCK_N: gl.constexpr, s_layout: gl
 
 
 @gluon.jit
+def _linear_branch(q_ptrs, row_ok, m_smem, m_bar, ksum_ptrs, bias_ptrs, eps, layout: gl.constexpr):
+    """SageSLA's linear branch with proj_l folded in, for this program's rows: fp32 [BLOCK_M, D] =
+    phi(q) m / (eps + phi(q) . ksum) + bias, ``linear_branch_premultiplied``'s arithmetic (sla/kernel_fwd.py).
+
+    ``layout``: a 16-bit warpgroup MMA's accumulator layout; q_ptrs, row_ok, ksum_ptrs and bias_ptrs come
+    in it (or its slices), and so does the result. q is read in the 16-bit input dtype straight into that
+    layout, so phi goes to the tensor cores as a register operand; m [D, D] (= KV W^T, the input dtype)
+    arrives by TMA into the K ring (``m_bar``); ksum [D] fp32 and eps are divided by L.
+    """
+    q = gl.load(q_ptrs, mask=row_ok, other=0.0).to(gl.float32)
+    # sla.kernel_fwd.feature_map's softmax over the head dim: exp2 of the log2(e)-scaled argument, one
+    # reciprocal a row (Gluon cannot call the Triton function).
+    e = gl.exp2((q - gl.max(q, 1)[:, None]) * _LOG2E)
+    phi = e * (1.0 / gl.sum(e, 1))[:, None]
+    den = eps + gl.sum(phi * gl.load(ksum_ptrs)[None, :], 1)
+    a = gl.convert_layout(
+        phi.to(m_smem.dtype), gl.DotOperandLayout(operand_index=0, parent=layout, k_width=2)
+    )
+    mbarrier.wait(m_bar, 0)
+    num = warpgroup_mma(a, m_smem, gl.zeros(q.shape, gl.float32, layout), use_acc=False)
+    return num * (1.0 / den)[:, None] + gl.load(bias_ptrs).to(gl.float32)[None, :]
+
+
+@gluon.jit
 def _load_tile(desc, smem, bars, lut_row, t, NT, row0, KEYS_ON_ROWS: gl.constexpr, STAGES: gl.constexpr,
                BLOCK_N: gl.constexpr):  # fmt: skip
     """TMA of tile t (the lut's t-th key block) into ring slot t % STAGES; nothing past the last tile. K's
@@ -85,9 +142,9 @@ def _load_tile(desc, smem, bars, lut_row, t, NT, row0, KEYS_ON_ROWS: gl.constexp
 
 @gluon.jit
 def _sage_sparse_wgmma_kernel(
-    q_desc, k_desc, v_desc, QS, KS, VS, LUT, Out,
-    sob, sol, soh,
-    H, L, KP, NQB, NKB, MQ, NT, qk_scale,
+    q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
+    sob, sol, soh, sqb, sql, sqh,
+    H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
     STAGES: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
 ):  # fmt: skip
@@ -109,9 +166,11 @@ def _sage_sparse_wgmma_kernel(
     v_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, D, BLOCK_N], v_desc.layout)
     p_smem = gl.allocate_shared_memory(gl.float8e4nv, [2, BLOCK_M, BLOCK_N], p_smem_layout)
     q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    m_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     k_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     v_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     mbarrier.init(q_bar, count=1)
+    mbarrier.init(m_bar, count=1)
     for i in gl.static_range(STAGES):
         mbarrier.init(k_bars.index(i), count=1)
         mbarrier.init(v_bars.index(i), count=1)
@@ -176,6 +235,12 @@ def _sage_sparse_wgmma_kernel(
         o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
         _load_tile(v_desc, v_smem, v_bars, lut_row, t - 1 + STAGES, NT, v_row0, False, STAGES, BLOCK_N)
         alpha = alpha_t
+    if LINEAR:
+        # Every Q.K^T has been waited for and no K tile is in flight, so the K ring can take this head's
+        # m = KV W^T (D x D, 16-bit: the ring's bytes at D = 128, half at 64) while the last P~.V runs.
+        m_smem = _reinterpret(k_smem, m_desc.dtype, [D, D], m_desc.layout)
+        mbarrier.expect(m_bar, m_desc.block_type.nbytes)
+        _tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
     last = (NT - 1) % STAGES
     mbarrier.wait(v_bars.index(last), ((NT - 1) // STAGES) & 1)
     pv = warpgroup_mma(
@@ -184,32 +249,59 @@ def _sage_sparse_wgmma_kernel(
     pv = warpgroup_mma_wait(0, deps=(pv,))
     o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
 
+    rows_o = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
+    dims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
+    row_ok = (rows_o < L)[:, None]
+    o = o / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    o = o * gl.load(VS + pid_bh.to(gl.int64) * D + dims)[None, :]
+    if LINEAR:
+        # The 16-bit product's own layout (its instruction is 16 deep, the FP8 ones 32): the same rows and
+        # columns a thread, so the conversions below move nothing.
+        lin_layout: gl.constexpr = gl.NVMMADistributedLayout(
+            version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, D, 16]
+        )
+        rows_l = gl.convert_layout(rows_o, gl.SliceLayout(1, lin_layout))
+        dims_l = gl.arange(0, D, layout=gl.SliceLayout(0, lin_layout))
+        y = _linear_branch(
+            QH + b.to(gl.int64) * sqb + h * sqh + rows_l[:, None] * sql + dims_l[None, :],
+            (rows_l < L)[:, None], m_smem, m_bar, KSUM + pid_bh.to(gl.int64) * D + dims_l, BIAS + dims_l, eps,
+            lin_layout,
+        )  # fmt: skip
+        o += gl.convert_layout(y, o_layout)
+
     mbarrier.invalidate(q_bar)
+    mbarrier.invalidate(m_bar)
     for i in gl.static_range(STAGES):
         mbarrier.invalidate(k_bars.index(i))
         mbarrier.invalidate(v_bars.index(i))
-
-    rows_o = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
-    dims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
-    o = o / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
-    o = o * gl.load(VS + pid_bh.to(gl.int64) * D + dims)[None, :]
     o_ptr = Out + b.to(gl.int64) * sob + h * soh + rows_o[:, None] * sol + dims[None, :]
-    row_ok = (rows_o < L)[:, None]
-    if LINEAR:  # SageSLA: Out holds proj_l(linear branch), written by linear_branch_triton
-        o += gl.load(o_ptr, mask=row_ok, other=0.0).to(gl.float32)
     gl.store(o_ptr, o.to(Out.dtype.element_ty), mask=row_ok)
+
+
+@dataclass(frozen=True)
+class LinearBranch:
+    """SageSLA's linear branch as the kernel's epilogue adds it: q [B, L, H, D] (the 16-bit input, last dim
+    contiguous); m [B, H, D, D] = KV W^T in q's dtype (``sla.kernel_fwd.premultiplied_state``); ksum fp32
+    [B, H, D] and eps, both divided by L; bias fp32 [D]."""
+
+    q: Tensor
+    m: Tensor
+    ksum: Tensor
+    bias: Tensor
+    eps: float
 
 
 def sage_sparse_wgmma(
     qi: Tensor, qs: Tensor, ki: Tensor, ks: Tensor, vq: Tensor, vs: Tensor, lut: Tensor, out: Tensor,
-    qk_scale: float, *, linear: bool,
+    qk_scale: float, *, linear: LinearBranch | None = None,
 ) -> Tensor:  # fmt: skip
     """Run the kernel on ``kernel.py``'s quantised operands and write ``out``.
 
     qi int8 [B, H, L, D] and qs fp32 [B, H, ceil(L / 64)]; ki int8 [B, H, KP, D] (KP a multiple of 128) and ks
     fp32 [B, H, ceil(L / 128)]; vq e4m3 [B, H, D, LP] (LP a multiple of 128) and vs fp32 [B, H, D]; lut int32
-    [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous,
-    holding proj_l(linear branch) when ``linear``. qk_scale = log2(e) / sqrt(D). Returns out.
+    [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous.
+    ``linear``: SageSLA's linear branch, added to each row in the epilogue. qk_scale = log2(e) / sqrt(D).
+    Returns out.
     """
     b, h, seq, d = qi.shape
     kp, lp = ki.shape[2], vq.shape[-1]
@@ -226,11 +318,19 @@ def sage_sparse_wgmma(
     )
     v_layout = default([d, BLOCK_N], gl.float8e4nv)
     v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [d, BLOCK_N], v_layout)
+    if linear is None:  # placeholders of the unused epilogue operands
+        m_desc, qh, ksum, bias, eps = q_desc, out, vs, vs, 0.0
+    else:
+        qh, ksum, bias, eps = linear.q, linear.ksum, linear.bias, linear.eps
+        m2 = linear.m.contiguous().view(b * h * d, d)
+        m_layout = default([d, d], _GL_DTYPES[m2.dtype])
+        m_desc = TensorDescriptor(m2, list(m2.shape), list(m2.stride()), [d, d], m_layout)
     grid = (triton.cdiv(seq, BLOCK_M), b * h)
     _sage_sparse_wgmma_kernel[grid](
-        q_desc, k_desc, v_desc, qs, ks, vs, lut, out, out.stride(0), out.stride(1), out.stride(2),
-        h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale,
-        D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES, LINEAR=linear,
-        num_warps=4,
+        q_desc, k_desc, v_desc, m_desc, qs, ks, vs, lut, out, qh, ksum, bias,
+        out.stride(0), out.stride(1), out.stride(2), qh.stride(0), qh.stride(1), qh.stride(2),
+        h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale, eps,
+        D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES,
+        LINEAR=linear is not None, num_warps=4,
     )  # fmt: skip
     return out

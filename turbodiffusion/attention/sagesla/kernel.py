@@ -1,8 +1,9 @@
 """SageSLA forward in Triton: SLA's block map, the Sage kernel over the selected key blocks (INT8 Q.K^T,
-FP8 P.V), and SLA's linear branch + proj_l fused into its epilogue (shared/docs/attention.md §5).
+FP8 P.V), and SLA's linear branch + proj_l added in its epilogue (shared/docs/attention.md §5).
 
-The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and LINEAR set; this module is
-the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and the Sage
+The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and LINEAR set (the branch from
+``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
+module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and the Sage
 quantisers their K mean and V maxima along with the linear branch's state. FLOPs: as SLA's forward
 (sparse part half int8, half fp8); no backward.
 """

@@ -311,6 +311,14 @@ def check_proj(weight: Tensor, bias: Tensor, d: int) -> None:
         )
 
 
+def premultiplied_state(kv: Tensor, weight: Tensor) -> Tensor:
+    """m = KV W^T [B, H, D, D] in kv's dtype: the linear-branch state with proj_l's weight folded in
+    (``linear_branch_premultiplied``'s m), formed in float64 and rounded once; the weight is first cast to
+    kv's dtype, as the official bf16 autocast does. kv [B, H, D, D]; weight [D, D] any float dtype."""
+    wt = weight.detach().to(kv.dtype).t().double()
+    return torch.matmul(kv.double(), wt).to(kv.dtype)
+
+
 def linear_operands(
     q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor, summary: KVSummary | None = None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -437,9 +445,10 @@ def linear_branch_triton(
     check_proj(weight, bias, d)
     weight, bias = weight.detach(), bias.detach()
     premultiplied = q.dtype == torch.float32
+    kv = kv.to(q.dtype)
     if premultiplied:
-        kv = torch.matmul(kv.double(), weight.t().double()).to(q.dtype)
-    kv = kv.to(q.dtype).contiguous()
+        kv = premultiplied_state(kv, weight)
+    kv = kv.contiguous()
     args = (
         q, kv, ksum, weight, bias, out,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),

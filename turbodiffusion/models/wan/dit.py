@@ -24,7 +24,9 @@ Design choices, each deliberate:
   a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). With Fp8RowLinear
   layers (quantize_ with Fp8RowConfig) the norm kernels write their output as e4m3 codes with row scales
   (``norm_modulate_fp8``) and the FFN's GELU runs in the down-projection's row quantiser, so no extra pass
-  quantises those activations. The plain path stays the default so the golden fixtures stay exact.
+  quantises those activations. The head's norm and fp32 modulation are one pass too
+  (``ops.head_norm_modulate``), keeping the head's rounding of the norm to the stream's dtype, so it is the
+  plain head's arithmetic. The plain path stays the default so the golden fixtures stay exact.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ...attention import AttentionConfig, build_attention
 from ...attention.ulysses import UlyssesAttention
 from ...ops.gated_residual import gated_residual
 from ...ops.linear_gelu import linear_gelu
-from ...ops.norm_modulate import norm_modulate, norm_modulate_fp8, residual_norm_modulate
+from ...ops.norm_modulate import head_norm_modulate, norm_modulate, norm_modulate_fp8, residual_norm_modulate
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
 from ...quant.fp8_row_linear import Fp8RowLinear
@@ -383,7 +385,9 @@ class WanHead(nn.Module):
     """Final modulated LayerNorm and Linear to the patch outputs in float32 (models.md §1 step 5).
 
     As in the reference, the LayerNorm's output is first rounded to the stream's dtype (its statistics are
-    float32); modulation and Linear then run in float32 on float32 copies of the weights.
+    float32); modulation and Linear then run in float32 on float32 copies of the weights. With
+    ``norm.fused_ops`` set (WanDiT.enable_fused_ops) the norm, rounding and modulation are one
+    ``ops.head_norm_modulate`` pass that writes the Linear's float32 input.
     """
 
     def __init__(self, dim: int, out_features: int, eps: float) -> None:
@@ -395,7 +399,11 @@ class WanHead(nn.Module):
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
         """x: [B, L, dim]; e: [B, dim] float32 time embedding. Returns [B, L, out_features] in e's dtype."""
         shift, scale = (self.modulation.to(e.dtype) + e[:, None, :]).chunk(2, dim=1)
-        h = self.norm(x).to(e.dtype) * (1 + scale) + shift
+        if self.norm.fused_ops:
+            # One pass instead of the norm plus three float32 passes (cast, product, sum) over [B, L, dim].
+            h = head_norm_modulate(x, scale, shift, eps=self.norm.eps)
+        else:
+            h = self.norm(x).to(e.dtype) * (1 + scale) + shift
         return _linear_in(self.head, h)
 
 
@@ -433,8 +441,8 @@ class WanDiT(nn.Module):
         return 1 if self._sp_group is None else dist.get_world_size(self._sp_group)
 
     def enable_fused_ops(self, enabled: bool = True) -> None:
-        """Route the blocks' norms, modulation, q/k norm + RoPE and gated residuals through the fused ``ops``
-        dispatchers.
+        """Route the blocks' norms, modulation, q/k norm + RoPE and gated residuals, and the head's norm and
+        modulation, through the fused ``ops`` dispatchers.
 
         In place; ``enabled=False`` restores the plain path. The fused path computes each op in fp32 and
         rounds once to the stream's dtype, so a bf16 model's output moves by bf16 rounding (it is no less
@@ -453,6 +461,7 @@ class WanDiT(nn.Module):
         for module in self.blocks.modules():
             if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm, WanSelfAttention)):
                 module.fused_ops = enabled
+        self.head.norm.fused_ops = enabled  # WanHead.forward reads its norm's flag
 
     def enable_sequence_parallel(self, group: dist.ProcessGroup) -> None:
         """Ulysses sequence parallelism over ``group`` (P ranks; sampling-and-training.md §7), in place.

@@ -1,4 +1,5 @@
-"""LayerNorm fused with adaLN modulation (Wan's norm1/norm2, and norm3 via its affine): dispatcher."""
+"""LayerNorm fused with adaLN modulation (Wan's norm1/norm2, norm3 via its affine, and the head's norm with
+its fp32 modulation): dispatcher."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from torch import Tensor
 from ...errors import require
 from ...quant.row_quant import RowQuantized
 from .reference import (
+    check_head_norm_modulate_inputs,
     check_norm_modulate_inputs,
     check_residual_inputs,
+    head_norm_modulate_reference,
     norm_modulate_fp8_reference,
     norm_modulate_reference,
     residual_norm_modulate_reference,
 )
 
 __all__ = [
+    "head_norm_modulate",
+    "head_norm_modulate_reference",
     "norm_modulate",
     "norm_modulate_fp8",
     "norm_modulate_fp8_reference",
@@ -81,6 +86,33 @@ def norm_modulate_fp8(
     from .kernel import norm_modulate_fp8_triton
 
     return norm_modulate_fp8_triton(x, scale, shift, weight=weight, bias=bias, eps=eps)
+
+
+def head_norm_modulate(
+    x: Tensor,
+    scale: Tensor,
+    shift: Tensor,
+    *,
+    eps: float = 1e-6,
+    impl: Literal["auto", "triton", "reference"] = "auto",
+) -> Tensor:
+    """The DiT head's LN(x).to(x.dtype).float() * (1 + scale) + shift in one pass, returned in fp32.
+
+    Unlike ``norm_modulate`` this keeps the head's rounding of LN(x) (fp32 statistics) to x's dtype
+    before the fp32 modulation (reference.py), and writes the fp32 rows the head's fp32 Linear reads.
+    x: [B, L, dim] fp32/bf16/fp16; scale, shift: [B, 1, dim] or [B, L, dim] float32 (views with a
+    contiguous last dim are fine). Returns [B, L, dim] float32. impl: "auto" = Triton on CUDA, reference
+    on CPU.
+    """
+    if impl not in ("auto", "triton", "reference"):
+        raise ValueError(f'impl must be "auto", "triton" or "reference" (got {impl!r})')
+    check_head_norm_modulate_inputs(x, scale, shift)
+    if impl == "reference" or (impl == "auto" and not x.is_cuda):
+        return head_norm_modulate_reference(x, scale, shift, eps=eps)
+    require("triton", "kernels", "the Triton LayerNorm + modulation")
+    from .kernel import head_norm_modulate_triton
+
+    return head_norm_modulate_triton(x, scale, shift, eps=eps)
 
 
 def residual_norm_modulate(

@@ -1,8 +1,8 @@
 """Triton LayerNorm + modulation: one pass, whole rows in registers (reference.py is the spec).
 
-Bytes: x read once, y written once (2 + 2 bytes per element in bf16); scale/shift rows are read per token
-when they are [B, L, dim] and come from L2 when they are [B, 1, dim]. The floor is 4 bytes per element
-over the copy bandwidth (issue target: within 1.5x of it).
+Bytes: x read once, y written once (2 + 2 bytes per element in bf16; 2 + 4 for the head's fp32 y);
+scale/shift rows are read per token when they are [B, L, dim] and come from L2 when they are [B, 1, dim].
+The floor is 4 (head: 6) bytes per element over the copy bandwidth (issue target: within 1.5x of it).
 
 The variance is formed from (x - mean) with the padded lanes masked back to zero, which is exactly what the
 official kernel forgets (reference.py's docstring).
@@ -21,7 +21,7 @@ from ...quant.gemm.kernel import round_to_dtype
 from ...quant.row_quant.kernel import fp8_quantize_rows_tile
 from ...quant.row_quant.reference import RowQuantized
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
-from .reference import check_norm_modulate_inputs
+from .reference import check_head_norm_modulate_inputs, check_norm_modulate_inputs
 
 
 @triton.jit
@@ -56,6 +56,7 @@ def _norm_modulate_kernel(
     QUANT: tl.constexpr,  # y holds e4m3 codes with one scale per row (quant/row_quant's rule)
     RESIDUAL: tl.constexpr,  # normalise x + r (* g) and write it to xo (ops.gated_residual's rounding)
     GATED: tl.constexpr,
+    ROUND_NORM: tl.constexpr,  # the head: LN(x) rounded to x's dtype before the fp32 modulation, y fp32
     EMULATE_FP8: tl.constexpr,  # the CPU interpreter, whose fp8 and bf16 casts round wrongly
     BLOCK_R: tl.constexpr,
     BLOCK_D: tl.constexpr,
@@ -86,6 +87,11 @@ def _norm_modulate_kernel(
         y = y * tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
     if HAS_B:
         y = y + tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    if ROUND_NORM:  # the official head modulates WanLayerNorm's output, which is in x's dtype
+        if EMULATE_FP8:
+            y = round_to_dtype(y, x_ptr.dtype.element_ty).to(tl.float32)
+        else:
+            y = y.to(x_ptr.dtype.element_ty).to(tl.float32)
     if HAS_MOD:
         bi = rows64 // L
         li = rows64 % L
@@ -129,9 +135,10 @@ def _launch(
     residual: Tensor | None = None,
     gate: Tensor | None = None,
     out: Tensor | None = None,
+    round_norm: bool = False,
 ) -> tuple[Tensor | None, Tensor | RowQuantized]:
     """Allocate the outputs and run the kernel: (x' when ``residual`` is given else None, y in x's dtype
-    (into ``out`` when given) or RowQuantized when ``quantize``)."""
+    (into ``out`` when given), in fp32 when ``round_norm``, or RowQuantized when ``quantize``)."""
     _check_triton_inputs(x, scale, shift, weight, bias, out, gate)
     dim = x.shape[-1]
     x_new = None if residual is None else torch.empty(x.shape, dtype=x.dtype, device=x.device)
@@ -139,7 +146,8 @@ def _launch(
         y = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
         row_scale = torch.empty(x.shape[:-1], dtype=torch.float32, device=x.device)
     else:
-        y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
+        y_dtype = torch.float32 if round_norm else x.dtype
+        y = torch.empty(x.shape, dtype=y_dtype, device=x.device) if out is None else out
         row_scale = None
     _norm_modulate_op(
         _rows_of(x),
@@ -154,6 +162,7 @@ def _launch(
         None if x_new is None else x_new.view(-1, dim),
         x.shape[1],
         float(eps),
+        round_norm,
     )
     return x_new, (RowQuantized(y, row_scale, x.dtype) if quantize else y)
 
@@ -188,6 +197,16 @@ def norm_modulate_fp8_triton(
     """Triton version of ``norm_modulate_fp8_reference``: the norm's fp32 rows quantised in registers, so
     only 1 byte per element (and a scale per row) is written instead of the 2 a bf16 output takes."""
     return _launch(x, scale, shift, weight, bias, eps, quantize=True)[1]
+
+
+def head_norm_modulate_triton(x: Tensor, scale: Tensor, shift: Tensor, *, eps: float = 1e-6) -> Tensor:
+    """Triton version of ``head_norm_modulate_reference``: x read once, the fp32 modulated rows written
+    once, so the head's separate cast, multiply and add passes over fp32 copies of x disappear.
+
+    x: [B, L, dim]; scale, shift: [B, 1|L, dim] fp32 with a contiguous last dim. Returns [B, L, dim] fp32.
+    """
+    check_head_norm_modulate_inputs(x, scale, shift)
+    return _launch(x, scale, shift, None, None, eps, quantize=False, round_norm=True)[1]
 
 
 def residual_norm_modulate_triton(
@@ -237,6 +256,7 @@ def _norm_modulate_op(
     x_out: Tensor | None,
     length: int,
     eps: float,
+    round_norm: bool,
 ) -> None:
     r, d = x.shape
     if r == 0:
@@ -273,6 +293,7 @@ def _norm_modulate_op(
         "QUANT": y_scale is not None,
         "RESIDUAL": residual is not None,
         "GATED": gate is not None,
+        "ROUND_NORM": round_norm,
         "EMULATE_FP8": x.device.type == "cpu",
         "BLOCK_D": block_d,
     }

@@ -9,11 +9,17 @@ norm3 is LN with weight and bias and no modulation. Both are this op with the un
 This is the *correct* LayerNorm. The official TurboDiffusion Triton kernel adds ((N2 - N) / N) * mean^2 to
 the variance whenever dim is not a power of two (quantization.md §6, "Quirk"); training used the correct
 norm, so we do too. The official Wan module also rounds LN(x) to bf16 before modulating; we round once.
+
+The head is the exception (models.md §1 step 5, "Precision"): its LN(x) is rounded to x's dtype, as the
+official head and our plain WanHead do, and then modulated in fp32 into an fp32 output for the fp32 Linear:
+
+    head(x) = LN(x).to(x.dtype).float() * (1 + scale) + shift      # scale, shift fp32; returns fp32
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ...quant.row_quant import RowQuantized, quantize_rows_fp32
@@ -82,6 +88,34 @@ def norm_modulate_fp8_reference(
     y = _norm_modulate_fp32(x, scale, shift, weight, bias, eps)
     codes, row_scale = quantize_rows_fp32(y.reshape(-1, y.shape[-1]))
     return RowQuantized(codes.view(y.shape), row_scale.view(y.shape[:-1]), x.dtype)
+
+
+def check_head_norm_modulate_inputs(x: Tensor, scale: Tensor | None, shift: Tensor | None) -> None:
+    """``check_norm_modulate_inputs`` plus the head's own rules: scale and shift are required and float32
+    (the head modulates in fp32, and a low-precision ``1 + scale`` would round before the product)."""
+    if scale is None or shift is None:
+        raise ValueError(
+            "head_norm_modulate needs both scale and shift ([B, 1, dim] or [B, L, dim] float32); "
+            "use norm_modulate for a LayerNorm without modulation"
+        )
+    check_norm_modulate_inputs(x, scale, shift, None, None, None)
+    for name, t in (("scale", scale), ("shift", shift)):
+        if t.dtype != torch.float32:
+            raise ValueError(f"{name} must be float32, the head's modulation dtype (got {t.dtype})")
+
+
+def head_norm_modulate_reference(x: Tensor, scale: Tensor, shift: Tensor, *, eps: float = 1e-6) -> Tensor:
+    """The head's norm and modulation, unfused: LN(x) with fp32 statistics, rounded to x's dtype, then
+    ``* (1 + scale) + shift`` in fp32.
+
+    x: [B, L, dim] fp32/bf16/fp16; scale, shift: [B, 1, dim] or [B, L, dim] float32. Returns [B, L, dim]
+    float32 (for the head's fp32 Linear).
+    """
+    check_head_norm_modulate_inputs(x, scale, shift)
+    # torch's layer_norm in fp32 (the plain WanLayerNorm's call), so on the CPU the fused head is the plain
+    # one bit for bit; rounded on purpose: the official head modulates the LayerNorm's x.dtype output.
+    normed = F.layer_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
+    return normed.float() * (1 + scale) + shift
 
 
 def check_residual_inputs(x: Tensor, residual: Tensor, gate: Tensor | None) -> None:
