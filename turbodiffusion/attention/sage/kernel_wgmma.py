@@ -17,8 +17,10 @@ with m = KV W^T, proj_l folded in, formed once a head by ``premultiplied_state``
 goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free once the last
 Q.K^T is done, so shared memory stays at two programs an SM. The Triton kernel instead adds what
 ``linear_branch_triton`` parked in Out; that kernel's read of q and write and re-read of its result are gone
-here (an Nsight profile at 1.3B-480p: 0.19 ms a layer, benchmarks/runs/h200-2026-12-03d), and the branch is
-added before the output's single rounding rather than rounded on its own first.
+here, and the branch is added before the output's single rounding rather than rounded on its own first. On an
+H200 (benchmarks/runs/h200-2026-12-03d) the two kernels took 32.7 + 4.1 ms of a 1.3B-480p forward, this one
+35.1 ms; whole forwards against the Triton path 1.016x at 1.3B-480p, 1.010x at 14B-720p (1.010x / 1.006x
+before the epilogue held the branch).
 
 K and V tiles arrive by TMA at the lut's offsets into a ring of ``STAGES`` buffers, each refilled as soon as
 the MMA reading it has finished. P~ goes through shared memory rather than registers: a variant that carried
@@ -62,21 +64,9 @@ from .reference import LOG2_FP8_MAX
 _tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
 
 
-@gluon.jit
-def _reinterpret_public(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
-    return smem.reinterpret(dtype, shape, layout)
-
-
-@gluon.jit
-def _reinterpret_private(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
-    return smem._reinterpret(dtype, shape, layout)
-
-
-# The same view under both spellings (Triton 3.6's ``_reinterpret``, later ``reinterpret``): the linear
-# branch's operand reuses the K ring's shared memory once the last Q.K^T has read it.
-_reinterpret = (
-    _reinterpret_public if hasattr(gl.shared_memory_descriptor, "reinterpret") else _reinterpret_private
-)
+# Triton 3.6 spells the shared-memory view ``_reinterpret``, later ones ``reinterpret``: the linear branch's
+# operand reuses the K ring's shared memory once the last Q.K^T has read it.
+_PUBLIC_REINTERPRET = gl.constexpr(hasattr(gl.shared_memory_descriptor, "reinterpret"))
 _LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
 _LOG2E = gl.constexpr(LOG2E)
 
@@ -238,7 +228,10 @@ def _sage_sparse_wgmma_kernel(
     if LINEAR:
         # Every Q.K^T has been waited for and no K tile is in flight, so the K ring can take this head's
         # m = KV W^T (D x D, 16-bit: the ring's bytes at D = 128, half at 64) while the last P~.V runs.
-        m_smem = _reinterpret(k_smem, m_desc.dtype, [D, D], m_desc.layout)
+        if _PUBLIC_REINTERPRET:
+            m_smem = k_smem.reinterpret(m_desc.dtype, [D, D], m_desc.layout)
+        else:
+            m_smem = k_smem._reinterpret(m_desc.dtype, [D, D], m_desc.layout)
         mbarrier.expect(m_bar, m_desc.block_type.nbytes)
         _tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
     last = (NT - 1) % STAGES
