@@ -14,8 +14,9 @@ the fp32 buffer). For SageSLA, Out already holds proj_l(linear branch) in the ou
 computes the branch in its own epilogue instead.
 
 On compute-capability 9.0 GPUs the sparse FP8 launches with SageSLA's sm90 blocks (64, 128) run
-``kernel_wgmma.py`` instead: the same arithmetic in Gluon, bit-identical, with its tensor-core products
-asynchronous (``sage_forward_triton``'s ``kernel`` argument chooses).
+``kernel_wgmma.py`` instead: the same arithmetic in Gluon (bit-identical on the H200's six check shapes, one
+bf16 step apart on one test shape; it adds SageSLA's linear branch in its own epilogue), with its
+tensor-core products asynchronous (``sage_forward_triton``'s ``kernel`` argument chooses).
 
 FLOPs: dense-equivalent 4 * B * H * L^2 * D (half int8, half fp8); sparse executes topk * BLKK keys per row.
 Bytes (ideal): int8 Q and K, fp8 V read once, o written once (plus the quantisers' read of q, k, v).

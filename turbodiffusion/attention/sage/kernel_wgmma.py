@@ -28,7 +28,7 @@ it across the loop in registers compiled to 1,008 instructions a tile against th
 difference byte permutes repacking the 8-bit values (local sm_90 compiles, Triton 3.6).
 
 On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
-kernel's bit for bit, and a layer
+kernel's bit for bit on six shapes (one test shape differed by one bf16 step, h200-2026-12-03d), and a layer
 takes 0.960 ms against 1.008 at 1.3B-480p and 17.09 against 17.95 ms at 14B-720p (5%; CUDA graphs of
 back-to-back calls). Three ring slots instead of two were slower (1.347 / 23.13 ms): one program an SM.
 
