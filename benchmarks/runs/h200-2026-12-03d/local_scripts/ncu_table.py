@@ -1,7 +1,7 @@
 """The README's per-kernel table and stall summaries from call 1's Nsight Compute exports (run here, no GPU).
 
-    python benchmarks/runs/h200-2026-12-03d/local_scripts/ncu_table.py            # kernels of >= 10 us
-    python benchmarks/runs/h200-2026-12-03d/local_scripts/ncu_table.py --stalls _kv_summary_kernel
+python benchmarks/runs/h200-2026-12-03d/local_scripts/ncu_table.py            # kernels of >= 10 us
+python benchmarks/runs/h200-2026-12-03d/local_scripts/ncu_table.py --stalls _kv_summary_kernel
 """
 
 import argparse
@@ -33,7 +33,9 @@ def kernel_table(min_us: float) -> None:
         value, unit = m["Duration"]
         us = float(value.replace(",", "")) * (1000 if unit == "ms" else 1)
         if us >= min_us:
-            cells = [m.get(k, ("", ""))[0] + (m[k][1][:2] if k == "Memory Throughput" else "") for k, _ in COLUMNS]
+            cells = [
+                m.get(k, ("", ""))[0] + (m[k][1][:2] if k == "Memory Throughput" else "") for k, _ in COLUMNS
+            ]
             print(f"{i:>3} {name:40} {us:8.1f}  " + "  ".join(cells))
 
 
@@ -62,7 +64,9 @@ def stalls(kernel: str, top: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-us", type=float, default=10.0)
-    parser.add_argument("--stalls", help="a kernel of call1_source.tgz: its stall reasons and top instructions")
+    parser.add_argument(
+        "--stalls", help="a kernel of call1_source.tgz: its stall reasons and top instructions"
+    )
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     if args.stalls:
