@@ -320,19 +320,17 @@ def premultiplied_state(kv: Tensor, weight: Tensor) -> Tensor:
 
 
 def linear_operands(
-    q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor, summary: KVSummary | None = None
+    q: Tensor, k: Tensor, v: Tensor, weight: Tensor, bias: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The linear branch's operands as the kernels read them, after checking proj_l's shape.
+    """The linear branch's operands as the SLA kernel reads them, after checking proj_l's shape.
 
     q, k, v: [B, L, H, D]; weight [D, D], bias [D]: proj_l's (any float dtype; cast to q's dtype for the
-    product, as the official code's bf16 autocast does); ``summary``: k and v's state when already
-    computed (``summarize_kv``). Returns (kv [B, H, D, D] in q's dtype, ksum fp32 [B, H, D], both divided
-    by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
+    product, as the official code's bf16 autocast does). Returns (kv [B, H, D, D] in q's dtype, ksum fp32
+    [B, H, D], both divided by L; wt = weight^T [D, D] in q's dtype; bias fp32 [D]).
     """
     d = q.shape[-1]
     check_proj(weight, bias, d)
-    if summary is None or summary.kv is None:
-        summary = summarize_kv(k, v)
+    summary = summarize_kv(k, v)
     wt = torch.empty((d, d), device=q.device, dtype=q.dtype)
     wt.copy_(weight.detach().t())  # transpose and cast in one copy kernel
     return summary.kv.to(q.dtype), summary.ksum, wt, bias.detach().float().contiguous()
