@@ -248,6 +248,35 @@ def test_summarize_kv_gives_the_state_and_the_column_statistics_in_one_pass(b, s
         summarize_kv(k, v, state=False, stats=False)
 
 
+@pytest.mark.parametrize(("seq", "d", "dtype"), [(77, 64, torch.float32), (300, 128, torch.bfloat16)])
+def test_summarize_kv_folds_the_weight_into_the_state(seq, d, dtype, device):
+    """m = KV W^T from the summary's second kernel (an fp32 MMA of the rounded KV and the weight cast to
+    k's dtype, rounded once) against the float64 product of the same operands rounded once: equal but for
+    a last-bit tie; KV and ksum are what the summary gives without the weight."""
+    from turbodiffusion.attention.sla.kernel_fwd import premultiplied_state, summarize_kv
+
+    _, k, v, _, _ = make_case(5, 2, seq, 3, d, dtype, device)
+    weight = (
+        torch.randn(d, d, generator=torch.Generator().manual_seed(7)).to(device) / d**0.5
+    )  # fp32, as stored
+    folded = summarize_kv(k, v, state=True, stats=True, weight=weight)
+    plain = summarize_kv(k, v, state=True, stats=True)
+    assert torch.equal(folded.kv, plain.kv) and torch.equal(folded.ksum, plain.ksum)
+    assert torch.equal(folded.k_mean, plain.k_mean) and plain.m is None
+    truth = premultiplied_state(folded.kv, weight)
+    assert folded.m.dtype == dtype and folded.m.shape == truth.shape
+    # One unit in the last place of the result, plus the fp32 sum's own rounding bound (d terms).
+    magnitude = folded.kv.double().abs() @ weight.to(dtype).double().abs().t()
+    bound = torch.finfo(dtype).eps * truth.double().abs() + d * torch.finfo(torch.float32).eps * magnitude
+    assert ((folded.m.double() - truth.double()).abs() <= bound).all()
+    if dtype == torch.bfloat16:  # the fp32 sum's error is far below bf16's step: equal but for ties
+        assert (folded.m == truth).float().mean() > 0.99
+    with pytest.raises(ValueError, match="state=True"):
+        summarize_kv(k, v, state=False, stats=True, weight=weight)
+    with pytest.raises(ValueError, match="weight must be"):
+        summarize_kv(k, v, weight=weight[:, :16])
+
+
 def test_only_16_bit_inputs_on_a_gpu_autotune(monkeypatch):
     """fp32 launches (the exactness dtype, FMA-emulated dots, 22-53 s a config to compile) and the
     interpreter take one config; bf16/fp16 (PRECISION tf32 or bf16 paths) on a GPU autotune."""

@@ -219,13 +219,16 @@ def sage_forward_triton(
     Dense when ``lut`` is None (key tiles of ``tile_k``, default ``block_k``), else block-sparse over lut [B, H, Mq, topk] key
     blocks of ``block_k`` (query blocks of ``block_q``). ``proj`` = (proj_l weight [D, D], bias [D]) adds
     SageSLA's linear branch with ``eps``. ``summary``: k and v's ``summarize_kv`` (with stats, and the
-    state when ``proj`` is given) when the caller already has it. ``kernel``: "auto" runs
+    state when ``proj`` is given; with m = KV W^T from ``weight=`` the sm_90 kernel need not form it) when
+    the caller already has it. ``kernel``: "auto" runs
     ``kernel_wgmma.sage_sparse_wgmma`` where it applies (sparse FP8 P.V with blocks (64, 128) on sm_90) and
     ``_sage_fwd_kernel`` elsewhere; "triton" always the latter; "wgmma" the former or a ValueError.
     Returns o [B, L, H, D] in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)
     b, seq, h, d = q.shape
+    if proj is not None:
+        check_proj(*proj, d)
     for name, blk in (("block_q", block_q), ("block_k", block_k)):
         if blk not in (16, 32, 64, 128):
             raise ValueError(f"{name} must be 16, 32, 64 or 128 (got {blk})")
@@ -263,7 +266,8 @@ def sage_forward_triton(
         lut32, nt = torch.zeros(1, device=q.device, dtype=torch.int32), triton.cdiv(seq, tile)
 
     if summary is None:  # K's mean, V's maxima and (SageSLA) the linear state from one read of k and v
-        summary = summarize_kv(k, v, state=proj is not None, stats=True)
+        weight = None if proj is None else proj[0]
+        summary = summarize_kv(k, v, state=proj is not None, stats=True, weight=weight)
     elif summary.k_mean is None or (proj is not None and summary.kv is None):
         raise ValueError(
             "summary must come from summarize_kv(k, v, stats=True), with state=True when proj is given"
@@ -280,10 +284,10 @@ def sage_forward_triton(
 
         linear = None
         if proj is not None:
-            # The Gluon kernel adds the linear branch in its epilogue, from m = KV W^T formed once a head.
+            # The Gluon kernel adds the linear branch in its epilogue, from m = KV W^T formed once a head
+            # (by summarize_kv when it was given the weight).
             weight, bias = proj
-            check_proj(weight, bias, d)
-            m = premultiplied_state(summary.kv.to(q.dtype), weight)
+            m = summary.m if summary.m is not None else premultiplied_state(summary.kv.to(q.dtype), weight)
             bias32 = bias.detach().float().contiguous()
             linear = LinearBranch(q, m, summary.ksum, bias32, eps / seq)
         return sage_sparse_wgmma(qi, qs, ki, ks, vq, vs, lut32, o, LOG2E / math.sqrt(d), linear=linear)

@@ -4,7 +4,8 @@ FP8 P.V), and SLA's linear branch + proj_l added in its epilogue (shared/docs/at
 The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and LINEAR set (the branch from
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
 module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and the Sage
-quantisers their K mean and V maxima along with the linear branch's state. FLOPs: as SLA's forward
+quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight folded in,
+m = KV W^T for the sm_90 kernel. FLOPs: as SLA's forward
 (sparse part half int8, half fp8); no backward.
 """
 
@@ -15,7 +16,7 @@ from torch import Tensor
 from ..sage.kernel import SAGE_DTYPES, sage_forward_triton
 from ..sage.reference import PV
 from ..sla.block_map import BlockSelection, select_blocks
-from ..sla.kernel_fwd import check_kernel_inputs, summarize_kv
+from ..sla.kernel_fwd import check_kernel_inputs, check_proj, summarize_kv
 
 
 def sagesla_forward_triton(
@@ -37,7 +38,9 @@ def sagesla_forward_triton(
     map (else ``select_blocks`` at ``topk``). Returns o [B, L, H, D] in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)  # before summarize_kv reads k and v
-    summary = summarize_kv(k, v, state=True, stats=True)
+    check_proj(weight, bias, q.shape[-1])
+    # With the weight the summary also holds m = KV W^T, which the sm_90 kernel's epilogue reads.
+    summary = summarize_kv(k, v, state=True, stats=True, weight=weight)
     if selection is None:
         selection = select_blocks(q, k, block_q, block_k, topk, k_mean=summary.k_mean)
     return sage_forward_triton(

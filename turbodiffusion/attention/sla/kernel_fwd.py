@@ -182,34 +182,49 @@ def _kv_summary_kernel(
 
 @triton.jit
 def _kv_summary_finalize_kernel(
-    KVP, KSUMP, KCOLP, VMAXP, KV, KSUM, KMEAN, VAMAX,
+    KVP, KSUMP, KCOLP, VMAXP, W, KV, KSUM, KMEAN, VAMAX, M,
     SPLITS, L,
-    D: tl.constexpr, STATE: tl.constexpr, STATS: tl.constexpr, PRECISION: tl.constexpr,
+    D: tl.constexpr, ROWS: tl.constexpr, STATE: tl.constexpr, STATS: tl.constexpr,
+    PREMULTIPLY: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
-    """One (batch, head) a program: the splits' partials summed in order; sums divided by L (IEEE)."""
+    """One (batch, head) and ROWS rows of its [D, D] state a program: the splits' partials summed in order;
+    sums divided by L (IEEE). PREMULTIPLY: also m = KV W^T for these rows (row i of m needs row i of KV
+    only), W [D_out, D_in] cast to KV's dtype first, one fp32 MMA rounded once. The [D]-sized outputs come
+    from the head's first program."""
     pid = tl.program_id(0).to(tl.int64)
+    r0 = tl.program_id(1) * ROWS
     dims = tl.arange(0, D)
+    rows = r0 + tl.arange(0, ROWS)
     first = pid * SPLITS
     count = tl.zeros([D], dtype=tl.float32) + L
     if STATE:
-        kv = tl.zeros([D, D], dtype=tl.float32)
-        ksum = tl.zeros([D], dtype=tl.float32)
+        kv = tl.zeros([ROWS, D], dtype=tl.float32)
         for sp in range(SPLITS):
-            kv += tl.load(KVP + (first + sp) * D * D + dims[:, None] * D + dims[None, :])
-            ksum += tl.load(KSUMP + (first + sp) * D + dims)
-        kv = tl.math.div_rn(kv, tl.zeros([D, D], dtype=tl.float32) + L)
-        tl.store(
-            KV + pid * D * D + dims[:, None] * D + dims[None, :], cast(kv, KV.dtype.element_ty, PRECISION)
+            kv += tl.load(KVP + (first + sp) * D * D + rows[:, None] * D + dims[None, :])
+        kv = cast(
+            tl.math.div_rn(kv, tl.zeros([ROWS, D], dtype=tl.float32) + L), KV.dtype.element_ty, PRECISION
         )
-        tl.store(KSUM + pid * D + dims, tl.math.div_rn(ksum, count))
-    if STATS:
-        kcol = tl.zeros([D], dtype=tl.float32)
-        vmax = tl.zeros([D], dtype=tl.float32)
-        for sp in range(SPLITS):
-            kcol += tl.load(KCOLP + (first + sp) * D + dims)
-            vmax = tl.maximum(vmax, tl.load(VMAXP + (first + sp) * D + dims))
-        tl.store(KMEAN + pid * D + dims, tl.math.div_rn(kcol, count))
-        tl.store(VAMAX + pid * D + dims, vmax)
+        tl.store(KV + pid * D * D + rows[:, None] * D + dims[None, :], kv)
+        if PREMULTIPLY:
+            wt = cast(tl.load(W + dims[None, :] * D + dims[:, None]), KV.dtype.element_ty, PRECISION)  # W^T
+            m = mma(kv, wt, tl.zeros([ROWS, D], dtype=tl.float32), PRECISION)
+            tl.store(
+                M + pid * D * D + rows[:, None] * D + dims[None, :], cast(m, M.dtype.element_ty, PRECISION)
+            )
+    if r0 == 0:
+        if STATE:
+            ksum = tl.zeros([D], dtype=tl.float32)
+            for sp in range(SPLITS):
+                ksum += tl.load(KSUMP + (first + sp) * D + dims)
+            tl.store(KSUM + pid * D + dims, tl.math.div_rn(ksum, count))
+        if STATS:
+            kcol = tl.zeros([D], dtype=tl.float32)
+            vmax = tl.zeros([D], dtype=tl.float32)
+            for sp in range(SPLITS):
+                kcol += tl.load(KCOLP + (first + sp) * D + dims)
+                vmax = tl.maximum(vmax, tl.load(VMAXP + (first + sp) * D + dims))
+            tl.store(KMEAN + pid * D + dims, tl.math.div_rn(kcol, count))
+            tl.store(VAMAX + pid * D + dims, vmax)
 
 
 @dataclass(frozen=True)
@@ -218,7 +233,8 @@ class KVSummary:
     where it was not asked for.
 
     kv [B, H, D, D] = phi(k)^T v / L (in k's dtype, as the kernels read it) and ksum [B, H, D] =
-    sum_t phi(k_t) / L: the linear branch's state.
+    sum_t phi(k_t) / L: the linear branch's state. m [B, H, D, D] = kv W^T in k's dtype, proj_l's weight
+    folded in (``linear_branch_premultiplied``'s m), when a weight was given.
     k_mean [B, H, D] = mean_t k_t: K smoothing and the block selection. v_amax [B, H, D] = max_t |v_t|:
     V's FP8 scale.
     """
@@ -227,6 +243,7 @@ class KVSummary:
     ksum: Tensor | None
     k_mean: Tensor | None
     v_amax: Tensor | None
+    m: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -252,17 +269,32 @@ def kv_summary_launch(head_rows: int) -> KVSummaryLaunch:
 
 
 def summarize_kv(
-    k: Tensor, v: Tensor, *, state: bool = True, stats: bool = False, launch: KVSummaryLaunch | None = None
+    k: Tensor,
+    v: Tensor,
+    *,
+    state: bool = True,
+    stats: bool = False,
+    weight: Tensor | None = None,
+    launch: KVSummaryLaunch | None = None,
 ) -> KVSummary:
     """One read of k and v: the linear branch's state (``state``) and/or the column statistics (``stats``).
 
     k, v: [B, L, H, D] of one shape, last dim contiguous, checked by the caller. KV and ksum are divided by
     L so that fp16/bf16 copies of KV cannot overflow at L ~ 75k; the caller divides eps by L to match.
+    ``weight``: proj_l's [D, D] (any float dtype; needs ``state``): the summary then also holds m = KV W^T,
+    W cast to k's dtype first (as the official bf16 autocast does), an fp32 product rounded once.
     The splits over L are summed in a fixed order, so the result does not vary between runs.
     """
     if not (state or stats):
         raise ValueError("summarize_kv needs state=True or stats=True (it would compute nothing)")
     b, seq, h, d = k.shape
+    if weight is not None:
+        if not state:
+            raise ValueError("summarize_kv folds the weight into the linear state: pass state=True with it")
+        if weight.shape != (d, d) or weight.device != k.device:
+            raise ValueError(
+                f"weight must be [{d}, {d}] on {k.device} (got {tuple(weight.shape)} on {weight.device})"
+            )
     launch = launch or kv_summary_launch(b * h * seq)
     block_l = launch.block_l
     # Two splits a head on the interpreter, so the tests walk the split reduction the GPU uses.
@@ -284,19 +316,27 @@ def summarize_kv(
         D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
         WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
     )  # fmt: skip
-    # One small kernel sums the splits (a fixed order: the result does not vary between runs) and writes
-    # every output, where torch would take a reduction and a division per output.
+    # A second kernel sums the splits (a fixed order: the result does not vary between runs) and writes
+    # every output, where torch would take a reduction and a division per output; programs over slices
+    # of the [D, D] state's rows, as one program a head read its splits' partials at a few percent of
+    # the memory bandwidth (31 µs a 1.3B layer, benchmarks/runs/h200-2026-12-03d).
+    premultiply = weight is not None
     kv, ksum = buffer(state, b, h, d, d, dtype=k.dtype), buffer(state, b, h, d)
     k_mean, v_amax = buffer(stats, b, h, d), buffer(stats, b, h, d)
-    _kv_summary_finalize_kernel[(b * h,)](
-        *parts, kv, ksum, k_mean, v_amax, splits, seq,
-        D=d, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype), num_warps=8 if d > 64 else 4,
+    m = buffer(premultiply, b, h, d, d, dtype=k.dtype)
+    w = weight.detach().contiguous() if premultiply else m
+    slice_rows = 16
+    _kv_summary_finalize_kernel[(b * h, d // slice_rows if state else 1)](
+        *parts, w, kv, ksum, k_mean, v_amax, m, splits, seq,
+        D=d, ROWS=slice_rows, STATE=state, STATS=stats, PREMULTIPLY=premultiply,
+        PRECISION=dot_precision(k.dtype), num_warps=4,
     )  # fmt: skip
     return KVSummary(
         kv=kv if state else None,
         ksum=ksum if state else None,
         k_mean=k_mean if stats else None,
         v_amax=v_amax if stats else None,
+        m=m if premultiply else None,
     )
 
 

@@ -228,7 +228,8 @@ def residual_norm_modulate_triton(
 
 _norm_modulate_tuned = triton.autotune(
     configs=ROW_CONFIGS,
-    key=["D"],
+    # Each variant tunes on its own: the residual ones move twice the bytes of the plain one.
+    key=["D", "HAS_MOD", "QUANT", "RESIDUAL", "GATED", "ROUND_NORM"],
     restore_value=["y_ptr"],
     prune_configs_by={"early_config_prune": prune_row_configs},
 )(_norm_modulate_kernel)  # restore_value: y may alias x, and tuning runs the kernel repeatedly

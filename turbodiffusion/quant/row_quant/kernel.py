@@ -155,10 +155,12 @@ class RowQuantLaunch:
 
 
 def row_quant_launch(cols: int) -> RowQuantLaunch:
-    """Default settings for a row of ``cols`` columns, from the H200 sweeps of benchmarks/runs/h200-2026-12-02h.
+    """Default settings for a row of ``cols`` columns, from the H200 sweeps of benchmarks/runs/h200-2026-12-02h
+    and h200-2026-12-03e.
 
     Rows that fill most of a power-of-two width stay whole in registers (one read); Wan's 8960-wide FFN
-    rows would waste 45% of a 16384-lane tile, so they take two passes of 1024 columns, 4 rows at a time.
+    rows would waste 45% of a 16384-lane tile, so they take two passes of 1024 columns, 4 rows at a time
+    (one read as an 8192-lane tile plus a masked 1024-lane one was no faster: 0.367 against 0.360 ms).
     """
     width = triton.next_power_of_2(cols)
     if width <= 2048:
@@ -166,7 +168,9 @@ def row_quant_launch(cols: int) -> RowQuantLaunch:
     if width <= 8192:
         return RowQuantLaunch(1, width, 8)  # 75600 x 5120: 0.389 ms, 2,986 GB/s
     if width <= 16384 and cols * 5 >= width * 4:
-        return RowQuantLaunch(1, width, 16)  # 75600 x 13824 (GELU): 1.75 ms against 2.41 in two passes
+        # 75600 x 13824 (GELU): 1.75 ms against 2.41 in two passes (h200-2026-12-02h); 8 warps 1.000 ms
+        # against 16's 1.061 (32760 rows: 0.444 / 0.467 ms, h200-2026-12-03e)
+        return RowQuantLaunch(1, width, 8)
     return RowQuantLaunch(4, 1024, 8)  # 32760 x 8960 (GELU): 0.739 ms
 
 
