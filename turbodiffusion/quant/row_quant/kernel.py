@@ -1,16 +1,17 @@
 """Triton row-wise FP8 quantiser (optionally after tanh-GELU): reference.py's rule.
 
-Memory-bound: X is read once (2 bytes per element for bf16; a second time from L2 for rows too wide to
-keep in registers) and the codes (1 byte) plus one fp32 per row are written, so its floor is 3 bytes per
-element over the copy bandwidth.
+Memory-bound: X is read once (2 bytes per element for bf16; a second time, from L2 where the rows are still
+there, for rows too wide to keep in registers) and the codes (1 byte) plus one fp32 per row are written, so
+its floor is 3 bytes per element over the copy bandwidth. The FFN's GELU rows (32760 x 8960) take 0.242 ms
+on an H200, 3.6 TB/s of those bytes (benchmarks/runs/h200-2026-12-03e).
 
 Exactness: without GELU the codes and scales equal the reference bit for bit: the quotients are correctly
 rounded (``div_rn``) and the GPU's fp32 -> e4m3 cast (cvt.rn.satfinite) rounds to nearest even as torch's
 does. The CPU interpreter's own cast does not, so there (EMULATE_FP8) values are first rounded onto the
 e4m3 grid in fp32, as act_quant/kernel.py does; on a GPU that emulation would cost ~20 integer operations
 per element, which made this memory-bound kernel compute-bound (3x slower, benchmarks/runs/h200-2026-12-02h).
-With GELU the codes agree to the GELU's last fp32 bits: ``gelu_tanh`` is formed from ``exp2`` and a fast
-division, not torch's tanh, so a code may land one e4m3 step away where the GELU's value sits on a
+With GELU the codes agree to the GELU's last fp32 bits: ``gelu_tanh`` is formed from an approximate exp2
+and reciprocal, not torch's tanh, so a code may land one e4m3 step away where the GELU's value sits on a
 rounding tie.
 """
 
@@ -33,13 +34,36 @@ _FP8_MAX = tl.constexpr(FP8_MAX)
 
 
 @triton.jit
-def gelu_tanh(x):
+def gelu_tanh(x, EMULATE: tl.constexpr):
     """tanh-GELU in fp32: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
     x / (1 + 2^(-2u log2(e))) since 0.5 (1 + tanh(u)) is the logistic function of 2u: one exp2, one
     approximate division and three multiply-adds, with no cancellation where tanh(u) nears -1 (a large
-    negative x gives 2^z = inf and x / inf = -0)."""
+    negative x gives 2^z = inf and x / inf = -0).
+
+    EMULATE False (a GPU): the exp2 and the reciprocal are the special-function unit's approximate
+    instructions, flushing denormals (``_x_over_one_plus_exp2``), where tl.exp2 and tl.fdiv add range checks
+    and rescaling: 4 instructions for that step instead of about 10. True: portable Triton (the CPU
+    interpreter cannot run inline PTX)."""
     z = x * (-2.302208198144325 - 0.1029432395800235 * x * x)  # -2u log2(e), constants folded
-    return tl.fdiv(x, 1.0 + tl.exp2(z))
+    if EMULATE:
+        return tl.fdiv(x, 1.0 + tl.exp2(z))
+    else:
+        return _x_over_one_plus_exp2(x, z)
+
+
+@triton.jit
+def _x_over_one_plus_exp2(x, z):
+    """x / (1 + 2^z) fp32 from ex2.approx.ftz and rcp.approx.ftz (each within 2 ulp; 2^z = inf gives
+    rcp(inf) = 0 and x * 0 = -0 for negative x, as the portable form does)."""
+    return tl.inline_asm_elementwise(
+        "{ .reg .f32 e; ex2.approx.ftz.f32 e, $2; add.f32 e, e, 0f3F800000; rcp.approx.ftz.f32 e, e; "
+        "mul.f32 $0, $1, e; }",
+        "=f,f,f",
+        [x, z],
+        dtype=tl.float32,
+        is_pure=True,
+        pack=1,
+    )
 
 
 @triton.jit
@@ -79,15 +103,16 @@ def fp8_quantize_rows_tile(v, EMULATE_FP8: tl.constexpr):
 
 
 @triton.jit
-def _load_rows(x_ptr, rows64, cols, mask, stride_xr):
-    return tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+def _load_rows(x_ptr, rows64, cols, mask, stride_xr, other: tl.constexpr, policy: tl.constexpr):
+    ptrs = x_ptr + rows64[:, None] * stride_xr + cols[None, :]
+    return tl.load(ptrs, mask=mask, other=other, eviction_policy=policy).to(tl.float32)
 
 
 @triton.jit
-def _gelu_amax(xmax, rmask, BOUND: tl.constexpr):
+def _gelu_amax(xmax, rmask, BOUND: tl.constexpr, EMULATE: tl.constexpr):
     """reference.py's GELU amax from the rows' largest inputs xmax [R]: max(GELU(xmax), BOUND). Rows past
     R (xmax = -inf) get BOUND rather than GELU(-inf) = NaN; they are never stored."""
-    return tl.maximum(gelu_tanh(tl.where(rmask, xmax, 0.0)), BOUND)
+    return tl.maximum(gelu_tanh(tl.where(rmask, xmax, 0.0), EMULATE), BOUND)
 
 
 @triton.jit
@@ -110,35 +135,46 @@ def _row_quant_kernel(
     if BLOCK_C >= C:
         cols = tl.arange(0, BLOCK_C)
         mask = rmask[:, None] & (cols < C)[None, :]
-        x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+        x = _load_rows(x_ptr, rows64, cols, mask, stride_xr, 0.0, "")
         if GELU:
-            amax = _gelu_amax(tl.max(tl.where(mask, x, float("-inf")), axis=1), rmask, GELU_BOUND)
+            amax = _gelu_amax(
+                tl.max(tl.where(mask, x, float("-inf")), axis=1), rmask, GELU_BOUND, EMULATE_FP8
+            )
             mult, scale = fp8_row_mult_scale(amax)
-            q = fp8_row_codes(gelu_tanh(x), mult, EMULATE_FP8)
+            q = fp8_row_codes(gelu_tanh(x, EMULATE_FP8), mult, EMULATE_FP8)
         else:
             q, scale = fp8_quantize_rows_tile(x, EMULATE_FP8)
         tl.store(q_ptr + rows64[:, None] * C + cols[None, :], q, mask=mask)
     else:
-        # First pass: the amax (with GELU, from the raw inputs only: no GELU evaluated here).
-        if GELU:
-            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + float("-inf")
-        else:
-            acc = tl.zeros([BLOCK_R], dtype=tl.float32) + _AMAX_FLOOR
+        # First pass: the amax (with GELU, from the raw inputs only: no GELU evaluated here), kept per lane
+        # and reduced across the row once after the loop, not once a step (shuffles and two barriers).
+        if GELU:  # masked lanes load as -inf: they cannot be the max
+            acc = tl.full([BLOCK_R, BLOCK_C], float("-inf"), dtype=tl.float32)
+        else:  # masked lanes load as 0
+            acc = tl.zeros([BLOCK_R, BLOCK_C], dtype=tl.float32)
         for c0 in range(0, C, BLOCK_C):
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
-            x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+            # evict_last: the second pass reads these rows again, from L2 if they are still there
             if GELU:
-                acc = tl.maximum(acc, tl.max(tl.where(mask, x, float("-inf")), axis=1))
+                acc = tl.maximum(
+                    acc, _load_rows(x_ptr, rows64, cols, mask, stride_xr, float("-inf"), "evict_last")
+                )
             else:
-                acc = tl.maximum(acc, fp8_row_amax(x))
-        mult, scale = fp8_row_mult_scale(_gelu_amax(acc, rmask, GELU_BOUND) if GELU else acc)
-        for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2
+                acc = tl.maximum(
+                    acc, tl.abs(_load_rows(x_ptr, rows64, cols, mask, stride_xr, 0.0, "evict_last"))
+                )
+        if GELU:
+            amax = _gelu_amax(tl.max(acc, axis=1), rmask, GELU_BOUND, EMULATE_FP8)
+        else:
+            amax = tl.maximum(tl.max(acc, axis=1), _AMAX_FLOOR)
+        mult, scale = fp8_row_mult_scale(amax)
+        for c0 in range(0, C, BLOCK_C):  # the rows were just read: this pass comes from L2 where it can
             cols = c0 + tl.arange(0, BLOCK_C)
             mask = rmask[:, None] & (cols < C)[None, :]
-            x = _load_rows(x_ptr, rows64, cols, mask, stride_xr)
+            x = _load_rows(x_ptr, rows64, cols, mask, stride_xr, 0.0, "evict_first")
             if GELU:
-                x = gelu_tanh(x)
+                x = gelu_tanh(x, EMULATE_FP8)
             tl.store(
                 q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask
             )
@@ -159,8 +195,8 @@ def row_quant_launch(cols: int) -> RowQuantLaunch:
     and h200-2026-12-03e.
 
     Rows that fill most of a power-of-two width stay whole in registers (one read); Wan's 8960-wide FFN
-    rows would waste 45% of a 16384-lane tile, so they take two passes of 1024 columns, 4 rows at a time
-    (one read as an 8192-lane tile plus a masked 1024-lane one was no faster: 0.367 against 0.360 ms).
+    rows would waste 45% of a 16384-lane tile, so they take two passes of 2048 columns, one row a program
+    (one read as an 8192-lane tile plus a masked 1024-lane one was slower: 0.264 ms at best).
     """
     width = triton.next_power_of_2(cols)
     if width <= 2048:
@@ -171,7 +207,9 @@ def row_quant_launch(cols: int) -> RowQuantLaunch:
         # 75600 x 13824 (GELU): 1.75 ms against 2.41 in two passes (h200-2026-12-02h); 8 warps 1.000 ms
         # against 16's 1.061 (32760 rows: 0.444 / 0.467 ms, h200-2026-12-03e)
         return RowQuantLaunch(1, width, 8)
-    return RowQuantLaunch(4, 1024, 8)  # 32760 x 8960 (GELU): 0.739 ms
+    # 32760 x 8960 (GELU): 0.242 ms with one row of 2,048-column steps on 4 warps against 0.299 with 4 rows of
+    # 1,024 on 8 (the default until then) and 0.360 for the kernel before its leaner GELU (h200-2026-12-03e)
+    return RowQuantLaunch(1, 2048, 4)
 
 
 def quantize_rows_triton(

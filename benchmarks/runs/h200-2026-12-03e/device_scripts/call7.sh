@@ -1,0 +1,8 @@
+#!/bin/bash
+# Device call 7 of 2026-12-03e (call 6's machine and tree): the 14B-720p table.
+set -x
+export PYTHONPATH=.:benchmarks TRITON_DEFAULT_FP_FUSION=1
+timeout 210 python -u benchmarks/e2e.py wan2.1-t2v-14b --resolution 720p \
+  --rows baseline,turbo-fp8,turbo-fp8-fast --reps 2 --base-reps 1 --loops final --loop-reps 1 \
+  --stage-reps 1 --vae-chunk-latents 20 --json $OUT/call7_e2e_14b_720p.json > $OUT/call7_e2e_14b_720p.log 2>&1
+tail -n 12 $OUT/call7_e2e_14b_720p.log
