@@ -2,6 +2,9 @@
 
     PYTHONPATH=. python benchmarks/runs/h200-2026-12-03e/device_scripts/prep_sweep.py OUT.json
 
+It ran on call 1's tree (between e9d206e and 1bb3e92), which had two things since removed: RowQuantLaunch's
+tail_c (a one-read schedule) and an autotuned RoPE norm (``_rms_norm_rope_tuned``); at HEAD it needs them.
+
 Every launch of the row quantiser must give the default's codes and scales; the two K/V summary paths'
 m must agree to a bf16 step; the tuned RoPE norm must equal the heuristic launch's output bit for bit.
 """
