@@ -62,6 +62,26 @@ def test_gelu_kernel_matches_reference_to_one_grid_step(launch, device):
     assert_e4m3_codes_close(q, q_ref)
 
 
+@pytest.mark.parametrize("launch", ["default", "looped"])
+def test_gelu_kernel_at_extreme_inputs(launch, device):
+    """GELU's tails through the GPU's approximate exp2 and reciprocal: 2^z overflows to inf for large
+    negative x (GELU -> -0), vanishes for large positive x (GELU -> x), and tiny inputs flush nothing that
+    a code could show. Each row mixes one extreme with ordinary values, so its scale is set by either."""
+    from turbodiffusion.quant.row_quant.kernel import quantize_rows_triton
+
+    extremes = [-3.0e4, -500.0, -88.0, -9.0, -1e-30, 0.0, 1e-30, 9.0, 88.0, 500.0, 3.0e4]
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(len(extremes), 200, generator=g)
+    for i, value in enumerate(extremes):
+        x[i, i * 7 : i * 7 + 5] = value
+    x = x.to(torch.bfloat16).to(device)
+    q_ref, s_ref = quantize_rows_reference(x.cpu(), gelu=True)
+    q, s = quantize_rows_triton(x, gelu=True, launch=_launch(launch, 200))
+    assert torch.isfinite(s).all() and not torch.isnan(q.float()).any()
+    torch.testing.assert_close(s.cpu(), s_ref, rtol=1e-6, atol=0)
+    assert_e4m3_codes_close(q, q_ref)
+
+
 def test_reference_follows_the_rule():
     x = _input(6, 256, torch.float32, seed=3)
     codes, scale = quantize_rows_reference(x)
