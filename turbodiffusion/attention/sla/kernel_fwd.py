@@ -320,7 +320,9 @@ def summarize_kv(
     # every output, where torch would take a reduction and a division per output; programs over slices
     # of the [D, D] state's rows, as one program a head read its splits' partials at a few percent of
     # the memory bandwidth (31 µs a 1.3B layer, benchmarks/runs/h200-2026-12-03d).
-    premultiply = weight is not None
+    # fp32 inputs on a GPU (the exactness tests' dtype) form m in float64 afterwards instead: an fp32 MMA
+    # emulated with FMAs compiles for minutes on sm_90 (as in linear_branch_triton).
+    premultiply = weight is not None and not (k.is_cuda and k.dtype == torch.float32)
     kv, ksum = buffer(state, b, h, d, d, dtype=k.dtype), buffer(state, b, h, d)
     k_mean, v_amax = buffer(stats, b, h, d), buffer(stats, b, h, d)
     m = buffer(premultiply, b, h, d, d, dtype=k.dtype)
@@ -331,12 +333,14 @@ def summarize_kv(
         D=d, ROWS=slice_rows, STATE=state, STATS=stats, PREMULTIPLY=premultiply,
         PRECISION=dot_precision(k.dtype), num_warps=4,
     )  # fmt: skip
+    if weight is not None and not premultiply:
+        m = premultiplied_state(kv, weight)
     return KVSummary(
         kv=kv if state else None,
         ksum=ksum if state else None,
         k_mean=k_mean if stats else None,
         v_amax=v_amax if stats else None,
-        m=m if premultiply else None,
+        m=m if weight is not None else None,
     )
 
 
