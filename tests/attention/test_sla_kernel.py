@@ -251,14 +251,14 @@ def test_summarize_kv_gives_the_state_and_the_column_statistics_in_one_pass(b, s
 @pytest.mark.parametrize(("seq", "d", "dtype"), [(77, 64, torch.float32), (300, 128, torch.bfloat16)])
 def test_summarize_kv_folds_the_weight_into_the_state(seq, d, dtype, device):
     """m = KV W^T from the summary's second kernel (an fp32 MMA of the rounded KV and the weight cast to
-    k's dtype, rounded once) against the float64 product of the same operands rounded once: equal but for
-    a last-bit tie; KV and ksum are what the summary gives without the weight."""
+    k's dtype, rounded once; fp32 inputs on a GPU take the float64 product itself) against the float64
+    product of the same operands rounded once: equal but for a last-bit tie; KV and ksum are what the
+    summary gives without the weight."""
     from turbodiffusion.attention.sla.kernel_fwd import premultiplied_state, summarize_kv
 
     _, k, v, _, _ = make_case(5, 2, seq, 3, d, dtype, device)
-    weight = (
-        torch.randn(d, d, generator=torch.Generator().manual_seed(7)).to(device) / d**0.5
-    )  # fp32, as stored
+    g = torch.Generator().manual_seed(7)
+    weight = torch.randn(d, d, generator=g).to(device) / d**0.5  # fp32, as proj_l stores it
     folded = summarize_kv(k, v, state=True, stats=True, weight=weight)
     plain = summarize_kv(k, v, state=True, stats=True)
     assert torch.equal(folded.kv, plain.kv) and torch.equal(folded.ksum, plain.ksum)
