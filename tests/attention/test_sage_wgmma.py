@@ -90,8 +90,8 @@ def test_wgmma_equals_the_triton_kernel(b, h, seq, d, ratio, linear):
     # Without the linear branch: same operands, same arithmetic in the same order (bit-identical on the
     # H200's shapes; one case here differed by one bf16 step, benchmarks/runs/h200-2026-12-03d). With it, the
     # Triton path rounds the branch to bf16 before adding it, the Gluon epilogue adds it unrounded (and
-    # m = KV W^T is rounded from a float64 product instead of an fp32 MMA). Either way: within one bf16 step
-    # at the output's scale.
+    # m = KV W^T comes from the K/V summary's kernel instead of each program's own MMA: another summation
+    # order). Either way: within one bf16 step at the output's scale.
     diff = (wgmma_out.float() - triton_out.float()).abs().max().item()
     ulp = torch.finfo(torch.bfloat16).eps * triton_out.float().abs().max().item()
     assert diff <= ulp, f"max |wgmma - triton| = {diff} (bf16 ulp at the output's scale {ulp})"

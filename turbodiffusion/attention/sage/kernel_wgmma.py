@@ -13,9 +13,9 @@ and its wait, so the order is chosen here. Each iteration t of the loop:
 4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
 
 For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
-with m = KV W^T, proj_l folded in, formed once a head by the K/V summary's second kernel): q is read in 16 bits, phi
-goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free once the last
-Q.K^T is done, so shared memory stays at two programs an SM. The Triton kernel instead adds what
+with m = KV W^T, proj_l folded in, formed once a head by the K/V summary's second kernel): q is read in 16
+bits, phi goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free
+once the last Q.K^T is done, so shared memory stays at two programs an SM. The Triton kernel instead adds what
 ``linear_branch_triton`` parked in Out; that kernel's read of q and write and re-read of its result are gone
 here, and the branch is added before the output's single rounding rather than rounded on its own first. On an
 H200 (benchmarks/runs/h200-2026-12-03d) the two kernels took 32.7 + 4.1 ms of a 1.3B-480p forward, this one
@@ -274,8 +274,8 @@ def _sage_sparse_wgmma_kernel(
 @dataclass(frozen=True)
 class LinearBranch:
     """SageSLA's linear branch as the kernel's epilogue adds it: q [B, L, H, D] (the 16-bit input, last dim
-    contiguous); m [B, H, D, D] = KV W^T in q's dtype (``sla.kernel_fwd.summarize_kv``'s, given the weight); ksum fp32
-    [B, H, D] and eps, both divided by L; bias fp32 [D]."""
+    contiguous); m [B, H, D, D] = KV W^T in q's dtype (``sla.kernel_fwd.summarize_kv``'s, given the
+    weight); ksum fp32 [B, H, D] and eps, both divided by L; bias fp32 [D]."""
 
     q: Tensor
     m: Tensor

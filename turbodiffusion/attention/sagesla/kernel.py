@@ -3,10 +3,10 @@ FP8 P.V), and SLA's linear branch + proj_l added in its epilogue (shared/docs/at
 
 The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and LINEAR set (the branch from
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
-module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and the Sage
-quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight folded in,
-m = KV W^T for the sm_90 kernel. FLOPs: as SLA's forward
-(sparse part half int8, half fp8); no backward.
+module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and
+the Sage quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight
+folded in, m = KV W^T for the sm_90 kernel. FLOPs: as SLA's forward (sparse part half int8, half fp8); no
+backward.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 an H200 (~80 us a layer for 6,144 rows of 256 scores), far more than reading 3 MB of scores. Here a program
 holds whole rows in registers and finds each row's k-th largest score by a bitwise search over the scores'
 order-preserving integer keys (32 count steps; 16 for bf16 scores, 19 for fp16), then writes the selected
-indices in ascending order from a prefix count, so no sort is needed. Exact: the same set as the reference, ties at the k-th score going to
-the lower indices.
+indices in ascending order from a prefix count, so no sort is needed. Exact: the same set as the reference,
+ties at the k-th score going to the lower indices.
 """
 
 from __future__ import annotations

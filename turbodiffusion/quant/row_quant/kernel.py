@@ -191,8 +191,8 @@ class RowQuantLaunch:
 
 
 def row_quant_launch(cols: int) -> RowQuantLaunch:
-    """Default settings for a row of ``cols`` columns, from the H200 sweeps of benchmarks/runs/h200-2026-12-02h
-    and h200-2026-12-03e.
+    """Default settings for a row of ``cols`` columns, from the H200 sweeps of
+    benchmarks/runs/h200-2026-12-02h and h200-2026-12-03e.
 
     Rows that fill most of a power-of-two width stay whole in registers (one read); Wan's 8960-wide FFN
     rows would waste 45% of a 16384-lane tile, so they take two passes of 2048 columns, one row a program
