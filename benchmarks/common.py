@@ -74,7 +74,8 @@ def _gemm_rate(make: Callable[[], tuple[Callable[[], object], int]]) -> float:
 
 
 def measure_ceilings(device: str = "cuda") -> dict[str, float]:
-    """Measured roofs of this GPU: bf16 GEMM and int8 GEMM (TFLOP/s / TOPS), fp8 GEMM if any, copy GB/s."""
+    """Measured roofs of this GPU: bf16 GEMM and int8 GEMM (TFLOP/s / TOPS), fp8 GEMM if any (plain and with
+    fast accumulation), copy GB/s."""
     n = 8192
     g = torch.Generator(device=device).manual_seed(0)
 
@@ -88,11 +89,13 @@ def measure_ceilings(device: str = "cuda") -> dict[str, float]:
         b = torch.randint(-128, 127, (n, n), device=device, dtype=torch.int8, generator=g).t()
         return (lambda: torch._int_mm(a, b)), 2 * n**3
 
-    def fp8():
+    def fp8(fast: bool):
         a = torch.randn(n, n, device=device, generator=g).to(torch.float8_e4m3fn)
         b = torch.randn(n, n, device=device, generator=g).to(torch.float8_e4m3fn).t()
         one = torch.ones((), device=device)
-        return (lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16)), 2 * n**3
+        return (
+            lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16, use_fast_accum=fast)
+        ), 2 * n**3
 
     def copy():
         src = torch.empty(1 << 30, dtype=torch.uint8, device=device).random_(generator=g)
@@ -102,7 +105,8 @@ def measure_ceilings(device: str = "cuda") -> dict[str, float]:
 
     out = {"bf16_tflops": _gemm_rate(bf16), "int8_tops": _gemm_rate(int8)}
     if hasattr(torch, "float8_e4m3fn") and torch.cuda.get_device_capability()[0] >= 9:
-        out["fp8_tflops"] = _gemm_rate(fp8)
+        out["fp8_tflops"] = _gemm_rate(lambda: fp8(False))
+        out["fp8_fast_tflops"] = _gemm_rate(lambda: fp8(True))
     out["copy_gbps"] = _gemm_rate(copy)
     torch.cuda.empty_cache()
     return out

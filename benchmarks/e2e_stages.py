@@ -220,7 +220,7 @@ QUANT_MODES: dict[str, tuple[QuantConfig, str]] = {
     "int8": (Int8Config(), "int8"),
     "fp8": (Fp8Config(), "fp8"),
     "fp8row": (Fp8RowConfig(), "fp8"),
-    "fp8row-fast": (Fp8RowConfig(fast_accum=True), "fp8"),
+    "fp8row-fast": (Fp8RowConfig(fast_accum=True), "fp8-fast"),
 }
 
 
@@ -359,5 +359,6 @@ def cpu_ceilings() -> dict[str, float]:
         "bf16_tflops": rate,
         "int8_tops": rate,
         "fp8_tflops": rate,
+        "fp8_fast_tflops": rate,
         "copy_gbps": 2 * src.numel() / cms / 1e6,
     }

@@ -34,8 +34,16 @@ from dataclasses import dataclass
 from turbodiffusion.attention.sla.block_map import topk_count
 
 ATTENTION_KINDS = ("sdpa", "sla", "sagesla")
-# The ceiling (common.measure_ceilings key) each GEMM kind runs at.
-GEMM_CEILINGS = {"bf16": "bf16_tflops", "int8": "int8_tops", "fp8": "fp8_tflops"}
+# The ceiling (common.measure_ceilings key) each GEMM kind runs at. FP8 with fast accumulation (no periodic
+# promotion to fp32) has its own: a 14B-720p forward's fast FP8 GEMMs ran at 1,556 TFLOP/s, above the plain
+# FP8 ceiling measured beside them (1,268; benchmarks/runs/h200-2026-12-03f), so against that ceiling the
+# fast rows' floors were not floors.
+GEMM_CEILINGS = {
+    "bf16": "bf16_tflops",
+    "int8": "int8_tops",
+    "fp8": "fp8_tflops",
+    "fp8-fast": "fp8_fast_tflops",
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class ForwardCost:
     attention_dense_flops: float  # what dense attention would execute (the dense-equivalent count)
     bytes: float  # minimal traffic (module docstring)
     attention: str  # "sdpa", "sla" or "sagesla"
-    gemm: str  # the block linears' GEMM: "bf16", "int8" (W8A8) or "fp8" (FP8 W8A8)
+    gemm: str  # the block linears' GEMM: "bf16", "int8" (W8A8), "fp8" (FP8 W8A8) or "fp8-fast" (fast accum.)
 
 
 def dit_forward_cost(
@@ -71,9 +79,9 @@ def dit_forward_cost(
     """Count one forward of a WanDiT at ``tokens`` = L video tokens (batch 1; see the module docstring).
 
     patch_in / patch_out: features of a patch in and out (in_dim x 4 and out_dim x 4 for the (1, 2, 2)
-    patch). gemm: "bf16", or "int8" / "fp8" for W8A8 block linears (1-byte weights, the GEMMs at that
-    ceiling). Raises ValueError on an unknown attention or GEMM kind, topk outside (0, 1], or a non-positive
-    size.
+    patch). gemm: "bf16", or "int8" / "fp8" / "fp8-fast" for W8A8 block linears (1-byte weights, the GEMMs
+    at that ceiling). Raises ValueError on an unknown attention or GEMM kind, topk outside (0, 1], or a
+    non-positive size.
     """
     if gemm not in GEMM_CEILINGS:
         raise ValueError(f"gemm must be one of {', '.join(GEMM_CEILINGS)} (got {gemm!r})")

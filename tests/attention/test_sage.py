@@ -16,6 +16,8 @@ from turbodiffusion.attention.sage import SageAttention, dense_tile_k, sage_atte
 from turbodiffusion.attention.sage.kernel import sage_forward_triton
 from turbodiffusion.attention.sage.quant import quantize_int8_triton, quantize_v_fp8_triton
 from turbodiffusion.attention.sage.reference import (
+    INT32_BIAS,
+    LOG2_FP8_MAX,
     quantize_int8_reference,
     quantize_v_fp8_reference,
     sage_attention_reference,
@@ -79,6 +81,24 @@ def test_int8_quantiser_rounds_half_away_from_zero(device):
     assert codes[0, 0, 0, :4].tolist() == [127, 1, 3, -3]
     kcodes, _ = quantize_int8_triton(x.to(device), 64)
     assert torch.equal(kcodes.cpu(), codes)
+
+
+@pytest.mark.parametrize("r", [1.6e-4, 3e-3, 0.05])
+def test_biased_exponent_is_within_its_bound(r):
+    # The kernels' P~ exponent, fma(INT32_BIAS + dot, r, -fma(r, INT32_BIAS, m - log2 448)) in fp32 (the
+    # reference's float64 emulation of the two fmas), against the exact dot * r - (m - log2 448): within
+    # 1.5 r (kernel.py's comment), whatever the dot, for scales from the tests' to a hundred times larger.
+    g = torch.Generator().manual_seed(int(r * 1e6))
+    r32 = torch.tensor(r, dtype=torch.float32)
+    dot = torch.randint(-(2**21), 2**21, (100_000,), generator=g, dtype=torch.float64)
+    m = (dot.max() * r32.double()).float()  # the row maximum as the kernels round it
+    biased = (dot + INT32_BIAS).float()
+    assert torch.equal(biased.double() - INT32_BIAS, dot)  # the bias is exact
+    shift = (INT32_BIAS * r32.double() + (m - LOG2_FP8_MAX).double()).float()
+    folded = (biased.double() * r32.double() - shift.double()).float().double()
+    exact = dot * r32.double() - (m.double() - LOG2_FP8_MAX)
+    assert (folded - exact).abs().max().item() <= 1.5 * r
+    assert folded.max().item() <= LOG2_FP8_MAX + 1.5 * r  # P~ stays at e4m3's 448 or one rounding above
 
 
 def sage_cases():

@@ -88,6 +88,7 @@ def test_int8_saves_one_byte_per_block_weight():
     int8 = roofline.dit_forward_cost(gemm="int8", **kw)
     assert bf16.bytes - int8.bytes == 4 * (8 * 96 * 96 + 2 * 96 * 160)
     assert roofline.dit_forward_cost(gemm="fp8", **kw).bytes == int8.bytes
+    assert roofline.dit_forward_cost(gemm="fp8-fast", **kw).bytes == int8.bytes
     with pytest.raises(ValueError, match="gemm must be one of"):
         roofline.dit_forward_cost(gemm="int4", **kw)
 
@@ -99,6 +100,22 @@ def test_fp8_gemms_run_at_the_fp8_ceiling():
     assert roofline.floor_seconds(cost, ceilings) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="fp8_tflops"):
         roofline.floor_seconds(cost, {"bf16_tflops": 1.0, "int8_tops": 1.0, "copy_gbps": 1.0})
+
+
+def test_fast_accumulation_gemms_run_at_their_own_ceiling():
+    cost = roofline.ForwardCost(gemm_flops=8e12, attention_flops=0.0, attention_dense_flops=0.0, bytes=0.0,
+                                attention="sla", gemm="fp8-fast")  # fmt: skip
+    ceilings = {
+        "bf16_tflops": 4.0,
+        "int8_tops": 8.0,
+        "fp8_tflops": 16.0,
+        "fp8_fast_tflops": 20.0,
+        "copy_gbps": 1.0,
+    }
+    assert roofline.floor_seconds(cost, ceilings) == pytest.approx(0.4)
+    del ceilings["fp8_fast_tflops"]
+    with pytest.raises(ValueError, match="fp8_fast_tflops"):
+        roofline.floor_seconds(cost, ceilings)
 
 
 def test_floor_takes_the_larger_of_compute_and_memory():

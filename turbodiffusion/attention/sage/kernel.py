@@ -7,7 +7,8 @@ the original 16-bit V (``pv="half"``).
 Grid (ceil(L / BLOCK_M), B * H). Each program keeps its int8 Q tile, walks key tiles of BLOCK_N tokens
 (all of them ascending, or its query block's lut row), computes S = int32 dot * (q_scale * k_scale) with
 1/sqrt(D) * log2(e) folded into q_scale, runs the online softmax with exp2 (the row maximum taken on the
-unscaled dot, the scale and the exponent offset applied in one fused multiply-add), rounds
+unscaled dot, held as fp32 with a constant bias (``biased_fp32``); the scale, the bias and the exponent
+offset applied in one fused multiply-add), rounds
 P~ = exp2(s - m + log2 448) to e4m3 and accumulates P~ V in fp32 (a fresh accumulator per tile, added to
 the fp32 buffer). For SageSLA, Out already holds proj_l(linear branch) in the output dtype
 (``linear_branch_triton``, as the SLA kernel parks it) and the epilogue adds it; the Hopper kernel below
@@ -49,23 +50,26 @@ from ..sla.kernel_fwd import (
     summarize_kv,
 )
 from .quant import quantize_int8_triton, quantize_v_fp8_triton, round_to_e4m3_grid
-from .reference import LOG2_FP8_MAX, PV, V_RANGE_FULL
+from .reference import INT32_BIAS, LOG2_FP8_MAX, PV, V_RANGE_FULL
 
 SAGE_DTYPES = (torch.float16, torch.bfloat16)
 SageKernel = Literal["auto", "triton", "wgmma"]
 WGMMA_BLOCKS = (64, 128)  # (query rows, keys) of kernel_wgmma: SageSLA's sm90 blocks
 _LOG2_FP8_MAX = tl.constexpr(LOG2_FP8_MAX)  # kernels read module globals only as constexpr
+_INT32_BIAS = tl.constexpr(INT32_BIAS)
 
 
 @triton.jit
-def int32_to_fp32(x):
-    """Exact int32 -> fp32 of x with |x| < 2^22 (any INT8 Q.K^T dot of D <= 256: |x| <= 256 * 127^2).
+def biased_fp32(x):
+    """INT32_BIAS + x in fp32, exactly, for an int32 x with |x| < 2^22 (any INT8 Q.K^T dot of D <= 256:
+    |x| <= 256 * 127^2), in one integer add: x lands in the mantissa of 1.5 * 2^23.
 
-    Adding 1.5 * 2^23's bit pattern puts x in the mantissa of 1.5 * 2^23 + x; subtracting 1.5 * 2^23 leaves
-    x. An integer add and a float subtract run at full ALU rate, where the I2F conversion instruction runs at
-    the quarter rate of the special-function unit that the softmax's exp2 also needs.
+    An integer add runs at the full ALU rate, where the I2F conversion instruction runs at the quarter rate
+    of the special-function unit that the softmax's exp2 also needs. The bias is not subtracted per
+    element: the softmax takes its row maximum on the biased values, subtracts the bias once a row and
+    folds bias * scale into the exponent's fused multiply-add (``_sage_fwd_kernel``).
     """
-    return (x + 0x4B400000).to(tl.float32, bitcast=True) - 12582912.0
+    return (x + 0x4B400000).to(tl.float32, bitcast=True)
 
 
 @triton.jit
@@ -108,18 +112,29 @@ def _sage_fwd_kernel(
         if WIDE:
             cols = cols.to(tl.int64)
         ki = tl.load(ki_base + cols[:, None] * D + dims[None, :])  # rows padded to KP: no mask needed
-        x = int32_to_fp32(tl.dot(qi, tl.trans(ki)))
-        if BLOCK_N <= BLKK:  # the tile lies in one scale block: s = x * rs, one scale per row
+        x = biased_fp32(tl.dot(qi, tl.trans(ki)))
+        if PV_FP8 and BLOCK_N <= BLKK:
+            bias = _INT32_BIAS  # leaves once a row, through the exponent's offset below
+        else:
+            bias = 0.0
+            x = x - _INT32_BIAS
+        if BLOCK_N <= BLKK:  # the tile lies in one scale block: s = (x - bias) * rs, one scale per row
             rs = qs * tl.load(ks_base + start // BLKK)
         else:
             rs = qs
             x = x * tl.load(ks_base + cols // BLKK, mask=col_ok, other=0.0)[None, :]
         if start + BLOCK_N > L:  # only the last key tile is partial; masking every tile costs ~15%
             x = tl.where(col_ok[None, :], x, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(x, 1) * rs)  # rs > 0 and rounding is monotonic: = max of s exactly
+        # rs > 0 and rounding is monotonic: the max of s exactly (the bias's subtraction is exact).
+        m_new = tl.maximum(m_i, (tl.max(x, 1) - bias) * rs)
         alpha = tl.exp2(m_i - m_new)
+        # FP8 P~: bias * rs joins the exponent's offset instead of a subtraction an element. Its two roundings
+        # a row move the exponent by at most 2 * 2^-24 * bias * rs = 1.5 rs: under two integer steps of the
+        # dot, whose INT8 rounding moves it by many; P~ by a relative 1.5 rs ln 2 (rs ~ 2e-4 for unit-variance
+        # q and k), against e4m3's 2^-4 step. The 16-bit P keeps the exact subtraction. As in kernel_wgmma.
         if PV_FP8:
-            p = tl.exp2(x * rs[:, None] - (m_new - _LOG2_FP8_MAX)[:, None])  # P~ * 448: e4m3's whole range
+            # P~ * 448: e4m3's whole range.
+            p = tl.exp2(tl.fma(x, rs[:, None], -tl.fma(rs, bias, m_new - _LOG2_FP8_MAX)[:, None]))
             if EMULATE_FP8:
                 p8 = round_to_e4m3_grid(p).to(tl.float8e4nv)
             else:

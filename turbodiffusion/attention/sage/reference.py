@@ -9,8 +9,11 @@ The algorithm:
 3. Online softmax in base 2 over key tiles in the kernel's order (ascending; for SageSLA the lut order).
 4. P.V: ``pv="fp8"``: V per channel to e4m3 with scale max_L|v| / v_range; P~ = exp2(s - m + log2 448)
    (un-normalised, times 448) rounded to e4m3, fp32 accumulation, the row sum from the same P~, and the
-   output times v_scale at the end. ``pv="half"`` (GPUs without FP8): P~ = exp2(s - m) and V in the
-   input's 16-bit dtype.
+   output times v_scale at the end. Where a key tile has one K scale, the kernels hold the dot as
+   INT32_BIAS + dot in fp32 and form the exponent with fused multiply-adds, fma(INT32_BIAS + dot, r,
+   -fma(r, INT32_BIAS, m - log2 448)) with r = q_scale * k_scale, rather than dot * r - (m - log2 448):
+   this reference does the same, so that P~ rounds to the same e4m3 values. ``pv="half"`` (GPUs without
+   FP8): P~ = exp2(s - m) and V in the input's 16-bit dtype.
 Because step 4 rounds P~ at the running maximum, the result depends on the key-tile size and order,
 which is why ``tile_k`` and ``lut`` are arguments. Memory is O(L^2): for test sizes.
 """
@@ -27,6 +30,7 @@ LOG2E = 1.4426950408889634
 INT8_SCALE_EPS = 1e-7  # added to max|x| / 127 by the Triton quantisers SageSLA uses (attention.md §4)
 FP8_MAX = 448.0  # largest finite e4m3 value; P~ is scaled to it
 LOG2_FP8_MAX = math.log2(FP8_MAX)  # the exponent offset 8.807 that scales P~ by 448
+INT32_BIAS = 12582912.0  # 1.5 * 2^23: fp32 INT32_BIAS + x is exact for |x| < 2^22, x its low mantissa bits
 V_RANGE_OFFICIAL = 2.25  # SageSLA's V range on every GPU (from SageAttention2++'s fp16 accumulator limit)
 V_RANGE_FULL = 448.0  # the whole e4m3 range: better accuracy when accumulating in fp32
 
@@ -109,10 +113,18 @@ def sage_attention_reference(
     row_scale = qs.repeat_interleave(block_q, dim=-1)[..., :seq] * (LOG2E / math.sqrt(d))
     col_scale = ks.repeat_interleave(block_k, dim=-1)[..., :seq]
     # int8 products summed exactly (|sum| <= 127^2 * D < 2^53), then scaled as the kernel does.
-    s = (qi.double() @ ki.double().transpose(-1, -2)).float() * (
-        row_scale[..., None] * col_scale[..., None, :]
-    )
-    s = torch.nn.functional.pad(s, (0, 0, 0, mq * block_q - seq)).view(b, h, mq, block_q, seq)
+    dot = qi.double() @ ki.double().transpose(-1, -2)
+    r = row_scale[..., None] * col_scale[..., None, :]
+    s = dot.float() * r
+
+    def tiles(x: Tensor) -> Tensor:  # [B, H, L, L] -> [B, H, Mq, block_q, L], query rows padded
+        return torch.nn.functional.pad(x, (0, 0, 0, mq * block_q - seq)).view(b, h, mq, block_q, seq)
+
+    s = tiles(s)
+    # The kernels' biased exponent (step 4) where a tile has one K scale: FP8 P~ only.
+    fold = pv == "fp8" and tile <= block_k
+    if fold:
+        biased, r = tiles((dot + INT32_BIAS).float()), tiles(r)
     if pv == "fp8":
         scale = v_scale_reference(v, v_range)
         vv = quantize_v_fp8_reference(v, scale).float()
@@ -127,15 +139,23 @@ def sage_attention_reference(
         cols = lut[..., t, None].long() * tile + offsets  # [B, H, Mq, tile]
         valid = cols < seq
         cols = cols.clamp_max(seq - 1)
-        st = torch.gather(s, -1, cols[:, :, :, None, :].expand(-1, -1, -1, block_q, -1))
-        st = st.masked_fill(~valid[:, :, :, None, :], float("-inf"))
+        index = cols[:, :, :, None, :].expand(-1, -1, -1, block_q, -1)
+        st = torch.gather(s, -1, index).masked_fill(~valid[:, :, :, None, :], float("-inf"))
         vt = torch.gather(
             vv[:, :, None].expand(-1, -1, mq, -1, -1), 3, cols[..., None].expand(-1, -1, -1, -1, d)
         )
         vt = vt.masked_fill(~valid[..., None], 0.0)
         m_new = torch.maximum(m, st.amax(dim=-1))
         alpha = torch.exp2(m - m_new)
-        if pv == "fp8":
+        if fold:
+            xt = torch.gather(biased, -1, index).masked_fill(~valid[:, :, :, None, :], float("-inf"))
+            rt = torch.gather(r, -1, index)
+            # Two fp32 fmas, each one rounding of its float64 value, which is exact: the products of 24-bit
+            # values are, and so are the sums here (their operands' bits span fewer than 53 places).
+            shift = (INT32_BIAS * rt.double() + (m_new - LOG2_FP8_MAX)[..., None].double()).float()
+            p = torch.exp2((xt.double() * rt.double() - shift.double()).float())
+            pq = p.to(torch.float8_e4m3fn).float()
+        elif pv == "fp8":
             p = torch.exp2(st - (m_new - LOG2_FP8_MAX)[..., None])
             pq = p.to(torch.float8_e4m3fn).float()
         else:
