@@ -281,7 +281,8 @@ def sage_forward_triton(
         lut32, nt = torch.zeros(1, device=q.device, dtype=torch.int32), triton.cdiv(seq, tile)
 
     if summary is None:  # K's mean, V's maxima and (SageSLA) the linear state from one read of k and v
-        weight = None if proj is None else proj[0]
+        # m = KV W^T only for the Gluon kernel, which reads it; linear_branch_triton forms its own.
+        weight = proj[0] if proj is not None and wgmma else None
         summary = summarize_kv(k, v, state=proj is not None, stats=True, weight=weight)
     elif summary.k_mean is None or (proj is not None and summary.kv is None):
         raise ValueError(

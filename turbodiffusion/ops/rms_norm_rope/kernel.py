@@ -99,9 +99,11 @@ def _rms_norm_rope_op(
 
 def rms_norm_rope_launch(dim: int) -> tuple[int, int, int]:
     """(BLOCK_R, BLOCK_D, num_warps): the row kernels' heuristic, but two rows of 8 warps a program for rows
-    of 8192 lanes and more: 0.710 against 0.912 ms at 75600 x 5120 on an H200, where the 1536-wide rows
-    keep the heuristic's (2, 8) (0.093 ms against Triton's autotuner's choice (1, 4), 0.136 ms;
-    benchmarks/runs/h200-2026-12-03e)."""
+    of 8192 lanes and more: 0.710 against 0.912 ms at 75600 x 5120 on an H200 (benchmarks/runs/
+    h200-2026-12-03e), the best launch there also in CUDA graphs (0.689 ms, h200-2026-12-03f). The 1536-wide
+    rows keep the heuristic's (2, 8): 03e's eager timing put it ahead of (1, 4) (0.093 against 0.136 ms), but
+    those times carried host overhead; in graphs (1, 4) is ahead, 0.077 against 0.086 ms (03f), not yet
+    measured inside a forward."""
     block_r, block_d, num_warps = row_launch_config(dim)
     if block_d >= 8192:
         return 2, block_d, 8
