@@ -445,8 +445,11 @@ def main(argv: list[str] | None = None) -> None:
     name = f"{args.preset} {args.resolution}" + (" (quick: tiny config)" if quick else "")
     print(f"{name}: {frames}x{height}x{width}, latent {lat}, L={tokens} tokens, {device}", flush=True)
 
-    ceilings = cpu_ceilings() if quick else measure_ceilings("cuda")
+    ceiling_rates: list[dict] = []
+    ceilings = cpu_ceilings() if quick else measure_ceilings("cuda", rates=ceiling_rates)
     print("ceilings:", {k: round(v, 1) for k, v in ceilings.items()}, flush=True)
+    for r in ceiling_rates:
+        print(f"  {r['ceiling']} at {'x'.join(map(str, r['shape']))}: {r['rate']:.1f}", flush=True)
     sync_probe = None
     if device.type == "cuda":  # the detector must see a known sync, or its zeros mean nothing
         with count_host_syncs(device) as probe:
@@ -479,8 +482,8 @@ def main(argv: list[str] | None = None) -> None:
             {
                 "env": env, "args": vars(args), "preset": args.preset, "complete": complete,
                 "shape": {"latent": lat, "tokens": tokens, "frames": frames, "height": height, "width": width},
-                "ceilings": ceilings, "host_sync_probe": sync_probe, "rows": rows, "stages": done,
-                "notes": notes,
+                "ceilings": ceilings, "ceiling_rates": ceiling_rates, "host_sync_probe": sync_probe,
+                "rows": rows, "stages": done, "notes": notes,
             },
         )  # fmt: skip
 

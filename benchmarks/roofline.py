@@ -36,8 +36,9 @@ from turbodiffusion.attention.sla.block_map import topk_count
 ATTENTION_KINDS = ("sdpa", "sla", "sagesla")
 # The ceiling (common.measure_ceilings key) each GEMM kind runs at. FP8 with fast accumulation (no periodic
 # promotion to fp32) has its own: a 14B-720p forward's fast FP8 GEMMs ran at 1,556 TFLOP/s, above the plain
-# FP8 ceiling measured beside them (1,268; benchmarks/runs/h200-2026-12-03f), so against that ceiling the
-# fast rows' floors were not floors.
+# FP8 ceiling measured beside them (1,268; benchmarks/runs/h200-2026-12-03f). Measured alone the fast
+# ceiling is 1,244-1,336 TFLOP/s (h200-2026-12-03g), still below that: the fast rows' GEMM floors are not
+# yet floors.
 GEMM_CEILINGS = {
     "bf16": "bf16_tflops",
     "int8": "int8_tops",

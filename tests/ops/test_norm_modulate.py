@@ -97,7 +97,8 @@ def test_norm_modulate_invalid_inputs_raise(impl, device):
         norm_modulate(x, scale, shift, impl="fast")
 
 
-@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536)])
+# Widths: head tile + exact tail (192 = 128 + 64, 1536 = 1024 + 512), and a padded tail (200 = 128 + 72).
+@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536), (2, 5, 200)])
 @pytest.mark.parametrize("affine", [False, True])
 def test_norm_modulate_fp8_matches_reference(B, L, dim, affine, device):
     """The quantised output: scales to fp32 rounding, codes within one e4m3 step (the kernel's y differs
@@ -129,7 +130,7 @@ def test_norm_modulate_fp8_reference_quantises_the_fp32_norm():
         norm_modulate_fp8(x, scale, shift, impl="cuda")
 
 
-@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536)])
+@pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536), (2, 5, 200)])
 @pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("quantize", [False, True])
 def test_residual_norm_modulate_is_the_residual_then_the_norm(B, L, dim, gated, quantize, device):
@@ -194,7 +195,11 @@ def test_residual_norm_modulate_in_fp32_streams(device):
     residual = torch.randn(2, 9, 96, generator=torch.Generator().manual_seed(4)).to(device)
     x_new, y = residual_norm_modulate(x, residual, None, scale, shift, impl="triton")
     assert x_new.dtype == torch.float32 and torch.equal(x_new, x + residual)
-    assert torch.equal(y, norm_modulate(x_new, scale, shift, impl="triton"))
+    if device == "cpu":  # the interpreter sums rows in one order: the two launches agree bit for bit
+        assert torch.equal(y, norm_modulate(x_new, scale, shift, impl="triton"))
+    else:  # a GPU's row sums follow each compiled variant's register layout: last fp32 bits may differ
+        truth = norm_modulate_reference(x_new.cpu(), scale.cpu(), shift.cpu())
+        assert_matches(y, truth, dtype=torch.float32)
 
 
 def _head_inputs(b, L, dim, dtype, device, seed, strided):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from turbodiffusion.ops.rms_norm import rms_norm, rms_norm_reference
+from turbodiffusion.ops.rms_norm.kernel import row_tiles
 from turbodiffusion.testing.compare import assert_matches
 
 # (B, L, dim): ragged L everywhere, Wan's 1.3B and 14B widths with fewer rows (the interpreter runs
@@ -62,3 +63,11 @@ def test_rms_norm_out_must_be_a_flat_view(device):
     out = torch.empty(6, 4, 128, device=device).transpose(0, 1)  # [4, 6, 128] whose rows cannot be flattened
     with pytest.raises(ValueError, match="cannot be flattened without a copy"):
         rms_norm(x, torch.ones(128, device=device), out=out, impl="triton")
+
+
+def test_row_tiles_cover_the_row_with_little_padding():
+    for d in range(1, 9000):
+        head, tail = row_tiles(d)
+        assert head & (head - 1) == 0 and tail & (tail - 1) == 0  # powers of two (or 0)
+        assert head <= d <= head + tail or (tail == 0 and head == d)
+        assert tail < 2 * (d - head) or tail == 0  # the tail pads its part by less than 2x

@@ -1,4 +1,5 @@
-"""Triton LayerNorm + modulation: one pass, whole rows in registers (reference.py is the spec).
+"""Triton LayerNorm + modulation: one pass, whole rows in registers as a power-of-two tile and the rest of
+the row (``row_tiles``; reference.py is the spec).
 
 Bytes: x read once, y written once (2 + 2 bytes per element in bf16; 2 + 4 for the head's fp32 y);
 scale/shift rows are read per token when they are [B, L, dim] and come from L2 when they are [B, 1, dim].
@@ -18,10 +19,84 @@ import triton.language as tl
 from torch import Tensor
 
 from ...quant.gemm.kernel import round_to_dtype
-from ...quant.row_quant.kernel import fp8_quantize_rows_tile
+from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes, fp8_row_mult_scale
 from ...quant.row_quant.reference import RowQuantized
-from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, as_rows, prune_row_configs, row_launch_config
+from ..rms_norm.kernel import (
+    AUTOTUNE_MIN_ROWS,
+    ROW_CONFIGS,
+    as_rows,
+    prune_row_configs,
+    row_launch_config,
+    row_tiles,
+)
 from .reference import check_head_norm_modulate_inputs, check_norm_modulate_inputs
+
+
+@triton.jit
+def _stream_part(
+    x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols, L, D,
+    stride_xr, stride_rr, stride_or, stride_gb, stride_gl,
+    RESIDUAL: tl.constexpr, GATED: tl.constexpr, EMULATE_FP8: tl.constexpr,
+):  # fmt: skip
+    """Columns ``cols`` of the rows: x, or with RESIDUAL x' = x + r (* g) stored to xo and returned as
+    stored; fp32 [BLOCK_R, C], lanes past D hold 0. Also returns the lanes' mask."""
+    mask = rmask[:, None] & (cols < D)[None, :]
+    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    if RESIDUAL:
+        r = tl.load(r_ptr + rows64[:, None] * stride_rr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+        if GATED:
+            g_off = (rows64 // L) * stride_gb + (rows64 % L) * stride_gl
+            r = r * tl.load(g_ptr + g_off[:, None] + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+        if EMULATE_FP8:  # the interpreter's bf16 cast truncates: round to nearest even on the bits
+            xo = round_to_dtype(x + r, xo_ptr.dtype.element_ty)
+        else:
+            xo = (x + r).to(xo_ptr.dtype.element_ty)  # rounded once
+        tl.store(xo_ptr + rows64[:, None] * stride_or + cols[None, :], xo, mask=mask)
+        x = xo.to(tl.float32)  # normalised as stored
+    return x, mask
+
+
+@triton.jit
+def _modulate_part(
+    xc, rstd, mask, rows64, cols, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
+    stride_sb, stride_sl, stride_hb, stride_hl,
+    HAS_MOD: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr, ROUND_NORM: tl.constexpr,
+    EMULATE_FP8: tl.constexpr,
+):  # fmt: skip
+    """Columns ``cols`` of the normalised, affine-transformed and modulated rows from the centred xc (0 past
+    D): fp32 [BLOCK_R, C]."""
+    cmask = cols < D
+    y = xc * rstd[:, None]
+    if HAS_W:
+        y = y * tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    if HAS_B:
+        y = y + tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    if ROUND_NORM:  # the official head modulates WanLayerNorm's output, which is in x's dtype
+        if EMULATE_FP8:
+            y = round_to_dtype(y, x_ptr.dtype.element_ty).to(tl.float32)
+        else:
+            y = y.to(x_ptr.dtype.element_ty).to(tl.float32)
+    if HAS_MOD:
+        bi = rows64 // L
+        li = rows64 % L
+        s_ptrs = scale_ptr + (bi * stride_sb + li * stride_sl)[:, None] + cols[None, :]
+        h_ptrs = shift_ptr + (bi * stride_hb + li * stride_hl)[:, None] + cols[None, :]
+        sc = tl.load(s_ptrs, mask=mask, other=0.0).to(tl.float32)
+        sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
+        y = y * (1.0 + sc) + sh
+    return y
+
+
+@triton.jit
+def _store_part(
+    y, mult, y_ptr, rows64, cols, mask, stride_yr, QUANT: tl.constexpr, EMULATE_FP8: tl.constexpr
+):
+    """Columns ``cols`` of y: e4m3 codes of y * mult (QUANT), else y in y's dtype."""
+    ptrs = y_ptr + rows64[:, None] * stride_yr + cols[None, :]
+    if QUANT:
+        tl.store(ptrs, fp8_row_codes(y, mult, EMULATE_FP8), mask=mask)
+    else:
+        tl.store(ptrs, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
@@ -59,53 +134,52 @@ def _norm_modulate_kernel(
     ROUND_NORM: tl.constexpr,  # the head: LN(x) rounded to x's dtype before the fp32 modulation, y fp32
     EMULATE_FP8: tl.constexpr,  # the CPU interpreter, whose fp8 and bf16 casts round wrongly
     BLOCK_R: tl.constexpr,
-    BLOCK_D: tl.constexpr,
+    BLOCK_D: tl.constexpr,  # the row's first BLOCK_D lanes (a power of two)
+    BLOCK_T: tl.constexpr,  # the rest of the row, padded to a power of two; 0: none
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    cols = tl.arange(0, BLOCK_D)
     rmask = rows < R
-    cmask = cols < D
-    mask = rmask[:, None] & cmask[None, :]
     rows64 = rows.to(tl.int64)  # B * L * dim can pass 2^31
-    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
-    if RESIDUAL:
-        r = tl.load(r_ptr + rows64[:, None] * stride_rr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
-        if GATED:
-            g_off = (rows64 // L) * stride_gb + (rows64 % L) * stride_gl
-            r = r * tl.load(g_ptr + g_off[:, None] + cols[None, :], mask=mask, other=0.0).to(tl.float32)
-        if EMULATE_FP8:  # the interpreter's bf16 cast truncates: round to nearest even on the bits
-            xo = round_to_dtype(x + r, xo_ptr.dtype.element_ty)
-        else:
-            xo = (x + r).to(xo_ptr.dtype.element_ty)  # rounded once
-        tl.store(xo_ptr + rows64[:, None] * stride_or + cols[None, :], xo, mask=mask)
-        x = xo.to(tl.float32)  # normalised as stored
-    mean = tl.sum(x, axis=1) / D
+    cols = tl.arange(0, BLOCK_D)
+    x, mask = _stream_part(
+        x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols, L, D,
+        stride_xr, stride_rr, stride_or, stride_gb, stride_gl, RESIDUAL, GATED, EMULATE_FP8,
+    )  # fmt: skip
+    total = tl.sum(x, axis=1)
+    if BLOCK_T > 0:
+        cols_t = BLOCK_D + tl.arange(0, BLOCK_T)
+        x_t, mask_t = _stream_part(
+            x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols_t, L, D,
+            stride_xr, stride_rr, stride_or, stride_gb, stride_gl, RESIDUAL, GATED, EMULATE_FP8,
+        )  # fmt: skip
+        total += tl.sum(x_t, axis=1)
+    mean = total / D
     xc = tl.where(mask, x - mean[:, None], 0.0)  # padded lanes would add mean^2 each to the variance
-    var = tl.sum(xc * xc, axis=1) / D
-    y = xc * (1.0 / tl.sqrt(var + eps))[:, None]
-    if HAS_W:
-        y = y * tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
-    if HAS_B:
-        y = y + tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
-    if ROUND_NORM:  # the official head modulates WanLayerNorm's output, which is in x's dtype
-        if EMULATE_FP8:
-            y = round_to_dtype(y, x_ptr.dtype.element_ty).to(tl.float32)
-        else:
-            y = y.to(x_ptr.dtype.element_ty).to(tl.float32)
-    if HAS_MOD:
-        bi = rows64 // L
-        li = rows64 % L
-        s_ptrs = scale_ptr + (bi * stride_sb + li * stride_sl)[:, None] + cols[None, :]
-        h_ptrs = shift_ptr + (bi * stride_hb + li * stride_hl)[:, None] + cols[None, :]
-        sc = tl.load(s_ptrs, mask=mask, other=0.0).to(tl.float32)
-        sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
-        y = y * (1.0 + sc) + sh
+    squares = tl.sum(xc * xc, axis=1)
+    if BLOCK_T > 0:
+        xc_t = tl.where(mask_t, x_t - mean[:, None], 0.0)
+        squares += tl.sum(xc_t * xc_t, axis=1)
+    rstd = 1.0 / tl.sqrt(squares / D + eps)
+    y = _modulate_part(
+        xc, rstd, mask, rows64, cols, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
+        stride_sb, stride_sl, stride_hb, stride_hl, HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8,
+    )  # fmt: skip
     if QUANT:
-        codes, row_scale = fp8_quantize_rows_tile(y, EMULATE_FP8)  # masked lanes of y are 0
-        tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], codes, mask=mask)
+        amax = fp8_row_amax(y)  # masked lanes of y are 0
+    if BLOCK_T > 0:
+        y_t = _modulate_part(
+            xc_t, rstd, mask_t, rows64, cols_t, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
+            stride_sb, stride_sl, stride_hb, stride_hl, HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8,
+        )  # fmt: skip
+        if QUANT:
+            amax = tl.maximum(amax, fp8_row_amax(y_t))
+    mult = tl.zeros([BLOCK_R], dtype=tl.float32)  # QUANT: 448 / the row's amax
+    if QUANT:
+        mult, row_scale = fp8_row_mult_scale(amax)
         tl.store(ys_ptr + rows64, row_scale, mask=rmask)
-    else:
-        tl.store(y_ptr + rows64[:, None] * stride_yr + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+    _store_part(y, mult, y_ptr, rows64, cols, mask, stride_yr, QUANT, EMULATE_FP8)
+    if BLOCK_T > 0:
+        _store_part(y_t, mult, y_ptr, rows64, cols_t, mask_t, stride_yr, QUANT, EMULATE_FP8)
 
 
 def _check_triton_inputs(x, scale, shift, weight, bias, out, gate=None) -> None:
@@ -226,12 +300,17 @@ def residual_norm_modulate_triton(
     return _launch(x, scale, shift, weight, bias, eps, quantize=quantize, residual=residual, gate=gate)
 
 
+def _prune_configs(configs, named_args, **kwargs):
+    """``prune_row_configs`` over the row's two tiles together."""
+    return prune_row_configs(configs, named_args, BLOCK_D=kwargs["BLOCK_D"] + kwargs["BLOCK_T"])
+
+
 _norm_modulate_tuned = triton.autotune(
     configs=ROW_CONFIGS,
     # Each variant tunes on its own: the residual ones move twice the bytes of the plain one.
     key=["D", "HAS_MOD", "QUANT", "RESIDUAL", "GATED", "ROUND_NORM"],
     restore_value=["y_ptr"],
-    prune_configs_by={"early_config_prune": prune_row_configs},
+    prune_configs_by={"early_config_prune": _prune_configs},
 )(_norm_modulate_kernel)  # restore_value: y may alias x, and tuning runs the kernel repeatedly
 
 
@@ -262,7 +341,11 @@ def _norm_modulate_op(
     r, d = x.shape
     if r == 0:
         return
-    block_r, block_d, num_warps = row_launch_config(d)
+    block_r, _, num_warps = row_launch_config(d)
+    # On an H200 (benchmarks/runs/h200-2026-12-03g) the two tiles ran the three residual variants 1.14-1.32x
+    # faster than one padded tile at 75,600 x 5,120 (0.95-1.08x at 32,760 x 1,536) and the plain norm 0.76x
+    # (0.98x), but that one runs once a forward.
+    block_d, block_t = row_tiles(d)
     has_mod = scale is not None
     args = (
         x,
@@ -297,6 +380,7 @@ def _norm_modulate_op(
         "ROUND_NORM": round_norm,
         "EMULATE_FP8": x.device.type == "cpu",
         "BLOCK_D": block_d,
+        "BLOCK_T": block_t,
     }
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _norm_modulate_kernel[(triton.cdiv(r, block_r),)](
