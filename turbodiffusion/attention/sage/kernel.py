@@ -185,6 +185,14 @@ def wgmma_applies(q: Tensor, sparse: bool, pv: str, block_q: int, block_k: int) 
     )
 
 
+def uses_wgmma_kernel(
+    q: Tensor, k: Tensor, v: Tensor, sparse: bool, pv: str, block_q: int, block_k: int
+) -> bool:
+    """Whether ``sage_forward_triton``'s "auto" runs ``kernel_wgmma`` for these inputs: ``wgmma_applies``,
+    not on the interpreter, and offsets within int32."""
+    return not interpreting() and wgmma_applies(q, sparse, pv, block_q, block_k) and not needs_int64(q, k, v)
+
+
 def _configs() -> list[triton.Config]:
     configs = [
         triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=s)
@@ -261,12 +269,7 @@ def sage_forward_triton(
         raise ValueError(f"tile_k must be 16, 32, 64 or 128 (got {tile})")
     if kernel not in ("auto", "triton", "wgmma"):
         raise ValueError(f'kernel must be "auto", "triton" or "wgmma" (got {kernel!r})')
-    wgmma = (
-        kernel != "triton"
-        and not interpreting()
-        and wgmma_applies(q, sparse, pv, block_q, tile)
-        and not needs_int64(q, k, v)
-    )
+    wgmma = kernel != "triton" and uses_wgmma_kernel(q, k, v, sparse, pv, block_q, tile)
     if kernel == "wgmma" and not wgmma:
         raise ValueError(
             'kernel="wgmma" needs a compute-capability 9.0 GPU, a lut, pv="fp8", block_q=64, block_k=128, '

@@ -5,7 +5,7 @@ The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and L
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
 module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and
 the Sage quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight
-folded in, m = KV W^T for the sm_90 kernel. FLOPs: as SLA's forward (sparse part half int8, half fp8); no
+folded in, m = KV W^T when the sm_90 kernel will read it. FLOPs: as SLA's forward (sparse part half int8, half fp8); no
 backward.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..sage.kernel import SAGE_DTYPES, sage_forward_triton
+from ..sage.kernel import SAGE_DTYPES, sage_forward_triton, uses_wgmma_kernel
 from ..sage.reference import PV
 from ..sla.block_map import BlockSelection, select_blocks
 from ..sla.kernel_fwd import check_kernel_inputs, check_proj, summarize_kv
@@ -39,8 +39,9 @@ def sagesla_forward_triton(
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)  # before summarize_kv reads k and v
     check_proj(weight, bias, q.shape[-1])
-    # With the weight the summary also holds m = KV W^T, which the sm_90 kernel's epilogue reads.
-    summary = summarize_kv(k, v, state=True, stats=True, weight=weight)
+    # With the weight the summary also holds m = KV W^T, which only the sm_90 kernel's epilogue reads.
+    wgmma = uses_wgmma_kernel(q, k, v, True, pv, block_q, block_k)
+    summary = summarize_kv(k, v, state=True, stats=True, weight=weight if wgmma else None)
     if selection is None:
         selection = select_blocks(q, k, block_q, block_k, topk, k_mean=summary.k_mean)
     return sage_forward_triton(
