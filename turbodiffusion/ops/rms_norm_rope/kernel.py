@@ -127,7 +127,7 @@ class RopeLaunch:
 def rms_norm_rope_launch(num_heads: int, head_dim: int) -> RopeLaunch:
     """One row a program, in chunks of the largest power-of-two count of heads that divides ``num_heads``
     (no masked heads) within 1,024 lanes, one 16-byte vector a thread (8 lanes). Best or within 1.5% of the
-    best of 45 launches timed in CUDA graphs on an H200 (benchmarks/runs/h200-2026-12-03g): 0.421 ms at
+    best of 53 / 41 launches timed in CUDA graphs on an H200 (benchmarks/runs/h200-2026-12-03g): 0.421 ms at
     75,600 x 5,120 (8 heads, 4 warps; the kernel before: 0.682) and 0.0623 ms at 32,760 x 1,536 (4 heads, 2
     warps; before: 0.0845).
     """
