@@ -5,8 +5,8 @@ The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and L
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
 module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and
 the Sage quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight
-folded in, m = KV W^T when the sm_90 kernel will read it. FLOPs: as SLA's forward (sparse part half int8, half fp8); no
-backward.
+folded in, m = KV W^T when the sm_90 kernel will read it. FLOPs: as SLA's forward (sparse part half
+int8, half fp8); no backward.
 """
 
 from __future__ import annotations
