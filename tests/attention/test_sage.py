@@ -14,7 +14,7 @@ from torch import nn
 from turbodiffusion.attention import AttentionConfig, build_attention
 from turbodiffusion.attention.sage import SageAttention, dense_tile_k, sage_attention
 from turbodiffusion.attention.sage.kernel import sage_forward_triton
-from turbodiffusion.attention.sage.quant import quantize_int8_triton, quantize_v_fp8_triton
+from turbodiffusion.attention.sage.quant import key_permutation, quantize_int8_triton, quantize_v_fp8_triton
 from turbodiffusion.attention.sage.reference import (
     INT32_BIAS,
     LOG2_FP8_MAX,
@@ -62,6 +62,21 @@ def test_quantisers_match_their_references_exactly(seq, d, dtype, device):
     assert torch.equal(
         vq[..., :seq].transpose(-1, -2).view(torch.uint8), quantize_v_fp8_reference(v, vs).view(torch.uint8)
     )
+    # The sm_90 kernel's layout: each 128-key tile's keys in key_permutation's order, padding included.
+    permuted, permuted_vs = quantize_v_fp8_triton(v, v.float().abs().amax(dim=1), 2.25, permute_keys=True)
+    sigma = key_permutation().to(device)
+    tiles = vq.view(torch.uint8).unflatten(-1, (-1, 128))
+    assert torch.equal(permuted_vs, vs)
+    assert torch.equal(permuted.view(torch.uint8).unflatten(-1, (-1, 128))[..., sigma], tiles)
+
+
+def test_key_permutation_makes_each_threads_p_values_contiguous():
+    sigma = key_permutation(128)
+    assert torch.equal(sigma.sort().values, torch.arange(128)), "a permutation"
+    # Thread c of a quad holds keys 8j + 2c + e (j < 16, e < 2) of a row: they land on columns 32c .. 32c + 31.
+    for c in range(4):
+        keys = torch.tensor([8 * j + 2 * c + e for j in range(16) for e in range(2)])
+        assert torch.equal(sigma[keys], torch.arange(32 * c, 32 * c + 32))
 
 
 def test_int8_quantiser_rounds_half_away_from_zero(device):

@@ -87,11 +87,11 @@ def test_wgmma_equals_the_triton_kernel(b, h, seq, d, ratio, linear):
     kw = dict(block_q=64, block_k=128, pv="fp8", lut=sel.lut, proj=proj, eps=1e-6)
     triton_out = sage_forward_triton(q, k, v, kernel="triton", **kw)
     wgmma_out = sage_forward_triton(q, k, v, kernel="wgmma", **kw)
-    # Without the linear branch: same operands, same arithmetic in the same order (bit-identical on the
-    # H200's shapes; one case here differed by one bf16 step, benchmarks/runs/h200-2026-12-03d). With it, the
-    # Triton path rounds the branch to bf16 before adding it, the Gluon epilogue adds it unrounded (and
-    # m = KV W^T comes from the K/V summary's kernel instead of each program's own MMA: another summation
-    # order). Either way: within one bf16 step at the output's scale.
+    # Without the linear branch: same operands and arithmetic, but the Gluon kernel's P~.V sums each tile's
+    # keys in key_permutation's order (one bf16 step apart on the H200's shapes, benchmarks/runs/
+    # h200-2026-12-03h). With it, the Triton path rounds the branch to bf16 before adding it, the Gluon
+    # epilogue adds it unrounded (and m = KV W^T comes from the K/V summary's kernel instead of each
+    # program's own MMA: another summation order). Either way: within one bf16 step at the output's scale.
     diff = (wgmma_out.float() - triton_out.float()).abs().max().item()
     ulp = torch.finfo(torch.bfloat16).eps * triton_out.float().abs().max().item()
     assert diff <= ulp, f"max |wgmma - triton| = {diff} (bf16 ulp at the output's scale {ulp})"

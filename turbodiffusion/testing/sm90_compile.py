@@ -38,7 +38,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
     fn = kw._sage_sparse_wgmma_kernel
     const = dict(
         D=d, BLKQ=kw.BLOCK_M, BLKK=kw.BLOCK_N, BLOCK_M=kw.BLOCK_M, BLOCK_N=kw.BLOCK_N, STAGES=kw.STAGES,
-        LINEAR=linear, num_warps=4,
+        LOADER_REGS=kw.LOADER_REGS, LINEAR=linear, num_warps=kw.LAUNCH_OPTIONS["num_warps"],
     )  # fmt: skip
     sig = dict(
         q_desc=desc("i8", [kw.BLOCK_M, d], gl.int8),
@@ -54,7 +54,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
     aligned = ("QS", "KS", "VS", "LUT", "Out", "QH", "KSUM", "BIAS", "sob", "sol", "soh", "sqb", "sql", "sqh")
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
     compiled = triton.compile(
-        GluonASTSource(fn, sig, const, attrs), target=GPUTarget("cuda", 90, 32), options=dict(num_warps=4)
+        GluonASTSource(fn, sig, const, attrs), target=GPUTarget("cuda", 90, 32), options=kw.LAUNCH_OPTIONS
     )
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(compiled.asm["cubin"])

@@ -294,7 +294,7 @@ def sage_forward_triton(
     qi, qs = quantize_int8_triton(q, block_q)
     ki, ks = quantize_int8_triton(k, block_k, summary.k_mean, pad_rows=True)
     if pv == "fp8":
-        vq, vs = quantize_v_fp8_triton(v, summary.v_amax, v_range)
+        vq, vs = quantize_v_fp8_triton(v, summary.v_amax, v_range, permute_keys=wgmma)
     else:
         vs, vq = qs, qi  # unused placeholders
     o = torch.empty_like(q, memory_format=torch.contiguous_format)

@@ -22,10 +22,18 @@ H200 (benchmarks/runs/h200-2026-12-03d) the two kernels took 32.7 + 4.1 ms of a 
 35.1 ms; whole forwards against the Triton path 1.016x at 1.3B-480p, 1.010x at 14B-720p (1.010x / 1.006x
 before the epilogue held the branch).
 
-K and V tiles arrive by TMA at the lut's offsets into a ring of ``STAGES`` buffers, each refilled as soon as
-the MMA reading it has finished. P~ goes through shared memory rather than registers: a variant that carried
-it across the loop in registers compiled to 1,008 instructions a tile against this kernel's 807, most of the
-difference byte permutes repacking the 8-bit values (local sm_90 compiles, Triton 3.6).
+K and V tiles arrive by TMA at the lut's offsets into rings of ``STAGES`` buffers, each refilled as soon as
+the MMA reading it has finished. Two one-warp loader partitions (``gl.warp_specialize``) issue those loads,
+one for K and one for V, and run ahead of the compute warpgroup as far as the rings allow; the compute warps
+only wait for full slots and arrive on empty ones. P~ goes through shared memory rather than registers (a
+variant that carried it across the loop in registers compiled to 1,008 instructions a tile against 807, most
+of the difference byte permutes repacking the 8-bit values; local sm_90 compiles, Triton 3.6), stored with its
+keys permuted so that each thread writes 16-byte vectors (``_store_p``); V^T arrives permuted alike
+(``quant.key_permutation``). On an H200 (benchmarks/runs/h200-2026-12-03h) the loaders and the permuted
+stores together took a layer (no linear branch) from 0.867 to 0.836 ms at 1.3B-480p, 3.02-3.04 to 2.96 ms at
+14B-480p and 15.79-16.19 to 15.44 ms at 14B-720p; the outputs move by at most one bf16 step (each tile's keys
+are summed in another order inside the FP8 MMA). Either change alone gained less, and deeper rings (three
+K or V slots) did not help.
 
 On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
 kernel's bit for bit on six shapes (one test shape differed by one bf16 step, h200-2026-12-03d), and a layer
@@ -33,7 +41,7 @@ takes 0.960 ms against 1.008 at 1.3B-480p and 17.09 against 17.95 ms at 14B-720p
 back-to-back calls). Three ring slots instead of two were slower (1.347 / 23.13 ms): one program an SM.
 
 Inputs are ``kernel.py``'s (from ``quant.py``): Q int8 [B, H, L, D], K int8 [B, H, KP, D] (rows padded with
-zeros), V^T e4m3 [B, H, D, LP], their fp32 scales, the lut int32 [B, H, Mq, NT]; for SageSLA a
+zeros), V^T e4m3 [B, H, D, LP] with permuted keys, their fp32 scales, the lut int32 [B, H, Mq, NT]; for SageSLA a
 ``LinearBranch``. GPU only (no interpreter); its reference is ``_sage_fwd_kernel`` with
 ``linear_branch_triton`` (tests/attention/test_sage_wgmma.py compares them on the GPU).
 """
@@ -74,6 +82,10 @@ _INT32_BIAS = gl.constexpr(INT32_BIAS)
 _GL_DTYPES = {torch.bfloat16: gl.bfloat16, torch.float16: gl.float16}
 BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
 STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
+LOADER_REGS = 24  # registers a thread of each one-warp loader partition keeps (the least it can)
+# Four compute warps plus the loaders' warpgroup: at 128 registers a thread two programs fit an SM's 64K,
+# and the loaders handing theirs back leaves the compute warps 232.
+LAUNCH_OPTIONS = dict(num_warps=4, maxnreg=128)
 
 
 @gluon.jit
@@ -118,72 +130,100 @@ def _linear_branch(q_ptrs, row_ok, m_smem, m_bar, ksum_ptrs, bias_ptrs, eps, lay
 
 
 @gluon.jit
-def _load_tile(desc, smem, bars, start, t, NT, row0, KEYS_ON_ROWS: gl.constexpr, STAGES: gl.constexpr):
-    """TMA of tile t (its first key ``start``, from the lut) into ring slot t % STAGES; nothing past the
-    last tile. K's keys are rows (coordinate [row0 + start, 0]), V^T's columns ([row0, start])."""
-    slot = t % STAGES
-    pred = t < NT
-    mbarrier.expect(bars.index(slot), desc.block_type.nbytes, pred=pred)
-    if KEYS_ON_ROWS:
-        _tma_load(desc, [row0 + start, 0], bars.index(slot), smem.index(slot), pred=pred)
-    else:
-        _tma_load(desc, [row0, start], bars.index(slot), smem.index(slot), pred=pred)
-
-
-@gluon.jit
 def _tile_start(lut_row, t, NT, BLOCK_N: gl.constexpr):
     """First key of tile t (clamped to the last tile: loads past the lut row are never used)."""
     return gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
 
 
 @gluon.jit
-def _sage_sparse_wgmma_kernel(
-    q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
-    sob, sol, soh, sqb, sql, sqh,
-    H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
+def _store_p(dst, p):
+    """P~ [BLOCK_M, BLOCK_N] fp32 into shared memory in e4m3 with its keys permuted (``key_permutation``):
+    key 8j + 2c + e goes to column (BLOCK_N / 4) c + 2j + e, so that the 32 values of a row one thread holds
+    in the MMA accumulator layout (c = its column pair) are contiguous: two 16-byte stores a row instead of 16
+    two-byte ones (local sm_90 compile). V^T's keys come permuted alike, so the product is unchanged."""
+    m: gl.constexpr = p.shape[0]
+    n: gl.constexpr = p.shape[1]
+    q = p.to(gl.float8e4nv).reshape([m, n // 8, 4, 2]).permute((0, 2, 1, 3)).reshape([m, n])
+    dst.store(q)
+
+
+@gluon.jit
+def _load_ring(desc, smem, ready, empty, lut_row, NT, row0, BLOCK_N: gl.constexpr,
+               KEYS_ON_ROWS: gl.constexpr):  # fmt: skip
+    """Every tile of one operand into its ring, each as soon as its slot is released (``empty``, arrived on
+    by the compute warps once the MMA reading it has finished). K's keys are rows (coordinate [row0 +
+    start, 0]), V^T's columns ([row0, start])."""
+    S: gl.constexpr = smem.type.shape[0]
+    for t in range(NT):
+        slot = t % S
+        mbarrier.wait(empty.index(slot), ((t // S) & 1) ^ 1)  # a fresh barrier counts as released
+        start = gl.load(lut_row + t) * BLOCK_N
+        mbarrier.expect(ready.index(slot), desc.block_type.nbytes)
+        if KEYS_ON_ROWS:
+            _tma_load(desc, [row0 + start, 0], ready.index(slot), smem.index(slot))
+        else:
+            _tma_load(desc, [row0, start], ready.index(slot), smem.index(slot))
+
+
+@gluon.jit
+def _ring_as_m(k_smem, m_desc):
+    """The K ring's shared memory viewed as m's [D, D] tile."""
+    if _PUBLIC_REINTERPRET:
+        return k_smem.reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
+    else:
+        return k_smem._reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
+
+
+@gluon.jit
+def _ring_as(ring, dtype: gl.constexpr, shape: gl.constexpr):
+    """A ring's shared memory viewed as one unswizzled tile of ``shape`` in ``dtype`` (same bytes)."""
+    layout: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [1, 0])
+    if _PUBLIC_REINTERPRET:
+        return ring.reinterpret(dtype, shape, layout)
+    else:
+        return ring._reinterpret(dtype, shape, layout)
+
+
+@gluon.jit
+def _k_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
+              k_row0, v_row0, pid_bh, D: gl.constexpr, BLOCK_N: gl.constexpr, LINEAR: gl.constexpr):  # fmt: skip
+    """Worker partition (one warp): K's tiles, then for SageSLA m = KV W^T (D x D, 16-bit: the ring's bytes
+    at D = 128, half at 64) into the K ring once the last Q.K^T has released every slot, so that shared
+    memory stays at two programs an SM."""
+    _load_ring(k_desc, k_smem, k_ready, k_empty, lut_row, NT, k_row0, BLOCK_N, True)
+    if LINEAR:
+        S: gl.constexpr = k_smem.type.shape[0]
+        for u in gl.static_range(S):  # the waits tiles NT .. NT + S - 1 would make: every slot released
+            mbarrier.wait(k_empty.index((NT + u) % S), (((NT + u) // S) & 1) ^ 1)
+        m_smem = _ring_as_m(k_smem, m_desc)
+        mbarrier.expect(m_bar, m_desc.block_type.nbytes)
+        _tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
+
+
+@gluon.jit
+def _v_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
+              k_row0, v_row0, pid_bh, D: gl.constexpr, BLOCK_N: gl.constexpr, LINEAR: gl.constexpr):  # fmt: skip
+    """Worker partition (one warp): V^T's tiles."""
+    _load_ring(v_desc, v_smem, v_ready, v_empty, lut_row, NT, v_row0, BLOCK_N, False)
+
+
+@gluon.jit
+def _attend(
+    m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS, VS, Out, QH,
+    KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB, NT, qk_scale, eps,
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-    STAGES: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+    LINEAR: gl.constexpr, num_warps: gl.constexpr,
 ):  # fmt: skip
-    pid_m = gl.program_id(0)
-    pid_bh = gl.program_id(1)
-    b = pid_bh // H
-    h = pid_bh % H
+    """The compute warpgroup (default partition): the products, the softmax and the epilogue."""
+    SK: gl.constexpr = k_smem.type.shape[0]
+    SV: gl.constexpr = v_smem.type.shape[0]
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(
         version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, BLOCK_N, 32]
     )
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(
         version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, D, 32]
     )
-    p_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_N], gl.float8e4nv)
     row_layout: gl.constexpr = gl.SliceLayout(1, s_layout)
-
-    q_smem = gl.allocate_shared_memory(gl.int8, [BLOCK_M, D], q_desc.layout)
-    k_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_N, D], k_desc.layout)
-    v_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, D, BLOCK_N], v_desc.layout)
-    p_smem = gl.allocate_shared_memory(gl.float8e4nv, [2, BLOCK_M, BLOCK_N], p_smem_layout)
-    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    m_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    k_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    v_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    mbarrier.init(q_bar, count=1)
-    mbarrier.init(m_bar, count=1)
-    for i in gl.static_range(STAGES):
-        mbarrier.init(k_bars.index(i), count=1)
-        mbarrier.init(v_bars.index(i), count=1)
-
-    lut_row = LUT + (pid_bh.to(gl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
-    k_row0 = pid_bh * KP
-    v_row0 = pid_bh * D
-    # Q rows past L belong to the next head (or lie past the tensor: TMA fills zeros); their outputs are
-    # not stored.
-    mbarrier.expect(q_bar, q_desc.block_type.nbytes)
-    _tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
-    gl.static_assert(STAGES == 2, "the loop reuses tile t + 1's lut entry for V's refill (t - 1 + STAGES)")
-    for i in gl.static_range(STAGES):
-        start = _tile_start(lut_row, i, NT, BLOCK_N)
-        _load_tile(k_desc, k_smem, k_bars, start, i, NT, k_row0, True, STAGES)
-        _load_tile(v_desc, v_smem, v_bars, start, i, NT, v_row0, False, STAGES)
-
     rows = pid_m * BLOCK_M + gl.arange(0, BLOCK_M, layout=row_layout)
     # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
     qs = gl.load(QS + pid_bh.to(gl.int64) * NQB + rows // BLKQ, mask=rows < L, other=1.0) * qk_scale
@@ -196,61 +236,46 @@ def _sage_sparse_wgmma_kernel(
 
     # Tile 0: its scores and P~; its P~.V is issued in the loop's first iteration.
     mbarrier.wait(q_bar, 0)
-    mbarrier.wait(k_bars.index(0), 0)
+    mbarrier.wait(k_ready.index(0), 0)
     s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), bias, is_async=True)
     start = _tile_start(lut_row, 0, NT, BLOCK_N)
     ks = gl.load(ks_base + start // BLKK)
+    # The next tile's lut entry and key scale a tile early: their loads' latency is hidden.
     start_next = _tile_start(lut_row, 1, NT, BLOCK_N)
     ks_next = gl.load(ks_base + start_next // BLKK)
     s = warpgroup_mma_wait(0, deps=(s,))
-    k_start = _tile_start(lut_row, STAGES, NT, BLOCK_N)
-    _load_tile(k_desc, k_smem, k_bars, k_start, STAGES, NT, k_row0, True, STAGES)
-    # A TMA's coordinates go through a uniform register, which waits for the lut load: loaded a tile early,
-    # its latency is hidden (with the bias folded into the exponent, 4-6% a layer on an H200:
-    # benchmarks/runs/h200-2026-12-03f).
-    k_start = _tile_start(lut_row, STAGES + 1, NT, BLOCK_N)
+    mbarrier.arrive(k_empty.index(0), count=1)
     p, alpha, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
-    p_smem.index(0).store(p.to(gl.float8e4nv))
+    _store_p(p_smem.index(0), p)
     fence_async_shared()
     for t in range(1, NT):
-        slot = t % STAGES
-        prev = (t - 1) % STAGES
+        k_slot = t % SK
+        v_prev = (t - 1) % SV
         start = start_next
         ks = ks_next
-        start_next = _tile_start(lut_row, t + 1, NT, BLOCK_N)  # the next tile's, a tile early
+        start_next = _tile_start(lut_row, t + 1, NT, BLOCK_N)
         ks_next = gl.load(ks_base + start_next // BLKK)
-        mbarrier.wait(k_bars.index(slot), (t // STAGES) & 1)
-        s = warpgroup_mma(q_smem, k_smem.index(slot).permute((1, 0)), bias, is_async=True)
-        mbarrier.wait(v_bars.index(prev), ((t - 1) // STAGES) & 1)
+        mbarrier.wait(k_ready.index(k_slot), (t // SK) & 1)
+        s = warpgroup_mma(q_smem, k_smem.index(k_slot).permute((1, 0)), bias, is_async=True)
+        mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
         pv = warpgroup_mma(
             p_smem.index((t - 1) % 2),
-            v_smem.index(prev).permute((1, 0)),
+            v_smem.index(v_prev).permute((1, 0)),
             zero_o,
             use_acc=False,
             is_async=True,
         )
         s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); P~.V may still run
-        _load_tile(k_desc, k_smem, k_bars, k_start, t + STAGES, NT, k_row0, True, STAGES)
-        k_start = _tile_start(lut_row, t + STAGES + 1, NT, BLOCK_N)
+        mbarrier.arrive(k_empty.index(k_slot), count=1)
         p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
-        p_smem.index(t % 2).store(p.to(gl.float8e4nv))
+        _store_p(p_smem.index(t % 2), p)
         fence_async_shared()
         pv = warpgroup_mma_wait(0, deps=(pv,))
+        mbarrier.arrive(v_empty.index(v_prev), count=1)
         o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
-        # Tile t - 1 + STAGES = t + 1, whose first key was loaded at the top of this iteration.
-        _load_tile(v_desc, v_smem, v_bars, start_next, t - 1 + STAGES, NT, v_row0, False, STAGES)
         alpha = alpha_t
-    if LINEAR:
-        # Every Q.K^T has been waited for and no K tile is in flight, so the K ring can take this head's
-        # m = KV W^T (D x D, 16-bit: the ring's bytes at D = 128, half at 64) while the last P~.V runs.
-        if _PUBLIC_REINTERPRET:
-            m_smem = k_smem.reinterpret(m_desc.dtype, [D, D], m_desc.layout)
-        else:
-            m_smem = k_smem._reinterpret(m_desc.dtype, [D, D], m_desc.layout)
-        mbarrier.expect(m_bar, m_desc.block_type.nbytes)
-        _tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
-    last = (NT - 1) % STAGES
-    mbarrier.wait(v_bars.index(last), ((NT - 1) // STAGES) & 1)
+    last = (NT - 1) % SV
+    mbarrier.wait(v_ready.index(last), ((NT - 1) // SV) & 1)
     pv = warpgroup_mma(
         p_smem.index((NT - 1) % 2), v_smem.index(last).permute((1, 0)), zero_o, use_acc=False, is_async=True
     )
@@ -264,7 +289,13 @@ def _sage_sparse_wgmma_kernel(
     o = o * gl.load(VS + pid_bh.to(gl.int64) * D + dims)[None, :]
     if LINEAR:
         # The 16-bit product's own layout (its instruction is 16 deep, the FP8 ones 32): the same rows and
-        # columns a thread, so the conversions below move nothing.
+        # columns a thread, so the conversions below move nothing. m lies in the K ring (_k_loader).
+        m_smem = _ring_as_m(k_smem, m_desc)
+        # o waits in the V ring (free: every P~.V has finished; its 32 KB are o's at D = 128) while the
+        # branch is formed: the compute warps hold at most 232 registers, and o (64 a thread) on top of the
+        # branch's spilled in a local sm_90 compile with Triton 3.9.
+        o_smem = _ring_as(v_smem, gl.float32, [BLOCK_M, D])
+        o_smem.store(o)
         lin_layout: gl.constexpr = gl.NVMMADistributedLayout(
             version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, D, 16]
         )
@@ -275,15 +306,68 @@ def _sage_sparse_wgmma_kernel(
             (rows_l < L)[:, None], m_smem, m_bar, KSUM + pid_bh.to(gl.int64) * D + dims_l, BIAS + dims_l, eps,
             lin_layout,
         )  # fmt: skip
-        o += gl.convert_layout(y, o_layout)
-
-    mbarrier.invalidate(q_bar)
-    mbarrier.invalidate(m_bar)
-    for i in gl.static_range(STAGES):
-        mbarrier.invalidate(k_bars.index(i))
-        mbarrier.invalidate(v_bars.index(i))
+        o = o_smem.load(o_layout) + gl.convert_layout(y, o_layout)
     o_ptr = Out + b.to(gl.int64) * sob + h * soh + rows_o[:, None] * sol + dims[None, :]
     gl.store(o_ptr, o.to(Out.dtype.element_ty), mask=row_ok)
+
+
+@gluon.jit
+def _sage_sparse_wgmma_kernel(
+    q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
+    sob, sol, soh, sqb, sql, sqh,
+    H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
+    D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+):  # fmt: skip
+    pid_m = gl.program_id(0)
+    pid_bh = gl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    p_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_N], gl.float8e4nv)
+    q_smem = gl.allocate_shared_memory(gl.int8, [BLOCK_M, D], q_desc.layout)
+    k_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_N, D], k_desc.layout)
+    v_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, D, BLOCK_N], v_desc.layout)
+    p_smem = gl.allocate_shared_memory(gl.float8e4nv, [2, BLOCK_M, BLOCK_N], p_smem_layout)
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    m_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(q_bar, count=1)
+    mbarrier.init(m_bar, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(k_ready.index(i), count=1)
+        mbarrier.init(k_empty.index(i), count=1)
+        mbarrier.init(v_ready.index(i), count=1)
+        mbarrier.init(v_empty.index(i), count=1)
+
+    lut_row = LUT + (pid_bh.to(gl.int64) * MQ + (pid_m * BLOCK_M) // BLKQ) * NT
+    # Q rows past L belong to the next head (or lie past the tensor: TMA fills zeros); their outputs are
+    # not stored.
+    mbarrier.expect(q_bar, q_desc.block_type.nbytes)
+    _tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
+    # The partitions' arguments are written out in the call: constexprs passed through a tuple variable would
+    # arrive as tensors.
+    gl.warp_specialize(
+        [
+            (_attend, (
+                m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS,
+                VS, Out, QH, KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB,
+                NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, LINEAR, num_warps,
+            )),
+            (_k_loader, (
+                k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
+                pid_bh * KP, pid_bh * D, pid_bh, D, BLOCK_N, LINEAR,
+            )),
+            (_v_loader, (
+                k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
+                pid_bh * KP, pid_bh * D, pid_bh, D, BLOCK_N, LINEAR,
+            )),
+        ],
+        [1, 1],
+        [LOADER_REGS, LOADER_REGS],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -306,8 +390,9 @@ def sage_sparse_wgmma(
     """Run the kernel on ``kernel.py``'s quantised operands and write ``out``.
 
     qi int8 [B, H, L, D] and qs fp32 [B, H, ceil(L / 64)]; ki int8 [B, H, KP, D] (KP a multiple of 128) and ks
-    fp32 [B, H, ceil(L / 128)]; vq e4m3 [B, H, D, LP] (LP a multiple of 128) and vs fp32 [B, H, D]; lut int32
-    [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous.
+    fp32 [B, H, ceil(L / 128)]; vq e4m3 [B, H, D, LP] (LP a multiple of 128; each tile's keys in
+    ``quant.key_permutation``'s order: ``quantize_v_fp8_triton(..., permute_keys=True)``) and vs fp32 [B, H, D];
+    lut int32 [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous.
     ``linear``: SageSLA's linear branch, added to each row in the epilogue. qk_scale = log2(e) / sqrt(D).
     Returns out.
     """
@@ -339,6 +424,6 @@ def sage_sparse_wgmma(
         out.stride(0), out.stride(1), out.stride(2), qh.stride(0), qh.stride(1), qh.stride(2),
         h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale, eps,
         D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES,
-        LINEAR=linear is not None, num_warps=4,
+        LOADER_REGS=LOADER_REGS, LINEAR=linear is not None, **LAUNCH_OPTIONS,
     )  # fmt: skip
     return out

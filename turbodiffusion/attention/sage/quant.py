@@ -121,7 +121,8 @@ def _quantize_v_fp8_kernel(
     V, VA, VS, VQ,
     svb, svl, svh,
     H, L, LP, v_range,
-    D: tl.constexpr, BLOCK_L: tl.constexpr, EMULATE: tl.constexpr, WIDE: tl.constexpr,
+    D: tl.constexpr, BLOCK_L: tl.constexpr, EMULATE: tl.constexpr, PERMUTE_KEYS: tl.constexpr,
+    WIDE: tl.constexpr,
 ):  # fmt: skip
     pid_l = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -143,15 +144,34 @@ def _quantize_v_fp8_kernel(
     x = v.to(tl.float32) * tl.math.div_rn(tl.full([D], 1.0, tl.float32), scale)[None, :]  # as the reference
     if EMULATE:
         x = round_to_e4m3_grid(x)
-    tl.store(VQ + pid_bh.to(tl.int64) * D * LP + dims[None, :] * LP + rows[:, None], x.to(tl.float8e4nv))
+    vq_head = VQ + pid_bh.to(tl.int64) * D * LP
+    if PERMUTE_KEYS:
+        # key 8j + 2c + e of the tile to column (BLOCK_L / 4) c + 2j + e (key_permutation), done on the
+        # transposed tile in registers so that the stores stay contiguous along the keys.
+        xt = tl.trans(x.to(tl.float8e4nv))
+        xt = xt.reshape([D, BLOCK_L // 8, 4, 2]).permute(0, 2, 1, 3).reshape([D, BLOCK_L])
+        tl.store(vq_head + dims[:, None] * LP + (pid_l * BLOCK_L + tl.arange(0, BLOCK_L))[None, :], xt)
+    else:
+        tl.store(vq_head + dims[None, :] * LP + rows[:, None], x.to(tl.float8e4nv))
 
 
-def quantize_v_fp8_triton(v: Tensor, amax: Tensor, v_range: float) -> tuple[Tensor, Tensor]:
+def key_permutation(block: int = V_PAD) -> Tensor:
+    """sigma int64 [block]: with ``permute_keys``, key k of each tile of ``block`` keys sits at column
+    sigma[k]: key 8j + 2c + e at (block / 4) c + 2j + e, the order in which a thread of the sm_90 kernel holds
+    its P~ values (``kernel_wgmma._store_p``)."""
+    k = torch.arange(block)
+    return (k % 8) // 2 * (block // 4) + 2 * (k // 8) + k % 2
+
+
+def quantize_v_fp8_triton(
+    v: Tensor, amax: Tensor, v_range: float, *, permute_keys: bool = False
+) -> tuple[Tensor, Tensor]:
     """Kernel twin of ``reference.quantize_v_fp8_reference`` with its scale, transposed and padded.
 
     v: [B, L, H, D], last dim contiguous; amax: fp32 [B, H, D], max_L |v| per channel (``summarize_kv``).
     Returns (e4m3 V^T [B, H, D, L_pad], L_pad = ceil(L / 128) * 128, zeros past L; the scale fp32
     [B, H, D] = ``reference.v_scale_of_amax(amax, v_range)``), the scale computed in the same launch.
+    ``permute_keys``: the keys of each 128-key tile in ``key_permutation``'s order (``kernel_wgmma``'s).
     """
     b, seq, h, d = v.shape
     if v.stride(-1) != 1:
@@ -165,6 +185,7 @@ def quantize_v_fp8_triton(v: Tensor, amax: Tensor, v_range: float) -> tuple[Tens
         v, amax.contiguous(), scale, vq,
         v.stride(0), v.stride(1), v.stride(2),
         h, seq, lp, float(v_range),
-        D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), WIDE=needs_int64(v, vq), num_warps=4,
+        D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), PERMUTE_KEYS=permute_keys, WIDE=needs_int64(v, vq),
+        num_warps=4,
     )  # fmt: skip
     return vq, scale
