@@ -1,10 +1,11 @@
-"""Compile the Hopper Gluon kernel for sm_90 on a machine without a GPU (Triton ships ptxas and cuobjdump) and
+"""Compile the Hopper Gluon kernels for sm_90 on a machine without a GPU (Triton ships ptxas and cuobjdump) and
 report what its tests check: registers, stack, shared memory, and the SASS's warpgroup-MMA waits.
 
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
 tests call this in a subprocess without TRITON_INTERPRET:
 
-    python -m turbodiffusion.testing.sm90_compile 128 1    # D, LINEAR -> one JSON line
+    python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
+    python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def cuobjdump() -> str:
 
 def compile_sage_wgmma(d: int, linear: bool) -> dict:
     """Build ``_sage_sparse_wgmma_kernel`` for sm_90 as its launcher would and describe the binary."""
-    from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon import language as gl
     from triton.experimental.gluon._runtime import GluonASTSource
 
@@ -53,9 +53,35 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
     # As the GPU's JIT marks them (pointers from the allocator, strides of whole heads and rows).
     aligned = ("QS", "KS", "VS", "LUT", "Out", "QH", "KSUM", "BIAS", "sob", "sol", "soh", "sqb", "sql", "sqh")
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
-    compiled = triton.compile(
-        GluonASTSource(fn, sig, const, attrs), target=GPUTarget("cuda", 90, 32), options=kw.LAUNCH_OPTIONS
-    )
+    return _describe(GluonASTSource(fn, sig, const, attrs), kw.LAUNCH_OPTIONS)
+
+
+def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
+    """Build ``_kv_summary_wgmma_kernel`` (bf16 k and v) for sm_90 and describe the binary."""
+    from triton.experimental.gluon import language as gl
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    from ..attention.sla import kv_summary_wgmma as kw
+
+    layout = gl.NVMMASharedLayout.get_default_for([kw.BLOCK_L, d], gl.bfloat16)
+    desc = f"tensordesc<bf16[{kw.BLOCK_L}, {d}],{layout!r}>"
+    fn = kw._kv_summary_wgmma_kernel
+    const = dict(D=d, BLOCK_L=kw.BLOCK_L, STAGES=kw.STAGES, STATE=state, STATS=stats, num_warps=kw.NUM_WARPS)
+    sig = dict(
+        k_desc=desc, v_desc=desc, KVP="*fp32", KSUMP="*fp32", KCOLP="*fp32", VMAXP="*fp32",
+        H="i32", L="i32", ROWS_PER_SPLIT="i32", SPLITS="i32",
+    )  # fmt: skip
+    sig.update(dict.fromkeys(const, "constexpr"))
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in ("KVP", "KSUMP", "KCOLP", "VMAXP")}
+    return _describe(GluonASTSource(fn, sig, const, attrs), dict(num_warps=kw.NUM_WARPS))
+
+
+def _describe(source, options: dict) -> dict:
+    """Compile a Gluon source for sm_90 and report registers, stack, local loads, shared memory and the
+    warpgroup-MMA waits of its SASS."""
+    from triton.backends.compiler import GPUTarget
+
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(compiled.asm["cubin"])
         f.flush()
@@ -70,4 +96,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])))))
+    if sys.argv[1] == "kv_summary":
+        print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
+    else:
+        print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])))))

@@ -268,6 +268,18 @@ def kv_summary_launch(head_rows: int) -> KVSummaryLaunch:
     return KVSummaryLaunch(128, 4, 2, 2 if head_rows <= 1_000_000 else 8)
 
 
+def wgmma_summary_serves(k: Tensor, v: Tensor) -> bool:
+    """Whether ``summarize_kv``'s "auto" runs ``kv_summary_wgmma`` for k and v: not on the interpreter, a
+    Triton with Gluon's Hopper API, and ``kv_summary_wgmma.wgmma_summary_applies``."""
+    if interpreting() or not k.is_cuda:
+        return False
+    try:
+        from .kv_summary_wgmma import wgmma_summary_applies
+    except (ImportError, AttributeError):  # a Triton without Gluon's Hopper API
+        return False
+    return wgmma_summary_applies(k, v)
+
+
 def summarize_kv(
     k: Tensor,
     v: Tensor,
@@ -276,6 +288,7 @@ def summarize_kv(
     stats: bool = False,
     weight: Tensor | None = None,
     launch: KVSummaryLaunch | None = None,
+    kernel: str = "auto",
 ) -> KVSummary:
     """One read of k and v: the linear branch's state (``state``) and/or the column statistics (``stats``).
 
@@ -284,7 +297,11 @@ def summarize_kv(
     ``weight``: proj_l's [D, D] (any float dtype; needs ``state``): the summary then also holds m = KV W^T,
     W cast to k's dtype first (as the official bf16 autocast does), an fp32 product rounded once.
     The splits over L are summed in a fixed order, so the result does not vary between runs.
+    ``kernel``: the first pass's kernel: "auto" takes ``kv_summary_wgmma`` (Gluon, sm_90) where it applies and
+    the Triton kernel elsewhere; "triton" always the latter; "wgmma" the former or a ValueError.
     """
+    if kernel not in ("auto", "triton", "wgmma"):
+        raise ValueError(f'kernel must be "auto", "triton" or "wgmma" (got {kernel!r})')
     if not (state or stats):
         raise ValueError("summarize_kv needs state=True or stats=True (it would compute nothing)")
     b, seq, h, d = k.shape
@@ -309,13 +326,23 @@ def summarize_kv(
 
     parts = [buffer(state, b * h, splits, d, d), buffer(state, b * h, splits, d)]
     parts += [buffer(stats, b * h, splits, d), buffer(stats, b * h, splits, d)]
-    _kv_summary_kernel[(splits, b * h)](
-        k, v, *parts,
-        k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
-        h, seq, rows, splits,
-        D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
-        WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
-    )  # fmt: skip
+    if kernel != "triton" and wgmma_summary_serves(k, v):
+        from .kv_summary_wgmma import kv_summary_partials_wgmma
+
+        kv_summary_partials_wgmma(k, v, parts, rows, splits, state=state, stats=stats)
+    elif kernel == "wgmma":
+        raise ValueError(
+            'kernel="wgmma" needs a compute-capability 9.0 GPU, Gluon, fp16/bf16 k and v with D 64 or 128, '
+            "and [B, L, H, D] strides that form a [B * L, H * D] matrix"
+        )
+    else:
+        _kv_summary_kernel[(splits, b * h)](
+            k, v, *parts,
+            k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
+            h, seq, rows, splits,
+            D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
+            WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
+        )  # fmt: skip
     # A second kernel sums the splits (a fixed order: the result does not vary between runs) and writes
     # every output, where torch would take a reduction and a division per output; programs over slices
     # of the [D, D] state's rows, as one program a head read its splits' partials at a few percent of

@@ -1,12 +1,15 @@
 """Device experiment (2026-12-03h): the whole DiT forward (CUDA graph, FP8-fast linears, fused ops, SageSLA
-top-k 0.1) with this tree's sm_90 Sage kernel (loader partitions, permuted P~ and V^T) against the kernel at
-657d349 (``sage_wgmma_at_657d349.py``, fed unpermuted V^T), in one process on one GPU: one model, a graph per
-arm, the graphs replayed in alternation so clock and power drift hit both.
+top-k 0.1) with this tree's kernels against arms that put earlier ones back, in one process on one GPU: one
+model, a graph per arm, the graphs replayed in alternation so clock and power drift hit all.
+
+Arms: "tree"; "sage_at_657d349" (the sm_90 Sage kernel at 657d349, ``sage_wgmma_at_657d349.py``, fed
+unpermuted V^T); "kv_summary_triton" (the K/V summary's first pass in Triton, not ``kv_summary_wgmma``).
 
     PYTHONPATH=.:benchmarks:benchmarks/runs/h200-2026-12-03h/device_scripts \\
         python benchmarks/runs/h200-2026-12-03h/device_scripts/forward_ab.py OUT.json
 """
 
+import functools
 import json
 import sys
 
@@ -17,6 +20,8 @@ from e2e_stages import build_dit, capture_graph, dit_shape, time_calls
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.attention.sage import kernel as sage_kernel
 from turbodiffusion.attention.sage import kernel_wgmma
+from turbodiffusion.attention.sagesla import kernel as sagesla_kernel
+from turbodiffusion.attention.sla.kernel_fwd import summarize_kv
 from turbodiffusion.models.wan.config import dit_preset
 
 _quantize_v = sage_kernel.quantize_v_fp8_triton
@@ -31,6 +36,10 @@ PATCHES = {  # arm: [(module, attribute, replacement)]
     "sage_at_657d349": [
         (kernel_wgmma, "sage_sparse_wgmma", sage_wgmma_at_657d349.sage_sparse_wgmma),
         (sage_kernel, "quantize_v_fp8_triton", _quantize_v_unpermuted),
+    ],
+    "kv_summary_triton": [
+        (sagesla_kernel, "summarize_kv", functools.partial(summarize_kv, kernel="triton")),
+        (sage_kernel, "summarize_kv", functools.partial(summarize_kv, kernel="triton")),
     ],
 }
 
@@ -85,7 +94,7 @@ def run(preset, resolution, rounds, reps, arms):
 
 
 if __name__ == "__main__":
-    arms = ["tree", "sage_at_657d349"]
+    arms = ["tree", "sage_at_657d349", "kv_summary_triton"]
     rows = []
     for args in (("wan2.1-t2v-1.3b", "480p", 6, 8), ("wan2.1-t2v-14b", "720p", 2, 3)):
         rows.append(run(*args, arms))
