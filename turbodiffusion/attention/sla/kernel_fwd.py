@@ -256,15 +256,20 @@ class KVSummaryLaunch:
     programs_per_sm: int
 
 
-def kv_summary_launch(head_rows: int) -> KVSummaryLaunch:
-    """Default settings for B * H * L = ``head_rows`` rows of k and v, from the H200 sweep of
-    benchmarks/runs/h200-2026-12-02i (state and stats, D = 128; the values do not depend on them).
+def kv_summary_launch(head_rows: int, gluon: bool = False) -> KVSummaryLaunch:
+    """Default settings for B * H * L = ``head_rows`` rows of k and v, from H200 sweeps (state and stats,
+    D = 128; the values do not depend on them). ``gluon``: for ``kv_summary_wgmma``'s kernel, which takes
+    only the rows a split (block_l) and the programs an SM from these (one program fits an SM).
 
-    128-row steps with 4 warps and 2 stages were best at both shapes. More programs help the long
-    sequences and hurt the short ones, where summing the fp32 [D, D] partials of every split costs more
-    than the extra parallelism gains: at 1.3B-480p (393k rows) 0.215 ms with 2 programs an SM against 0.252
-    with 8; at 14B-720p (3.0M rows) 1.574 ms with 8 against 2.246 with 2.
+    Triton kernel (benchmarks/runs/h200-2026-12-02i): 128-row steps with 4 warps and 2 stages were best at
+    both shapes. More programs help the long sequences and hurt the short ones, where summing the fp32
+    [D, D] partials of every split costs more than the extra parallelism gains: at 1.3B-480p (393k rows)
+    0.215 ms with 2 programs an SM against 0.252 with 8; at 14B-720p (3.0M rows) 1.574 ms with 8 against
+    2.246 with 2. Gluon kernel (h200-2026-12-03h): 0.085 ms with 1 program an SM against 0.103 with 2 at
+    1.3B-480p; 0.620 ms with 4 against 0.641 with 8 and 0.734 with 2 at 14B-720p.
     """
+    if gluon:
+        return KVSummaryLaunch(128, 4, 2, 1 if head_rows <= 1_000_000 else 4)
     return KVSummaryLaunch(128, 4, 2, 2 if head_rows <= 1_000_000 else 8)
 
 
@@ -312,7 +317,13 @@ def summarize_kv(
             raise ValueError(
                 f"weight must be [{d}, {d}] on {k.device} (got {tuple(weight.shape)} on {weight.device})"
             )
-    launch = launch or kv_summary_launch(b * h * seq)
+    use_wgmma = kernel != "triton" and wgmma_summary_serves(k, v)
+    if kernel == "wgmma" and not use_wgmma:
+        raise ValueError(
+            'kernel="wgmma" needs a compute-capability 9.0 GPU, Gluon, fp16/bf16 k and v with D 64 or 128, '
+            "and [B, L, H, D] strides that form a [B * L, H * D] matrix"
+        )
+    launch = launch or kv_summary_launch(b * h * seq, gluon=use_wgmma)
     block_l = launch.block_l
     # Two splits a head on the interpreter, so the tests walk the split reduction the GPU uses.
     target = num_programs_target(k.device, launch.programs_per_sm) if k.is_cuda else 2 * b * h
@@ -326,15 +337,10 @@ def summarize_kv(
 
     parts = [buffer(state, b * h, splits, d, d), buffer(state, b * h, splits, d)]
     parts += [buffer(stats, b * h, splits, d), buffer(stats, b * h, splits, d)]
-    if kernel != "triton" and wgmma_summary_serves(k, v):
+    if use_wgmma:
         from .kv_summary_wgmma import kv_summary_partials_wgmma
 
         kv_summary_partials_wgmma(k, v, parts, rows, splits, state=state, stats=stats)
-    elif kernel == "wgmma":
-        raise ValueError(
-            'kernel="wgmma" needs a compute-capability 9.0 GPU, Gluon, fp16/bf16 k and v with D 64 or 128, '
-            "and [B, L, H, D] strides that form a [B * L, H * D] matrix"
-        )
     else:
         _kv_summary_kernel[(splits, b * h)](
             k, v, *parts,
