@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import triton
 from torch import Tensor
 from triton.experimental import gluon
@@ -58,19 +57,15 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
     mbarrier,
-    tma,
     warpgroup_mma,
     warpgroup_mma_wait,
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+from ..gluon_hopper import GL_DTYPES, tma_load
 from ..sla.kernel_fwd import LOG2E
 from .kernel import INT32_BIAS, WGMMA_BLOCKS
 from .reference import LOG2_FP8_MAX
-
-# Triton 3.7 renamed the TMA load; the kernel runs on both spellings.
-_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
-
 
 # Triton 3.6 spells the shared-memory view ``_reinterpret``, later ones ``reinterpret``: the linear branch's
 # operand reuses the K ring's shared memory once the last Q.K^T has read it.
@@ -79,7 +74,6 @@ _LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
 _LOG2E = gl.constexpr(LOG2E)
 _INT32_BIAS = gl.constexpr(INT32_BIAS)
 
-_GL_DTYPES = {torch.bfloat16: gl.bfloat16, torch.float16: gl.float16}
 BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
 STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
 LOADER_REGS = 24  # registers a thread of each one-warp loader partition keeps (the least it can)
@@ -160,9 +154,9 @@ def _load_ring(desc, smem, ready, empty, lut_row, NT, row0, BLOCK_N: gl.constexp
         start = gl.load(lut_row + t) * BLOCK_N
         mbarrier.expect(ready.index(slot), desc.block_type.nbytes)
         if KEYS_ON_ROWS:
-            _tma_load(desc, [row0 + start, 0], ready.index(slot), smem.index(slot))
+            tma_load(desc, [row0 + start, 0], ready.index(slot), smem.index(slot))
         else:
-            _tma_load(desc, [row0, start], ready.index(slot), smem.index(slot))
+            tma_load(desc, [row0, start], ready.index(slot), smem.index(slot))
 
 
 @gluon.jit
@@ -197,7 +191,7 @@ def _k_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready,
             mbarrier.wait(k_empty.index((NT + u) % S), (((NT + u) // S) & 1) ^ 1)
         m_smem = _ring_as_m(k_smem, m_desc)
         mbarrier.expect(m_bar, m_desc.block_type.nbytes)
-        _tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
+        tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
 
 
 @gluon.jit
@@ -346,7 +340,7 @@ def _sage_sparse_wgmma_kernel(
     # Q rows past L belong to the next head (or lie past the tensor: TMA fills zeros); their outputs are
     # not stored.
     mbarrier.expect(q_bar, q_desc.block_type.nbytes)
-    _tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
+    tma_load(q_desc, [pid_bh * L + pid_m * BLOCK_M, 0], q_bar, q_smem)
     # The partitions' arguments are written out in the call: constexprs passed through a tuple variable would
     # arrive as tensors.
     gl.warp_specialize(
@@ -416,7 +410,7 @@ def sage_sparse_wgmma(
     else:
         qh, ksum, bias, eps = linear.q, linear.ksum, linear.bias, linear.eps
         m2 = linear.m.contiguous().view(b * h * d, d)
-        m_layout = default([d, d], _GL_DTYPES[m2.dtype])
+        m_layout = default([d, d], GL_DTYPES[m2.dtype])
         m_desc = TensorDescriptor(m2, list(m2.shape), list(m2.stride()), [d, d], m_layout)
     grid = (triton.cdiv(seq, BLOCK_M), b * h)
     _sage_sparse_wgmma_kernel[grid](

@@ -24,19 +24,15 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
     mbarrier,
-    tma,
     warpgroup_mma,
     warpgroup_mma_wait,
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+from ..gluon_hopper import GL_DTYPES, tma_load
 from .kernel_fwd import LOG2E
 
-# Triton 3.7 renamed the TMA load; the kernel runs on both spellings.
-_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
-
 _LOG2E = gl.constexpr(LOG2E)
-_GL_DTYPES = {torch.bfloat16: gl.bfloat16, torch.float16: gl.float16}
 BLOCK_L = 64  # tokens a tile
 # K + V tiles in the ring (16 KB each at D = 128): two in flight while one is read; four were 2-3% slower.
 STAGES = 3
@@ -50,8 +46,8 @@ def _load_tile(k_desc, v_desc, k_smem, v_smem, bars, t, n_tiles, row0, col0, BLO
     slot = t % STAGES
     pred = t < n_tiles
     mbarrier.expect(bars.index(slot), k_desc.block_type.nbytes + v_desc.block_type.nbytes, pred=pred)
-    _tma_load(k_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), k_smem.index(slot), pred=pred)
-    _tma_load(v_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), v_smem.index(slot), pred=pred)
+    tma_load(k_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), k_smem.index(slot), pred=pred)
+    tma_load(v_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), v_smem.index(slot), pred=pred)
 
 
 @gluon.jit
@@ -145,7 +141,7 @@ def wgmma_summary_applies(k: Tensor, v: Tensor) -> bool:
     if not (k.is_cuda and v.is_cuda) or torch.cuda.get_device_capability(k.device) != (9, 0):
         return False
     b, seq, h, d = k.shape
-    if k.dtype not in _GL_DTYPES or v.dtype != k.dtype or d not in (64, 128) or b * seq >= 2**31:
+    if k.dtype not in GL_DTYPES or v.dtype != k.dtype or d not in (64, 128) or b * seq >= 2**31:
         return False  # (TMA coordinates are int32)
     for x in (k, v):
         sb, sl, sh, sd = x.stride()
@@ -163,7 +159,7 @@ def kv_summary_partials_wgmma(
     D]] (empty tensors for the unused mode) over ``splits`` splits of ``rows`` tokens (a multiple of
     BLOCK_L), as ``kernel_fwd._kv_summary_kernel`` does. k, v: [B, L, H, D], ``wgmma_summary_applies``."""
     b, seq, h, d = k.shape
-    layout = gl.NVMMASharedLayout.get_default_for([BLOCK_L, d], _GL_DTYPES[k.dtype])
+    layout = gl.NVMMASharedLayout.get_default_for([BLOCK_L, d], GL_DTYPES[k.dtype])
 
     def desc(x: Tensor) -> TensorDescriptor:
         return TensorDescriptor(x, [b * seq, h * d], [x.stride(1), 1], [BLOCK_L, d], layout)
