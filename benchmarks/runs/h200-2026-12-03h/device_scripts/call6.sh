@@ -1,6 +1,6 @@
 #!/bin/bash
-# Device call 6 of 2026-12-03h (+ the Gluon summary's launch from call 5: 3 ring slots, 1 / 4 programs an SM):
-# its GPU tests, then the 1.3B-480p table.
+# Device call 6 of 2026-12-03h (at 1faedbf: + the Gluon summary's launch from call 5, 3 ring slots, 1 / 4
+# programs an SM): its GPU tests, then the 1.3B-480p table.
 set -x
 export PYTHONPATH=.:benchmarks
 export TRITON_DEFAULT_FP_FUSION=1
