@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import triton
@@ -27,6 +28,7 @@ LOG2E = 1.4426950408889634
 _LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
 KERNEL_HEAD_DIMS = (64, 128)
 KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+SummaryKernel = Literal["auto", "triton", "wgmma"]  # summarize_kv's first pass: chosen, Triton, Gluon (sm_90)
 
 
 def interpreting() -> bool:
@@ -293,7 +295,7 @@ def summarize_kv(
     stats: bool = False,
     weight: Tensor | None = None,
     launch: KVSummaryLaunch | None = None,
-    kernel: str = "auto",
+    kernel: SummaryKernel = "auto",
 ) -> KVSummary:
     """One read of k and v: the linear branch's state (``state``) and/or the column statistics (``stats``).
 
