@@ -9,6 +9,17 @@ issuing it; a 14B-720p layer's summary took 1.41 ms where reading K and V once n
 (benchmarks/runs/h200-2026-12-03g). Here two warpgroups share the state (64 registers a thread), tiles are
 64 rows, and the ring keeps ``STAGES - 1`` tiles in flight.
 
+Registers: across the loop a thread holds its 64 of the state, its row's 32 ksum and 32 kcol sums and 16
+words of |v| maxima (two 16-bit values a register). K and V are read from shared memory as int32 words (two
+neighbouring columns a word): the maxima are taken two at a time (max.bf16x2 / max.f16x2), bf16 k widens to
+fp32 with one multiply or AND a value, and the mask of the rows past L rides on those same operations, so the
+loop body is one block without selects or branches. Branching on the last tile instead (as this kernel first
+did) let Triton 3.8's LLVM sink the statistics' updates below the branches, keeping k and |v| live across the
+feature map: 80 bytes of spills. Local sm_90 compile (``python -m turbodiffusion.testing.sm90_compile
+kv_summary 128 1 1``, bf16, state and statistics) with Triton 3.6 / 3.8 / 3.9: 254-255 registers, no spills
+(nor under a 216-register cap), each tile's MMA waited for one tile later (``mma_waits`` [1, 0]), 477 / 480 /
+482 SASS instructions a 64-row tile.
+
 Same inputs, splits and outputs as the Triton kernel (``summarize_kv`` picks between them and runs the same
 second kernel); the MMA sums each split's tokens in 64-row steps instead of 128, so the fp32 partials can
 differ in their last bits. GPU only (no interpreter); tests/attention/test_kv_summary_wgmma.py compares it
@@ -33,6 +44,8 @@ from ..gluon_hopper import GL_DTYPES, tma_load
 from .kernel_fwd import LOG2E
 
 _LOG2E = gl.constexpr(LOG2E)
+# Triton 3.9 made shared memory's reinterpret public; 3.6-3.8 spell it _reinterpret.
+_PUBLIC_REINTERPRET = gl.constexpr(hasattr(gl.shared_memory_descriptor, "reinterpret"))
 BLOCK_L = 64  # tokens a tile
 # K + V tiles in the ring (16 KB each at D = 128): two in flight while one is read; four were 2-3% slower.
 STAGES = 3
@@ -51,6 +64,48 @@ def _load_tile(k_desc, v_desc, k_smem, v_smem, bars, t, n_tiles, row0, col0, BLO
 
 
 @gluon.jit
+def _as_words(ring, shape: gl.constexpr, layout: gl.constexpr):
+    """A ring of 16-bit tiles as int32 words, two neighbouring columns a word (the lower in the low half). The
+    NVMMA swizzle permutes 16-byte chunks, so every word keeps its bytes and their address."""
+    if _PUBLIC_REINTERPRET:
+        return ring.reinterpret(gl.int32, shape, layout)
+    else:
+        return ring._reinterpret(gl.int32, shape, layout)
+
+
+@gluon.jit
+def _widen(w, keep, dtype: gl.constexpr, layout: gl.constexpr):
+    """int32 words [R, C] of 16-bit ``dtype`` values -> their fp32 [R, 2 * C] in column order, in ``layout``
+    (the same threads' elements: no data moves); rows whose ``keep`` is 0 (not -1) -> 0."""
+    if dtype == gl.bfloat16:
+        # A bf16's fp32 value is its bits in the high half: w * 2^16 is the shift, with the mask riding on it.
+        lo = (w * (keep & 65536)).to(gl.float32, bitcast=True)
+        hi = (w & (keep & -65536)).to(gl.float32, bitcast=True)
+    else:
+        w = w & keep
+        lo = w.to(gl.int16).to(dtype, bitcast=True).to(gl.float32)
+        hi = (w >> 16).to(gl.int16).to(dtype, bitcast=True).to(gl.float32)
+    x = gl.join(lo, hi)
+    return gl.convert_layout(gl.reshape(x, [x.shape[0], 2 * x.shape[1]]), layout, assert_trivial=True)
+
+
+@gluon.jit
+def _max2(a, b, dtype: gl.constexpr):
+    """Maxima of the two 16-bit ``dtype`` halves of int32 words, a NaN giving way (as gl.maximum's)."""
+    if dtype == gl.bfloat16:
+        return gl.inline_asm_elementwise("max.bf16x2 $0, $1, $2;", "=r,r,r", [a, b], gl.int32, True, 1)
+    else:
+        return gl.inline_asm_elementwise("max.f16x2 $0, $1, $2;", "=r,r,r", [a, b], gl.int32, True, 1)
+
+
+@gluon.jit
+def _add_rn(a, b):
+    """fp32 a + b with an explicit rounding mode, which LLVM and ptxas never fuse with b's product into an
+    FMA (that would skip b's own rounding)."""
+    return gl.inline_asm_elementwise("add.rn.f32 $0, $1, $2;", "=f,f,f", [a, b], gl.float32, True, 1)
+
+
+@gluon.jit
 def _kv_summary_wgmma_kernel(
     k_desc, v_desc, KVP, KSUMP, KCOLP, VMAXP,
     H, L, ROWS_PER_SPLIT, SPLITS,
@@ -62,7 +117,9 @@ def _kv_summary_wgmma_kernel(
     b = pid_bh // H
     h = pid_bh % H
     first = pid_s * ROWS_PER_SPLIT  # this split's first token of the head
-    n_tiles = gl.cdiv(gl.minimum(ROWS_PER_SPLIT, L - first), BLOCK_L)
+    # At least 1, in a form LLVM sees (every split holds a token; a tile past L would add zeros): on a zero-trip
+    # exit Triton 3.8-3.9 zero the state outside the MMAs, and ptxas then serializes them all (C7515).
+    n_tiles = gl.maximum(gl.cdiv(gl.minimum(ROWS_PER_SPLIT, L - first), BLOCK_L), 1)
     row0 = b * L + first  # in the [B * L, H * D] view
     col0 = h * D
 
@@ -70,11 +127,15 @@ def _kv_summary_wgmma_kernel(
     # shuffles. The column statistics accumulate element-wise in registers ([BLOCK_L, D] each, one row a
     # thread) and are reduced once after the loop: no cross-warp reduction (shared memory and barriers) a tile.
     tile_layout: gl.constexpr = gl.BlockedLayout([1, D // 4], [8, 4], [num_warps, 1], [1, 0])
+    word_layout: gl.constexpr = gl.BlockedLayout([1, D // 8], [8, 4], [num_warps, 1], [1, 0])  # tile_layout's
     acc_layout: gl.constexpr = gl.NVMMADistributedLayout(
         version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, D, 16]
     )
     k_smem = gl.allocate_shared_memory(k_desc.dtype, [STAGES, BLOCK_L, D], k_desc.layout)
     v_smem = gl.allocate_shared_memory(v_desc.dtype, [STAGES, BLOCK_L, D], v_desc.layout)
+    words: gl.constexpr = gl.NVMMASharedLayout(k_desc.layout.swizzle_byte_width, 32)
+    k_words = _as_words(k_smem, [STAGES, BLOCK_L, D // 2], words)
+    v_words = _as_words(v_smem, [STAGES, BLOCK_L, D // 2], words)
     phi_smem = gl.allocate_shared_memory(k_desc.dtype, [2, BLOCK_L, D], k_desc.layout)
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for i in gl.static_range(STAGES):
@@ -83,34 +144,31 @@ def _kv_summary_wgmma_kernel(
         _load_tile(k_desc, v_desc, k_smem, v_smem, bars, i, n_tiles, row0, col0, BLOCK_L, STAGES)
 
     dims = gl.arange(0, D, layout=gl.SliceLayout(0, tile_layout))
+    word_rows = gl.arange(0, BLOCK_L, layout=gl.SliceLayout(1, word_layout))
+    tile_rows = gl.arange(0, BLOCK_L, layout=gl.SliceLayout(1, tile_layout))
     kv = gl.zeros([D, D], gl.float32, acc_layout)
     ksum = gl.zeros([BLOCK_L, D], gl.float32, tile_layout)
     kcol = gl.zeros([BLOCK_L, D], gl.float32, tile_layout)
-    vmax = gl.zeros([BLOCK_L, D], v_desc.dtype, tile_layout)  # maxima of 16-bit values are exact in 16 bits
+    vmax = gl.zeros([BLOCK_L, D // 2], gl.int32, word_layout)  # |v| maxima two a word: exact in 16 bits
     for t in range(n_tiles):
         slot = t % STAGES
         mbarrier.wait(bars.index(slot), (t // STAGES) & 1)
-        # Only the head's last tile can run past L (into the next batch's rows, or TMA's zeros): it alone
-        # is masked, so that the other tiles skip the selects.
-        partial = first + (t + 1) * BLOCK_L > L
-        rows = first + t * BLOCK_L + gl.arange(0, BLOCK_L, layout=gl.SliceLayout(1, tile_layout))
-        ok = (rows < L)[:, None]
-        k = k_smem.index(slot).load(tile_layout).to(gl.float32)
-        if partial:
-            k = gl.where(ok, k, 0.0)
+        # Only the head's last tile can run past L (into the next batch's rows, or TMA's zeros): those rows are
+        # zeroed through the words' masks. keep = (row - L) >> 31, all ones on the head's rows: from a select,
+        # LLVM would turn each masked AND and multiply into a select of its own.
+        keep = ((first + t * BLOCK_L + word_rows - L) >> 31)[:, None]
+        if STATS:
+            v = v_words.index(slot).load(word_layout) & (keep & 0x7FFF7FFF)  # |v|: sign bits cleared
+            vmax = _max2(vmax, v, v_desc.dtype)
+        k = _widen(k_words.index(slot).load(word_layout), keep, k_desc.dtype, tile_layout)
         if STATS:
             kcol += k
-            v = gl.abs(v_smem.index(slot).load(tile_layout))
-            if partial:
-                v = gl.where(ok, v, gl.zeros_like(v))
-            vmax = gl.maximum(vmax, v).to(v_desc.dtype)  # exact: the maximum is one of the two
         if STATE:
             # kernel_fwd.feature_map's arithmetic: exp2 of the log2(e)-scaled argument, one reciprocal a row.
             e = gl.exp2((k - gl.max(k, 1)[:, None]) * _LOG2E)
-            phi = e * (1.0 / gl.sum(e, 1))[:, None]
-            if partial:
-                phi = gl.where(ok, phi, 0.0)  # padded rows would add 1/D each
-            ksum += phi
+            # Padded rows (k = 0) would add 1/D each: a zero reciprocal makes their phi 0.
+            phi = e * gl.where(first + t * BLOCK_L + tile_rows < L, 1.0 / gl.sum(e, 1), 0.0)[:, None]
+            ksum = _add_rn(ksum, phi)  # phi as feature_map rounds it, not fused into an FMA
             phi_smem.index(t % 2).store(phi.to(k_desc.dtype))
             fence_async_shared()
             kv = warpgroup_mma(phi_smem.index(t % 2).permute((1, 0)), v_smem.index(slot), kv, is_async=True)
@@ -131,7 +189,7 @@ def _kv_summary_wgmma_kernel(
         gl.store(KSUMP + out * D + dims, gl.sum(ksum, 0))
     if STATS:
         gl.store(KCOLP + out * D + dims, gl.sum(kcol, 0))
-        gl.store(VMAXP + out * D + dims, gl.max(vmax, 0).to(gl.float32))
+        gl.store(VMAXP + out * D + dims, gl.max(_widen(vmax, -1, v_desc.dtype, tile_layout), 0))
 
 
 def wgmma_summary_applies(k: Tensor, v: Tensor) -> bool:
