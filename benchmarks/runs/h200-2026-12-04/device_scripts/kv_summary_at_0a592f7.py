@@ -1,4 +1,7 @@
-"""The K/V summary's first kernel for Hopper (sm_90) in Gluon: ``kernel_fwd._kv_summary_kernel``'s partials
+"""Frozen copy of turbodiffusion/attention/sla/kv_summary_wgmma.py at 0a592f7 (absolute imports), the arm the
+next change is timed against on the device. Its docstring:
+
+The K/V summary's first kernel for Hopper (sm_90) in Gluon: ``kernel_fwd._kv_summary_kernel``'s partials
 (per split of the tokens: KV_part = phi(k)^T v, ksum_part = sum phi(k), the column sums of k and the column
 maxima of |v|) from K and V tiles streamed by TMA through a ring, with phi(k)^T v issued as an asynchronous
 warpgroup MMA that runs while the next tile's feature map is formed.
