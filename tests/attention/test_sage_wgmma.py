@@ -55,7 +55,7 @@ def test_kernel_choice_is_checked(device):
 
 
 @pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
-@pytest.mark.parametrize(("d", "linear"), [(128, True), (64, False)])
+@pytest.mark.parametrize(("d", "linear"), [(128, True), (128, False), (64, True), (64, False)])
 def test_kernel_compiles_for_sm90_without_spills(d, linear):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")

@@ -62,14 +62,11 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from ..gluon_hopper import GL_DTYPES, tma_load
+from ..gluon_hopper import GL_DTYPES, PUBLIC_REINTERPRET, reinterpret, tma_load
 from ..sla.kernel_fwd import LOG2E
 from .kernel import INT32_BIAS, WGMMA_BLOCKS
 from .reference import LOG2_FP8_MAX
 
-# Triton 3.6 spells the shared-memory view ``_reinterpret``, later ones ``reinterpret``: the linear branch's
-# operand reuses the K ring's shared memory once the last Q.K^T has read it.
-_PUBLIC_REINTERPRET = gl.constexpr(hasattr(gl.shared_memory_descriptor, "reinterpret"))
 _LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
 _LOG2E = gl.constexpr(LOG2E)
 _INT32_BIAS = gl.constexpr(INT32_BIAS)
@@ -161,21 +158,24 @@ def _load_ring(desc, smem, ready, empty, lut_row, NT, row0, BLOCK_N: gl.constexp
 
 @gluon.jit
 def _ring_as_m(k_smem, m_desc):
-    """The K ring's shared memory viewed as m's [D, D] tile."""
-    if _PUBLIC_REINTERPRET:
-        return k_smem.reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
+    """The K ring's shared memory viewed as m's [D, D] tile (16-bit): the whole ring's bytes at D = 128, its
+    first slot's at D = 64 (a view must keep the byte count on Triton 3.8). The linear branch's operand reuses
+    the ring once the last Q.K^T has read it. Written out here rather than through ``reinterpret``: Triton 3.6
+    cannot pass a descriptor's attributes to a helper."""
+    src = k_smem
+    if m_desc.block_type.shape[0] * 2 == k_smem.type.shape[1]:
+        src = k_smem.index(0)
+    if PUBLIC_REINTERPRET:
+        return src.reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
     else:
-        return k_smem._reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
+        return src._reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
 
 
 @gluon.jit
 def _ring_as(ring, dtype: gl.constexpr, shape: gl.constexpr):
     """A ring's shared memory viewed as one unswizzled tile of ``shape`` in ``dtype`` (same bytes)."""
     layout: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [1, 0])
-    if _PUBLIC_REINTERPRET:
-        return ring.reinterpret(dtype, shape, layout)
-    else:
-        return ring._reinterpret(dtype, shape, layout)
+    return reinterpret(ring, dtype, shape, layout)
 
 
 @gluon.jit

@@ -40,12 +40,10 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from ..gluon_hopper import GL_DTYPES, tma_load
+from ..gluon_hopper import GL_DTYPES, reinterpret, tma_load
 from .kernel_fwd import LOG2E
 
 _LOG2E = gl.constexpr(LOG2E)
-# Triton 3.9 made shared memory's reinterpret public; 3.6-3.8 spell it _reinterpret.
-_PUBLIC_REINTERPRET = gl.constexpr(hasattr(gl.shared_memory_descriptor, "reinterpret"))
 BLOCK_L = 64  # tokens a tile
 # K + V tiles in the ring (16 KB each at D = 128): two in flight while one is read; four were 2-3% slower.
 STAGES = 3
@@ -61,16 +59,6 @@ def _load_tile(k_desc, v_desc, k_smem, v_smem, bars, t, n_tiles, row0, col0, BLO
     mbarrier.expect(bars.index(slot), k_desc.block_type.nbytes + v_desc.block_type.nbytes, pred=pred)
     tma_load(k_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), k_smem.index(slot), pred=pred)
     tma_load(v_desc, [row0 + t * BLOCK_L, col0], bars.index(slot), v_smem.index(slot), pred=pred)
-
-
-@gluon.jit
-def _as_words(ring, shape: gl.constexpr, layout: gl.constexpr):
-    """A ring of 16-bit tiles as int32 words, two neighbouring columns a word (the lower in the low half). The
-    NVMMA swizzle permutes 16-byte chunks, so every word keeps its bytes and their address."""
-    if _PUBLIC_REINTERPRET:
-        return ring.reinterpret(gl.int32, shape, layout)
-    else:
-        return ring._reinterpret(gl.int32, shape, layout)
 
 
 @gluon.jit
@@ -133,9 +121,11 @@ def _kv_summary_wgmma_kernel(
     )
     k_smem = gl.allocate_shared_memory(k_desc.dtype, [STAGES, BLOCK_L, D], k_desc.layout)
     v_smem = gl.allocate_shared_memory(v_desc.dtype, [STAGES, BLOCK_L, D], v_desc.layout)
+    # The rings as int32 words, two neighbouring columns a word (the lower in the low half): the NVMMA swizzle
+    # permutes 16-byte chunks, so every word keeps its bytes and their address.
     words: gl.constexpr = gl.NVMMASharedLayout(k_desc.layout.swizzle_byte_width, 32)
-    k_words = _as_words(k_smem, [STAGES, BLOCK_L, D // 2], words)
-    v_words = _as_words(v_smem, [STAGES, BLOCK_L, D // 2], words)
+    k_words = reinterpret(k_smem, gl.int32, [STAGES, BLOCK_L, D // 2], words)
+    v_words = reinterpret(v_smem, gl.int32, [STAGES, BLOCK_L, D // 2], words)
     phi_smem = gl.allocate_shared_memory(k_desc.dtype, [2, BLOCK_L, D], k_desc.layout)
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for i in gl.static_range(STAGES):
