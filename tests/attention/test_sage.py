@@ -28,6 +28,7 @@ from turbodiffusion.attention.sagesla import SageSLAAttention, sagesla_attention
 from turbodiffusion.attention.sla.block_map import select_blocks
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, cosine, rel_l2
+from turbodiffusion.testing.interpreter import fma_rounds_once
 
 
 def qkv(seed, b, seq, h, d, dtype, device="cpu", k_mean=2.0):
@@ -210,8 +211,16 @@ def test_module_dispatch_and_registry(device):
     with torch.no_grad():
         out = module(q, k, v)
     tile = dense_tile_k(q.device, 64)  # 128 on a GPU, 64 under the interpreter
-    ref = sage_attention_reference(q, k, v, block_q=64, block_k=64, tile_k=tile, pv="fp8", v_range=448.0)
-    assert rel_l2(out, ref) <= tolerances.SAGE_KERNEL_VS_EMULATION_REL_L2
+    kw = dict(block_q=64, block_k=64, tile_k=tile, pv="fp8", v_range=448.0)
+    if device == "cpu" and not fma_rounds_once():
+        # Triton 3.8's interpreter (torch 2.14.1 pins it) runs tl.fma as a multiply and an add: the kernel's
+        # biased P~ exponent then rounds twice, and P~ codes near e4m3 midpoints flip (rel L2 1.2e-3 here).
+        # Its arithmetic is not the kernel's, so only the algorithm's bound against the fp32 truth applies.
+        assert_matches(out, sage_attention_reference(q, k, v, out_dtype=torch.float32, **kw), dtype=q.dtype)
+    else:
+        assert (
+            rel_l2(out, sage_attention_reference(q, k, v, **kw)) <= tolerances.SAGE_KERNEL_VS_EMULATION_REL_L2
+        )
     sagesla = build_attention(AttentionConfig(backend="sagesla", sla_topk=0.5), 64)
     assert isinstance(sagesla, SageSLAAttention)
     assert set(sagesla.state_dict()) == {"local_attn.proj_l.weight", "local_attn.proj_l.bias"}
