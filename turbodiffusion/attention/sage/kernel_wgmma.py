@@ -163,7 +163,7 @@ def _ring_as_m(k_smem, m_desc):
     the ring once the last Q.K^T has read it. Written out here rather than through ``reinterpret``: Triton 3.6
     cannot pass a descriptor's attributes to a helper."""
     src = k_smem
-    if m_desc.block_type.shape[0] * 2 == k_smem.type.shape[1]:
+    if m_desc.block_type.shape[0] * 2 == k_smem.type.shape[1]:  # D x D 16-bit = one BLOCK_N x D int8 slot
         src = k_smem.index(0)
     if PUBLIC_REINTERPRET:
         return src.reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
