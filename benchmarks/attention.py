@@ -7,6 +7,7 @@ when it is importable, and SLA forward + backward at topk 0.1 against SDPA forwa
 
     PYTHONPATH=. python benchmarks/attention.py --json results/attention.json
     PYTHONPATH=. python benchmarks/attention.py --quick        # smoke run: tiny shape (CPU: interpreter)
+    PYTHONPATH=. python benchmarks/attention.py --sustain 2    # + each row sustained 2 s, clock sampled
 
 Before timing, every implementation is checked on the timed inputs: SLA and SageSLA against the SLA
 reference (fp32, on a subset of heads, with the same block selection), Sage against SDPA; a fast wrong
@@ -27,6 +28,7 @@ import time
 
 import torch
 from common import environment, measure_ceilings, print_table, time_ms, write_json
+from gpu_clock import sustained_ms
 from torch import nn
 
 SHAPES = {"wan-1.3b-480p": (1, 32760, 12, 128), "wan-14b-720p": (1, 75600, 40, 128)}
@@ -98,7 +100,7 @@ def sla_check(out, q, k, v, proj, sel, block_q, block_k, heads) -> float:
     from turbodiffusion.testing.compare import rel_l2
 
     qs, ks, vs = (t[:, :, heads].float() for t in (q, k, v))
-    sub = BlockSelection(lut=sel.lut[:, heads], block_map=sel.block_map[:, heads])
+    sub = BlockSelection(lut=sel.lut[:, heads], num_key_blocks=sel.num_key_blocks)
     with torch.no_grad():
         ref = sla_reference(qs, ks, vs, proj.weight, proj.bias, topk_ratio=1.0, block_q=block_q, block_k=block_k,
                             selection=sub)  # fmt: skip
@@ -132,12 +134,16 @@ def bench_shape(name, shape, device, impl, args, ceilings, rows, breakdown) -> N
             pct_ceiling=(100 * exec_flops / ms3[0] / 1e9 / ceiling) if ceiling else None, ceiling=ceiling_name,
             rel_l2_vs_sdpa=err_sdpa, check=check,
         ))  # fmt: skip
+        if args.sustain and fn is not None:
+            rows[-1].update(sustained_ms(fn, torch.device(device), args.sustain))
 
     # SDPA, the baseline (timed again at the end of the shape).
     with torch.no_grad():
         o_sdpa, first_s = first_call(lambda: sdpa_attention(q, k, v), device)
         t_sdpa = bench(lambda: sdpa_attention(q, k, v))
-    add("sdpa", None, t_sdpa, first_s, dense, bf16_ceiling, "bf16", 0.0, "baseline")
+    add(
+        "sdpa", lambda: sdpa_attention(q, k, v), t_sdpa, first_s, dense, bf16_ceiling, "bf16", 0.0, "baseline"
+    )
 
     proj = random_proj(d, device, seed=1)
     with torch.no_grad():
@@ -323,7 +329,7 @@ def train_check(grads, q, k, v, do, proj, sel, block_q, block_k) -> float:
     from turbodiffusion.attention.sla import BlockSelection, sla_reference
     from turbodiffusion.testing.compare import rel_l2
 
-    sub = BlockSelection(lut=sel.lut[:, :1], block_map=sel.block_map[:, :1])
+    sub = BlockSelection(lut=sel.lut[:, :1], num_key_blocks=sel.num_key_blocks)
     leaves = [t.detach()[:, :, :1].float().requires_grad_() for t in (q, k, v)]
     ref = sla_reference(*leaves, proj.weight, proj.bias, topk_ratio=1.0, block_q=block_q, block_k=block_k,
                         selection=sub)  # fmt: skip
@@ -385,7 +391,14 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="CUDA kernel times of one call of each SLA path"
     )
+    parser.add_argument(
+        "--sustain", type=float, default=0.0, metavar="SECONDS",
+        help="also time each forward row back to back for SECONDS with the SM clock sampled (at the power "
+        "cap a burst runs faster): columns sustained_ms, sm_mhz, power_capped, mcycles",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.sustain < 0:
+        parser.error(f"--sustain must be >= 0 (got {args.sustain})")
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
@@ -405,8 +418,9 @@ def main() -> int:
             torch.cuda.empty_cache()
     for row in rows:
         row["ms_range"] = f"{row['p20']:.3g}-{row['p80']:.3g}"
+    sustained = ["sustained_ms", "sm_mhz", "power_capped", "mcycles"] if args.sustain else []
     print_table(rows, ["shape", "impl", "ms", "ms_range", "speedup", "eff_tflops", "exec_tflops", "pct_ceiling",
-                       "ceiling", "rel_l2_vs_sdpa", "check", "first_call_s"])  # fmt: skip
+                       "ceiling", "rel_l2_vs_sdpa", "check", "first_call_s", *sustained])  # fmt: skip
     print()
     print_table(breakdown, ["shape", "impl", "part", "ms"])
     configs = chosen_configs() if device == "cuda" else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import torch
 
 from ._load import load_benchmark
@@ -48,3 +49,21 @@ def test_sampler_without_a_gpu_or_a_command_gives_no_summary():
     with clock.ClockSampler(torch.device("cpu"), command=["/nonexistent/nvidia-smi"]) as sampler:
         pass
     assert sampler.summary is None
+
+
+def test_sustained_timing_calls_back_to_back_and_reports_cycles():
+    clock = load_benchmark("gpu_clock")
+    calls = []
+    script = "print('1500, 690.0, 0x4')"
+    row = clock.sustained_ms(
+        lambda: calls.append(1), torch.device("cpu"), 0.05, [sys.executable, "-c", script]
+    )
+    # One untimed warm-up call, then the timed ones; ms a call from the wall clock, cycles from the clock.
+    assert row["sustained_calls"] == len(calls) - 1 >= 1
+    assert row["sm_mhz"] == 1500.0 and row["power_capped"] == 1.0 and row["power_w"] == 690.0
+    assert row["mcycles"] == pytest.approx(row["sustained_ms"] * 1.5)
+    assert 0 < row["sustained_ms"] * row["sustained_calls"] <= 5_000
+    unsampled = clock.sustained_ms(lambda: None, torch.device("cpu"), 0.01)
+    assert unsampled["sm_mhz"] is None and unsampled["mcycles"] is None
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        clock.sustained_ms(lambda: None, torch.device("cpu"), 0)
