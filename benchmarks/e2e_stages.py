@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
+from gpu_clock import sync
 from torch import Tensor, nn
 
 from turbodiffusion.attention import AttentionConfig
@@ -60,11 +61,6 @@ def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: Wan
 
 # ---------------------------------------------------------------------------------------------------------
 # Timing
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def capture_graph(

@@ -70,6 +70,13 @@ def smi_command(device: torch.device) -> list[str] | None:
     return cmd
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work (nothing to wait for on the CPU). Here, not in common.py: this module
+    imports only installed packages, so the tests load it alone (tests/benchmarks/_load.py)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class ClockSampler(contextlib.AbstractContextManager):
     """Sample the clock while the block runs; ``summary`` afterwards (None where nothing could be sampled:
     no GPU, no nvidia-smi, or a block shorter than the first sample). ``command`` overrides the sampling
@@ -116,19 +123,15 @@ def sustained_ms(
     if seconds <= 0:
         raise ValueError(f"seconds must be > 0 (got {seconds})")
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
     fn()  # compile, autotune and allocate outside the timed span
-    sync()
+    sync(device)
     calls, start = 0, time.perf_counter()
     with ClockSampler(device, command) as clocks:
         while True:
             fn()
             calls += 1
             if calls % 8 == 0 or device.type != "cuda":
-                sync()
+                sync(device)
                 if time.perf_counter() - start >= seconds:
                     break
         elapsed = time.perf_counter() - start
