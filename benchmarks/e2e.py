@@ -14,7 +14,8 @@ weight values):
     +rCM       the same model, 4 rCM steps without CFG.
     +SLA       SLA self-attention at --sla-topk.          +SageSLA   SageSLA at --sla-topk (CUDA only).
     +W8A8      quantize_(model, Int8Config()) on the SageSLA model.
-    +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual.
+    +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual; and a
+               TextContextCache: the text's cross-attention k and v made by a loop's first step only.
     +graph     the forward captured once in a CUDA graph and replayed per step (CUDA only).
     turbo-bf16 +graph's switches (+fused's on the CPU) with bf16 linears instead of W8A8: the faster Turbo
                path wherever the INT8 GEMM does not beat cuBLAS bf16 (compared with that row).
@@ -69,8 +70,8 @@ from common import (
 )
 from e2e_stages import (
     QUANT_MODES,
+    GraphForward,
     build_dit,
-    capture_graph,
     count_host_syncs,
     cpu_ceilings,
     decode_stage,
@@ -95,6 +96,7 @@ from turbodiffusion.attention.sagesla import default_blocks
 from turbodiffusion.models.umt5 import UMT5_XXL
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
 from turbodiffusion.models.wan.dit import WanDiT
+from turbodiffusion.models.wan.text_cache import TextContextCache
 from turbodiffusion.models.wan.vae import WAN21_VAE
 from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
 from turbodiffusion.sampling.rcm import rcm_sample
@@ -142,16 +144,56 @@ class Inputs:
 # DiT rows
 
 
-def eager_velocity(model: WanDiT, inputs: Inputs) -> Callable[[Tensor, Tensor], Tensor]:
-    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
-        return model(x_in, t_in, inputs.context, inputs.y)
+@dataclass(frozen=True)
+class RowVelocity:
+    """A row's DiT call: ``step`` for any denoising step, ``first`` for a sampler loop's first step. With a
+    TextContextCache (``uses_text_cache``) the first step computes the text embedding and every block's
+    cross-attention k and v, which the later steps read; without one both are the same call."""
 
-    return velocity
+    step: Callable[[Tensor, Tensor], Tensor]
+    first: Callable[[Tensor, Tensor], Tensor]
+
+
+def uses_text_cache(plan: RowPlan) -> bool:
+    """Engineering rows keep the text's k and v across steps (models.wan.text_cache); the rows before them
+    and the kernel-for-kernel peer pair recompute them every forward, as official Wan does."""
+    return plan.fused and plan.name not in PEER_PAIR
+
+
+def eager_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVelocity:
+    if not text_cache:
+
+        def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
+            return model(x_in, t_in, inputs.context, inputs.y)
+
+        return RowVelocity(velocity, velocity)
+    cache = TextContextCache(inputs.context)
+
+    def step(x_in: Tensor, t_in: Tensor) -> Tensor:
+        return model(x_in, t_in, cache, inputs.y)
+
+    def first(x_in: Tensor, t_in: Tensor) -> Tensor:
+        cache.clear()
+        return step(x_in, t_in)
+
+    return RowVelocity(step, first)
+
+
+def graph_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVelocity:
+    """The row's forward captured in CUDA graphs: one, or with the text cache two sharing a memory pool (the
+    first step's, which fills its own cache, and the later steps', which read a filled one)."""
+    x, t, y = inputs.x, inputs.t, inputs.y
+    if not text_cache:
+        velocity = GraphForward(model, x, t, inputs.context, y)
+        return RowVelocity(velocity, velocity)
+    first = GraphForward(model, x, t, TextContextCache(inputs.context), y, fill_text_cache=True)
+    step = GraphForward(model, x, t, TextContextCache(inputs.context), y, pool=first.pool)
+    return RowVelocity(step, first)
 
 
 def time_row(
     plan: RowPlan,
-    velocity: Callable[[Tensor, Tensor], Tensor],
+    velocity: RowVelocity,
     inputs: Inputs,
     *,
     args: argparse.Namespace,
@@ -169,7 +211,7 @@ def time_row(
     reps = args.base_reps if plan.attention == "sdpa" else args.reps
 
     def forward() -> Tensor:
-        return velocity(x, t)
+        return velocity.step(x, t)
 
     with torch.no_grad():
         if same_as is None:
@@ -191,8 +233,14 @@ def time_row(
             def sample() -> None:
                 # Keeps the latest latent (for the decode stage) without an extra loop; clear() is host-only.
                 last.clear()
+                calls = [0]
+
+                def loop_velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
+                    calls[0] += 1
+                    return (velocity.first if calls[0] == 1 else velocity.step)(x_in, t_in)
+
                 last.append(
-                    rcm_sample(velocity, x.shape, generator=gen, steps=TURBO_STEPS, sigma_max=sigma_max)
+                    rcm_sample(loop_velocity, x.shape, generator=gen, steps=TURBO_STEPS, sigma_max=sigma_max)
                 )
 
             # One untimed loop first, as the forward has its warm-up: at 1.3B-480p a process's first loop ran
@@ -272,11 +320,11 @@ def run_group(
                 continue
         else:
             model.enable_fused_ops(plan.fused)
-        velocity = eager_velocity(model, inputs)
+        velocity = eager_velocity(model, inputs, uses_text_cache(plan))
         graph_ok = False
         if plan.graph:
             try:
-                velocity = capture_graph(model, inputs.x, inputs.t, inputs.context, inputs.y)
+                velocity = graph_velocity(model, inputs, uses_text_cache(plan))
                 graph_ok = True
             except RuntimeError as err:  # reported in the row, never hidden: the row then runs eagerly
                 note = f"CUDA graph capture failed, row ran eagerly: {str(err).splitlines()[0][:300]}"
@@ -303,6 +351,7 @@ def run_group(
         if same:
             row["fwd_from"] = previous.name
         row["graph"] = graph_ok
+        row["text_cache"] = uses_text_cache(plan)
         if note:
             row["note"] = note
         latent = lat if lat is not None else latent
@@ -356,6 +405,7 @@ def roofline_columns(
         patch_out=cfg.out_dim * math.prod(cfg.patch_size), attention=attn,
         topk=topk if attn != "sdpa" else 1.0, block_q=blocks[0], block_k=blocks[1],
         gemm=QUANT_MODES[row["gemm"]][1] if row["gemm"] in QUANT_MODES else "bf16", freq_dim=cfg.freq_dim,
+        text_cached=bool(row.get("text_cache")),
     )  # fmt: skip
     floor = floor_seconds(cost, ceilings)
     return {

@@ -24,6 +24,7 @@ from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
 from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
+from turbodiffusion.models.wan.text_cache import TextContextCache
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
@@ -63,33 +64,50 @@ def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: Wan
 # Timing
 
 
-def capture_graph(
-    model: WanDiT, x: Tensor, t: Tensor, context: Tensor, y: Tensor | None
-) -> Callable[[Tensor, Tensor], Tensor]:
-    """Capture one forward on static copies of x and t (context and y fixed); the returned velocity copies
-    its x and t in and replays (CUDA only).
+class GraphForward:
+    """One forward captured in a CUDA graph on static copies of x and t (context and y fixed); calling it
+    copies x and t in and replays (CUDA only).
 
     The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
-    converts it to float64 at once).
+    converts it to float64 at once). With a TextContextCache the warm-up fills it and the graph reads it (a
+    sampler's later steps); ``fill_text_cache`` clears it before the capture instead, so every replay
+    computes the text embedding and the cross-attention k and v (a sampler's first step). The cache stays
+    referenced here: its tensors are the graph's. ``pool``: another GraphForward's ``pool`` to share, for
+    graphs replayed one after another, never at once.
     """
-    static_x, static_t = x.clone(), t.clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad():
-        # One allocator warm-up outside the capture (earlier calls already autotuned the kernels).
-        model(static_x, static_t, context, y)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad():
-        static_out = model(static_x, static_t, context, y)
 
-    def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
-        static_x.copy_(x_in)
-        static_t.copy_(t_in)
-        graph.replay()
-        return static_out
+    def __init__(
+        self,
+        model: WanDiT,
+        x: Tensor,
+        t: Tensor,
+        context: Tensor | TextContextCache,
+        y: Tensor | None,
+        *,
+        fill_text_cache: bool = False,
+        pool: tuple | None = None,
+    ) -> None:
+        if fill_text_cache and not isinstance(context, TextContextCache):
+            raise ValueError("fill_text_cache needs a TextContextCache as the context")
+        self.static_x, self.static_t, self.context = x.clone(), t.clone(), context
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.no_grad():
+            # One allocator warm-up outside the capture (earlier calls already autotuned the kernels).
+            model(self.static_x, self.static_t, context, y)
+        torch.cuda.current_stream().wait_stream(side)
+        if fill_text_cache:
+            context.clear()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, pool=pool), torch.no_grad():
+            self.static_out = model(self.static_x, self.static_t, context, y)
+        self.pool = self.graph.pool()
 
-    return velocity
+    def __call__(self, x_in: Tensor, t_in: Tensor) -> Tensor:
+        self.static_x.copy_(x_in)
+        self.static_t.copy_(t_in)
+        self.graph.replay()
+        return self.static_out
 
 
 def time_calls(

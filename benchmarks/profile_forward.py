@@ -35,8 +35,8 @@ from common import (
 from e2e_stages import (
     QUANT_MODES,
     QUICK_SIZE,
+    GraphForward,
     build_dit,
-    capture_graph,
     dit_shape,
     reset_memory,
     time_forward,
@@ -121,7 +121,7 @@ def profile_variant(variant: str, cfg: WanDiTConfig, inputs: tuple, args, device
     if args.graph:
         with torch.no_grad():
             forward()  # kernels autotune outside the capture
-        velocity = capture_graph(model, *inputs)
+        velocity = GraphForward(model, *inputs)
 
         def forward() -> torch.Tensor:
             return velocity(inputs[0], inputs[1])

@@ -76,13 +76,15 @@ def dit_forward_cost(
     block_k: int = 64,
     gemm: str = "bf16",
     freq_dim: int = 256,
+    text_cached: bool = False,
 ) -> ForwardCost:
     """Count one forward of a WanDiT at ``tokens`` = L video tokens (batch 1; see the module docstring).
 
     patch_in / patch_out: features of a patch in and out (in_dim x 4 and out_dim x 4 for the (1, 2, 2)
     patch). gemm: "bf16", or "int8" / "fp8" / "fp8-fast" for W8A8 block linears (1-byte weights, the GEMMs
-    at that ceiling). Raises ValueError on an unknown attention or GEMM kind, topk outside (0, 1], or a
-    non-positive size.
+    at that ceiling). text_cached: a later step's forward with a filled TextContextCache, which reads the
+    text's cross-attention k and v instead of running the text MLP and the k and v projections. Raises
+    ValueError on an unknown attention or GEMM kind, topk outside (0, 1], or a non-positive size.
     """
     if gemm not in GEMM_CEILINGS:
         raise ValueError(f"gemm must be one of {', '.join(GEMM_CEILINGS)} (got {gemm!r})")
@@ -99,12 +101,19 @@ def dit_forward_cost(
     L, Lt, D = tokens, text_len, dim // num_heads
     wbytes = 2 if gemm == "bf16" else 1
 
+    text = 0 if text_cached else 1  # the text MLP and the cross-attention k, v projections run or not
     block_gemm = (
-        4 * 2 * L * dim * dim + 2 * 2 * L * dim * dim + 2 * 2 * Lt * dim * dim + 2 * 2 * L * dim * ffn_dim
+        4 * 2 * L * dim * dim
+        + 2 * 2 * L * dim * dim
+        + text * 2 * 2 * Lt * dim * dim
+        + 2 * 2 * L * dim * ffn_dim
     )
     time_mlp = 2 * freq_dim * dim + 2 * dim * dim + 2 * dim * 6 * dim  # one sample: embedding MLP, projection
     outer_gemm = (
-        2 * L * patch_in * dim + 2 * Lt * (text_dim * dim + dim * dim) + 2 * L * dim * patch_out + time_mlp
+        2 * L * patch_in * dim
+        + text * 2 * Lt * (text_dim * dim + dim * dim)
+        + 2 * L * dim * patch_out
+        + time_mlp
     )
     gemm_flops = num_layers * block_gemm + outer_gemm
 
@@ -120,14 +129,18 @@ def dit_forward_cost(
     attention_flops = num_layers * (self_exec + cross)
     attention_dense_flops = num_layers * (dense_self + cross)
 
-    block_weights = 8 * dim * dim + 2 * dim * ffn_dim
+    block_weights = (6 + 2 * text) * dim * dim + 2 * dim * ffn_dim
     outer_weights = (
-        patch_in * dim + text_dim * dim + dim * dim + freq_dim * dim + 7 * dim * dim + dim * patch_out
+        patch_in * dim
+        + text * (text_dim * dim + dim * dim)
+        + freq_dim * dim
+        + 7 * dim * dim
+        + dim * patch_out
     )
     weight_bytes = num_layers * block_weights * wbytes + 2 * outer_weights
     # Activations per block, bf16: GEMM inputs + outputs (q,k,v,o: 4 reads + 4 writes of L x dim; cross
     # q,o on L and k,v on Lt; FFN: L x dim in, L x ffn out and back), then attention q,k,v read + o written.
-    gemm_io = 8 * L * dim + 4 * L * dim + 4 * Lt * dim + 2 * (L * dim + L * ffn_dim)
+    gemm_io = 8 * L * dim + 4 * L * dim + text * 4 * Lt * dim + 2 * (L * dim + L * ffn_dim)
     attn_io = 4 * L * dim + 2 * L * dim + 2 * Lt * dim
     act_bytes = num_layers * 2 * (gemm_io + attn_io)
     return ForwardCost(

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from turbodiffusion.models.wan import WanDiT, WanDiTConfig
+from turbodiffusion.models.wan import TextContextCache, WanDiT, WanDiTConfig
 
 from ._load import load_benchmark
 
@@ -29,7 +29,8 @@ def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:
     return 2 * b * h * lq * k[-2] * d + 2 * b * h * lq * k[-2] * v[-1]
 
 
-def _counted(cfg: WanDiTConfig, grid: tuple[int, int, int], text_rows: int) -> int:
+def _counted(cfg: WanDiTConfig, grid: tuple[int, int, int], text_rows: int, text_cached: bool = False) -> int:
+    """torch's FLOP count of one forward; text_cached: a second forward with a filled TextContextCache."""
     with torch.device("meta"):
         model = WanDiT(cfg)
     model = model.to_empty(device="cpu").eval()
@@ -39,6 +40,10 @@ def _counted(cfg: WanDiTConfig, grid: tuple[int, int, int], text_rows: int) -> i
     x = torch.randn(1, cfg.out_dim, f, 2 * h, 2 * w)
     y = torch.randn(1, cfg.cond_dim, f, 2 * h, 2 * w) if cfg.model_type == "i2v" else None
     context = torch.randn(1, text_rows, cfg.text_dim)
+    if text_cached:
+        context = TextContextCache(context)
+        with torch.no_grad():
+            model(x, torch.tensor([700.0]), context, y)
     sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
     with torch.no_grad(), FlopCounterMode(display=False, custom_mapping={sdpa: _cpu_sdpa_flops}) as counter:
         model(x, torch.tensor([500.0]), context, y)
@@ -53,12 +58,22 @@ def _cost(cfg: WanDiTConfig, tokens: int, **kw):
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("text_cached", [False, True])
 @pytest.mark.parametrize(("cfg", "grid", "text_rows"), [(T2V, (2, 3, 5), 7), (I2V, (3, 2, 3), 20)])
-def test_dense_forward_flops_match_torchs_counter(cfg, grid, text_rows):
+def test_dense_forward_flops_match_torchs_counter(cfg, grid, text_rows, text_cached):
     tokens = math.prod(grid)
-    cost = _cost(cfg, tokens)
-    assert cost.gemm_flops + cost.attention_flops == _counted(cfg, grid, text_rows)
+    cost = _cost(cfg, tokens, text_cached=text_cached)
+    assert cost.gemm_flops + cost.attention_flops == _counted(cfg, grid, text_rows, text_cached)
     assert cost.attention_flops == cost.attention_dense_flops
+
+
+def test_a_cached_text_drops_its_projections_bytes():
+    kw = dict(dim=96, ffn_dim=160, num_heads=3, num_layers=4, tokens=50, text_len=8, text_dim=40,
+              patch_in=64, patch_out=64)  # fmt: skip
+    full, cached = roofline.dit_forward_cost(**kw), roofline.dit_forward_cost(text_cached=True, **kw)
+    # Per block: the k and v weights (bf16) and their Lt x dim inputs and outputs; once: the text MLP's weights.
+    per_block = 2 * 96 * 96 * 2 + 2 * 4 * 8 * 96
+    assert full.bytes - cached.bytes == 4 * per_block + 2 * (40 * 96 + 96 * 96)
 
 
 def test_sparse_attention_flops_by_hand():

@@ -256,7 +256,7 @@ def test_fp8_row_model_quantises_the_context_once(monkeypatch):
     x, t, context = torch.randn(1, 16, 2, 4, 4), torch.tensor([300.0]), torch.randn(1, 3, 16)
     seen = []
     for block in model.blocks:
-        block.cross_attn.register_forward_pre_hook(lambda _m, args: seen.append(type(args[1])))
+        block.cross_attn.k.register_forward_pre_hook(lambda _m, args: seen.append(type(args[0])))
     calls = []
     real = dit_module.quantize_rows
     monkeypatch.setattr(

@@ -8,6 +8,7 @@ import torch
 from turbodiffusion.attention import BACKENDS
 from turbodiffusion.attention.registry import BackendSpec
 from turbodiffusion.attention.sdpa import SDPAAttention
+from turbodiffusion.models.wan import TextContextCache
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
 from turbodiffusion.pipelines import pipeline as pipeline_module
 from turbodiffusion.pipelines.denoise import SamplingPlan
@@ -247,11 +248,16 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
     def spy(name):
         def hook(module, args):
             x, tau, context, y = args
-            calls.append((name, sorted(pipe.residency.on_device()), tau.item(), y))
+            calls.append((name, sorted(pipe.residency.on_device()), tau.item(), y, context))
 
         return hook
 
     handles = [d.register_forward_pre_hook(spy(n)) for n, d in zip(pipe.experts, pipe.components.dits)]
+    embeddings = {n: [] for n in pipe.experts}
+    handles += [
+        d.text_embedding.register_forward_pre_hook(lambda m, a, n=n: embeddings[n].append(1))
+        for n, d in zip(pipe.experts, pipe.components.dits)
+    ]
     g = torch.Generator().manual_seed(4)
     image = (torch.rand(40, 90, 3, generator=g) * 255).to(torch.uint8)
     try:
@@ -261,7 +267,13 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
             h.remove()
     assert [c[0] for c in calls] == ["dit.high", "dit.high", "dit.low", "dit.low"]
     assert [c[2] for c in calls] == [996.0, 932.0, 852.0, 608.0]  # sigma_max 200, bf16-rounded
-    for name, resident, _, y in calls:
+    # Each expert reads one TextContextCache of the prompt: the text is embedded once per expert.
+    caches = [c[4] for c in calls]
+    assert all(isinstance(c, TextContextCache) for c in caches)
+    assert caches[0] is caches[1] and caches[2] is caches[3] and caches[1] is not caches[2]
+    assert caches[0].context is caches[2].context
+    assert embeddings == {"dit.high": [1], "dit.low": [1]}
+    for name, resident, _, y, _ in calls:
         assert name in resident and not ({"dit.high", "dit.low"} - {name}) & set(resident)
         assert y.shape == (1, TINY_I2V.in_dim - 16, 2, 6, 8)
         assert y[:, :4, 0].eq(1).all() and not y[:, :4, 1:].any()

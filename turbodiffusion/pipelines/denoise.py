@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from ..models.wan import TextContextCache, WanDiT
 from ..sampling.rcm import rcm_sample
 from ..sampling.unipc import flow_euler_sample, flow_unipc_sample, guided
 from .residency import Residency
@@ -59,17 +60,32 @@ def sample_latent(
     experts: residency names, high-noise expert first when there are two. context: [B, Lt, text_dim] on
     the device; negative_context: the unconditional context for the baseline samplers' guidance. y: i2v
     conditioning [B, 20, F, h, w] or None. Noise comes from a generator on the residency's device seeded
-    with ``plan.seed``, so a seed reproduces a run on the same device.
+    with ``plan.seed``, so a seed reproduces a run on the same device. A WanDiT gets each context as a
+    ``TextContextCache``, so its text embedding and cross-attention k and v are computed once per expert.
     """
     device = residency.device
     active = {"name": experts[0], "net": residency.activate(experts[0])}
 
+    # Each context's text embedding and cross-attention k and v, made by the active expert's first forward
+    # and reused by its later steps; an expert switch drops them with the parked expert.
+    text_caches: dict[int, TextContextCache] = {}
+
     def switch() -> None:
+        text_caches.clear()
         active["net"] = residency.activate(experts[1])  # parks the high-noise expert first
         active["name"] = experts[1]
 
     def net(ctx: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
-        return lambda x, tau: active["net"](x, tau, ctx, y)
+        def velocity(x: Tensor, tau: Tensor) -> Tensor:
+            model = active["net"]
+            if not isinstance(model, WanDiT):
+                return model(x, tau, ctx, y)
+            cache = text_caches.get(id(ctx))
+            if cache is None:
+                cache = text_caches[id(ctx)] = TextContextCache(ctx)
+            return model(x, tau, cache, y)
+
+        return velocity
 
     times: list[float] = []
     last = [time.perf_counter()]

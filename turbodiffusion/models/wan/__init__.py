@@ -10,6 +10,7 @@ from .config import (
     dit_preset,
 )
 from .dit import WanDiT
+from .text_cache import TextContextCache
 from .vae import WAN21_VAE, WanVAE, WanVAEConfig
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "WAN21_T2V_1_3B",
     "WAN22_I2V_A14B",
     "WAN21_VAE",
+    "TextContextCache",
     "WanDiT",
     "WanDiTConfig",
     "WanVAE",

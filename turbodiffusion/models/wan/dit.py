@@ -13,7 +13,9 @@ Design choices, each deliberate:
   layout [B, L, H, D] after RMSNorm and RoPE; cross-attention is always dense (attention.md: only
   self-attention is sparse) and has its own SDPA module.
 - No buffers and no caches: RoPE angles are rebuilt per forward, so ``with torch.device("meta")`` builds
-  a model that allocates nothing, ready for ``load_state_dict(assign=True)``.
+  a model that allocates nothing, ready for ``load_state_dict(assign=True)``. What a sampler may reuse
+  across its steps (the text's cross-attention k and v) lives in a ``TextContextCache`` that the caller
+  owns and passes as the context.
 - Ulysses sequence parallelism (sampling-and-training.md §7) is opt-in through
   ``WanDiT.enable_sequence_parallel(group)``: forward is the same method with one shard step after
   patchify and one gather before unpatchify; nothing rebinds ``forward``.
@@ -50,6 +52,7 @@ from ...quant.fp8_row_linear import Fp8RowLinear
 from ...quant.row_quant import RowQuantized, quantize_rows
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
+from .text_cache import TextContextCache
 
 # Frequency base of the sinusoidal timestep embedding (models.md §1 step 2).
 _TIME_THETA = 10000.0
@@ -265,14 +268,18 @@ class WanCrossAttention(nn.Module):
         # Always dense: only self-attention is sparsified, and the 512 text rows are cheap.
         self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
 
-    def forward(self, x: Tensor | RowQuantized, context: Tensor | RowQuantized) -> Tensor:
-        """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); context: [B, Lt, dim]
-        (already text-embedded; RowQuantized when k and v are Fp8RowLinear). Returns [B, L, dim]."""
+    def keys_values(self, context: Tensor | RowQuantized) -> tuple[Tensor, Tensor]:
+        """context: [B, Lt, dim] (already text-embedded; RowQuantized when k and v are Fp8RowLinear).
+        Returns k (after its RMSNorm) and v [B, Lt, H, D]: all the cross-attention derives from the text,
+        the same at every denoising step (models.wan.text_cache)."""
         heads = (self.num_heads, self.head_dim)
-        q = self.norm_q(self.q(x)).unflatten(-1, heads)
-        k = self.norm_k(self.k(context)).unflatten(-1, heads)
-        v = self.v(context).unflatten(-1, heads)
-        return self.o(self.attn_op(q, k, v).flatten(2))
+        return self.norm_k(self.k(context)).unflatten(-1, heads), self.v(context).unflatten(-1, heads)
+
+    def forward(self, x: Tensor | RowQuantized, kv: tuple[Tensor, Tensor]) -> Tensor:
+        """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); kv: ``keys_values``'s.
+        Returns [B, L, dim]."""
+        q = self.norm_q(self.q(x)).unflatten(-1, (self.num_heads, self.head_dim))
+        return self.o(self.attn_op(q, *kv).flatten(2))
 
 
 @dataclass(frozen=True)
@@ -316,18 +323,25 @@ class WanBlock(nn.Module):
         self,
         x: Tensor | PendingResidual,
         e0: Tensor,
-        context: Tensor,
+        context: Tensor | RowQuantized,
         cos: Tensor,
         sin: Tensor,
         *,
         defer_ffn: bool = False,
+        text_cache: TextContextCache | None = None,
     ) -> Tensor | PendingResidual:
         """x: [B, L, dim] residual stream (weights' dtype), or the previous block's PendingResidual; e0:
         [B, 6, dim] float32 time projection; context: [B, Lt, dim] (RowQuantized when the cross-attention's
         k and v are Fp8RowLinear); cos, sin: [L, D/2] float32. Returns x's new value, same shape and dtype;
         with ``defer_ffn`` on the fused path, the FFN's update unapplied (a PendingResidual for the next
-        block, or for the caller to ``resolve``).
+        block, or for the caller to ``resolve``). ``text_cache``: where this block's cross-attention k and v
+        are read from, or stored on first use (then context is only read that once).
         """
+        kv = text_cache.keys_values(self) if text_cache is not None else None
+        if kv is None:
+            kv = self.cross_attn.keys_values(context)
+            if text_cache is not None:
+                text_cache.store_keys_values(self, *kv)
         m = self.modulation.to(e0.dtype) + e0  # [B, 6, dim], float32
         shift_sa, scale_sa, gate_sa, shift_ffn, scale_ffn, gate_ffn = m.chunk(6, dim=1)
         if self.fused_ops:
@@ -352,7 +366,7 @@ class WanBlock(nn.Module):
                 x, y, gate_sa, weight=n3.weight, bias=n3.bias, eps=n3.eps, quantize=_reads_fp8_rows(cross.q)
             )
             x, h = residual_norm_modulate(
-                x, cross(h, context), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
+                x, cross(h, kv), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
                 quantize=_reads_fp8_rows(self.ffn[0]),
             )  # fmt: skip
             pending = PendingResidual(x, self._fused_ffn(h), gate_ffn)
@@ -361,7 +375,7 @@ class WanBlock(nn.Module):
             x = x.resolve()
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
-        x = x + self.cross_attn(self.norm3(x), context)  # no modulation, no gate
+        x = x + self.cross_attn(self.norm3(x), kv)  # no modulation, no gate
         h = self.norm2(x).to(m.dtype) * (1 + scale_ffn) + shift_ffn
         return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
 
@@ -505,7 +519,9 @@ class WanDiT(nn.Module):
             block.self_attn.attn_op = UlyssesAttention(block.self_attn.attn_op, group)
         self._sp_group = group
 
-    def forward(self, x: Tensor, timestep: Tensor, context: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, timestep: Tensor, context: Tensor | TextContextCache, y: Tensor | None = None
+    ) -> Tensor:
         """Velocity prediction for one denoising step.
 
         x: [B, out_dim, F, h, w] noisy latent (16 channels); F, h, w multiples of the patch (1, 2, 2).
@@ -513,6 +529,8 @@ class WanDiT(nn.Module):
             the value given: round it, e.g. to bf16, before the call when reproducing a bf16 reference).
         context: [B, Lt, text_dim] text encoder output, Lt <= text_len; shorter contexts are zero-padded
             to text_len as official Wan does (padded rows are attended to, so padding is part of the model).
+            Or a ``TextContextCache`` of that tensor: the text embedding and every block's cross-attention
+            k and v are then computed by the first forward with it and read by later ones (inference only).
         y: i2v only, [B, in_dim - out_dim, F, h, w] (mask + image latent), concatenated after x on channels.
         x, y and context are cast to the weights' dtype. Returns the velocity [B, out_dim, F, h, w] as
         computed by the float32 head: float32 for a bf16/fp16/fp32 model (float64 for a float64 one).
@@ -521,6 +539,10 @@ class WanDiT(nn.Module):
         L = (F/pt)(h/ph)(w/pw). Every rank of the group then passes the same inputs and gets the whole output.
         """
         c = self.config
+        text_cache = context if isinstance(context, TextContextCache) else None
+        if text_cache is not None:
+            self._check_text_cache(text_cache)
+            context = text_cache.context
         self._check_inputs(x, timestep, context, y)
         dtype = self.patch_embedding.weight.dtype
         compute = _compute_dtype(dtype)
@@ -546,10 +568,11 @@ class WanDiT(nn.Module):
         e0 = _linear_in(self.time_projection[1], F.silu(e)).unflatten(1, (6, c.dim))
 
         # 3. Text embedding of every context row, padded ones included (there is no text mask).
-        context = context.to(dtype)
-        if context.shape[1] < c.text_len:
-            context = F.pad(context, (0, 0, 0, c.text_len - context.shape[1]))
-        context = self._shared_context(self.text_embedding(context))
+        embedded = text_cache.embedded if text_cache is not None else None
+        if embedded is None:
+            embedded = self._embed_context(context.to(dtype))
+            if text_cache is not None:
+                text_cache.store_embedded(embedded)
 
         # 4. Blocks, with one RoPE table for all of them.
         angles = rope_angles(grid, c.head_dim, device=x.device)
@@ -558,7 +581,7 @@ class WanDiT(nn.Module):
         cos, sin = angles.cos().to(compute), angles.sin().to(compute)
         for block in self.blocks:
             # Fused blocks hand their FFN update to the next block's norm1 kernel (PendingResidual).
-            tokens = block(tokens, e0, context, cos, sin, defer_ffn=block.fused_ops)
+            tokens = block(tokens, e0, embedded, cos, sin, defer_ffn=block.fused_ops, text_cache=text_cache)
         if isinstance(tokens, PendingResidual):
             tokens = tokens.resolve()
 
@@ -568,6 +591,14 @@ class WanDiT(nn.Module):
         if group is not None:
             out = _GatherTokens.apply(out, group)
         return unpatchify(out, grid, c.patch_size, c.out_dim)
+
+    def _embed_context(self, context: Tensor) -> Tensor | RowQuantized:
+        """context [B, Lt, text_dim] (weights' dtype) zero-padded to text_len and through the text MLP:
+        [B, text_len, dim] as the blocks' cross-attentions read it (``_shared_context``)."""
+        c = self.config
+        if context.shape[1] < c.text_len:
+            context = F.pad(context, (0, 0, 0, c.text_len - context.shape[1]))
+        return self._shared_context(self.text_embedding(context))
 
     def _shared_context(self, context: Tensor) -> Tensor | RowQuantized:
         """The embedded context [B, Lt, dim] as the blocks' cross-attentions read it.
@@ -580,6 +611,14 @@ class WanDiT(nn.Module):
             return context
         codes, scale = quantize_rows(context.reshape(-1, context.shape[-1]), impl=cross_kv[0].impl)
         return RowQuantized(codes.view(context.shape), scale.view(context.shape[:-1]), context.dtype)
+
+    def _check_text_cache(self, text_cache: TextContextCache) -> None:
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            raise ValueError(
+                "a TextContextCache is for inference: run the forward under torch.no_grad() (or "
+                "torch.inference_mode()), or pass the context tensor itself when training"
+            )
+        text_cache.bind(self)
 
     def _token_shard(self, num_tokens: int) -> slice:
         """This rank's contiguous slice of the L tokens under sequence parallelism (L % P checked before)."""
@@ -641,4 +680,4 @@ class WanDiT(nn.Module):
             )
 
 
-__all__ = ["WanBlock", "WanDiT", "patchify", "timestep_embedding", "unpatchify"]
+__all__ = ["TextContextCache", "WanBlock", "WanDiT", "patchify", "timestep_embedding", "unpatchify"]
