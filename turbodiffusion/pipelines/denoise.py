@@ -42,6 +42,36 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class StepClock:
+    """Seconds per sampling step without synchronising inside the loop.
+
+    On CUDA each ``mark()`` records an event on the current stream (the host goes on issuing the next step
+    while the GPU finishes this one) and ``durations()`` waits once, for the last; elsewhere marks read the
+    wall clock. The first duration runs from the clock's creation.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self._cuda = device.type == "cuda"
+        self._marks: list = [self._now()]
+
+    def _now(self):
+        if not self._cuda:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def mark(self) -> None:
+        self._marks.append(self._now())
+
+    def durations(self) -> tuple[float, ...]:
+        marks = self._marks
+        if not self._cuda:
+            return tuple(b - a for a, b in zip(marks, marks[1:]))
+        marks[-1].synchronize()
+        return tuple(a.elapsed_time(b) / 1e3 for a, b in zip(marks, marks[1:]))
+
+
 def sample_latent(
     residency: Residency,
     experts: tuple[str, ...],
@@ -60,7 +90,9 @@ def sample_latent(
     experts: residency names, high-noise expert first when there are two. context: [B, Lt, text_dim] on
     the device; negative_context: the unconditional context for the baseline samplers' guidance. y: i2v
     conditioning [B, 20, F, h, w] or None. Noise comes from a generator on the residency's device seeded
-    with ``plan.seed``, so a seed reproduces a run on the same device. A WanDiT gets each context as a
+    with ``plan.seed``, so a seed reproduces a run on the same device. Step times come from CUDA events
+    (``StepClock``): the loop itself never waits for the GPU, so a progress bar counts steps issued, which
+    may run ahead of the GPU's (as far as CUDA's launch queue lets the host go). A WanDiT gets each context as a
     ``TextContextCache``, so its text embedding and cross-attention k and v are computed once per expert.
     """
     device = residency.device
@@ -87,14 +119,10 @@ def sample_latent(
 
         return velocity
 
-    times: list[float] = []
-    last = [time.perf_counter()]
+    clock = StepClock(device)
 
     def on_step(i: int, s: float) -> None:
-        synchronize(device)
-        now = time.perf_counter()
-        times.append(now - last[0])
-        last[0] = now
+        clock.mark()
 
     switch_args: dict = {"switch_boundary": boundary, "on_switch": switch if boundary is not None else None}
     generator = torch.Generator(device).manual_seed(plan.seed)
@@ -130,4 +158,4 @@ def sample_latent(
             )
     finally:
         residency.release(active["name"])
-    return latent, tuple(times)
+    return latent, clock.durations()
