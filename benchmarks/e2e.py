@@ -72,7 +72,6 @@ from e2e_stages import (
     QUANT_MODES,
     GraphForward,
     build_dit,
-    count_host_syncs,
     cpu_ceilings,
     decode_stage,
     dit_shape,
@@ -102,6 +101,7 @@ from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
 from turbodiffusion.sampling.rcm import rcm_sample
 from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 from turbodiffusion.testing.compare import rel_l2
+from turbodiffusion.testing.host_syncs import count_host_syncs
 
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
 BASELINE_STEPS, TURBO_STEPS = 50, 4

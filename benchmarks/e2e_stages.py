@@ -13,7 +13,6 @@ import dataclasses
 import math
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -162,35 +161,6 @@ def time_forward(forward: Callable[[], Tensor], reps: int, device: torch.device)
     out = result.float().clone()
     p50, p20, p80 = quantiles(time_calls(forward, reps, device))
     return {"first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps}, out
-
-
-class count_host_syncs(contextlib.AbstractContextManager):  # noqa: N801 (used like a function)
-    """Count the synchronising calls torch reports inside the block in ``.count`` (CUDA only; 0 on CPU).
-
-    torch.cuda.set_sync_debug_mode("warn") makes every synchronising op (.item(), .cpu(), nonzero, a
-    blocking copy, an explicit synchronize) emit a warning; they are recorded and counted, not printed.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.count: int | None = 0 if device.type == "cuda" else None  # None: not measurable here
-        self._caught: contextlib.AbstractContextManager | None = None
-        self._log: list | None = None
-
-    def __enter__(self) -> count_host_syncs:
-        if self.device.type == "cuda":
-            self._caught = warnings.catch_warnings(record=True)
-            self._log = self._caught.__enter__()
-            warnings.simplefilter("always")
-            torch.cuda.set_sync_debug_mode("warn")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._caught is not None:
-            torch.cuda.set_sync_debug_mode("default")
-            self._caught.__exit__(*exc)
-            self.count = sum("synchroniz" in str(w.message) for w in self._log)
-            self._caught = None
 
 
 def peak_gib(device: torch.device) -> float | None:
