@@ -12,7 +12,7 @@ from turbodiffusion.models.wan import TextContextCache
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
 from turbodiffusion.pipelines import pipeline as pipeline_module
 from turbodiffusion.pipelines.denoise import SamplingPlan
-from turbodiffusion.pipelines.pipeline import check_request, decode_chunk_latents
+from turbodiffusion.pipelines.pipeline import check_request, decode_chunk_latents, frames_to_host
 from turbodiffusion.pipelines.presets import PRESETS
 
 from .layouts import TINY_CONFIGS, TINY_I2V, write_wan21_t2v, write_wan22_i2v
@@ -393,3 +393,19 @@ def test_quant_and_dtype_choices():
 def test_config_model_type_must_match_the_task(t2v_folder):
     with pytest.raises(ValueError, match="is a t2v preset but its DiT config has model_type='i2v'"):
         TurboPipeline.from_pretrained(t2v_folder, configs=ComponentConfigs(dit=TINY_I2V, vae=None, umt5=None))
+
+
+def test_frames_to_host_maps_the_decoder_range_to_uint8():
+    video = torch.tensor([-1.5, -1.0, -0.5, 0.0, 0.2, 1.0, 2.0]).view(1, 1, 7, 1, 1).expand(1, 3, 7, 1, 2)
+    frames = frames_to_host(video.to(torch.bfloat16))
+    assert frames.shape == (7, 1, 2, 3) and frames.dtype == torch.uint8 and frames.device.type == "cpu"
+    assert frames[:, 0, 0, 0].tolist() == [0, 0, 64, 128, 153, 255, 255]  # round((x + 1) * 127.5), clamped
+
+
+@pytest.mark.gpu
+def test_frames_to_host_from_cuda_equals_the_cpu_path():
+    g = torch.Generator().manual_seed(0)
+    video = (torch.randn(1, 3, 9, 16, 24, generator=g) * 0.7).to(torch.bfloat16)
+    want = frames_to_host(video)
+    got = frames_to_host(video.cuda())
+    assert got.device.type == "cpu" and got.is_pinned() and got.is_contiguous() and torch.equal(got, want)

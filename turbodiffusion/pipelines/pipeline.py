@@ -21,6 +21,7 @@ import time
 from typing import Literal
 
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..attention import AttentionConfig
@@ -291,8 +292,7 @@ class TurboPipeline:
                     shape[2], height, width, torch.cuda.mem_get_info(device)[0] + idle
                 )
             video = vae.decode(latent.to(device), progress=progress, chunk_latents=chunk)
-        frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        frames = frames.permute(1, 2, 3, 0).cpu()  # [3, T, H, W] -> [T, H, W, 3]
+        frames = frames_to_host(video)
         synchronize(device)
         t_decode = time.perf_counter() - start
 
@@ -427,6 +427,25 @@ def decode_chunk_latents(num_latents: int, height: int, width: int, free_bytes: 
     return max(1, min(num_latents - 1, int(0.8 * free_bytes) // per_frame))
 
 
+def frames_to_host(video: Tensor) -> Tensor:
+    """The decoder's output [1, 3, T, H, W] (any float dtype, unclamped) as the frames of a VideoOutput:
+    uint8 [T, H, W, 3] on the CPU, [-1, 1] mapped to 0..255 with rounding.
+
+    From a GPU the frames are laid out [T, H, W, 3] there and copied into page-locked host memory: on an
+    H200 the 81 frames of a 480p video (97 MB) took 1.6 + 1.9 ms that way, where copying the permuted view
+    to pageable memory took 68.5 ms (benchmarks/runs/h200-2026-12-04b). On the CPU the result is the
+    permuted view, as before.
+    """
+    frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0)
+    if frames.device.type != "cuda":
+        return frames
+    frames = frames.contiguous()
+    host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+    host.copy_(frames, non_blocking=True)
+    torch.cuda.current_stream(frames.device).synchronize()  # the host buffer is read right after
+    return host
+
+
 def resolve_offload(offload: bool | str) -> OffloadMode | None:
     """The offload mode of a pipeline argument: None (off), "model" or "blocks"; True means "model"."""
     if offload is False:
@@ -450,6 +469,7 @@ __all__ = [
     "OffloadMode",
     "TurboPipeline",
     "check_request",
+    "frames_to_host",
     "resolve_offload",
     "resolve_request",
 ]
