@@ -3,6 +3,9 @@ bit, compute them once, and refuse the uses that would make them wrong."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 from torch import nn
@@ -112,3 +115,22 @@ def test_streamed_blocks_fill_the_cache_inside_their_own_forward():
         got = [model(x, t, cache) for x, t in steps()]
     for a, b in zip(got, want, strict=True):
         assert torch.equal(a, b)
+
+
+def test_the_cache_does_not_keep_its_model_alive():
+    model = make_model()
+    cache = TextContextCache(context())
+    x, t = steps(count=1)[0]
+    with torch.no_grad():
+        model(x, t, cache)
+    dead = weakref.ref(model)
+    del model
+    gc.collect()
+    assert dead() is None and cache.nbytes() > 0
+    # A new model (whatever ids it reuses) starts from an empty cache.
+    other = make_model(1)
+    embeddings = count_calls([other.text_embedding])
+    with torch.no_grad():
+        want = other(x, t, context())
+        got = other(x, t, cache)
+    assert embeddings[0] == 2 and torch.equal(got, want)

@@ -38,7 +38,9 @@ class TextContextCache:
         self.context = context
         self._owner: weakref.ref | None = None
         self._embedded: Tensor | RowQuantized | None = None
-        self._kv: dict[nn.Module, tuple[Tensor, Tensor]] = {}  # keyed by the block
+        # Keyed by id(block), not the block: a cache outliving its model must not keep the weights alive.
+        # ``bind`` clears it when another model comes, so a reused id cannot alias an old block.
+        self._kv: dict[int, tuple[Tensor, Tensor]] = {}
 
     def bind(self, model: nn.Module) -> None:
         """Tie the cache to ``model`` on first use; raise if another model uses it later."""
@@ -62,10 +64,10 @@ class TextContextCache:
 
     def keys_values(self, block: nn.Module) -> tuple[Tensor, Tensor] | None:
         """``block``'s (k, v) [B, text_len, H, D], or None before a forward reached it."""
-        return self._kv.get(block)
+        return self._kv.get(id(block))
 
     def store_keys_values(self, block: nn.Module, k: Tensor, v: Tensor) -> None:
-        self._kv[block] = (k, v)
+        self._kv[id(block)] = (k, v)
 
     def clear(self) -> None:
         """Drop every stored tensor; the next forward recomputes them."""
