@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
+# The benchmarks wait for the GPU with the pipeline's own helper (a no-op on the CPU); re-exported as ``sync``.
+from turbodiffusion.pipelines.denoise import synchronize as sync
+
 QUERY = "clocks.sm,power.draw,clocks_throttle_reasons.active"
 SW_POWER_CAP = 0x4  # clocks_throttle_reasons bit: the clock is held down by the software power cap
 INTERVAL_MS = 50
@@ -68,13 +71,6 @@ def smi_command(device: torch.device) -> list[str] | None:
     if uuid:
         cmd.append(f"--id={uuid if uuid.startswith('GPU-') else 'GPU-' + uuid}")
     return cmd
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the GPU's queued work (nothing to wait for on the CPU). Here, not in common.py: this module
-    imports only installed packages, so the tests load it alone (tests/benchmarks/_load.py)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class ClockSampler(contextlib.AbstractContextManager):

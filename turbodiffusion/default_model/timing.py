@@ -14,14 +14,10 @@ from collections.abc import Callable
 
 import torch
 
+from ..pipelines.denoise import synchronize
 from .check import build_dit, sample_videos
 
 CONFIGS = ("teacher", "student", "student+sla", "student+sla+w8a8")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
@@ -29,10 +25,10 @@ def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device)
     fn()
     times = []
     for _ in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
