@@ -33,20 +33,26 @@ from turbodiffusion.pipelines.text import ByteTokenizer
 from turbodiffusion.quant import quantize_
 
 
-def run_backend(args, backend: str, quant: str) -> list[dict]:
-    dit_cfg = dit_preset(args.preset)
-    attention = AttentionConfig(backend=backend, sla_topk=args.sla_topk)
+def random_pipeline(
+    preset: str, backend: str, sla_topk: float, quant: str, *, fused: bool = True, cuda_graphs: bool = False
+) -> TurboPipeline:
+    """A T2V pipeline of ``preset``'s shapes with random weights on the GPU (quant "none" for bf16)."""
+    attention = AttentionConfig(backend=backend, sla_topk=sla_topk)
     dit, vae, text = build_random(
-        dit_cfg, WAN21_VAE, UMT5_XXL, attention, dtype=torch.bfloat16, device="cuda"
+        dit_preset(preset), WAN21_VAE, UMT5_XXL, attention, dtype=torch.bfloat16, device="cuda"
     )
     if quant != "none":
         quantize_(dit, quant_config(quant))
     components = Components(
-        preset=get_preset(args.preset), folder=None, dits=(dit,), vae=vae, text_encoder=text,
+        preset=get_preset(preset), folder=None, dits=(dit,), vae=vae, text_encoder=text,
         tokenizer=ByteTokenizer(UMT5_XXL.text_len), attention=attention,
         quant=None if quant == "none" else quant, dtype=torch.bfloat16,
     )  # fmt: skip
-    pipe = TurboPipeline(components, torch.device("cuda"), fused=not args.no_fused)
+    return TurboPipeline(components, torch.device("cuda"), fused=fused, cuda_graphs=cuda_graphs)
+
+
+def run_backend(args, backend: str, quant: str) -> list[dict]:
+    pipe = random_pipeline(args.preset, backend, args.sla_topk, quant, fused=not args.no_fused)
     width, height = parse_resolution(args.resolution)
     rows = []
     for i in range(args.repeats):
@@ -62,7 +68,7 @@ def run_backend(args, backend: str, quant: str) -> list[dict]:
             "peak_gib": torch.cuda.max_memory_allocated() / 1024**3,
         })  # fmt: skip
         print(f"{backend} {quant} call {i}: {t.summary()} | peak {rows[-1]['peak_gib']:.2f} GiB", flush=True)
-    del pipe, components, dit, vae, text
+    del pipe
     torch.cuda.empty_cache()
     return rows
 

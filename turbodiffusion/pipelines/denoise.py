@@ -17,6 +17,7 @@ from torch import Tensor
 from ..models.wan import TextContextCache, WanDiT
 from ..sampling.rcm import rcm_sample
 from ..sampling.unipc import flow_euler_sample, flow_unipc_sample, guided
+from .forward_graphs import ForwardGraphs
 from .residency import Residency
 
 Sampler = Literal["rcm", "unipc", "euler"]
@@ -84,6 +85,7 @@ def sample_latent(
     input_dtype: torch.dtype,
     negative_context: Tensor | None = None,
     progress: bool = False,
+    graphs: ForwardGraphs | None = None,
 ) -> tuple[Tensor, tuple[float, ...]]:
     """Run the sampler and return (latent [B, 16, F, h, w] float32, seconds per step).
 
@@ -94,24 +96,33 @@ def sample_latent(
     (``StepClock``): the loop itself never waits for the GPU, so a progress bar counts steps issued, which
     may run ahead of the GPU's (as far as CUDA's launch queue lets the host go). A WanDiT gets each context as a
     ``TextContextCache``, so its text embedding and cross-attention k and v are computed once per expert.
+    ``graphs``: run a WanDiT's forwards through these CUDA graphs (the caller's, kept across runs) instead.
     """
     device = residency.device
     active = {"name": experts[0], "net": residency.activate(experts[0])}
 
     # Each context's text embedding and cross-attention k and v, made by the active expert's first forward
     # and reused by its later steps; an expert switch drops them with the parked expert.
+    # With graphs, each context's run through them instead (the graphs keep their own cache).
     text_caches: dict[int, TextContextCache] = {}
+    graph_runs: dict[int, Callable[[Tensor, Tensor], Tensor]] = {}
 
     def switch() -> None:
         text_caches.clear()
+        graph_runs.clear()
         active["net"] = residency.activate(experts[1])  # parks the high-noise expert first
         active["name"] = experts[1]
 
-    def net(ctx: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    def net(ctx: Tensor, slot: int) -> Callable[[Tensor, Tensor], Tensor]:
         def velocity(x: Tensor, tau: Tensor) -> Tensor:
             model = active["net"]
             if not isinstance(model, WanDiT):
                 return model(x, tau, ctx, y)
+            if graphs is not None:
+                run = graph_runs.get(slot)
+                if run is None:
+                    run = graph_runs[slot] = graphs.velocity(model, ctx, y, slot=slot)
+                return run(x, tau)
             cache = text_caches.get(id(ctx))
             if cache is None:
                 cache = text_caches[id(ctx)] = TextContextCache(ctx)
@@ -129,7 +140,7 @@ def sample_latent(
     try:
         if plan.sampler == "rcm":
             latent = rcm_sample(
-                net(context),
+                net(context, 0),
                 shape,
                 generator=generator,
                 steps=plan.steps,
@@ -144,7 +155,7 @@ def sample_latent(
         else:
             assert negative_context is not None
             noise = torch.randn(shape, generator=generator, dtype=torch.float32, device=device)
-            velocity = guided(net(context), net(negative_context), plan.guidance)
+            velocity = guided(net(context, 0), net(negative_context, 1), plan.guidance)
             run = flow_unipc_sample if plan.sampler == "unipc" else flow_euler_sample
             latent = run(
                 velocity,

@@ -37,6 +37,7 @@ from .components import (
     resolve_preset,
 )
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
+from .forward_graphs import ForwardGraphs
 from .i2v import ImageInput, fit_image, image_condition, load_image
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
@@ -61,9 +62,11 @@ class TurboPipeline:
         *,
         offload: bool | OffloadMode = False,
         fused: bool | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
-        """offload and fused: as in ``from_pretrained``; the fast paths are switched on the components'
-        networks in place."""
+        """offload, fused and cuda_graphs: as in ``from_pretrained``; the fast paths are switched on the
+        components' networks in place."""
+        check_cuda_graphs(cuda_graphs, device, resolve_offload(offload), len(components.dits))
         # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
         # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine).
         components.vae.use_channels_last()
@@ -94,6 +97,7 @@ class TurboPipeline:
             if self.offload == "blocks":
                 self.block_offloads[name] = BlockOffload(dit, device)
             self.residency.add(name, dit, group="dit", streamed=self.block_offloads.get(name))
+        self.graphs = ForwardGraphs() if cuda_graphs else None
 
     @classmethod
     def from_pretrained(
@@ -108,6 +112,7 @@ class TurboPipeline:
         dtype: torch.dtype | str = torch.bfloat16,
         offload: bool | OffloadMode = False,
         fused: bool | None = None,
+        cuda_graphs: bool = False,
         configs: ComponentConfigs | None = None,
     ) -> TurboPipeline:
         """Load a preset (by name, files in ``checkpoint_dir`` or ./checkpoints/NAME) or a checkpoint folder.
@@ -140,6 +145,12 @@ class TurboPipeline:
             differ from the plain path by bf16 rounding. Default: on for CUDA devices, off elsewhere (on
             the CPU the fused ops run their PyTorch references, no faster). The VAE always runs
             channels-last (``WanVAE.use_channels_last``), which is faster on both.
+        cuda_graphs: replay the DiT's forwards from CUDA graphs that the pipeline keeps across calls
+            (``forward_graphs.ForwardGraphs``): the first call of each shape captures them (about one
+            host pass over the forward each), later calls replay them, so steps no longer depend on how
+            fast the host issues kernels. For a pipeline that makes many videos of one size; the graphs
+            hold their activations' memory between calls (``pipe.graphs.clear()`` frees it). Needs a CUDA
+            device, no offload and one DiT (Wan2.2's two experts take turns on the device).
         configs: architecture overrides (see ComponentConfigs).
         Raises ValueError (bad or unrunnable choice), FileNotFoundError (missing file, naming the
         command that fetches it), CheckpointError (a file that does not match), all before or while
@@ -147,9 +158,10 @@ class TurboPipeline:
         """
         device = torch.device(device) if device is not None else _default_device()
         dtype = resolve_dtype(dtype)
-        resolve_offload(offload)  # before any loading
+        offload_mode = resolve_offload(offload)  # before any loading
         check_quant(quant)
         preset, folder = resolve_preset(model, checkpoint_dir, quant)
+        check_cuda_graphs(cuda_graphs, device, offload_mode, len(preset.experts))
         components = load_components(
             preset,
             folder,
@@ -169,7 +181,7 @@ class TurboPipeline:
             str(dtype).removeprefix("torch."),
             device,
         )
-        return cls(components, device, offload=offload, fused=fused)
+        return cls(components, device, offload=offload, fused=fused, cuda_graphs=cuda_graphs)
 
     @property
     def task(self) -> str:
@@ -278,6 +290,7 @@ class TurboPipeline:
             input_dtype=c.dtype,
             negative_context=context[1:] if baseline else None,
             progress=progress,
+            graphs=self.graphs,
         )
 
         # 4. Decode, clamp to [-1, 1], map to uint8 frames.
@@ -287,7 +300,9 @@ class TurboPipeline:
             if device.type == "cuda" and self.offload is None:
                 # Free to this process: what the driver has left plus what torch's allocator holds unused
                 # (the DiT's activations were freed into its cache, not back to the driver).
+                # The CUDA graphs' pool is reserved too, but only they can use it.
                 idle = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+                idle = max(0, idle - (self.graphs.pool_bytes if self.graphs is not None else 0))
                 chunk = decode_chunk_latents(
                     shape[2], height, width, torch.cuda.mem_get_info(device)[0] + idle
                 )
@@ -444,6 +459,27 @@ def frames_to_host(video: Tensor) -> Tensor:
     host.copy_(frames, non_blocking=True)
     torch.cuda.current_stream(frames.device).synchronize()  # the host buffer is read right after
     return host
+
+
+def check_cuda_graphs(
+    cuda_graphs: bool, device: torch.device, offload: OffloadMode | None, num_dits: int
+) -> None:
+    """Raise ValueError, saying what to change, when CUDA graphs cannot be kept for this pipeline."""
+    if not cuda_graphs:
+        return
+    if device.type != "cuda":
+        raise ValueError(f"cuda_graphs=True needs a CUDA device (got {device}); leave it off elsewhere")
+    if offload is not None:
+        raise ValueError(
+            f"cuda_graphs=True cannot be combined with offload={offload!r}: a graph replays fixed weight "
+            "addresses, and offloading moves the weights between calls (or blocks within one); use one or "
+            "the other"
+        )
+    if num_dits != 1:
+        raise ValueError(
+            "cuda_graphs=True needs a single DiT: Wan2.2's two experts take turns on the device, which "
+            "moves their weights every call, so their graphs could not be kept; leave it off for this model"
+        )
 
 
 def resolve_offload(offload: bool | str) -> OffloadMode | None:

@@ -69,6 +69,27 @@ class TextContextCache:
     def store_keys_values(self, block: nn.Module, k: Tensor, v: Tensor) -> None:
         self._kv[id(block)] = (k, v)
 
+    def copy_(self, other: TextContextCache) -> None:
+        """Copy ``other``'s tensors into this cache's own, in place (their storage stays where it is: a
+        captured CUDA graph may read it). Both must hold the same blocks, shapes and dtypes, e.g. the same
+        model's forward on equal-shaped contexts; raises ValueError otherwise."""
+        mine, theirs = self._embedded, other._embedded
+        if self._kv.keys() != other._kv.keys() or type(mine) is not type(theirs) or mine is None:
+            raise ValueError("TextContextCache.copy_: both caches must be filled by the same model's forward")
+        pairs = [(a, b) for key in self._kv for a, b in zip(self._kv[key], other._kv[key])]
+        if isinstance(mine, RowQuantized):
+            pairs += [(mine.codes, theirs.codes), (mine.scale, theirs.scale)]
+        else:
+            pairs.append((mine, theirs))
+        for dst, src in pairs:
+            if dst.shape != src.shape or dst.dtype != src.dtype:
+                raise ValueError(
+                    f"TextContextCache.copy_: {tuple(src.shape)} {src.dtype} cannot be copied into "
+                    f"{tuple(dst.shape)} {dst.dtype}"
+                )
+        for dst, src in pairs:
+            dst.copy_(src)
+
     def clear(self) -> None:
         """Drop every stored tensor; the next forward recomputes them."""
         self._embedded = None
