@@ -279,10 +279,13 @@ def test_summarize_kv_folds_the_weight_into_the_state(seq, d, dtype, device):
 
 def test_only_16_bit_inputs_on_a_gpu_autotune(monkeypatch):
     """fp32 launches (the exactness dtype, FMA-emulated dots, 22-53 s a config to compile) and the
-    interpreter take one config; bf16/fp16 (PRECISION tf32 or bf16 paths) on a GPU autotune."""
+    interpreter take one config; bf16/fp16 (PRECISION tf32 or bf16 paths) on a GPU autotune. The
+    environment is set both ways here, so the test means the same on a CPU-only machine and a GPU one."""
     from turbodiffusion.attention.sla.kernel_fwd import tunes
 
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert not tunes({"PRECISION": "ieee"}) and not tunes({"PRECISION": "upcast"})
+    assert not tunes({"PRECISION": "tf32"})
     monkeypatch.delenv("TRITON_INTERPRET")
     assert tunes({"PRECISION": "tf32"})
     assert not tunes({"PRECISION": "ieee"})

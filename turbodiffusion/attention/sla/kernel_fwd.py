@@ -642,8 +642,8 @@ def tunes(constexprs: dict) -> bool:
 
     Under the interpreter there is nothing to tune. fp32 inputs (PRECISION "ieee") are the exactness tests'
     dtype, not a speed path: their dots are emulated with FMAs, and one config of a D=128 backward kernel
-    takes 22-53 s to compile for sm_90 (Triton 3.9), so autotuning 6-8 of them kept one GPU test case
-    running past five minutes (benchmarks/runs/h200-2026-12-03b). Those launches take one config.
+    took 22-53 s to compile for sm_90 (Triton 3.9), so autotuning 6-8 of them kept one GPU test case
+    running past five minutes (benchmarks/runs/h200-2026-12-03b). Those launches take one config (``launch``).
     """
     return not interpreting() and constexprs["PRECISION"] != "ieee"
 
@@ -652,10 +652,14 @@ def launch(kernel, tuned, grid, *args, **constexprs) -> None:
     """Run ``tuned`` (the autotuned kernel) where ``tunes``, else ``kernel`` with one config.
 
     That config has BLOCK_M = min(64, BLKQ) (the autotuner skips its pruning when it has a single config,
-    and BLOCK_M must divide the query block).
+    and BLOCK_M must divide the query block), and 4 warps, 16 for fp32 at D > 64: a dot emulated with FMAs is
+    unrolled per thread, so more threads make less code. The D=128 dK/dV kernel compiled for sm_90 in 52 s at
+    4 warps (a 6 MB cubin), 19 s at 8 and 8.6 s at 16 (Triton 3.9); on the GPU machine's Triton 3.6 it had
+    not finished after 60 s (benchmarks/runs/h200-2026-12-04c).
     """
     if not tunes(constexprs):
-        kernel[grid](*args, **constexprs, BLOCK_M=min(64, constexprs["BLKQ"]), num_warps=4, num_stages=1)
+        warps = 16 if constexprs["PRECISION"] == "ieee" and constexprs["D"] > 64 else 4
+        kernel[grid](*args, **constexprs, BLOCK_M=min(64, constexprs["BLKQ"]), num_warps=warps, num_stages=1)
     else:
         tuned[grid](*args, **constexprs)
 
