@@ -17,7 +17,7 @@ import statistics
 
 import torch
 from common import environment, print_table, write_json
-from pipeline_random import random_pipeline
+from pipeline_random import add_request_arguments, random_pipeline
 
 from turbodiffusion.pipelines.forward_graphs import ForwardGraphs
 from turbodiffusion.pipelines.presets import parse_resolution
@@ -27,12 +27,8 @@ PROMPTS = ("a red circle moving right", "a blue square falling", "two green dots
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="wan2.1-t2v-1.3b", help="DiT shape preset")
-    parser.add_argument("--resolution", default="832x480", help="WxH")
-    parser.add_argument("--frames", type=int, default=81)
-    parser.add_argument("--steps", type=int, default=4)
+    add_request_arguments(parser)
     parser.add_argument("--attention", default="sagesla")
-    parser.add_argument("--sla-topk", type=float, default=0.1)
     parser.add_argument("--quant", default="fp8-row", help="none, int8 or fp8-row")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--json", default="results/pipeline_graphs.json")

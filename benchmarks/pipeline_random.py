@@ -73,13 +73,18 @@ def run_backend(args, backend: str, quant: str) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset, --resolution, --frames, --steps and --sla-topk: what each timed call generates."""
     parser.add_argument("--preset", default="wan2.1-t2v-1.3b", help="DiT shape preset")
     parser.add_argument("--resolution", default="832x480", help="WxH")
     parser.add_argument("--frames", type=int, default=81)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--sla-topk", type=float, default=0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_request_arguments(parser)
     parser.add_argument("--attention", nargs="+", default=["sdpa"], help="backends to run, one after another")
     parser.add_argument(
         "--quant",

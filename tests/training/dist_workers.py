@@ -25,6 +25,14 @@ def _init(rank: int, world: int, port: int) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world)
 
 
+def _all_done() -> None:
+    """Wait for every rank before the group is torn down. Once in CI (2026-12-04) rank 1 of
+    train_resume_worker aborted with "terminate called without an active exception" (gloo's threads), not
+    reproduced in 5 reruns; tearing down while a peer still works (rank 0 saves the results) is the
+    likeliest moment. Called on success only, so a rank that failed does not leave the others waiting."""
+    dist.barrier()
+
+
 def data_parallel_losses(rank: int, world: int) -> list[float]:
     """Losses of FSDP_STEPS AdamW steps on a 2-sample batch, split over ``world`` ranks (FSDP2 when > 1),
     with block-wise activation checkpointing in both layouts (recompute must not change a bit).
@@ -69,6 +77,7 @@ def fsdp_worker(rank: int, world: int, port: int, out_path: str) -> None:
             torch.save(
                 {"fp32": torch.tensor(losses, dtype=torch.float64), "smoke": torch.tensor(smoke)}, out_path
             )
+        _all_done()
     finally:
         dist.destroy_process_group()
 
@@ -141,6 +150,7 @@ def train_resume_worker(rank: int, world: int, port: int, straight: dict, split:
                 },
                 out_path,
             )
+        _all_done()
     finally:
         dist.destroy_process_group()
 
@@ -176,5 +186,6 @@ def ulysses_worker(rank: int, world: int, port: int) -> None:
         odd = torch.zeros(B, L // world, 3, D)
         with pytest.raises(ValueError, match="3 heads, not divisible by the sequence-parallel size 2"):
             UlyssesAttention(SDPAAttention(), dist.group.WORLD)(odd, odd, odd)
+        _all_done()
     finally:
         dist.destroy_process_group()
