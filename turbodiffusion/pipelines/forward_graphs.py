@@ -15,9 +15,10 @@ Per (model, context slot, shapes) two graphs, both on static copies of x, t, the
 
 Each graph is captured right after the forward it stands for has run eagerly (that eager run autotunes the
 kernels and is the step's result), so a first call costs the captures' host time, not extra GPU work; the
-cache filled eagerly is copied into the fill graph's tensors. Every graph shares one memory pool (replays
-never overlap, and each graph's inputs and outputs stay referenced, so no capture reuses them), whose size
-``pool_bytes`` reports: memory the rest of the pipeline cannot use (the VAE's decode chunks account for it).
+cache filled eagerly is copied into the fill graph's tensors. The graphs on one device share a memory pool
+(replays never overlap, and each graph's inputs and outputs stay referenced, so no capture reuses them),
+whose size ``pool_bytes`` reports: memory the rest of the pipeline cannot use (the VAE's decode chunks
+account for it).
 
 A graph replays fixed addresses: the entry keeps the model's parameter addresses and recaptures if they
 change (a model moved off the device and back). Captures skip ``torch.cuda.graph``'s empty-cache and
@@ -26,6 +27,7 @@ synchronisation, so queued eager work keeps the GPU busy meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -48,18 +50,20 @@ class Capture(Protocol):
 
 
 class CudaGraphCapture:
-    """Captures into CUDA graphs, all on one side stream (made on first use): blocks a capture frees stay
-    tagged with its stream, so captures sharing a pool reuse each other's memory only on the same one."""
+    """Captures into CUDA graphs, all on one side stream of the current device (made on first use): blocks a
+    capture frees stay tagged with its stream, so captures sharing a pool reuse each other's memory only on
+    the same one. ``ForwardGraphs`` makes the model's device current around captures and replays."""
 
     def __init__(self) -> None:
-        self._stream: torch.cuda.Stream | None = None
+        self._streams: dict[int, torch.cuda.Stream] = {}
 
     def __call__(self, fn: Callable[[], Tensor], pool: object | None) -> tuple[Replay, Tensor, object]:
         """Capture ``fn`` into a CUDA graph drawing on ``pool`` (None: a new pool)."""
-        if self._stream is None:
-            self._stream = torch.cuda.Stream()
+        index = torch.cuda.current_device()
+        if index not in self._streams:
+            self._streams[index] = torch.cuda.Stream()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.stream(self._stream):
+        with torch.cuda.stream(self._streams[index]):
             graph.capture_begin(pool=pool) if pool is not None else graph.capture_begin()
             try:
                 out = fn()
@@ -79,6 +83,11 @@ def _addresses(model: nn.Module) -> tuple[int, ...]:
 
 def _signature(*tensors: Tensor | None) -> tuple:
     return tuple(None if t is None else (tuple(t.shape), t.dtype, t.device) for t in tensors)
+
+
+def _on(device: torch.device) -> contextlib.AbstractContextManager:
+    """``device`` made current (graphs capture and replay on the current device's streams), e.g. cuda:1."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 class _Entry:
@@ -113,8 +122,8 @@ class ForwardGraphs:
     def __init__(self, capture: Capture | None = None) -> None:
         self._capture = capture if capture is not None else CudaGraphCapture()
         self._entries: dict[tuple, _Entry] = {}
-        self._pool: object | None = None
-        self.pool_bytes = 0  # device memory the graphs' pool has reserved (CUDA)
+        self._pools: dict[torch.device, object] = {}  # one a device: the graphs of each share it
+        self.pool_bytes = 0  # device memory the graphs' pools have reserved (CUDA)
 
     def __len__(self) -> int:
         """Graphs held."""
@@ -123,7 +132,7 @@ class ForwardGraphs:
     def clear(self) -> None:
         """Drop every graph (their memory goes back to torch's allocator once nothing else holds it)."""
         self._entries.clear()
-        self._pool = None
+        self._pools.clear()
         self.pool_bytes = 0
 
     def velocity(
@@ -171,22 +180,24 @@ class ForwardGraphs:
         graph = entry.fill if first else entry.cached
         if graph is not None:
             replay, out = graph
-            replay()
+            with _on(out.device):
+                replay()
             return out.clone()  # the next replay overwrites ``out``
         if first:
             eager = TextContextCache(entry.context)
             result = entry.forward(eager)
-            entry.fill = self._record(lambda: entry.forward(entry.cache, fill=True))
+            entry.fill = self._record(lambda: entry.forward(entry.cache, fill=True), x.device)
             entry.cache.copy_(eager)  # the captured forward ran nothing: its cache tensors hold no values yet
         else:
             result = entry.forward(entry.cache)
-            entry.cached = self._record(lambda: entry.forward(entry.cache))
+            entry.cached = self._record(lambda: entry.forward(entry.cache), x.device)
         return result
 
-    def _record(self, fn: Callable[[], Tensor]) -> tuple[Replay, Tensor]:
-        cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-        before = torch.cuda.memory_reserved() if cuda else 0
-        replay, out, self._pool = self._capture(fn, self._pool)
-        if cuda:
-            self.pool_bytes += max(0, torch.cuda.memory_reserved() - before)
+    def _record(self, fn: Callable[[], Tensor], device: torch.device) -> tuple[Replay, Tensor]:
+        cuda = device.type == "cuda"
+        with _on(device):
+            before = torch.cuda.memory_reserved(device) if cuda else 0
+            replay, out, self._pools[device] = self._capture(fn, self._pools.get(device))
+            if cuda:
+                self.pool_bytes += max(0, torch.cuda.memory_reserved(device) - before)
         return replay, out
