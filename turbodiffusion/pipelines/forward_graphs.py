@@ -149,7 +149,8 @@ class ForwardGraphs:
         """
         key = (id(model), slot, _signature(context, y))
         entry = self._entries.get(key)
-        if entry is not None and (entry.model is not model or entry.addresses != _addresses(model)):
+        # The entry holds its model, so no other model can take its id while the entry lives.
+        if entry is not None and entry.addresses != _addresses(model):
             logger.info("the model's weights moved since its CUDA graphs were captured: capturing anew")
             entry = None
         if entry is None:

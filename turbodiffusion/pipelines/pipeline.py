@@ -66,7 +66,8 @@ class TurboPipeline:
     ) -> None:
         """offload, fused and cuda_graphs: as in ``from_pretrained``; the fast paths are switched on the
         components' networks in place."""
-        check_cuda_graphs(cuda_graphs, device, resolve_offload(offload), len(components.dits))
+        self.offload: OffloadMode | None = resolve_offload(offload)
+        check_cuda_graphs(cuda_graphs, device, self.offload, len(components.dits))
         # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
         # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine).
         components.vae.use_channels_last()
@@ -78,7 +79,6 @@ class TurboPipeline:
         self.components = components
         self.preset = components.preset
         self.device = device
-        self.offload: OffloadMode | None = resolve_offload(offload)
         self.residency = Residency(device, offload=self.offload is not None)
         self._warned_undistilled = False
         # The text encoder is parked on the CPU as soon as the prompt is encoded, unless every network
