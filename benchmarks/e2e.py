@@ -16,7 +16,9 @@ weight values):
     +W8A8      quantize_(model, Int8Config()) on the SageSLA model.
     +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual; and a
                TextContextCache: the text's cross-attention k and v made by a loop's first step only.
-    +graph     the forward captured once in a CUDA graph and replayed per step (CUDA only).
+    +graph     the forward in CUDA graphs, replayed per step (CUDA only): with the text cache the
+               pipeline's own ForwardGraphs (cuda_graphs=True): the first step's graph fills the cache,
+               the later steps' graph reads it.
     turbo-bf16 +graph's switches (+fused's on the CPU) with bf16 linears instead of W8A8: the faster Turbo
                path wherever the INT8 GEMM does not beat cuBLAS bf16 (compared with that row).
     turbo-fp8  turbo-bf16's switches with FP8 row-wise W8A8 (Fp8RowConfig: PyTorch's row-wise FP8 GEMM,
@@ -98,6 +100,7 @@ from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.text_cache import TextContextCache
 from turbodiffusion.models.wan.vae import WAN21_VAE
 from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
+from turbodiffusion.pipelines.forward_graphs import ForwardGraphs
 from turbodiffusion.sampling.rcm import rcm_sample
 from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 from turbodiffusion.testing.compare import rel_l2
@@ -180,14 +183,23 @@ def eager_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVeloci
 
 
 def graph_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVelocity:
-    """The row's forward captured in CUDA graphs: one, or with the text cache two sharing a memory pool (the
-    first step's, which fills its own cache, and the later steps', which read a filled one)."""
+    """The row's forward captured in CUDA graphs, both captured here. Without the text cache one graph; with
+    it the pipeline's own ``ForwardGraphs`` (what ``cuda_graphs=True`` runs): the first step's graph fills
+    the graphs' cache and the later steps' graph reads it. Each of the row's velocities returns a fresh
+    tensor, as the pipeline's does."""
     x, t, y = inputs.x, inputs.t, inputs.y
     if not text_cache:
         velocity = GraphForward(model, x, t, inputs.context, y)
         return RowVelocity(velocity, velocity)
-    first = GraphForward(model, x, t, TextContextCache(inputs.context), y, fill_text_cache=True)
-    step = GraphForward(model, x, t, TextContextCache(inputs.context), y, pool=first.pool)
+    graphs = ForwardGraphs()  # the row's own: another row's switches make other graphs of the same model
+
+    def first(x_in: Tensor, t_in: Tensor) -> Tensor:
+        return graphs.velocity(model, inputs.context, y)(x_in, t_in)  # a sampling run's first forward
+
+    step = graphs.velocity(model, inputs.context, y)
+    with torch.no_grad():
+        step(x, t)  # captures the first step's graph
+        step(x, t)  # and the later steps' one, which every later call of ``step`` replays
     return RowVelocity(step, first)
 
 

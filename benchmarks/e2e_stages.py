@@ -65,29 +65,17 @@ def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: Wan
 
 class GraphForward:
     """One forward captured in a CUDA graph on static copies of x and t (context and y fixed); calling it
-    copies x and t in and replays (CUDA only).
+    copies x and t in and replays (CUDA only). A forward with a TextContextCache is captured reading it, as
+    filled by the warm-up (a sampler's later steps); the pipeline's graphs of a whole sampling run are
+    ``pipelines.forward_graphs.ForwardGraphs``.
 
     The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
-    converts it to float64 at once). With a TextContextCache the warm-up fills it and the graph reads it (a
-    sampler's later steps); ``fill_text_cache`` clears it before the capture instead, so every replay
-    computes the text embedding and the cross-attention k and v (a sampler's first step). The cache stays
-    referenced here: its tensors are the graph's. ``pool``: another GraphForward's ``pool`` to share, for
-    graphs replayed one after another, never at once.
+    converts it to float64 at once).
     """
 
     def __init__(
-        self,
-        model: WanDiT,
-        x: Tensor,
-        t: Tensor,
-        context: Tensor | TextContextCache,
-        y: Tensor | None,
-        *,
-        fill_text_cache: bool = False,
-        pool: tuple | None = None,
+        self, model: WanDiT, x: Tensor, t: Tensor, context: Tensor | TextContextCache, y: Tensor | None
     ) -> None:
-        if fill_text_cache and not isinstance(context, TextContextCache):
-            raise ValueError("fill_text_cache needs a TextContextCache as the context")
         self.static_x, self.static_t, self.context = x.clone(), t.clone(), context
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -95,12 +83,9 @@ class GraphForward:
             # One allocator warm-up outside the capture (earlier calls already autotuned the kernels).
             model(self.static_x, self.static_t, context, y)
         torch.cuda.current_stream().wait_stream(side)
-        if fill_text_cache:
-            context.clear()
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, pool=pool), torch.no_grad():
+        with torch.cuda.graph(self.graph), torch.no_grad():
             self.static_out = model(self.static_x, self.static_t, context, y)
-        self.pool = self.graph.pool()
 
     def __call__(self, x_in: Tensor, t_in: Tensor) -> Tensor:
         self.static_x.copy_(x_in)

@@ -154,7 +154,7 @@ TINY = [
 RANDOM = ["--teacher-model", "builtin-random", "--student-model", "builtin-random"]
 
 
-def test_cli_with_the_random_model(tmp_path, capsys):
+def test_cli_with_the_random_model(tmp_path, capsys, device):
     # builtin-random makes noise: this checks the plumbing (every configuration loads, runs and is
     # tabulated; the JSON holds every video), not the scores.
     out = tmp_path / "eval.json"
@@ -167,7 +167,7 @@ def test_cli_with_the_random_model(tmp_path, capsys):
     assert len(payload["videos"]) == 10 and payload["prompts"] == held_out_prompts(2)
     assert payload["summary"][0]["mae"] is None and all(row["mae"] > 0 for row in payload["summary"][1:])
     assert [c["quant"] for c in payload["configs"]] == [False, False, False, True, "fp8-row"]
-    assert payload["environment"]["device_type"] == "cpu"
+    assert payload["environment"]["device_type"] == device  # the default: the GPU when there is one
     video = payload["videos"][-1]
     assert video["config"] == "student+sla+fp8-row" and video["seed"] == 1 and set(video["scores"]) >= {"all"}
 

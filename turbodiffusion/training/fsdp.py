@@ -54,6 +54,12 @@ def shard_model(
         fully_shard(block, mesh=mesh, mp_policy=policy, reshard_after_forward=reshard_after_forward)
     # The root keeps its parameters (head, embeddings) gathered after forward: backward needs them next.
     fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=False)
+    # FSDP2 makes each unit's all-gather buffers at its first all-gather. Under torch.func.jvp (rCM's tangent,
+    # often a student's first forward) they would be jvp's wrapped tensors, whose storage torch 2.11 cannot
+    # resize ("Cannot access storage of TensorWrapper"): gather and free each unit once here instead.
+    for unit in (*blocks, model):
+        unit.unshard()
+        unit.reshard()
     logger.info("FSDP2: %d blocks + root sharded over %s (param dtype %s)", len(blocks), mesh, param_dtype)
     return model
 

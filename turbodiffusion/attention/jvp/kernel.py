@@ -21,6 +21,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from ..sdpa import check_qkv
 
 _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -115,6 +116,7 @@ def attention_jvp_triton(
         )
     if any(t.device != q.device for t in tensors):
         raise ValueError(f"all six inputs must be on one device (got {[str(t.device) for t in tensors]})")
+    check_kernel_device(q)
     B, Lq, H, D = q.shape
     Lk = k.shape[1]
     if D > MAX_HEAD_DIM:

@@ -33,6 +33,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import interpreting
 from ..sla.kernel_fwd import (
     KERNEL_HEAD_DIMS,
     LOG2E,
@@ -42,7 +43,6 @@ from ..sla.kernel_fwd import (
     check_lut,
     check_proj,
     dot_precision,
-    interpreting,
     linear_branch_triton,
     mma,
     needs_int64,

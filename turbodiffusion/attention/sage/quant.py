@@ -15,7 +15,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..sla.kernel_fwd import interpreting, needs_int64
+from ...kernel_device import interpreting
+from ..sla.kernel_fwd import needs_int64
 from .reference import INT8_SCALE_EPS
 
 _INT8_SCALE_EPS = tl.constexpr(INT8_SCALE_EPS)  # kernels read module globals only as constexpr

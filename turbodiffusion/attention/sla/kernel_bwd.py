@@ -22,6 +22,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import interpreting
 from .block_map import transpose_selection
 from .kernel_fwd import (
     LOG2E,
@@ -30,7 +31,6 @@ from .kernel_fwd import (
     check_kernel_inputs,
     dot_precision,
     feature_map,
-    interpreting,
     launch,
     mma,
     needs_int64,

@@ -15,7 +15,6 @@ the selected K/V tiles are re-read by every query block that picks them, mostly 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,16 +23,13 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device, interpreting
+
 LOG2E = 1.4426950408889634
 _LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
 KERNEL_HEAD_DIMS = (64, 128)
 KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 SummaryKernel = Literal["auto", "triton", "wgmma"]  # summarize_kv's first pass: chosen, Triton, Gluon (sm_90)
-
-
-def interpreting() -> bool:
-    """Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1, set by the test suite)."""
-    return os.environ.get("TRITON_INTERPRET") == "1"
 
 
 def check_kernel_inputs(
@@ -66,11 +62,7 @@ def check_kernel_inputs(
         )
     if q.shape[1] < 1:
         raise ValueError(f"L must be >= 1 (got shape {tuple(q.shape)})")
-    if q.device.type != "cuda" and not interpreting():
-        raise ValueError(
-            f"Triton kernels need CUDA tensors (got {q.device}); set TRITON_INTERPRET=1 to interpret them on "
-            "the CPU, or use impl='reference'"
-        )
+    check_kernel_device(q)
 
 
 def needs_int64(*tensors: Tensor) -> bool:

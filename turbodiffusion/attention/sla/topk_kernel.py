@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .kernel_fwd import interpreting
+from ...kernel_device import interpreting
 
 # Low bits of the fp32 pattern that a score of this dtype always has zero (bf16 is fp32's top 16 bits; fp16's
 # 11 significant bits leave fp32's low 13 mantissa bits zero, subnormals included): the search skips them.

@@ -8,13 +8,12 @@ over the copy bandwidth. The eager module makes about nine passes (norm, divide,
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, prune_row_configs, row_launch_config
 from .reference import NORM_EPS, channels_last_rows, check_channel_rms_norm_inputs
 
@@ -60,8 +59,7 @@ def channel_rms_norm_triton(
     memory, or a [B, C] matrix); writes ``out`` (shaped like x, channels contiguous) or a new tensor in x's
     layout, and returns it. Raises ValueError for other layouts. On CPU only under TRITON_INTERPRET=1."""
     check_channel_rms_norm_inputs(x, gamma, out)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    check_kernel_device(x)
     rows = channels_last_rows(x)
     if rows is None:
         raise ValueError(

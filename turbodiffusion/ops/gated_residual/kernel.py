@@ -6,13 +6,12 @@ L2. ``out=x`` updates the residual stream in place (each element is read before 
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from ..rms_norm.kernel import as_rows
 from .reference import check_gated_residual_inputs
 
@@ -61,8 +60,7 @@ def gated_residual_triton(x: Tensor, y: Tensor, gate: Tensor, out: Tensor | None
     x, y: [B, L, dim]; gate: [B, 1|L, dim] with a contiguous last dim. On CPU only under TRITON_INTERPRET=1.
     """
     check_gated_residual_inputs(x, y, gate, out)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    check_kernel_device(x)
     if gate.shape[-1] > 1 and gate.stride(-1) != 1:
         raise ValueError(f"gate must have a contiguous last dim (got strides {tuple(gate.stride())})")
     if out is None:

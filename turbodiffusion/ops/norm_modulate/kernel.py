@@ -11,13 +11,12 @@ official kernel forgets (reference.py's docstring).
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from ...quant.gemm.kernel import round_to_dtype
 from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes, fp8_row_mult_scale
 from ...quant.row_quant.reference import RowQuantized
@@ -184,8 +183,7 @@ def _norm_modulate_kernel(
 
 def _check_triton_inputs(x, scale, shift, weight, bias, out, gate=None) -> None:
     check_norm_modulate_inputs(x, scale, shift, weight, bias, out)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    check_kernel_device(x)
     for name, t in (("scale", scale), ("shift", shift), ("gate", gate)):
         if t is not None and t.shape[-1] > 1 and t.stride(-1) != 1:
             raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")

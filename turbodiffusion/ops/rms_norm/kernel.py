@@ -6,13 +6,12 @@ FLOPs are negligible, so the floor is 4 bytes per element over the copy bandwidt
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from .reference import check_rms_norm_inputs
 
 
@@ -85,8 +84,7 @@ def rms_norm_triton(x: Tensor, weight: Tensor, eps: float = 1e-6, out: Tensor | 
     On CPU only under TRITON_INTERPRET=1. Returns out (or a new tensor) [..., dim] in x's dtype.
     """
     check_rms_norm_inputs(x, weight, out)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    check_kernel_device(x)
     x2 = x.reshape(-1, x.shape[-1])  # a view when the rows have one stride, else a copy
     if x2.shape[-1] > 1 and x2.stride(-1) != 1:
         x2 = x2.contiguous()

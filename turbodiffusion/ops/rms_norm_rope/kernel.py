@@ -13,7 +13,6 @@ cos/sin (D/2 each, fp32, shared by all heads). The floor is the copy bandwidth o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +20,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from .reference import check_rms_norm_rope_inputs
 
 
@@ -86,8 +86,7 @@ def rms_norm_rope_triton(
     contiguous), weight [dim], cos/sin [L, D/2]. On CPU only under TRITON_INTERPRET=1. Returns a new
     contiguous [B, L, num_heads, D] tensor in x's dtype."""
     check_rms_norm_rope_inputs(x, weight, cos, sin, num_heads)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError('impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported')
+    check_kernel_device(x)
     B, L, dim = x.shape
     x2 = x.reshape(B * L, dim)  # a view when the rows have one stride, else a copy
     if x2.stride(-1) != 1:

@@ -17,13 +17,12 @@ Exactness (codes and scales must equal the reference bit for bit):
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from .reference import AMAX_FLOOR, BLOCK, CODE_DTYPE, QMAX, Fmt, check_quant_inputs
 
 
@@ -99,11 +98,7 @@ def quantize_blockwise_triton(x: Tensor, tile_rows: int = BLOCK, fmt: Fmt = "int
     a transposed view of a K-major buffer). A ``torch.library`` custom op, so torch.compile traces through it.
     """
     check_quant_inputs(x, tile_rows, fmt)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(
-            'impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported; '
-            'use impl="reference" on CPU'
-        )
+    check_kernel_device(x)
     return _quantize_op(x, tile_rows, fmt)
 
 

@@ -14,13 +14,12 @@ rounded the way the reference rounds it (bias cast to the output dtype, then add
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from .reference import BLOCK, check_scaled_mm_inputs
 
 # Autotune candidates (GPU only; the interpreter runs _INTERPRET_CONFIG). BK is fixed at 128, the scale slice.
@@ -172,11 +171,7 @@ def scaled_mm_triton(
     for name, t in (("a", a), ("b", b)):
         if t.shape[1] > 1 and t.stride(1) != 1:
             raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
-    if a.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(
-            'impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported; '
-            'use impl="reference" on CPU'
-        )
+    check_kernel_device(a)
     if a.dtype == torch.float8_e4m3fn and a.is_cuda and torch.cuda.get_device_capability(a.device) < (8, 9):
         cap = torch.cuda.get_device_capability(a.device)
         raise ValueError(

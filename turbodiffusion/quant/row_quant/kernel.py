@@ -17,7 +17,6 @@ rounding tie.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +24,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import check_kernel_device
 from ..act_quant.kernel import _round_to_e4m3_grid
 from ..act_quant.reference import AMAX_FLOOR
 from .reference import FP8_MAX, GELU_NEGATIVE_BOUND, check_row_quant_inputs
@@ -221,11 +221,7 @@ def quantize_rows_triton(
     (benchmarks sweep them). On CPU it runs only under TRITON_INTERPRET=1.
     """
     check_row_quant_inputs(x)
-    if x.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(
-            'impl="triton" on CPU needs TRITON_INTERPRET=1 set before triton is imported; '
-            'use impl="reference" on CPU'
-        )
+    check_kernel_device(x)
     launch = launch or row_quant_launch(x.shape[1])
     return _row_quant_op(x, gelu, launch.block_r, launch.block_c, launch.num_warps)
 

@@ -1,0 +1,47 @@
+"""A Triton kernel handed tensors it cannot read refuses them with a message that says what to do, instead
+of failing inside Triton's launcher with a pointer error (what a GPU machine, where the interpreter is
+off, did with CPU tensors)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from turbodiffusion.attention.jvp.kernel import attention_jvp_triton
+from turbodiffusion.attention.sla.kernel_fwd import check_kernel_inputs
+from turbodiffusion.kernel_device import check_kernel_device, interpreting
+from turbodiffusion.ops.gated_residual.kernel import gated_residual_triton
+from turbodiffusion.ops.rms_norm.kernel import rms_norm_triton
+from turbodiffusion.quant.act_quant.kernel import quantize_blockwise_triton
+
+REFUSAL = r'impl="triton" needs CUDA tensors \(got cpu\): use impl="reference"'
+
+
+def _launches():
+    x = torch.randn(2, 4, 8)
+    q = torch.randn(1, 4, 1, 64)
+    return {
+        "rms_norm": lambda: rms_norm_triton(x, torch.ones(8)),
+        "gated_residual": lambda: gated_residual_triton(x, x, torch.ones(2, 1, 8)),
+        "act_quant": lambda: quantize_blockwise_triton(torch.randn(128, 128)),
+        "attention_jvp": lambda: attention_jvp_triton(q, q, q, q, q, q),
+        "sla": lambda: check_kernel_inputs(q, q, q),
+    }
+
+
+@pytest.mark.parametrize("name", list(_launches()))
+def test_cpu_tensors_without_the_interpreter_are_refused(name, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert not interpreting()
+    with pytest.raises(ValueError, match=REFUSAL):
+        _launches()[name]()
+
+
+def test_the_interpreter_or_cuda_passes(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    check_kernel_device(torch.zeros(1))
+    monkeypatch.delenv("TRITON_INTERPRET")
+    with pytest.raises(ValueError, match=r"got meta"):
+        check_kernel_device(torch.zeros(1, device="meta"))
+    if torch.cuda.is_available():
+        check_kernel_device(torch.zeros(1, device="cuda"))
