@@ -42,7 +42,8 @@ def shard_model(
 
     param_dtype: compute dtype for parameters inside forward/backward (torch.bfloat16 for mixed
     precision; None keeps the stored dtype). Gradients are reduced in float32 either way. Returns the
-    same module (now holding DTensor parameters).
+    same module (now holding DTensor parameters). Collective: every rank of the mesh calls it (each unit is
+    all-gathered once).
     """
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
