@@ -1,6 +1,6 @@
 """A Triton kernel handed tensors it cannot read refuses them with a message that says what to do, instead
 of failing inside Triton's launcher with a pointer error (what a GPU machine, where the interpreter is
-off, did with CPU tensors)."""
+off, did with CPU tensors). The SLA kernels' case: tests/attention/test_sla_kernel.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from turbodiffusion.attention.jvp.kernel import attention_jvp_triton
-from turbodiffusion.attention.sla.kernel_fwd import check_kernel_inputs
 from turbodiffusion.kernel_device import check_kernel_device, interpreting
 from turbodiffusion.ops.gated_residual.kernel import gated_residual_triton
 from turbodiffusion.ops.rms_norm.kernel import rms_norm_triton
@@ -25,7 +24,6 @@ def _launches():
         "gated_residual": lambda: gated_residual_triton(x, x, torch.ones(2, 1, 8)),
         "act_quant": lambda: quantize_blockwise_triton(torch.randn(128, 128)),
         "attention_jvp": lambda: attention_jvp_triton(q, q, q, q, q, q),
-        "sla": lambda: check_kernel_inputs(q, q, q),
     }
 
 
