@@ -23,7 +23,6 @@ from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
 from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
-from turbodiffusion.models.wan.text_cache import TextContextCache
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
@@ -65,17 +64,14 @@ def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: Wan
 
 class GraphForward:
     """One forward captured in a CUDA graph on static copies of x and t (context and y fixed); calling it
-    copies x and t in and replays (CUDA only). A forward with a TextContextCache is captured reading it, as
-    filled by the warm-up (a sampler's later steps); the pipeline's graphs of a whole sampling run are
+    copies x and t in and replays (CUDA only). The graphs of a sampling run with the text cache are
     ``pipelines.forward_graphs.ForwardGraphs``.
 
     The output tensor is reused by every replay: callers must consume it before the next call (rcm_sample
     converts it to float64 at once).
     """
 
-    def __init__(
-        self, model: WanDiT, x: Tensor, t: Tensor, context: Tensor | TextContextCache, y: Tensor | None
-    ) -> None:
+    def __init__(self, model: WanDiT, x: Tensor, t: Tensor, context: Tensor, y: Tensor | None) -> None:
         self.static_x, self.static_t, self.context = x.clone(), t.clone(), context
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())

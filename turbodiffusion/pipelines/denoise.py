@@ -101,9 +101,9 @@ def sample_latent(
     device = residency.device
     active = {"name": experts[0], "net": residency.activate(experts[0])}
 
-    # Each context's text embedding and cross-attention k and v, made by the active expert's first forward
-    # and reused by its later steps; an expert switch drops them with the parked expert.
-    # With graphs, each context's run through them instead (the graphs keep their own cache).
+    # Per context slot (0 the prompt, 1 the negative prompt): its text embedding and cross-attention k and v,
+    # made by the active expert's first forward and reused by its later steps (an expert switch drops them
+    # with the parked expert); with graphs, its run through them instead (the graphs keep their own cache).
     text_caches: dict[int, TextContextCache] = {}
     graph_runs: dict[int, Callable[[Tensor, Tensor], Tensor]] = {}
 
@@ -123,9 +123,9 @@ def sample_latent(
                 if run is None:
                     run = graph_runs[slot] = graphs.velocity(model, ctx, y, slot=slot)
                 return run(x, tau)
-            cache = text_caches.get(id(ctx))
+            cache = text_caches.get(slot)
             if cache is None:
-                cache = text_caches[id(ctx)] = TextContextCache(ctx)
+                cache = text_caches[slot] = TextContextCache(ctx)
             return model(x, tau, cache, y)
 
         return velocity
