@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from turbodiffusion.attention.jvp.kernel import attention_jvp_triton
-from turbodiffusion.kernel_device import check_kernel_device, interpreting
+from turbodiffusion.kernel_device import check_kernel_device, interpreting, triton_release
 from turbodiffusion.ops.gated_residual.kernel import gated_residual_triton
 from turbodiffusion.ops.rms_norm.kernel import rms_norm_triton
 from turbodiffusion.quant.act_quant.kernel import quantize_blockwise_triton
@@ -43,3 +43,17 @@ def test_the_interpreter_or_cuda_passes(monkeypatch):
         check_kernel_device(torch.zeros(1, device="meta"))
     if torch.cuda.is_available():
         check_kernel_device(torch.zeros(1, device="cuda"))
+
+
+@pytest.mark.parametrize(
+    ("version", "release"),
+    [("3.6.0", (3, 6)), ("3.5.0+git1a2b3c", (3, 5)), ("3.10.1", (3, 10)), ("4.0", (4, 0))],
+)
+def test_triton_release_reads_major_and_minor(version, release):
+    assert triton_release(version) == release
+
+
+def test_triton_releases_compare_as_numbers_not_strings():
+    assert triton_release("3.10.0") > (3, 6) > triton_release("3.5.1")
+    with pytest.raises(ValueError, match="unrecognised Triton version 'nightly'"):
+        triton_release("nightly")

@@ -1,4 +1,4 @@
-"""Where a Triton kernel can run: on a CUDA device, or on the CPU in Triton's interpreter.
+"""Where a Triton kernel can run: on a CUDA device, or on the CPU in Triton's interpreter; which release.
 
 The interpreter is switched on by TRITON_INTERPRET=1 set before Triton is imported (the test suite does so
 on machines without a GPU); a compiled kernel handed CPU tensors would fail with a pointer error instead.
@@ -7,6 +7,7 @@ on machines without a GPU); a compiled kernel handed CPU tensors would fail with
 from __future__ import annotations
 
 import os
+import re
 
 from torch import Tensor
 
@@ -14,6 +15,14 @@ from torch import Tensor
 def interpreting() -> bool:
     """Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1)."""
     return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def triton_release(version: str) -> tuple[int, int]:
+    """(major, minor) of a Triton version string such as "3.6.0" or "3.5.0+git1234", for comparisons."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        raise ValueError(f"unrecognised Triton version {version!r}")
+    return int(match[1]), int(match[2])
 
 
 def check_kernel_device(x: Tensor) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -409,3 +411,35 @@ def test_frames_to_host_from_cuda_equals_the_cpu_path():
     want = frames_to_host(video)
     got = frames_to_host(video.cuda())
     assert got.device.type == "cpu" and got.is_pinned() and got.is_contiguous() and torch.equal(got, want)
+
+
+DEGRADED = "turbodiffusion.attention.degraded"
+
+
+def degraded_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == DEGRADED]
+
+
+def test_a_pipeline_warns_once_for_its_model_not_per_layer(caplog):
+    caplog.set_level(logging.WARNING, logger=DEGRADED)
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", attention="sla")
+    pipe("a red circle moving right", seed=0, **SMALL)
+    layers = pipe.components.dits[0].config.num_layers
+    assert degraded_warnings(caplog) == [
+        f"SLA on cpu runs the plain-PyTorch reference, not the Triton kernels ({layers} attention layers)"
+    ]
+
+
+@pytest.mark.gpu
+def test_a_pipeline_on_a_gpu_warns_only_when_it_lacks_fp8(caplog):
+    from turbodiffusion.attention.sage import has_fp8
+
+    caplog.set_level(logging.WARNING, logger=DEGRADED)
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda", attention="sagesla")
+    pipe("a red circle moving right", seed=0, **SMALL)
+    layers = pipe.components.dits[0].config.num_layers
+    expected = [] if has_fp8(torch.device("cuda")) else [
+        f"SageSLAAttention: this GPU has no FP8 products; P.V runs in 16 bits (SageAttention1 style) "
+        f"({layers} attention layers)"
+    ]  # fmt: skip
+    assert degraded_warnings(caplog) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 
 import av
 import numpy as np
@@ -46,12 +47,25 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     target = tmp_path / "keep.mp4"
     target.write_bytes(b"old")
 
-    def boom(*a, **k):
-        raise RuntimeError("encoder exploded")
+    converted = []
 
-    monkeypatch.setattr(av.VideoFrame, "from_ndarray", boom)
+    class FailsAtTheSecondFrame:
+        # PyAV's own types are immutable in some releases (17.x), so the failure comes through the module
+        # that write_mp4 gets from ``require``: the first frame is encoded, the second raises.
+        @staticmethod
+        def from_ndarray(array, format):
+            converted.append(format)
+            if len(converted) == 2:
+                raise RuntimeError("encoder exploded")
+            return av.VideoFrame.from_ndarray(array, format=format)
+
+    failing_av = types.SimpleNamespace(
+        open=av.open, codecs_available=av.codecs_available, VideoFrame=FailsAtTheSecondFrame
+    )
+    monkeypatch.setattr(video_io, "require", lambda *args: failing_av)
     with pytest.raises(RuntimeError, match="encoder exploded"):
-        write_mp4(frames(2, 16, 16, 0), target)
+        write_mp4(frames(3, 16, 16, 0), target)
+    assert len(converted) == 2
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.mp4"]
 

@@ -1,14 +1,26 @@
 """What the sm_90 Gluon kernels (``sage.kernel_wgmma``, ``sla.kv_summary_wgmma``) share: the spellings of
 Gluon's Hopper TMA load and of the shared-memory view, which changed between Triton releases, and the
-torch-to-Gluon 16-bit dtypes. Importing this needs a Triton with Gluon's Hopper API (experimental in
-Triton)."""
+torch-to-Gluon 16-bit dtypes. Importing this needs Triton >= 3.6 (Gluon's Hopper API, experimental in
+Triton); older releases get an ImportError, which the callers take as "use the portable kernels"."""
 
 from __future__ import annotations
 
 import torch
+import triton
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import tma
+
+from ..kernel_device import triton_release
+
+# The oldest Triton the kernels compile on: 3.5 has the Hopper API but another ``warp_specialize``. Refusing
+# the import here makes every "is Gluon available" check fall back to the portable Triton kernels.
+MIN_TRITON = (3, 6)
+if triton_release(triton.__version__) < MIN_TRITON:
+    raise ImportError(
+        f"the sm_90 Gluon kernels need Triton >= {'.'.join(map(str, MIN_TRITON))} "
+        f"(found {triton.__version__}); the portable Triton kernels run instead"
+    )
 
 # Triton 3.7 renamed the TMA load; the kernels run on both spellings.
 tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared

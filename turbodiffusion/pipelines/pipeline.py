@@ -25,6 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..attention import AttentionConfig
+from ..attention.degraded import report_degraded_attention
 from ..sampling.schedules import RCM_MAX_STEPS
 from ..sampling.unipc import WAN_NEGATIVE_PROMPT
 from .block_offload import BlockOffload
@@ -76,6 +77,9 @@ class TurboPipeline:
             for dit in components.dits:
                 dit.enable_fused_ops()
             components.vae.enable_fused_ops()
+        for dit in components.dits:
+            # One line for the whole model rather than one per attention layer at the first step.
+            report_degraded_attention(dit, device)
         self.components = components
         self.preset = components.preset
         self.device = device

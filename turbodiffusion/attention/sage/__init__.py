@@ -7,18 +7,16 @@ Forward only: there is no backward, so use ``sla`` or ``sdpa`` for training.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from ..degraded import WarnsOnDegradedPath
 from ..sdpa import check_qkv
 from ..sla import HEAD_DIMS, resolve_impl
 from .reference import PV, V_RANGE_FULL, V_RANGE_OFFICIAL, sage_attention_reference
-
-logger = logging.getLogger(__name__)
 
 Impl = Literal["auto", "triton", "reference"]
 PVChoice = Literal["auto", "fp8", "half"]
@@ -123,7 +121,7 @@ def sage_attention(
     )
 
 
-class SageAttention(nn.Module):
+class SageAttention(WarnsOnDegradedPath, nn.Module):
     """Backend module for ``sage``: forward(q, k, v) with [B, L, H, D] -> o [B, L, H, D]; no parameters."""
 
     def __init__(
@@ -146,25 +144,15 @@ class SageAttention(nn.Module):
         self.pv: PVChoice = pv
         self.v_range = v_range
         self.impl: Impl = impl
-        self._warned = False
 
-    def warn_degraded(self, device: torch.device) -> None:
-        """One WARNING per module when it runs a slower path than the backend is built for."""
-        if self._warned:
-            return
+    def degraded_reason(self, device: torch.device) -> str | None:
         if self.impl == "auto" and device.type != "cuda":
-            logger.warning(
-                "%s on %s runs the plain-PyTorch reference (slow), not the Triton kernel",
-                type(self).__name__,
-                device,
-            )
-            self._warned = True
-        elif self.pv == "auto" and device.type == "cuda" and not has_fp8(device):
-            logger.warning(
-                "%s: this GPU has no FP8 products; P.V runs in 16 bits (SageAttention1 style)",
-                type(self).__name__,
-            )
-            self._warned = True
+            name = type(self).__name__
+            return f"{name} on {device} runs the plain-PyTorch reference (slow), not the Triton kernel"
+        if self.pv == "auto" and device.type == "cuda" and not has_fp8(device):
+            name = type(self).__name__
+            return f"{name}: this GPU has no FP8 products; P.V runs in 16 bits (SageAttention1 style)"
+        return None
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         self.warn_degraded(q.device)

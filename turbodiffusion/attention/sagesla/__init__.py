@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 import torch
@@ -15,8 +14,6 @@ from ..sage.reference import V_RANGE_FULL, V_RANGE_OFFICIAL, sage_attention_refe
 from ..sla import HEAD_DIMS, SLALinearBranch, resolve_impl
 from ..sla.block_map import BlockSelection, select_blocks
 from ..sla.reference import LINEAR_EPS, linear_branch_reference
-
-logger = logging.getLogger(__name__)
 
 Impl = Literal["auto", "triton", "reference"]
 BLOCKS_SM90 = (64, 128)  # (BLKQ, BLKK) of the official sm90 kernel

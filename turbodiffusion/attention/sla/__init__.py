@@ -8,18 +8,16 @@ gradients reach q, k, v and proj_l (never the block selection).
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from ...errors import require
+from ..degraded import WarnsOnDegradedPath
 from ..sdpa import check_qkv
 from .block_map import BlockSelection, select_blocks, topk_count
 from .reference import LINEAR_EPS, sla_reference
-
-logger = logging.getLogger(__name__)
 
 Impl = Literal["auto", "triton", "reference"]
 HEAD_DIMS = (64, 128)
@@ -154,7 +152,7 @@ class SLALinearBranch(nn.Module):
         nn.init.zeros_(self.proj_l.bias)
 
 
-class SLAAttention(nn.Module):
+class SLAAttention(WarnsOnDegradedPath, nn.Module):
     """Backend module for ``sla``: forward(q, k, v) with q, k, v [B, L, H, D] -> o [B, L, H, D]."""
 
     def __init__(
@@ -176,12 +174,14 @@ class SLAAttention(nn.Module):
         self.block_k = DEFAULT_BLOCKS[1] if block_k is None else block_k
         self.impl: Impl = impl
         self.local_attn = SLALinearBranch(head_dim)
-        self._warned = False
+
+    def degraded_reason(self, device: torch.device) -> str | None:
+        if self.impl == "auto" and device.type != "cuda":
+            return f"SLA on {device} runs the plain-PyTorch reference, not the Triton kernels"
+        return None
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        if self.impl == "auto" and q.device.type != "cuda" and not self._warned:
-            logger.warning("SLA on %s runs the plain-PyTorch reference, not the Triton kernels", q.device)
-            self._warned = True
+        self.warn_degraded(q.device)
         return sla_attention(
             q, k, v, self.local_attn.proj_l, topk=self.topk, block_q=self.block_q, block_k=self.block_k,
             impl=self.impl,
