@@ -6,6 +6,7 @@ on machines without a GPU); a compiled kernel handed CPU tensors would fail with
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -23,6 +24,22 @@ def triton_release(version: str) -> tuple[int, int]:
     if match is None:
         raise ValueError(f"unrecognised Triton version {version!r}")
     return int(match[1]), int(match[2])
+
+
+@functools.cache
+def gluon_hopper_available() -> bool:
+    """Whether the sm_90 Gluon kernels (``attention.sage.kernel_wgmma``, ``attention.sla.kv_summary_wgmma``)
+    can be imported: a Triton >= 3.6 with Gluon's Hopper API (``attention/gluon_hopper.py``'s gate).
+
+    Cached: callers ask once per attention layer, and a failed import is tried again every time it is asked
+    (2.4 ms a call with Triton 3.5.1 on the 2-core CPU machine).
+    """
+    try:
+        from .attention.sage import kernel_wgmma  # noqa: F401
+        from .attention.sla import kv_summary_wgmma  # noqa: F401
+    except (ImportError, AttributeError):
+        return False
+    return True
 
 
 def check_kernel_device(x: Tensor) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import triton
+
+from turbodiffusion.kernel_device import gluon_hopper_available, triton_release
+
 
 def test_an_older_triton_turns_the_gluon_kernels_off():
     # A fresh interpreter, so that the gate runs at import as it would on a machine with Triton 3.5 (this
@@ -12,7 +16,8 @@ def test_an_older_triton_turns_the_gluon_kernels_off():
     script = (
         "import triton; triton.__version__ = '3.5.1'\n"
         "from turbodiffusion.attention.sage.kernel import gluon_hopper_available\n"
-        "assert not gluon_hopper_available()\n"
+        "assert not gluon_hopper_available() and not gluon_hopper_available()\n"
+        "assert gluon_hopper_available.cache_info().hits == 1, 'a failed import is not tried again'\n"
         "try:\n"
         "    import turbodiffusion.attention.gluon_hopper\n"
         "except ImportError as error:\n"
@@ -22,3 +27,7 @@ def test_an_older_triton_turns_the_gluon_kernels_off():
     assert out.strip() == (
         "the sm_90 Gluon kernels need Triton >= 3.6 (found 3.5.1); the portable Triton kernels run instead"
     )
+
+
+def test_this_triton_has_the_gluon_kernels_from_3_6_on():
+    assert gluon_hopper_available() == (triton_release(triton.__version__) >= (3, 6))

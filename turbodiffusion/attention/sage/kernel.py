@@ -33,7 +33,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import interpreting
+from ...kernel_device import gluon_hopper_available, interpreting
 from ..sla.kernel_fwd import (
     KERNEL_HEAD_DIMS,
     LOG2E,
@@ -159,15 +159,6 @@ def _sage_fwd_kernel(
     if LINEAR:  # SageSLA: Out holds proj_l(linear branch), written by linear_branch_triton
         o += tl.load(o_ptr, mask=row_ok[:, None], other=0.0).to(tl.float32)
     tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
-
-
-def gluon_hopper_available() -> bool:
-    """Whether this Triton has the Gluon Hopper API ``kernel_wgmma`` is written in (experimental in Triton)."""
-    try:
-        from . import kernel_wgmma  # noqa: F401
-    except (ImportError, AttributeError):
-        return False
-    return True
 
 
 def wgmma_applies(q: Tensor, sparse: bool, pv: str, block_q: int, block_k: int) -> bool:

@@ -23,7 +23,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device, interpreting
+from ...kernel_device import check_kernel_device, gluon_hopper_available, interpreting
 
 LOG2E = 1.4426950408889634
 _LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
@@ -270,12 +270,10 @@ def kv_summary_launch(head_rows: int, gluon: bool = False) -> KVSummaryLaunch:
 def wgmma_summary_serves(k: Tensor, v: Tensor) -> bool:
     """Whether ``summarize_kv``'s "auto" runs ``kv_summary_wgmma`` for k and v: not on the interpreter, a
     Triton with Gluon's Hopper API, and ``kv_summary_wgmma.wgmma_summary_applies``."""
-    if interpreting() or not k.is_cuda:
+    if interpreting() or not k.is_cuda or not gluon_hopper_available():
         return False
-    try:
-        from .kv_summary_wgmma import wgmma_summary_applies
-    except (ImportError, AttributeError):  # a Triton without Gluon's Hopper API
-        return False
+    from .kv_summary_wgmma import wgmma_summary_applies
+
     return wgmma_summary_applies(k, v)
 
 
