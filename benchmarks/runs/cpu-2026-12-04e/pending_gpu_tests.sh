@@ -1,7 +1,8 @@
 #!/bin/bash
-# For the next GPU machine (2026-12-04e was refused one): the GPU confirmations left from 04d (test_sla_kernel.py after its refusal
-# message changed) and this session's changes: one WARNING a model for a degraded attention path, the Triton
-# release gate of the Gluon kernels (their tests again), the row quantiser test's fp8 indexing.
+# For the next GPU machine (2026-12-04e was refused one), from the repository root. The GPU checks owed:
+# test_sla_kernel.py after its refusal message changed (04d), and this session's changes: one WARNING a
+# model for a degraded attention path (the GPU pipeline test), the Triton release gate and the cached
+# availability check of the Gluon kernels (their tests again), the row quantiser test's fp8 indexing.
 set -x
 nvidia-smi --query-gpu=name,power.limit,clocks.max.sm --format=csv > $OUT/pending_gpu.txt 2>&1
 python -c "import torch, triton; print(torch.__version__, triton.__version__)" >> $OUT/pending_gpu.txt 2>&1
