@@ -1,0 +1,171 @@
+"""The reordered Sage kernel (``sage_reorder.py``) against ``kernel_wgmma`` on the GPU, in three parts:
+
+1. outputs, expected equal bit for bit (same arithmetic, other order): ragged and real shapes, with and
+   without SageSLA's linear branch, top-k luts and dense ones (every key block, so the partial block is the
+   lut's last tile), and one- and two-tile luts (the loop's peeled cases);
+2. a layer alone: CUDA graphs of 20 calls in a burst, then ~1.5 s sustained with the SM clock and power
+   sampled (``sage_clock_probe.sustained``), the two kernels alternated, two rounds;
+3. whole forwards (one model, a CUDA graph per arm, replays alternated: 03h's ``forward_ab`` on today's
+   ``e2e_stages``) at 1.3B-480p and 14B-720p, where the in-model clock decides.
+
+    PYTHONPATH=.:benchmarks:benchmarks/runs/h200-2026-12-03h/device_scripts:\
+benchmarks/runs/h200-2026-12-04/device_scripts:benchmarks/runs/cpu-2026-12-04f/device_scripts \
+        python benchmarks/runs/cpu-2026-12-04f/device_scripts/sage_reorder_ab.py OUT.json
+"""
+
+import json
+import sys
+
+import sage_reorder
+import torch
+from e2e_stages import GraphForward, build_dit, dit_shape, time_calls
+from graph_timing import time_ms
+from sage_clock_probe import sustained
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.attention.sage import kernel as sage_kernel
+from turbodiffusion.attention.sage import kernel_wgmma as kw
+from turbodiffusion.attention.sla.block_map import topk_count
+from turbodiffusion.models.wan.config import dit_preset
+
+LAUNCHERS = {"kernel": kw.sage_sparse_wgmma, "reorder": sage_reorder.sage_sparse_wgmma}
+
+
+def case(b, h, seq, d, seed, linear, tiles=None):
+    """bf16 q, k, v [b, seq, h, d], an ascending lut of ``tiles`` key blocks a query block (top-k 0.1 of
+    random scores when None; every block when "all"), and the linear branch's projection if ``linear``."""
+    g = torch.Generator("cuda").manual_seed(seed)
+    q, k, v = (torch.randn(b, seq, h, d, generator=g, device="cuda").to(torch.bfloat16) for _ in range(3))
+    mq, nk = -(-seq // 64), -(-seq // 128)
+    if tiles == "all":
+        nt = nk
+    elif tiles is None:
+        nt = topk_count(0.1, nk) if nk > 20 else max(1, nk // 2)
+    else:
+        nt = tiles
+    scores = torch.rand(b, h, mq, nk, generator=g, device="cuda")
+    lut = scores.topk(nt, dim=-1).indices.sort(dim=-1).values.to(torch.int32).contiguous()
+    proj = None
+    if linear:
+        proj = (torch.randn(d, d, generator=g, device="cuda").to(torch.bfloat16) / d**0.5,
+                torch.randn(d, generator=g, device="cuda").to(torch.bfloat16))  # fmt: skip
+    return q, k, v, lut, proj
+
+
+def run(q, k, v, lut, proj, launcher):
+    """sage_forward_triton with the Gluon kernel's launcher swapped; returns (out, the launcher's args)."""
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen["args"], seen["kwargs"] = args, kwargs
+        return launcher(*args, **kwargs)
+
+    kw.sage_sparse_wgmma = record
+    try:
+        out = sage_kernel.sage_forward_triton(
+            q, k, v, block_q=64, block_k=128, lut=lut, proj=proj, eps=1e-6, pv="fp8", v_range=448.0,
+            kernel="wgmma",
+        )  # fmt: skip
+    finally:
+        kw.sage_sparse_wgmma = LAUNCHERS["kernel"]
+    return out, seen
+
+
+def check_outputs(rows):
+    checks = [  # b, h, seq, d, seed, tiles
+        (1, 3, 4097, 128, 1, None), (2, 2, 200, 64, 2, None), (1, 2, 333, 128, 3, None),
+        (1, 2, 333, 128, 4, "all"), (1, 2, 1000, 64, 5, "all"), (1, 3, 700, 128, 6, 1), (1, 3, 700, 128, 7, 2),
+        (1, 2, 129, 128, 8, "all"), (1, 12, 32760, 128, 9, None),
+    ]  # fmt: skip
+    for b, h, seq, d, seed, tiles in checks:
+        for linear in (False, True):
+            x = case(b, h, seq, d, seed, linear, tiles)
+            ref, _ = run(*x, LAUNCHERS["kernel"])
+            got, _ = run(*x, LAUNCHERS["reorder"])
+            row = dict(
+                check=[b, h, seq, d], tiles=x[3].shape[-1], linear=linear, equal=bool(torch.equal(got, ref)),
+                max_abs_diff=(got.float() - ref.float()).abs().max().item(),
+            )  # fmt: skip
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+
+def time_layers(rows):
+    for name, (h, seq) in {
+        "1.3b-480p": (12, 32760),
+        "14b-480p": (40, 32760),
+        "14b-720p": (40, 75600),
+    }.items():
+        for linear in (False, True):
+            x = case(1, h, seq, 128, 5, linear)
+            _, seen = run(*x, LAUNCHERS["kernel"])
+            args, kwargs = seen["args"], seen["kwargs"]
+            fns = {
+                arm: lambda f=f, args=args, kwargs=kwargs: f(*args, **kwargs) for arm, f in LAUNCHERS.items()
+            }
+            row = dict(shape=name, linear=linear)
+            for rnd in range(2):
+                for vname, fn in fns.items():
+                    row[f"{vname}_{rnd}"] = dict(burst_ms=time_ms(fn), **sustained(fn, seconds=1.5))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+
+def time_forwards(preset, resolution, rounds, reps):
+    """One random model (FP8-fast linears, fused ops, SageSLA top-k 0.1), a CUDA graph per launcher, the
+    graphs replayed in alternation; median ms a forward and each arm's output against the kernel's."""
+    device = torch.device("cuda")
+    shape = dit_shape(dit_preset(preset), resolution, 81, None)
+    cfg = shape.cfg
+    g = torch.Generator(device).manual_seed(5)
+    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
+    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
+    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
+    model = build_dit(cfg, AttentionConfig(backend="sagesla", sla_topk=0.1), device, "fp8row-fast")
+    model.enable_fused_ops(True)
+    graphs, outs = {}, {}
+    for arm, launcher in LAUNCHERS.items():
+        kw.sage_sparse_wgmma = launcher  # read at call time by sage_forward_triton, so also at capture
+        try:
+            with torch.no_grad():
+                model(x, t, context, None)  # compile and autotune outside the capture
+            graphs[arm] = GraphForward(model, x, t, context, None)
+            outs[arm] = graphs[arm](x, t).float().clone()
+        finally:
+            kw.sage_sparse_wgmma = LAUNCHERS["kernel"]
+    ms = {arm: [] for arm in graphs}
+    for _ in range(rounds):
+        for arm, graph in graphs.items():
+            ms[arm] += time_calls(lambda graph=graph: graph(x, t), reps, device)
+    med = {arm: sorted(v)[len(v) // 2] for arm, v in ms.items()}
+    ref = outs["kernel"]
+    row = dict(
+        preset=preset, resolution=resolution, tokens=shape.tokens, rounds=rounds, reps=reps, ms=med,
+        speedup_over_kernel={arm: med["kernel"] / v for arm, v in med.items()},
+        equal_to_kernel={arm: bool(torch.equal(o, ref)) for arm, o in outs.items()}, all_ms=ms,
+    )  # fmt: skip
+    print(json.dumps({k: v for k, v in row.items() if k != "all_ms"}), flush=True)
+    graphs.clear()
+    del model
+    torch.cuda.empty_cache()
+    return row
+
+
+def main(out_path):
+    rows = []
+
+    def save():
+        with open(out_path, "w") as f:  # after each part: a run cut off keeps what it measured
+            json.dump(rows, f, indent=1)
+
+    check_outputs(rows)
+    save()
+    time_layers(rows)
+    save()
+    for args in (("wan2.1-t2v-1.3b", "480p", 6, 8), ("wan2.1-t2v-14b", "720p", 2, 3)):
+        rows.append(dict(forward=time_forwards(*args)))
+        save()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
