@@ -1,4 +1,4 @@
-"""Reordered variant of ``kernel_wgmma`` (device-script copy, 2026-12-04f; not yet run on a GPU): the same
+"""Reordered variant of ``kernel_wgmma`` (device script, 2026-12-04f; not yet run on a GPU): the same
 arithmetic in another order, so its outputs should equal the kernel's bit for bit.
 
 Each iteration t (1 <= t < NT - 1) now
@@ -12,61 +12,13 @@ The kernel instead waits for Q.K^T(t) right after issuing it, so that product's 
 program's path; here the output's update (64 FMAs a thread) overlaps it. Tile 0 and the last
 tile are peeled out of the loop, so the loop body has no branch on the partial tile.
 
-The original module docstring follows.
-The sparse Sage kernel for Hopper (sm_90) in Gluon: the same algorithm and rounding as ``kernel.py``'s
-``_sage_fwd_kernel`` for SageSLA's sm90 blocks (64 query rows, 128-key tiles, FP8 P.V), with the tensor-core
-products issued asynchronously so that one tile's softmax runs while the previous tile's P.V is in flight.
-
-Why a second kernel: Triton waits for every warpgroup MMA right after issuing it, so a program of the Triton
-kernel alternates between its MMAs and its softmax and the SM is idle half the time (~1,560 cycles a 64 x 128
-tile against ~800 of issue; benchmarks/runs/h200-2026-12-03). Gluon exposes ``warpgroup_mma(is_async=True)``
-and its wait, so the order is chosen here. Each iteration t of the loop:
-
-1. issues Q.K^T of tile t (int8, accumulator preset to 1.5 * 2^23's bits: ``biased_fp32`` at no cost),
-2. issues P~.V of tile t-1 (e4m3 P~ from shared memory, a fresh fp32 accumulator: two-level accumulation),
-3. waits for Q.K^T only, runs tile t's online softmax and stores its P~ to the other P~ buffer,
-4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
-
-For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
-with m = KV W^T, proj_l folded in, formed once a head by the K/V summary's second kernel): q is read in 16
-bits, phi goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free
-once the last Q.K^T is done, so shared memory stays at two programs an SM. The Triton kernel instead adds what
-``linear_branch_triton`` parked in Out; that kernel's read of q and write and re-read of its result are gone
-here, and the branch is added before the output's single rounding rather than rounded on its own first. On an
-H200 (benchmarks/runs/h200-2026-12-03d) the two kernels took 32.7 + 4.1 ms of a 1.3B-480p forward, this one
-35.1 ms; whole forwards against the Triton path 1.016x at 1.3B-480p, 1.010x at 14B-720p (1.010x / 1.006x
-before the epilogue held the branch).
-
-K and V tiles arrive by TMA at the lut's offsets into rings of ``STAGES`` buffers, each refilled as soon as
-the MMA reading it has finished. Two one-warp loader partitions (``gl.warp_specialize``) issue those loads,
-one for K and one for V, and run ahead of the compute warpgroup as far as the rings allow; the compute warps
-only wait for full slots and arrive on empty ones. P~ goes through shared memory rather than registers (a
-variant that carried it across the loop in registers compiled to 1,008 instructions a tile against 807, most
-of the difference byte permutes repacking the 8-bit values; local sm_90 compiles, Triton 3.6), stored with its
-keys permuted so that each thread writes 16-byte vectors (``_store_p``); V^T arrives permuted alike
-(``quant.key_permutation``). On an H200 (benchmarks/runs/h200-2026-12-03h) the loaders and the permuted
-stores together took a layer (no linear branch) from 0.867 to 0.836 ms at 1.3B-480p, 3.02-3.04 to 2.96 ms at
-14B-480p and 15.79-16.19 to 15.44 ms at 14B-720p; the outputs move by at most one bf16 step (each tile's keys
-are summed in another order inside the FP8 MMA). Either change alone gained less, and deeper rings (three
-K or V slots) did not help.
-
-On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
-kernel's bit for bit on six shapes (one test shape differed by one bf16 step, h200-2026-12-03d), and a layer
-takes 0.960 ms against 1.008 at 1.3B-480p and 17.09 against 17.95 ms at 14B-720p (5%; CUDA graphs of
-back-to-back calls). Three ring slots instead of two were slower (1.347 / 23.13 ms): one program an SM.
-
-Inputs are ``kernel.py``'s (from ``quant.py``): Q int8 [B, H, L, D], K int8 [B, H, KP, D] (rows padded with
-zeros), V^T e4m3 [B, H, D, LP] with permuted keys, their fp32 scales, the lut int32 [B, H, Mq, NT]; for SageSLA a
-``LinearBranch``. GPU only (no interpreter); its reference is ``_sage_fwd_kernel`` with
-``linear_branch_triton`` (tests/attention/test_sage_wgmma.py compares them on the GPU).
+Only what differs from ``kernel_wgmma`` is here: ``_softmax_tile`` (a switch for the partial-tile test),
+``_attend`` (the order) and the kernel that partitions to it; the helpers and the launcher are the module's
+(``sage_sparse_wgmma`` below runs the module's launcher with this kernel swapped in).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import triton
-from torch import Tensor
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
@@ -75,23 +27,21 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma,
     warpgroup_mma_wait,
 )
-from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from turbodiffusion.attention.gluon_hopper import GL_DTYPES, PUBLIC_REINTERPRET, reinterpret, tma_load
-from turbodiffusion.attention.sage.kernel import INT32_BIAS, WGMMA_BLOCKS
-from turbodiffusion.attention.sage.reference import LOG2_FP8_MAX
-from turbodiffusion.attention.sla.kernel_fwd import LOG2E
-
-_LOG2_FP8_MAX = gl.constexpr(LOG2_FP8_MAX)
-_LOG2E = gl.constexpr(LOG2E)
-_INT32_BIAS = gl.constexpr(INT32_BIAS)
-
-BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
-STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
-LOADER_REGS = 24  # registers a thread of each one-warp loader partition keeps (the least it can)
-# Four compute warps plus the loaders' warpgroup: at 128 registers a thread two programs fit an SM's 64K,
-# and the loaders handing theirs back leaves the compute warps 232.
-LAUNCH_OPTIONS = dict(num_warps=4, maxnreg=128)
+from turbodiffusion.attention.gluon_hopper import tma_load
+from turbodiffusion.attention.sage import kernel_wgmma as kw
+from turbodiffusion.attention.sage.kernel_wgmma import (
+    _INT32_BIAS,
+    _LOG2_FP8_MAX,
+    _k_loader,
+    _linear_branch,
+    _ring_as,
+    _ring_as_m,
+    _store_p,
+    _tile_start,
+    _v_loader,
+)
+from turbodiffusion.attention.sage.kernel_wgmma import sage_sparse_wgmma as _module_launcher
 
 
 @gluon.jit
@@ -108,111 +58,6 @@ def _softmax_tile(s, start, L, rs, m_i, l_i, BLOCK_N: gl.constexpr, s_layout: gl
     p = gl.exp2(gl.fma(x, rs[:, None], -gl.fma(rs, _INT32_BIAS, m_new - _LOG2_FP8_MAX)[:, None]))
     l_i = l_i * alpha + gl.sum(p, 1)
     return p, alpha, m_new, l_i
-
-
-@gluon.jit
-def _linear_branch(q_ptrs, row_ok, m_smem, m_bar, ksum_ptrs, bias_ptrs, eps, layout: gl.constexpr):
-    """SageSLA's linear branch with proj_l folded in, for this program's rows: fp32 [BLOCK_M, D] =
-    phi(q) m / (eps + phi(q) . ksum) + bias, ``linear_branch_premultiplied``'s arithmetic (sla/kernel_fwd.py).
-
-    ``layout``: a 16-bit warpgroup MMA's accumulator layout; q_ptrs, row_ok, ksum_ptrs and bias_ptrs come
-    in it (or its slices), and so does the result. q is read in the 16-bit input dtype straight into that
-    layout, so phi goes to the tensor cores as a register operand; m [D, D] (= KV W^T, the input dtype)
-    arrives by TMA into the K ring (``m_bar``); ksum [D] fp32 and eps are divided by L.
-    """
-    q = gl.load(q_ptrs, mask=row_ok, other=0.0).to(gl.float32)
-    # sla.kernel_fwd.feature_map's softmax over the head dim: exp2 of the log2(e)-scaled argument, one
-    # reciprocal a row (Gluon cannot call the Triton function).
-    e = gl.exp2((q - gl.max(q, 1)[:, None]) * _LOG2E)
-    phi = e * (1.0 / gl.sum(e, 1))[:, None]
-    den = eps + gl.sum(phi * gl.load(ksum_ptrs)[None, :], 1)
-    a = gl.convert_layout(
-        phi.to(m_smem.dtype), gl.DotOperandLayout(operand_index=0, parent=layout, k_width=2)
-    )
-    mbarrier.wait(m_bar, 0)
-    num = warpgroup_mma(a, m_smem, gl.zeros(q.shape, gl.float32, layout), use_acc=False)
-    return num * (1.0 / den)[:, None] + gl.load(bias_ptrs).to(gl.float32)[None, :]
-
-
-@gluon.jit
-def _tile_start(lut_row, t, NT, BLOCK_N: gl.constexpr):
-    """First key of tile t (clamped to the last tile: loads past the lut row are never used)."""
-    return gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
-
-
-@gluon.jit
-def _store_p(dst, p):
-    """P~ [BLOCK_M, BLOCK_N] fp32 into shared memory in e4m3 with its keys permuted (``key_permutation``):
-    key 8j + 2c + e goes to column (BLOCK_N / 4) c + 2j + e, so that the 32 values of a row one thread holds
-    in the MMA accumulator layout (c = its column pair) are contiguous: two 16-byte stores a row instead of 16
-    two-byte ones (local sm_90 compile). V^T's keys come permuted alike, so the product is unchanged."""
-    m: gl.constexpr = p.shape[0]
-    n: gl.constexpr = p.shape[1]
-    q = p.to(gl.float8e4nv).reshape([m, n // 8, 4, 2]).permute((0, 2, 1, 3)).reshape([m, n])
-    dst.store(q)
-
-
-@gluon.jit
-def _load_ring(desc, smem, ready, empty, lut_row, NT, row0, BLOCK_N: gl.constexpr,
-               KEYS_ON_ROWS: gl.constexpr):  # fmt: skip
-    """Every tile of one operand into its ring, each as soon as its slot is released (``empty``, arrived on
-    by the compute warps once the MMA reading it has finished). K's keys are rows (coordinate [row0 +
-    start, 0]), V^T's columns ([row0, start])."""
-    S: gl.constexpr = smem.type.shape[0]
-    for t in range(NT):
-        slot = t % S
-        mbarrier.wait(empty.index(slot), ((t // S) & 1) ^ 1)  # a fresh barrier counts as released
-        start = gl.load(lut_row + t) * BLOCK_N
-        mbarrier.expect(ready.index(slot), desc.block_type.nbytes)
-        if KEYS_ON_ROWS:
-            tma_load(desc, [row0 + start, 0], ready.index(slot), smem.index(slot))
-        else:
-            tma_load(desc, [row0, start], ready.index(slot), smem.index(slot))
-
-
-@gluon.jit
-def _ring_as_m(k_smem, m_desc):
-    """The K ring's shared memory viewed as m's [D, D] tile (16-bit): the whole ring's bytes at D = 128, its
-    first slot's at D = 64 (a view must keep the byte count on Triton 3.8). The linear branch's operand reuses
-    the ring once the last Q.K^T has read it. Written out here rather than through ``reinterpret``: Triton 3.6
-    cannot pass a descriptor's attributes to a helper."""
-    src = k_smem
-    if m_desc.block_type.shape[0] * 2 == k_smem.type.shape[1]:  # D x D 16-bit = one BLOCK_N x D int8 slot
-        src = k_smem.index(0)
-    if PUBLIC_REINTERPRET:
-        return src.reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
-    else:
-        return src._reinterpret(m_desc.dtype, m_desc.block_type.shape, m_desc.layout)
-
-
-@gluon.jit
-def _ring_as(ring, dtype: gl.constexpr, shape: gl.constexpr):
-    """A ring's shared memory viewed as one unswizzled tile of ``shape`` in ``dtype`` (same bytes)."""
-    layout: gl.constexpr = gl.SwizzledSharedLayout(1, 1, 1, [1, 0])
-    return reinterpret(ring, dtype, shape, layout)
-
-
-@gluon.jit
-def _k_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
-              k_row0, v_row0, pid_bh, D: gl.constexpr, BLOCK_N: gl.constexpr, LINEAR: gl.constexpr):  # fmt: skip
-    """Worker partition (one warp): K's tiles, then for SageSLA m = KV W^T (D x D, 16-bit: the ring's bytes
-    at D = 128, half at 64) into the K ring once the last Q.K^T has released every slot, so that shared
-    memory stays at two programs an SM."""
-    _load_ring(k_desc, k_smem, k_ready, k_empty, lut_row, NT, k_row0, BLOCK_N, True)
-    if LINEAR:
-        S: gl.constexpr = k_smem.type.shape[0]
-        for u in gl.static_range(S):  # the waits tiles NT .. NT + S - 1 would make: every slot released
-            mbarrier.wait(k_empty.index((NT + u) % S), (((NT + u) // S) & 1) ^ 1)
-        m_smem = _ring_as_m(k_smem, m_desc)
-        mbarrier.expect(m_bar, m_desc.block_type.nbytes)
-        tma_load(m_desc, [pid_bh * D, 0], m_bar, m_smem)
-
-
-@gluon.jit
-def _v_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
-              k_row0, v_row0, pid_bh, D: gl.constexpr, BLOCK_N: gl.constexpr, LINEAR: gl.constexpr):  # fmt: skip
-    """Worker partition (one warp): V^T's tiles."""
-    _load_ring(v_desc, v_smem, v_ready, v_empty, lut_row, NT, v_row0, BLOCK_N, False)
 
 
 @gluon.jit
@@ -399,60 +244,12 @@ def _sage_sparse_wgmma_kernel(
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class LinearBranch:
-    """SageSLA's linear branch as the kernel's epilogue adds it: q [B, L, H, D] (the 16-bit input, last dim
-    contiguous); m [B, H, D, D] = KV W^T in q's dtype (``sla.kernel_fwd.summarize_kv``'s, given the
-    weight); ksum fp32 [B, H, D] and eps, both divided by L; bias fp32 [D]."""
-
-    q: Tensor
-    m: Tensor
-    ksum: Tensor
-    bias: Tensor
-    eps: float
-
-
-def sage_sparse_wgmma(
-    qi: Tensor, qs: Tensor, ki: Tensor, ks: Tensor, vq: Tensor, vs: Tensor, lut: Tensor, out: Tensor,
-    qk_scale: float, *, linear: LinearBranch | None = None,
-) -> Tensor:  # fmt: skip
-    """Run the kernel on ``kernel.py``'s quantised operands and write ``out``.
-
-    qi int8 [B, H, L, D] and qs fp32 [B, H, ceil(L / 64)]; ki int8 [B, H, KP, D] (KP a multiple of 128) and ks
-    fp32 [B, H, ceil(L / 128)]; vq e4m3 [B, H, D, LP] (LP a multiple of 128; each tile's keys in
-    ``quant.key_permutation``'s order: ``quantize_v_fp8_triton(..., permute_keys=True)``) and vs fp32 [B, H, D];
-    lut int32 [B, H, ceil(L / 64), NT] ascending key-block indices; out [B, L, H, D] fp16/bf16, last dim contiguous.
-    ``linear``: SageSLA's linear branch, added to each row in the epilogue. qk_scale = log2(e) / sqrt(D).
-    Returns out.
-    """
-    b, h, seq, d = qi.shape
-    kp, lp = ki.shape[2], vq.shape[-1]
-    mq, nt = lut.shape[2], lut.shape[3]
-    if b * h * max(seq, kp, d) >= 2**31:
-        raise ValueError("sage_sparse_wgmma: B * H * L must stay below 2^31 (TMA coordinates are int32)")
-    q2, k2, v2 = qi.view(b * h * seq, d), ki.view(b * h * kp, d), vq.view(b * h * d, lp)
-    default = gl.NVMMASharedLayout.get_default_for
-    q_desc = TensorDescriptor(
-        q2, list(q2.shape), list(q2.stride()), [BLOCK_M, d], default([BLOCK_M, d], gl.int8)
-    )
-    k_desc = TensorDescriptor(
-        k2, list(k2.shape), list(k2.stride()), [BLOCK_N, d], default([BLOCK_N, d], gl.int8)
-    )
-    v_layout = default([d, BLOCK_N], gl.float8e4nv)
-    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [d, BLOCK_N], v_layout)
-    if linear is None:  # placeholders of the unused epilogue operands
-        m_desc, qh, ksum, bias, eps = q_desc, out, vs, vs, 0.0
-    else:
-        qh, ksum, bias, eps = linear.q, linear.ksum, linear.bias, linear.eps
-        m2 = linear.m.contiguous().view(b * h * d, d)
-        m_layout = default([d, d], GL_DTYPES[m2.dtype])
-        m_desc = TensorDescriptor(m2, list(m2.shape), list(m2.stride()), [d, d], m_layout)
-    grid = (triton.cdiv(seq, BLOCK_M), b * h)
-    _sage_sparse_wgmma_kernel[grid](
-        q_desc, k_desc, v_desc, m_desc, qs, ks, vs, lut, out, qh, ksum, bias,
-        out.stride(0), out.stride(1), out.stride(2), qh.stride(0), qh.stride(1), qh.stride(2),
-        h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale, eps,
-        D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES,
-        LOADER_REGS=LOADER_REGS, LINEAR=linear is not None, **LAUNCH_OPTIONS,
-    )  # fmt: skip
-    return out
+def sage_sparse_wgmma(*args, **kwargs):
+    """``kernel_wgmma.sage_sparse_wgmma`` (same arguments, same result) launching this module's kernel."""
+    kernel = kw._sage_sparse_wgmma_kernel
+    kw._sage_sparse_wgmma_kernel = _sage_sparse_wgmma_kernel
+    try:
+        # The launcher as imported: the A/B script puts this function in its place while it runs.
+        return _module_launcher(*args, **kwargs)
+    finally:
+        kw._sage_sparse_wgmma_kernel = kernel
