@@ -20,10 +20,10 @@ import sage_reorder
 import torch
 from e2e_stages import GraphForward, build_dit, dit_shape, time_calls
 from graph_timing import time_ms
+from pingpong_bench import run  # sage_forward_triton with the Gluon launcher swapped: (out, its args)
 from sage_clock_probe import sustained
 
 from turbodiffusion.attention import AttentionConfig
-from turbodiffusion.attention.sage import kernel as sage_kernel
 from turbodiffusion.attention.sage import kernel_wgmma as kw
 from turbodiffusion.attention.sla.block_map import topk_count
 from turbodiffusion.models.wan.config import dit_preset
@@ -50,25 +50,6 @@ def case(b, h, seq, d, seed, linear, tiles=None):
         proj = (torch.randn(d, d, generator=g, device="cuda").to(torch.bfloat16) / d**0.5,
                 torch.randn(d, generator=g, device="cuda").to(torch.bfloat16))  # fmt: skip
     return q, k, v, lut, proj
-
-
-def run(q, k, v, lut, proj, launcher):
-    """sage_forward_triton with the Gluon kernel's launcher swapped; returns (out, the launcher's args)."""
-    seen = {}
-
-    def record(*args, **kwargs):
-        seen["args"], seen["kwargs"] = args, kwargs
-        return launcher(*args, **kwargs)
-
-    kw.sage_sparse_wgmma = record
-    try:
-        out = sage_kernel.sage_forward_triton(
-            q, k, v, block_q=64, block_k=128, lut=lut, proj=proj, eps=1e-6, pv="fp8", v_range=448.0,
-            kernel="wgmma",
-        )  # fmt: skip
-    finally:
-        kw.sage_sparse_wgmma = LAUNCHERS["kernel"]
-    return out, seen
 
 
 def check_outputs(rows):
