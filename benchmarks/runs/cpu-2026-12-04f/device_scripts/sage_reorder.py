@@ -12,9 +12,13 @@ The kernel instead waits for Q.K^T(t) right after issuing it, so that product's 
 program's path; here the output's update (64 FMAs a thread) overlaps it. Tile 0 and the last
 tile are peeled out of the loop, so the loop body has no branch on the partial tile.
 
+A second kernel here keeps the kernel's order and only peels the last tile out of its loop
+(``sage_sparse_wgmma_peel``), so that a measurement can tell the order's effect from the peel's.
+
 Only what differs from ``kernel_wgmma`` is here: ``_softmax_tile`` (a switch for the partial-tile test),
-``_attend`` (the order) and the kernel that partitions to it; the helpers and the launcher are the module's
-(``sage_sparse_wgmma`` below runs the module's launcher with this kernel swapped in).
+``_attend`` (both orders, chosen by ``REORDER``) and the kernels that partition to it; the helpers and the
+launcher are the module's (``sage_sparse_wgmma`` and ``sage_sparse_wgmma_peel`` run the module's launcher with
+their kernel swapped in).
 """
 
 from __future__ import annotations
@@ -65,9 +69,10 @@ def _attend(
     m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS, VS, Out, QH,
     KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB, NT, qk_scale, eps,
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-    LINEAR: gl.constexpr, num_warps: gl.constexpr,
+    LINEAR: gl.constexpr, num_warps: gl.constexpr, REORDER: gl.constexpr,
 ):  # fmt: skip
-    """The compute warpgroup (default partition): the products, the softmax and the epilogue."""
+    """The compute warpgroup (default partition): the products, the softmax and the epilogue; the loop in
+    this module's order (``REORDER``) or in the kernel's, with only the last tile peeled (not)."""
     SK: gl.constexpr = k_smem.type.shape[0]
     SV: gl.constexpr = v_smem.type.shape[0]
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(
@@ -100,54 +105,104 @@ def _attend(
     p, alpha, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout, True)
     _store_p(p_smem.index(0), p)
     fence_async_shared()
-    if NT > 1:
-        mbarrier.wait(k_ready.index(1 % SK), (1 // SK) & 1)
-        s = warpgroup_mma(q_smem, k_smem.index(1 % SK).permute((1, 0)), bias, is_async=True)
-        s = warpgroup_mma_wait(0, deps=(s,))
-        mbarrier.arrive(k_empty.index(1 % SK), count=1)
-    # Interior tiles: P~.V(t-1), softmax(t), Q.K^T(t+1), the output's update, in that order.
-    for t in range(1, NT - 1):
-        v_prev = (t - 1) % SV
-        k_next = (t + 1) % SK
-        start = start_next
-        ks = ks_next
-        start_next = _tile_start(lut_row, t + 1, NT, BLOCK_N)
-        ks_next = gl.load(ks_base + start_next // BLKK)
-        mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
-        pv = warpgroup_mma(
-            p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
-            is_async=True,
-        )  # fmt: skip
-        p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout, False)
-        _store_p(p_smem.index(t % 2), p)
-        fence_async_shared()
-        mbarrier.wait(k_ready.index(k_next), ((t + 1) // SK) & 1)
-        s = warpgroup_mma(q_smem, k_smem.index(k_next).permute((1, 0)), bias, is_async=True)
-        # Waiting for P~.V(t-1) only now keeps the update below after Q.K^T(t+1)'s issue: with the wait
-        # before the store, ptxas hoisted the update's FMAs above the product (local sm_90 compile).
-        pv = warpgroup_mma_wait(1, deps=(pv,))  # P~.V(t-1) done (issued first); Q.K^T(t+1) may still run
-        mbarrier.arrive(v_empty.index(v_prev), count=1)
-        o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv  # while Q.K^T(t+1) runs
-        alpha = alpha_t
-        s = warpgroup_mma_wait(0, deps=(s,))
-        mbarrier.arrive(k_empty.index(k_next), count=1)
-    if NT > 1:  # the last tile (masked if partial), with P~.V of the one before it
-        t = NT - 1
-        v_prev = (t - 1) % SV
-        mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
-        pv = warpgroup_mma(
-            p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
-            is_async=True,
-        )  # fmt: skip
-        p, alpha_t, m_i, l_i = _softmax_tile(
-            s, start_next, L, qs * ks_next, m_i, l_i, BLOCK_N, s_layout, True
-        )
-        _store_p(p_smem.index(t % 2), p)
-        fence_async_shared()
-        pv = warpgroup_mma_wait(0, deps=(pv,))
-        mbarrier.arrive(v_empty.index(v_prev), count=1)
-        o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
-        alpha = alpha_t
+    if REORDER:
+        if NT > 1:
+            mbarrier.wait(k_ready.index(1 % SK), (1 // SK) & 1)
+            s = warpgroup_mma(q_smem, k_smem.index(1 % SK).permute((1, 0)), bias, is_async=True)
+            s = warpgroup_mma_wait(0, deps=(s,))
+            mbarrier.arrive(k_empty.index(1 % SK), count=1)
+        # Interior tiles: P~.V(t-1), softmax(t), Q.K^T(t+1), the output's update, in that order.
+        for t in range(1, NT - 1):
+            v_prev = (t - 1) % SV
+            k_next = (t + 1) % SK
+            start = start_next
+            ks = ks_next
+            start_next = _tile_start(lut_row, t + 1, NT, BLOCK_N)
+            ks_next = gl.load(ks_base + start_next // BLKK)
+            mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
+            pv = warpgroup_mma(
+                p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
+                is_async=True,
+            )  # fmt: skip
+            p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout, False)
+            _store_p(p_smem.index(t % 2), p)
+            fence_async_shared()
+            mbarrier.wait(k_ready.index(k_next), ((t + 1) // SK) & 1)
+            s = warpgroup_mma(q_smem, k_smem.index(k_next).permute((1, 0)), bias, is_async=True)
+            # Waiting for P~.V(t-1) only now keeps the update below after Q.K^T(t+1)'s issue: with the wait
+            # before the store, ptxas hoisted the update's FMAs above the product (local sm_90 compile).
+            pv = warpgroup_mma_wait(1, deps=(pv,))  # P~.V(t-1) done (issued first); Q.K^T(t+1) may still run
+            mbarrier.arrive(v_empty.index(v_prev), count=1)
+            o = (
+                o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+            )  # while Q.K^T(t+1) runs
+            alpha = alpha_t
+            s = warpgroup_mma_wait(0, deps=(s,))
+            mbarrier.arrive(k_empty.index(k_next), count=1)
+        if NT > 1:  # the last tile (masked if partial), with P~.V of the one before it
+            t = NT - 1
+            v_prev = (t - 1) % SV
+            mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
+            pv = warpgroup_mma(
+                p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
+                is_async=True,
+            )  # fmt: skip
+            p, alpha_t, m_i, l_i = _softmax_tile(
+                s, start_next, L, qs * ks_next, m_i, l_i, BLOCK_N, s_layout, True
+            )
+            _store_p(p_smem.index(t % 2), p)
+            fence_async_shared()
+            pv = warpgroup_mma_wait(0, deps=(pv,))
+            mbarrier.arrive(v_empty.index(v_prev), count=1)
+            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+            alpha = alpha_t
+    else:
+        # The kernel's order (Q.K^T(t), P~.V(t-1), softmax(t), the output's update), the last tile peeled.
+        for t in range(1, NT - 1):
+            k_slot = t % SK
+            v_prev = (t - 1) % SV
+            start = start_next
+            ks = ks_next
+            start_next = _tile_start(lut_row, t + 1, NT, BLOCK_N)
+            ks_next = gl.load(ks_base + start_next // BLKK)
+            mbarrier.wait(k_ready.index(k_slot), (t // SK) & 1)
+            s = warpgroup_mma(q_smem, k_smem.index(k_slot).permute((1, 0)), bias, is_async=True)
+            mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
+            pv = warpgroup_mma(
+                p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
+                is_async=True,
+            )  # fmt: skip
+            s = warpgroup_mma_wait(1, deps=(s,))
+            mbarrier.arrive(k_empty.index(k_slot), count=1)
+            p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout, False)
+            _store_p(p_smem.index(t % 2), p)
+            fence_async_shared()
+            pv = warpgroup_mma_wait(0, deps=(pv,))
+            mbarrier.arrive(v_empty.index(v_prev), count=1)
+            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+            alpha = alpha_t
+        if NT > 1:  # the same step for the last tile, masked if it is partial
+            t = NT - 1
+            k_slot = t % SK
+            v_prev = (t - 1) % SV
+            mbarrier.wait(k_ready.index(k_slot), (t // SK) & 1)
+            s = warpgroup_mma(q_smem, k_smem.index(k_slot).permute((1, 0)), bias, is_async=True)
+            mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
+            pv = warpgroup_mma(
+                p_smem.index((t - 1) % 2), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
+                is_async=True,
+            )  # fmt: skip
+            s = warpgroup_mma_wait(1, deps=(s,))
+            mbarrier.arrive(k_empty.index(k_slot), count=1)
+            p, alpha_t, m_i, l_i = _softmax_tile(
+                s, start_next, L, qs * ks_next, m_i, l_i, BLOCK_N, s_layout, True
+            )
+            _store_p(p_smem.index(t % 2), p)
+            fence_async_shared()
+            pv = warpgroup_mma_wait(0, deps=(pv,))
+            mbarrier.arrive(v_empty.index(v_prev), count=1)
+            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
+            alpha = alpha_t
     last = (NT - 1) % SV
     mbarrier.wait(v_ready.index(last), ((NT - 1) // SV) & 1)
     pv = warpgroup_mma(
@@ -186,13 +241,15 @@ def _attend(
 
 
 @gluon.jit
-def _sage_sparse_wgmma_kernel(
+def _kernel_body(
     q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
     sob, sol, soh, sqb, sql, sqh,
     H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-    STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+    STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr, REORDER: gl.constexpr,
 ):  # fmt: skip
+    """``kernel_wgmma._sage_sparse_wgmma_kernel``'s body with the compute partition chosen by ``REORDER``:
+    ``_attend_reorder`` (True) or ``_attend_peel`` (False)."""
     pid_m = gl.program_id(0)
     pid_bh = gl.program_id(1)
     b = pid_bh // H
@@ -228,7 +285,7 @@ def _sage_sparse_wgmma_kernel(
             (_attend, (
                 m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS,
                 VS, Out, QH, KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB,
-                NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, LINEAR, num_warps,
+                NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, LINEAR, num_warps, REORDER,
             )),
             (_k_loader, (
                 k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready, v_empty, m_bar, lut_row, NT,
@@ -244,12 +301,52 @@ def _sage_sparse_wgmma_kernel(
     )  # fmt: skip
 
 
-def sage_sparse_wgmma(*args, **kwargs):
-    """``kernel_wgmma.sage_sparse_wgmma`` (same arguments, same result) launching this module's kernel."""
-    kernel = kw._sage_sparse_wgmma_kernel
-    kw._sage_sparse_wgmma_kernel = _sage_sparse_wgmma_kernel
+@gluon.jit
+def _sage_sparse_wgmma_kernel(
+    q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
+    sob, sol, soh, sqb, sql, sqh,
+    H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
+    D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+):  # fmt: skip
+    _kernel_body(
+        q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS, sob, sol, soh, sqb, sql, sqh,
+        H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, STAGES, LOADER_REGS, LINEAR,
+        num_warps, True,
+    )  # fmt: skip
+
+
+@gluon.jit
+def _sage_sparse_wgmma_kernel_peel(
+    q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
+    sob, sol, soh, sqb, sql, sqh,
+    H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
+    D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
+):  # fmt: skip
+    _kernel_body(
+        q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS, sob, sol, soh, sqb, sql, sqh,
+        H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, STAGES, LOADER_REGS, LINEAR,
+        num_warps, False,
+    )  # fmt: skip
+
+
+def _launch(kernel, args, kwargs):
+    """``kernel_wgmma.sage_sparse_wgmma`` (same arguments, same result) launching ``kernel``."""
+    saved = kw._sage_sparse_wgmma_kernel
+    kw._sage_sparse_wgmma_kernel = kernel
     try:
-        # The launcher as imported: the A/B script puts this function in its place while it runs.
+        # The launcher as imported: the A/B script puts these functions in its place while they run.
         return _module_launcher(*args, **kwargs)
     finally:
-        kw._sage_sparse_wgmma_kernel = kernel
+        kw._sage_sparse_wgmma_kernel = saved
+
+
+def sage_sparse_wgmma(*args, **kwargs):
+    """The launcher with this module's order."""
+    return _launch(_sage_sparse_wgmma_kernel, args, kwargs)
+
+
+def sage_sparse_wgmma_peel(*args, **kwargs):
+    """The launcher with the kernel's order and only the last tile peeled out of the loop."""
+    return _launch(_sage_sparse_wgmma_kernel_peel, args, kwargs)

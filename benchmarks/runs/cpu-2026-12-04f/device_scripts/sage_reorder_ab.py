@@ -1,10 +1,11 @@
-"""The reordered Sage kernel (``sage_reorder.py``) against ``kernel_wgmma`` on the GPU, in three parts:
+"""The reordered Sage kernel (``sage_reorder.py``), and the kernel with only its last tile peeled out of the
+loop (the same module), against ``kernel_wgmma`` on the GPU, in three parts:
 
 1. outputs, expected equal bit for bit (same arithmetic, other order): ragged and real shapes, with and
    without SageSLA's linear branch, top-k luts and dense ones (every key block, so the partial block is the
    lut's last tile), and one- and two-tile luts (the loop's peeled cases);
 2. a layer alone: CUDA graphs of 20 calls in a burst, then ~1.5 s sustained with the SM clock and power
-   sampled (``sage_clock_probe.sustained``), the two kernels alternated, two rounds;
+   sampled (``sage_clock_probe.sustained``), the three kernels alternated, two rounds;
 3. whole forwards (one model, a CUDA graph per arm, replays alternated: 03h's ``forward_ab`` on today's
    ``e2e_stages``) at 1.3B-480p and 14B-720p, where the in-model clock decides.
 
@@ -28,7 +29,11 @@ from turbodiffusion.attention.sage import kernel_wgmma as kw
 from turbodiffusion.attention.sla.block_map import topk_count
 from turbodiffusion.models.wan.config import dit_preset
 
-LAUNCHERS = {"kernel": kw.sage_sparse_wgmma, "reorder": sage_reorder.sage_sparse_wgmma}
+LAUNCHERS = {
+    "kernel": kw.sage_sparse_wgmma,
+    "reorder": sage_reorder.sage_sparse_wgmma,
+    "peel": sage_reorder.sage_sparse_wgmma_peel,  # the kernel's order, the last tile peeled: the peel alone
+}
 
 
 def case(b, h, seq, d, seed, linear, tiles=None):
@@ -62,11 +67,13 @@ def check_outputs(rows):
         for linear in (False, True):
             x = case(b, h, seq, d, seed, linear, tiles)
             ref, _ = run(*x, LAUNCHERS["kernel"])
-            got, _ = run(*x, LAUNCHERS["reorder"])
-            row = dict(
-                check=[b, h, seq, d], tiles=x[3].shape[-1], linear=linear, equal=bool(torch.equal(got, ref)),
-                max_abs_diff=(got.float() - ref.float()).abs().max().item(),
-            )  # fmt: skip
+            row = dict(check=[b, h, seq, d], tiles=x[3].shape[-1], linear=linear)
+            for arm in ("reorder", "peel"):
+                got, _ = run(*x, LAUNCHERS[arm])
+                row[arm] = dict(
+                    equal=bool(torch.equal(got, ref)),
+                    max_abs_diff=(got.float() - ref.float()).abs().max().item(),
+                )
             rows.append(row)
             print(json.dumps(row), flush=True)
 

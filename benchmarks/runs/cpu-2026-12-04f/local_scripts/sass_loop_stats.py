@@ -1,7 +1,9 @@
 """Compile the sm_90 Sage kernel, or a device-script variant of it, on a machine without a GPU and count
 the instructions of its main loop (the smallest loop holding both the Q.K^T and the P~.V products).
 
-    python benchmarks/runs/cpu-2026-12-04f/local_scripts/sass_loop_stats.py kernel|VARIANT.py D LINEAR [SASS_OUT]
+    python benchmarks/runs/cpu-2026-12-04f/local_scripts/sass_loop_stats.py kernel|VARIANT.py[:KERNEL] D LINEAR [SASS_OUT]
+
+KERNEL names the variant module's kernel (default ``_sage_sparse_wgmma_kernel``).
 
 Prints one JSON line: ``sm90_compile``'s registers, stack and warpgroup-MMA waits, then the loop's address
 range, instruction count and counts of branches, warpgroup barriers (BAR.SYNC), register moves, MMA waits
@@ -79,7 +81,10 @@ def loop_stats(sass: str) -> dict:
 
 def main(which: str, d: int, linear: bool, sass_out: str | None) -> None:
     if which != "kernel":
-        kernel_wgmma._sage_sparse_wgmma_kernel = load_variant(which)._sage_sparse_wgmma_kernel
+        path, _, name = which.partition(":")
+        kernel_wgmma._sage_sparse_wgmma_kernel = getattr(
+            load_variant(path), name or "_sage_sparse_wgmma_kernel"
+        )
     info, sass = compile_and_dump(d, linear)
     if sass_out:
         with open(sass_out, "w") as f:
