@@ -302,7 +302,7 @@ def _kernel_body(
 
 
 @gluon.jit
-def _sage_sparse_wgmma_kernel(
+def _sage_sparse_wgmma_kernel_reorder(
     q_desc, k_desc, v_desc, m_desc, QS, KS, VS, LUT, Out, QH, KSUM, BIAS,
     sob, sol, soh, sqb, sql, sqh,
     H, L, KP, NQB, NKB, MQ, NT, qk_scale, eps,
@@ -344,7 +344,7 @@ def _launch(kernel, args, kwargs):
 
 def sage_sparse_wgmma(*args, **kwargs):
     """The launcher with this module's order."""
-    return _launch(_sage_sparse_wgmma_kernel, args, kwargs)
+    return _launch(_sage_sparse_wgmma_kernel_reorder, args, kwargs)
 
 
 def sage_sparse_wgmma_peel(*args, **kwargs):

@@ -3,7 +3,7 @@ the instructions of its main loop (the smallest loop holding both the Q.K^T and 
 
     python benchmarks/runs/cpu-2026-12-04f/local_scripts/sass_loop_stats.py kernel|VARIANT.py[:KERNEL] D LINEAR [SASS_OUT]
 
-KERNEL names the variant module's kernel (default ``_sage_sparse_wgmma_kernel``).
+KERNEL names the variant module's kernel (default ``_sage_sparse_wgmma_kernel_reorder``).
 
 Prints one JSON line: ``sm90_compile``'s registers, stack and warpgroup-MMA waits, then the loop's address
 range, instruction count and counts of branches, warpgroup barriers (BAR.SYNC), register moves, MMA waits
@@ -83,7 +83,7 @@ def main(which: str, d: int, linear: bool, sass_out: str | None) -> None:
     if which != "kernel":
         path, _, name = which.partition(":")
         kernel_wgmma._sage_sparse_wgmma_kernel = getattr(
-            load_variant(path), name or "_sage_sparse_wgmma_kernel"
+            load_variant(path), name or "_sage_sparse_wgmma_kernel_reorder"
         )
     info, sass = compile_and_dump(d, linear)
     if sass_out:
