@@ -13,14 +13,14 @@ default is what the Turbo rows run: SageSLA, FP8 row-wise linears with fast accu
 - ``compile``, torch.compile with mode "default";
 - ``compile-max-autotune``, mode "max-autotune-no-cudagraphs".
 
-Before a compile arm is built, torch._dynamo.explain counts the graphs and graph breaks of one forward and
-keeps the first break reasons. Each arm's first call is timed on its own: that is the compile, capture or
+Before the compile arms are built, torch._dynamo.explain counts the graphs and graph breaks of one forward
+and keeps the first break reasons. Each arm's first call is timed on its own: that is the compile, capture or
 autotune cost. Then come ``--rounds`` rounds of ``--reps`` calls an arm, in an order that turns each round,
 so that clock drift hits every arm alike.
 
 Prints ms a forward (the median over rounds), its ratio to eager and each output's rel L2 against eager's.
-Writes every call to JSON. A compile arm that raises is recorded with its error, and the other arms still
-run.
+Writes every call to JSON (and, as each arm is built, what is known so far). A compile arm that raises is
+recorded with its error, and the other arms still run.
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ from turbodiffusion.testing.compare import rel_l2
 ARMS = ("eager", "graph", "compile", "compile-max-autotune")
 COMPILE_MODES = {"compile": "default", "compile-max-autotune": "max-autotune-no-cudagraphs"}
 GPU_ONLY = ("graph", "compile-max-autotune")  # CUDA graphs; max-autotune's GEMM search targets GPUs
+COLUMNS = (
+    "arm",
+    "fwd_ms",
+    "speedup_vs_eager",
+    "first_call_s",
+    "graphs",
+    "graph_breaks",
+    "rel_l2_vs_eager",
+    "error",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -96,8 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def explain_breaks(model: torch.nn.Module, inputs: tuple) -> dict:
-    """Graphs and graph breaks torch.compile would make of one forward, with the first reasons."""
-    torch._dynamo.reset()
+    """Graphs and graph breaks torch.compile would make of one forward, with the first reasons. (explain
+    resets dynamo's caches before and after, so it runs before any arm is compiled.)"""
     report = torch._dynamo.explain(model)(*inputs)
     reasons = []
     for r in report.break_reasons[:5]:
@@ -106,20 +116,18 @@ def explain_breaks(model: torch.nn.Module, inputs: tuple) -> dict:
             frame = r.user_stack[-1]
             where = f"{frame.filename.rsplit('turbodiffusion/', 1)[-1]}:{frame.lineno}"
         reasons.append({"reason": str(r.reason)[:300], "where": where})
-    torch._dynamo.reset()
     return {"graphs": report.graph_count, "graph_breaks": report.graph_break_count, "break_reasons": reasons}
 
 
-def build_arm(arm: str, model: torch.nn.Module, inputs: tuple) -> tuple[Callable[[], torch.Tensor], dict]:
-    """The arm's forward (no arguments; returns the velocity) and what was learnt building it."""
+def build_arm(arm: str, model: torch.nn.Module, inputs: tuple) -> Callable[[], torch.Tensor]:
+    """The arm's forward: no arguments, returns the velocity."""
     if arm == "eager":
-        return lambda: model(*inputs), {}
+        return lambda: model(*inputs)
     if arm == "graph":
         graph = GraphForward(model, *inputs)
-        return lambda: graph(inputs[0], inputs[1]), {}
-    info = explain_breaks(model, inputs)
+        return lambda: graph(inputs[0], inputs[1])
     compiled = torch.compile(model, mode=COMPILE_MODES[arm], dynamic=False)
-    return lambda: compiled(*inputs), info
+    return lambda: compiled(*inputs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,15 +152,22 @@ def main(argv: list[str] | None = None) -> None:
     model.enable_fused_ops(fused)
     print(f"{args.preset} {args.resolution}: L={shape.tokens} tokens, {args.variant}, {device}", flush=True)
 
+    def save(table: list[dict]) -> None:
+        write_json(
+            args.json, {"env": environment(), "args": vars(args), "tokens": shape.tokens, "rows": table}
+        )
+
     arms, rows, calls = {}, {}, {arm: [] for arm in args.arms}
     with torch.no_grad():
         first_call(lambda: model(*inputs), device)  # kernels compile and autotune before any arm is built
+        # The same trace whatever the mode: one explain for every compile arm.
+        breaks = explain_breaks(model, inputs) if any(a in COMPILE_MODES for a in args.arms) else {}
         for arm in args.arms:
-            row = {"arm": arm, "error": None}
+            row = {"arm": arm, "error": None, **(breaks if arm in COMPILE_MODES else {})}
             try:
                 t0 = time.perf_counter()
-                forward, info = build_arm(arm, model, inputs)
-                row.update(info, build_s=time.perf_counter() - t0)
+                forward = build_arm(arm, model, inputs)
+                row["build_s"] = time.perf_counter() - t0
                 row["first_call_s"], out = first_call(forward, device)
                 row["out"] = out.float().clone()
                 arms[arm] = forward
@@ -160,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
                 row["error"] = f"{type(err).__name__}: {str(err)[:500]}"
                 print(f"{arm}: {row['error']}", flush=True)
             rows[arm] = row
+            # What is known so far, in case a later arm's compile outlasts the caller's time limit.
+            save([{k: v for k, v in r.items() if k != "out"} for r in rows.values()])
         names = list(arms)
         for r in range(args.rounds):
             shift = r % len(names)
@@ -176,23 +193,11 @@ def main(argv: list[str] | None = None) -> None:
             row["rel_l2_vs_eager"] = rel_l2(out, ref)
         row["ms"] = calls[arm]
         table.append(row)
-    print_table(
-        table,
-        [
-            "arm",
-            "fwd_ms",
-            "speedup_vs_eager",
-            "first_call_s",
-            "graphs",
-            "graph_breaks",
-            "rel_l2_vs_eager",
-            "error",
-        ],
-    )
+    print_table(table, COLUMNS)
     for row in table:
         for reason in row.get("break_reasons", []):
             print(f"  {row['arm']} break at {reason['where']}: {reason['reason'][:150]}")
-    write_json(args.json, {"env": environment(), "args": vars(args), "tokens": shape.tokens, "rows": table})
+    save(table)
     print(f"wrote {args.json}")
 
 
