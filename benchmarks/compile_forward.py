@@ -39,7 +39,15 @@ from common import (
     print_table,
     write_json,
 )
-from e2e_stages import GraphForward, build_dit, dit_shape, first_call, reset_memory, time_calls
+from e2e_stages import (
+    GraphForward,
+    build_dit,
+    dit_shape,
+    first_call,
+    random_dit_inputs,
+    reset_memory,
+    time_calls,
+)
 from profile_forward import QUICK_DIT, parse_variant
 
 from turbodiffusion.attention import AttentionConfig
@@ -137,15 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         dit_preset(args.preset), args.resolution, args.frames, QUICK_DIT if args.quick else None
     )
     cfg = shape.cfg
-    g = torch.Generator(device).manual_seed(5)
-    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
-    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
-    y = None
-    if cfg.model_type == "i2v":
-        y = torch.randn(1, cfg.in_dim - cfg.out_dim, *shape.latent[2:], generator=g, device=device)
-        y = y.to(torch.bfloat16)
-    inputs = (x, t, context, y)
+    inputs = random_dit_inputs(shape, device)
     attention, quant, fused = parse_variant(args.variant)
     reset_memory(device)
     model = build_dit(cfg, AttentionConfig(backend=attention, sla_topk=args.sla_topk), device, quant)

@@ -58,6 +58,21 @@ def dit_shape(preset: WanDiTConfig, resolution: str, frames: int, quick_dit: Wan
     return DitShape(cfg, frames, height, width, lat, tokens)
 
 
+def random_dit_inputs(shape: DitShape, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """The random DiT inputs of the forward-only benchmarks (seed 5): latent x [1, C, F, h, w] bf16, timestep
+    t [1] bf16 (988, an early rCM step), context [1, text_len, text_dim] bf16 and, for i2v, y [1, cond_dim,
+    F, h, w] bf16 (else None)."""
+    cfg = shape.cfg
+    g = torch.Generator(device).manual_seed(5)
+    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
+    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
+    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
+    y = None
+    if cfg.model_type == "i2v":
+        y = torch.randn(1, cfg.cond_dim, *shape.latent[2:], generator=g, device=device).to(torch.bfloat16)
+    return x, t, context, y
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Timing
 

@@ -43,6 +43,7 @@ from e2e_stages import (
     param_gib,
     peak_gib,
     quantiles,
+    random_dit_inputs,
     reset_memory,
     sync,
     time_calls,
@@ -111,13 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     backend = args.attention or ("sla" if args.quick else "sagesla")
     print(f"{args.preset}: {frames}x{height}x{width}, L={tokens} tokens, {backend}, {device}", flush=True)
 
-    g = torch.Generator(device).manual_seed(5)
-    x = torch.randn(lat, generator=g, device=device).to(torch.bfloat16)
-    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
-    y = None
-    if cfg.model_type == "i2v":
-        y = torch.randn(1, cfg.cond_dim, *lat[2:], generator=g, device=device).to(torch.bfloat16)
+    x, t, context, y = random_dit_inputs(shape, device)
     rate = h2d_gbps(device)
     attention = AttentionConfig(backend=backend, sla_topk=args.sla_topk)
     model = build_dit(cfg, attention, device, "int8" if args.w8a8 else None)

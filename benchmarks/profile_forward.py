@@ -38,6 +38,7 @@ from e2e_stages import (
     GraphForward,
     build_dit,
     dit_shape,
+    random_dit_inputs,
     reset_memory,
     time_forward,
 )
@@ -192,19 +193,12 @@ def main(argv: list[str] | None = None) -> None:
         dit_preset(args.preset), args.resolution, args.frames, QUICK_DIT if args.quick else None
     )
     cfg = shape.cfg
-    g = torch.Generator(device).manual_seed(5)
-    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
-    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
-    y = None
-    if cfg.model_type == "i2v":
-        y = torch.randn(1, cfg.in_dim - cfg.out_dim, *shape.latent[2:], generator=g, device=device)
-        y = y.to(torch.bfloat16)
+    inputs = random_dit_inputs(shape, device)
     size = QUICK_SIZE if args.quick else (shape.frames, shape.height, shape.width)
     print(f"{args.preset} {args.resolution}: video {size}, L={shape.tokens} tokens, {device}", flush=True)
     rows = []
     for variant in args.variants:
-        rows.append(profile_variant(variant, cfg, (x, t, context, y), args, device))
+        rows.append(profile_variant(variant, cfg, inputs, args, device))
         r = rows[-1]
         line = f"{variant}: fwd {r['fwd_ms']:.1f} ms, kernels {r['kernel_ms']:.1f} ms/fwd"
         if r["timeline"]:
