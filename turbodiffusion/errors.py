@@ -1,6 +1,6 @@
 """The exceptions TurboDiffusion raises on purpose.
 
-Both subclass the built-in type a caller would expect, so ``except ValueError`` still works.
+Each subclasses the built-in type a caller would expect, so ``except ValueError`` still works.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ class CheckpointError(ValueError):
 
 class MissingDependencyError(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class DeviceMemoryError(RuntimeError):
+    """A generation ran out of device memory; the message names the settings that need less. Raised from
+    torch's OutOfMemoryError (``__cause__``), which is a RuntimeError too."""
 
 
 def require(module: str, extra: str, purpose: str):

@@ -6,6 +6,7 @@ import re
 
 import av
 import pytest
+import torch
 
 from turbodiffusion.cli.__main__ import build_parser, main
 from turbodiffusion.default_model import config as default_config
@@ -276,3 +277,18 @@ def test_quant_flag_takes_a_mode(monkeypatch):
     assert parser.parse_args(["generate", "x"]).quant is None
     with pytest.raises(SystemExit):
         parser.parse_args(["generate", "x", "--quant", "int4"])
+
+
+def test_out_of_memory_is_one_line_naming_what_needs_less(tmp_path, capsys, monkeypatch):
+    from turbodiffusion.pipelines import TurboPipeline
+    from turbodiffusion.pipelines.out_of_memory import device_memory_error
+
+    def out_of_memory(self, *args, **kwargs):
+        raise device_memory_error(self.device, self.offload, None, 5, 48, 64) from torch.OutOfMemoryError("x")
+
+    monkeypatch.setattr(TurboPipeline, "__call__", out_of_memory)
+    args = ["generate", "x", "--model", "builtin-random", "--frames", "5", "--resolution", "64x48"]
+    assert main([*args, "--no-progress", "-o", str(tmp_path / "o.mp4")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: cpu ran out of memory making 5 frames of 64x48. To need less: ")
+    assert "Traceback" not in "\n".join(err) and not (tmp_path / "o.mp4").exists()

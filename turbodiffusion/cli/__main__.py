@@ -12,6 +12,8 @@ import importlib.util
 import logging
 import sys
 
+from ..errors import DeviceMemoryError
+
 # name -> (module, one-line help). Add a command by adding a row.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("turbodiffusion.cli.generate", "generate a video from a prompt (and an image for I2V)"),
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)
-    except (ValueError, ImportError, FileNotFoundError, OSError) as err:
+    except (ValueError, ImportError, FileNotFoundError, OSError, DeviceMemoryError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)

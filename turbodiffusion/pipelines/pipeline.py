@@ -40,6 +40,7 @@ from .components import (
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .forward_graphs import ForwardGraphs
 from .i2v import ImageInput, fit_image, image_condition, load_image
+from .out_of_memory import device_memory_error
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
 from .residency import Residency, keeps_everything, module_bytes
@@ -250,8 +251,15 @@ class TurboPipeline:
                 "(50 steps) or a TurboWan preset",
                 preset.name,
             )
-        with torch.inference_mode():
-            return self._generate(prompt, pixels, num_frames, height, width, plan, negative_prompt, progress)
+        try:
+            with torch.inference_mode():
+                return self._generate(
+                    prompt, pixels, num_frames, height, width, plan, negative_prompt, progress
+                )
+        except torch.OutOfMemoryError as err:
+            # torch's message names one allocation; ours names the settings that need less memory.
+            c = self.components
+            raise device_memory_error(self.device, self.offload, c.quant, num_frames, height, width) from err
 
     def _generate(
         self, prompt, pixels, num_frames, height, width, plan, negative_prompt, progress

@@ -1,0 +1,58 @@
+"""A generation that runs out of device memory: the error names the settings that need less, and the
+pipeline still works afterwards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from turbodiffusion.errors import DeviceMemoryError
+from turbodiffusion.pipelines import TurboPipeline
+from turbodiffusion.pipelines import pipeline as pipeline_module
+from turbodiffusion.pipelines.out_of_memory import device_memory_error, ways_to_need_less
+
+SMALL = dict(num_frames=5, height=48, width=64, progress=False)
+SIZE = "fewer frames or a smaller size than 81 frames of 1280x720"
+
+
+@pytest.mark.parametrize(
+    ("offload", "quant", "fp8", "want"),
+    [
+        (None, None, True, ['offload="model"', 'quant="fp8-row"', 'offload="blocks"', SIZE]),
+        (None, None, False, ['offload="model"', 'quant="int8"', 'offload="blocks"', SIZE]),
+        ("model", None, True, ['quant="fp8-row"', 'offload="blocks"', SIZE]),
+        ("model", "int8", True, ['offload="blocks"', SIZE]),
+        ("blocks", "fp8-row", True, [SIZE]),
+    ],
+)
+def test_ways_cheapest_first_and_only_those_not_taken(offload, quant, fp8, want):
+    ways = ways_to_need_less(offload, quant, fp8, 81, 720, 1280)
+    assert len(ways) == len(want)
+    assert all(way.startswith(w) for way, w in zip(ways, want)), ways
+
+
+def test_the_error_is_a_runtime_error_naming_size_and_ways():
+    err = device_memory_error(torch.device("cpu"), None, "int8", 33, 256, 256)
+    assert isinstance(err, DeviceMemoryError) and isinstance(err, RuntimeError)
+    text = str(err)
+    assert text.startswith("cpu ran out of memory making 33 frames of 256x256. To need less: ")
+    assert 'offload="model" (generate --offload)' in text and "--offload blocks" in text
+    assert "--quant" not in text  # already 8-bit
+
+
+def test_an_out_of_memory_mid_generation_is_explained_and_the_pipeline_survives(monkeypatch):
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu")
+    before = pipe("a red circle", seed=1, **SMALL).frames
+    original = pipeline_module.sample_latent
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    def fail(*args, **kwargs):
+        raise oom
+
+    monkeypatch.setattr(pipeline_module, "sample_latent", fail)
+    with pytest.raises(DeviceMemoryError) as err:
+        pipe("a red circle", seed=1, **SMALL)
+    assert err.value.__cause__ is oom
+    assert "making 5 frames of 64x48" in str(err.value) and 'offload="model"' in str(err.value)
+    monkeypatch.setattr(pipeline_module, "sample_latent", original)
+    assert torch.equal(pipe("a red circle", seed=1, **SMALL).frames, before)
