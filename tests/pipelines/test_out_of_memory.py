@@ -56,3 +56,21 @@ def test_an_out_of_memory_mid_generation_is_explained_and_the_pipeline_survives(
     assert "making 5 frames of 64x48" in str(err.value) and 'offload="model"' in str(err.value)
     monkeypatch.setattr(pipeline_module, "sample_latent", original)
     assert torch.equal(pipe("a red circle", seed=1, **SMALL).frames, before)
+
+
+@pytest.mark.gpu
+def test_a_real_out_of_memory_on_the_gpu_names_its_memory(monkeypatch):
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda")
+
+    def too_big(*args, **kwargs):
+        return torch.empty(1 << 50, dtype=torch.uint8, device="cuda")  # a petabyte: torch's own OOM
+
+    monkeypatch.setattr(pipeline_module, "sample_latent", too_big)
+    with pytest.raises(DeviceMemoryError) as err:
+        pipe("a red circle", seed=1, **SMALL)
+    assert isinstance(err.value.__cause__, torch.OutOfMemoryError)
+    text = str(err.value)
+    total = torch.cuda.get_device_properties(0).total_memory / 2**30
+    assert f"cuda ran out of memory making 5 frames of 64x48 ({total:.1f} GiB in all, " in text, text
+    mode = "fp8-row" if torch.cuda.get_device_capability() >= (8, 9) else "int8"
+    assert f'quant="{mode}"' in text
