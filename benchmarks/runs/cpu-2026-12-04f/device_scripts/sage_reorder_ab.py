@@ -11,7 +11,7 @@ loop (the same module), against ``kernel_wgmma`` on the GPU, in three parts:
 
     PYTHONPATH=.:benchmarks:benchmarks/runs/h200-2026-12-03h/device_scripts:\
 benchmarks/runs/h200-2026-12-04/device_scripts:benchmarks/runs/cpu-2026-12-04f/device_scripts \
-        python benchmarks/runs/cpu-2026-12-04f/device_scripts/sage_reorder_ab.py OUT.json
+        python benchmarks/runs/cpu-2026-12-04f/device_scripts/sage_reorder_ab.py OUT.json [outputs,layers,forwards]
 """
 
 import json
@@ -139,21 +139,31 @@ def time_forwards(preset, resolution, rounds, reps):
     return row
 
 
-def main(out_path):
+PARTS = ("outputs", "layers", "forwards")
+
+
+def main(out_path: str, parts: list[str]) -> None:
     rows = []
 
     def save():
         with open(out_path, "w") as f:  # after each part: a run cut off keeps what it measured
             json.dump(rows, f, indent=1)
 
-    check_outputs(rows)
-    save()
-    time_layers(rows)
-    save()
-    for args in (("wan2.1-t2v-1.3b", "480p", 6, 8), ("wan2.1-t2v-14b", "720p", 2, 3)):
-        rows.append(dict(forward=time_forwards(*args)))
+    if "outputs" in parts:
+        check_outputs(rows)
         save()
+    if "layers" in parts:
+        time_layers(rows)
+        save()
+    if "forwards" in parts:
+        for args in (("wan2.1-t2v-1.3b", "480p", 6, 8), ("wan2.1-t2v-14b", "720p", 2, 3)):
+            rows.append(dict(forward=time_forwards(*args)))
+            save()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # OUT.json [PARTS]: PARTS comma-separated from outputs, layers, forwards (default: all three).
+    chosen = sys.argv[2].split(",") if len(sys.argv) > 2 else list(PARTS)
+    if any(p not in PARTS for p in chosen):
+        raise SystemExit(f"parts must come from {', '.join(PARTS)} (got {sys.argv[2]!r})")
+    main(sys.argv[1], chosen)
