@@ -161,7 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         first_call(lambda: model(*inputs), device)  # kernels compile and autotune before any arm is built
         # The same trace whatever the mode: one explain for every compile arm.
-        breaks = explain_breaks(model, inputs) if any(a in COMPILE_MODES for a in args.arms) else {}
+        breaks = {}
+        if any(a in COMPILE_MODES for a in args.arms):
+            try:
+                breaks = explain_breaks(model, inputs)
+            except Exception as err:  # noqa: BLE001 - the compile arms then say so, the others still run
+                breaks = {"explain_error": f"{type(err).__name__}: {str(err)[:500]}"}
         for arm in args.arms:
             row = {"arm": arm, "error": None, **(breaks if arm in COMPILE_MODES else {})}
             try:
