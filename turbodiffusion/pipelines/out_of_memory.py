@@ -1,8 +1,8 @@
 """What a generation that ran out of device memory tells its caller: the device's memory and the settings
 that need less of it, cheapest in speed first.
 
-A 14B DiT in bf16 (28 GB of weights, ~20 GiB at its 720p peak) does not fit a 24 GB GPU, and torch's own
-error only names the failed allocation. ``TurboPipeline.__call__`` turns it into a ``DeviceMemoryError``
+A 14B DiT in bf16 is 28 GB of weights, more than a 24 GB GPU holds, and torch's own error names only the
+allocation that failed. ``TurboPipeline.__call__`` turns it into a ``DeviceMemoryError``
 built here, chained to torch's.
 """
 
