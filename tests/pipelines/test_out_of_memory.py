@@ -40,6 +40,23 @@ def test_the_error_is_a_runtime_error_naming_size_and_ways():
     assert "--quant" not in text  # already 8-bit
 
 
+@pytest.mark.parametrize(("capability", "mode"), [((9, 0), "fp8-row"), ((8, 0), "int8")])
+def test_on_a_gpu_the_error_gives_its_memory_and_its_8_bit_mode(monkeypatch, capability, mode):
+    # The CUDA branch with the driver's answers stubbed, so it runs on the CPU too (the GPU test below
+    # makes a real out-of-memory).
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * 2**30, 24 * 2**30))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: capability)
+    err = device_memory_error(torch.device("cuda:1"), None, None, 81, 480, 832)
+    assert emptied, "the cache must be emptied before free memory is read"
+    assert str(err).startswith(
+        "cuda:1 ran out of memory making 81 frames of 832x480 (24.0 GiB in all, 3.0 GiB free now). To need "
+        'less: offload="model"'
+    )
+    assert f'quant="{mode}" (generate --quant {mode})' in str(err)
+
+
 def test_an_out_of_memory_mid_generation_is_explained_and_the_pipeline_survives(monkeypatch):
     pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu")
     before = pipe("a red circle", seed=1, **SMALL).frames
