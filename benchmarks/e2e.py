@@ -568,7 +568,9 @@ def main(argv: list[str] | None = None) -> None:
     def decode_latest() -> dict:
         """The decode stage on the latest sampled latent (the shared input before any row has sampled)."""
         source = latent if latent is not None else x.float()
-        return decode_stage(vae_cfg, source, device, args.stage_reps, tuple(args.vae_chunk_latents))
+        return decode_stage(
+            vae_cfg, source, device, args.stage_reps, tuple(args.vae_chunk_latents), ceilings["bf16_tflops"]
+        )
 
     for group in group_plans(plans):
         if group[0].name in PEER_PAIR and decode_row is None:
@@ -611,7 +613,7 @@ def main(argv: list[str] | None = None) -> None:
         if i2v and row["peak_gib"] is not None:  # the second expert, resident as in the pipeline
             row["peak_2x_gib"] = row["peak_gib"] + row["weights_gib"]
     print_table(rows, COLUMNS)
-    print_table(stages, ["stage", "first_call_s", "s", "peak_gib"])
+    print_table(stages, ["stage", "first_call_s", "s", "peak_gib", "tflop", "floor_s", "x_floor"])
     print(
         "how: 'loop' = the rCM sampler loop timed whole; 'N x fwd' = N x the per-forward median (extrapolated)"
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from gpu_clock import sync
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
@@ -282,18 +283,33 @@ def encode_stage(
     }
 
 
+def decode_tflop(vae_cfg: WanVAEConfig, latent_shape: tuple[int, ...], chunk_latents: int) -> float:
+    """TFLOP of one decode of a latent of ``latent_shape``: its convolutions and matrix products as torch's
+    FlopCounterMode counts them, on a meta-device VAE (nothing is allocated or run; elementwise work, a
+    small share, is not counted)."""
+    with torch.device("meta"):
+        vae = WanVAE(vae_cfg).to(torch.bfloat16)
+    latent = torch.empty(latent_shape, device="meta", dtype=torch.bfloat16)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        vae.decode(latent, chunk_latents=chunk_latents)
+    return counter.get_total_flops() / 1e12
+
+
 def decode_stage(
     vae_cfg: WanVAEConfig,
     latent: Tensor,
     device: torch.device,
     reps: int,
     chunk_latents: tuple[int, ...] = (1,),
+    bf16_tflops: float | None = None,
 ) -> dict:
     """Decode ``latent`` [1, 16, F, h, w] with a random bf16 VAE at each latent-frames-per-chunk setting
     (1 = the official chunking, first), in the official layout ("plain": channels-first, eager norms) and
     in the pipeline's ("fast": channels-last with fused RMSNorm + SiLU, as TurboPipeline runs on CUDA).
     Returns the timing row of the fastest fast setting, with every setting's time and its output's rel L2
-    to the first plain setting's (neither chunking nor layout may change the video beyond rounding)."""
+    to the first plain setting's (neither chunking nor layout may change the video beyond rounding). With
+    the run's measured bf16 matmul ceiling, the row also gets the decode's compute floor: its TFLOP at that
+    rate (``decode_tflop``; the decode's memory traffic is a far smaller term) and time / floor."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device)
     times, errors, first_s, reference = {}, {}, None, None
@@ -314,17 +330,23 @@ def decode_stage(
                 del out
     best = min((key for key in times if key.startswith("fast/")), key=times.get)
     plain_best = min((key for key in times if key.startswith("plain/")), key=times.get)
-    return {
+    chunk = int(best.split("/")[1])
+    row = {
         "stage": "decode",
         "first_call_s": first_s,
         "s": times[best],
         "layout": "channels-last + fused norms",
-        "chunk_latents": int(best.split("/")[1]),
+        "chunk_latents": chunk,
         "plain_s": times[plain_best],
         "s_by_layout_chunk_latents": times,
         "rel_l2_by_layout_chunk_latents": errors,
         "peak_gib": peak_gib(device),
+        "tflop": decode_tflop(vae_cfg, tuple(latent.shape), chunk),
     }
+    if bf16_tflops is not None:
+        row["floor_s"] = row["tflop"] / bf16_tflops
+        row["x_floor"] = row["s"] / row["floor_s"]
+    return row
 
 
 def cpu_ceilings() -> dict[str, float]:

@@ -43,6 +43,10 @@ def test_t2v_quick_table(tmp_path):
     assert all(errors[f"fast/{k}"] < 5e-2 for k in (1, 4, 20))
     assert decode["s"] == min(times[f"fast/{k}"] for k in (1, 4, 20))
     assert decode["plain_s"] == min(times[f"plain/{k}"] for k in (1, 4, 20))
+    # The decode's compute floor at the run's bf16 ceiling (the CPU's matmul rate with --quick).
+    assert decode["tflop"] > 0
+    assert decode["floor_s"] == pytest.approx(decode["tflop"] / data["ceilings"]["bf16_tflops"])
+    assert decode["x_floor"] == pytest.approx(decode["s"] / decode["floor_s"])
     for name, row in rows.items():
         assert row["total_s"] == pytest.approx(stages + row["diffusion_s"]), name
         assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])
