@@ -270,10 +270,12 @@ def test_offload_blocks_reaches_the_pipeline(tmp_path, capsys, monkeypatch):
 
 
 def test_quant_flag_takes_a_mode(monkeypatch):
-    """A bare --quant is INT8 (as before); --quant fp8-row picks FP8 row-wise; other modes are refused."""
+    """A bare --quant is INT8 (as before); --quant fp8-row picks FP8 row-wise, fp8-row-fast the same with fast
+    accumulation; other modes are refused."""
     parser = build_parser()
     assert parser.parse_args(["generate", "x", "--quant"]).quant == "int8"
     assert parser.parse_args(["generate", "x", "--quant", "fp8-row"]).quant == "fp8-row"
+    assert parser.parse_args(["generate", "x", "--quant", "fp8-row-fast"]).quant == "fp8-row-fast"
     assert parser.parse_args(["generate", "x"]).quant is None
     with pytest.raises(SystemExit):
         parser.parse_args(["generate", "x", "--quant", "int4"])

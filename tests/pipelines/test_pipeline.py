@@ -186,14 +186,35 @@ def test_decode_chunk_latents_fits_free_memory(latents, free_gib, chunk):
 
 
 @pytest.mark.parametrize(
-    ("quant", "mode", "layer"), [(True, "int8", "Int8Linear"), ("fp8-row", "fp8-row", "Fp8RowLinear")]
+    ("quant", "mode", "layer"),
+    [
+        (True, "int8", "Int8Linear"),
+        ("fp8-row", "fp8-row", "Fp8RowLinear"),
+        ("fp8-row-fast", "fp8-row-fast", "Fp8RowLinear"),
+    ],
 )
 def test_quantised_builtin_runs(quant, mode, layer):
     pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu", quant=quant)
     out = pipe("x", **SMALL)
     assert out.settings.quant == mode and out.frames.shape == (5, 48, 64, 3)
-    kinds = {type(m).__name__ for m in pipe.components.dits[0].blocks.modules()}
+    modules = list(pipe.components.dits[0].blocks.modules())
+    kinds = {type(m).__name__ for m in modules}
     assert layer in kinds and "Linear" not in kinds - {layer}, kinds
+    # Only the fast mode lets the FP8 GEMM skip its fp32 promotion.
+    fast = {m.fast_accum for m in modules if type(m).__name__ == "Fp8RowLinear"}
+    assert fast == ({mode == "fp8-row-fast"} if layer == "Fp8RowLinear" else set())
+
+
+@pytest.mark.parametrize("mode", ["fp8-row", "fp8-row-fast"])
+def test_fp8_modes_are_refused_on_a_gpu_without_fp8(monkeypatch, mode):
+    from turbodiffusion.pipelines.components import resolve_quant
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "NVIDIA A100-SXM4-80GB")
+    preset, gpu = PRESETS["turbowan2.1-t2v-1.3b-480p"], torch.device("cuda")
+    with pytest.raises(ValueError, match=f'quant="{mode}" needs FP8 tensor cores.*A100.*use quant="int8"'):
+        resolve_quant(mode, preset, gpu)
+    assert resolve_quant("int8", preset, gpu) == "int8"
 
 
 def test_quant_modes_resolve_per_preset():
@@ -210,14 +231,18 @@ def test_quant_modes_resolve_per_preset():
     )
     # INT8 files convert to FP8 row-wise (re-quantised); float files stay the twin FP8 prefers.
     assert resolve_quant("fp8-row", quant_preset, cpu) == "fp8-row"
-    assert [prefers_quant_files(q) for q in (None, True, "int8", False, "fp8-row")] == [
+    assert resolve_quant("fp8-row-fast", quant_preset, cpu) == "fp8-row-fast"
+    assert [prefers_quant_files(q) for q in (None, True, "int8", False, "fp8-row", "fp8-row-fast")] == [
         None,
         True,
         True,
         False,
         False,
+        False,
     ]
-    with pytest.raises(ValueError, match="quant must be True/False/None or one of int8, fp8-row"):
+    with pytest.raises(
+        ValueError, match="quant must be True/False/None or one of int8, fp8-row, fp8-row-fast"
+    ):
         TurboPipeline.from_pretrained("builtin-random", device="cpu", quant="int4")
 
 

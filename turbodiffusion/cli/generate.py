@@ -87,8 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=QUANT_MODES,
         default=None,
         help="W8A8 linears: int8 (the default of a bare --quant; the TurboWan format, always on for -quant "
-        "presets) or fp8-row (FP8 with row-wise scales: faster on GPUs with FP8 tensor cores, a little "
-        "less exact)",
+        "presets), fp8-row (FP8 with row-wise scales: faster on GPUs with FP8 tensor cores, a little "
+        "less exact) or fp8-row-fast (fp8-row with the GEMM's fast accumulation: the fastest, less exact "
+        "again)",
     )
     parser.add_argument(
         "--frames",

@@ -59,14 +59,18 @@ class Components:
     text_encoder: nn.Module
     tokenizer: Tokenizer
     attention: AttentionConfig
-    quant: str | None  # the DiT's W8A8 mode: "int8", "fp8-row" or None (float linears)
+    quant: str | None  # the DiT's W8A8 mode: one of QUANT_MODES or None (float linears)
     dtype: torch.dtype
     sampling: SamplingDefaults = SamplingDefaults()  # defaults of the sampling arguments a call leaves unset
 
 
-# W8A8 modes a pipeline can run: the TurboWan INT8 format, and FP8 e4m3 with row-wise scales (Fp8RowConfig:
-# faster on GPUs with FP8 tensor cores, a little less exact).
-QUANT_MODES = ("int8", "fp8-row")
+# W8A8 modes a pipeline can run: the TurboWan INT8 format; FP8 e4m3 with row-wise scales (Fp8RowConfig:
+# faster on GPUs with FP8 tensor cores, a little less exact); and the same with the GEMM's fast accumulation
+# (cuBLAS stops promoting the tensor cores' partial sums to fp32 along K): the fastest mode measured and less
+# exact again (benchmarks/e2e.py's turbo-fp8 and turbo-fp8-fast rows). On the CPU both FP8 modes run one
+# reference, which has no fast accumulation to imitate.
+QUANT_MODES = ("int8", "fp8-row", "fp8-row-fast")
+FP8_MODES = ("fp8-row", "fp8-row-fast")  # the modes that need FP8 tensor cores on CUDA
 
 
 def check_quant(quant: bool | str | None) -> None:
@@ -90,10 +94,10 @@ def prefers_quant_files(quant: bool | str | None) -> bool | None:
 
 
 def resolve_quant(quant: bool | str | None, preset: ModelPreset, device: torch.device) -> str | None:
-    """The W8A8 mode of a request: "int8", "fp8-row" or None. None asks for the preset's default.
+    """The W8A8 mode of a request: one of QUANT_MODES or None. None asks for the preset's default.
 
-    Raises ValueError for float linears on a -quant preset (its weights are INT8 codes) and for
-    "fp8-row" on a CUDA GPU without FP8 tensor cores (compute capability below 8.9).
+    Raises ValueError for float linears on a -quant preset (its weights are INT8 codes) and for an FP8
+    mode on a CUDA GPU without FP8 tensor cores (compute capability below 8.9).
     """
     check_quant(quant)
     if quant is None:
@@ -104,9 +108,9 @@ def resolve_quant(quant: bool | str | None, preset: ModelPreset, device: torch.d
             f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
             f"{preset.name.removesuffix('-quant')} for float weights"
         )
-    if mode == "fp8-row" and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 9):
+    if mode in FP8_MODES and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 9):
         raise ValueError(
-            f'quant="fp8-row" needs FP8 tensor cores (compute capability 8.9+, e.g. L40S, H100); '
+            f'quant="{mode}" needs FP8 tensor cores (compute capability 8.9+, e.g. L40S, H100); '
             f"{torch.cuda.get_device_name(device)} has {torch.cuda.get_device_capability(device)}: use "
             'quant="int8"'
         )
@@ -329,7 +333,7 @@ def load_components(
             device="cpu",
             init_missing=init_missing,
         )
-        if quant == "fp8-row" or (quant and not preset.quant):
+        if quant in FP8_MODES or (quant and not preset.quant):
             _quantize(dit, quant)
         dits.append(dit)
     vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
@@ -397,16 +401,16 @@ def _load_default_model(
 
 
 def quant_config(mode: str) -> QuantConfig:
-    """The quantize_ config of a W8A8 mode of QUANT_MODES ("int8" or "fp8-row")."""
+    """The quantize_ config of a W8A8 mode of QUANT_MODES."""
     from ..quant import Fp8RowConfig, Int8Config
 
     if mode not in QUANT_MODES:
         raise ValueError(f"quant mode must be one of {', '.join(QUANT_MODES)} (got {mode!r})")
-    return Int8Config() if mode == "int8" else Fp8RowConfig()
+    return Int8Config() if mode == "int8" else Fp8RowConfig(fast_accum=mode == "fp8-row-fast")
 
 
 def _quantize(dit: nn.Module, mode: str) -> None:
-    """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for "fp8-row", INT8 layers in)."""
+    """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for the FP8 modes, INT8 layers in)."""
     from ..quant import quantize_
 
     quantize_(dit, quant_config(mode))

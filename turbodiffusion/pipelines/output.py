@@ -29,7 +29,7 @@ class GenerationSettings:
     ode: bool  # rCM: deterministic steps instead of re-noising
     attention: str
     sla_topk: float | None  # sla / sagesla only
-    quant: str | None  # "int8", "fp8-row" or None (float linears)
+    quant: str | None  # "int8", "fp8-row", "fp8-row-fast" or None (float linears)
     dtype: str
     device: str
     offload: str | None  # None (off), "model" or "blocks"

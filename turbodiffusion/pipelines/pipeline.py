@@ -136,8 +136,11 @@ class TurboPipeline:
         quant: W8A8 linears for the DiT's blocks: True or "int8" (the TurboWan INT8 format), "fp8-row"
             (FP8 e4m3 with one scale per output channel and per token, on PyTorch's row-wise FP8 GEMM:
             faster than INT8 and bf16 on Hopper-class GPUs, about 2.5x INT8's error; needs compute
-            capability 8.9+ on CUDA), False for float linears. Default: "int8" for -quant presets, which
-            cannot turn it off (they can convert to "fp8-row"), float otherwise.
+            capability 8.9+ on CUDA), "fp8-row-fast" (the same with the FP8 GEMM's fast accumulation:
+            the fastest mode, less exact again; on an H200 a 1.3B-480p 4-step diffusion took 0.564 s
+            against fp8-row's 0.609 s, and one forward moved by 3.3% rel L2 from fp8-row's with random
+            weights, benchmarks/runs/h200-2026-12-04d), False for float linears. Default: "int8" for
+            -quant presets, which cannot turn it off (they can convert to an FP8 mode), float otherwise.
         dtype: torch.bfloat16 (default, as TurboDiffusion runs) or torch.float32.
         offload: False (default: every network stays on the device once used, the text encoder excepted);
             "model" (or True): model CPU offload, each network on the device only while it runs; "blocks":
