@@ -47,7 +47,9 @@ Correctness: every row's forward on the shared inputs must be finite, and is com
 whose only difference is the one step added ("vs"), e.g. peer against ours@peer. Roofline: FLOPs and
 bytes of a forward (benchmarks/roofline.py), the floor at ceilings measured in this run, x_floor =
 measured / floor. The decode stage is timed in the official layout and in the pipeline's (channels-last,
-fused norms); the pipeline's best time is the one in total_s. ``--quick`` runs a tiny config on the CPU
+fused norms), the i2v image encode in the pipeline's, each at every --vae-chunk-latents setting; the
+pipeline layout's best time is the one in total_s, and each setting's memory over what was allocated before
+it (added_gib) is what it needs free. ``--quick`` runs a tiny config on the CPU
 (no CUDA events, graphs, SageSLA or peer) so the script is checked before GPU time is spent.
 """
 
@@ -472,7 +474,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         nargs="+",
         default=[1, 4, 20],
-        help="latent frames per VAE decode chunk to time (1 = official, first); the fastest counts in total_s",
+        help="latent frames per VAE decode (and i2v image encode) chunk to time (1 = official, first); the "
+        "fastest counts in total_s",
     )
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/e2e.json")
@@ -524,7 +527,9 @@ def main(argv: list[str] | None = None) -> None:
     context = context[:, : cfg.text_len, : cfg.text_dim].contiguous()  # --quick: narrower than umT5's width
     y = None
     if i2v:
-        y, encode_row = encode_stage(vae_cfg, frames, height, width, device, args.stage_reps)
+        y, encode_row = encode_stage(
+            vae_cfg, frames, height, width, device, args.stage_reps, tuple(args.vae_chunk_latents)
+        )
         stages.append(encode_row)
     g = torch.Generator(device).manual_seed(5)
     x = torch.randn(lat, generator=g, device=device).to(torch.bfloat16)

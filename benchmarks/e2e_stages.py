@@ -161,6 +161,16 @@ def time_forward(forward: Callable[[], Tensor], reps: int, device: torch.device)
     return {"first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps}, out
 
 
+def first_call_memory(fn: Callable[[], object], device: torch.device) -> tuple[float, object, float | None]:
+    """``first_call`` with the GiB the call added to the device's allocated memory at its peak (its
+    activations and output, over what was allocated before; None off CUDA): what it needs free."""
+    reset_memory(device)
+    before = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+    seconds, result = first_call(fn, device)
+    added = (torch.cuda.max_memory_allocated(device) - before) / 1024**3 if device.type == "cuda" else None
+    return seconds, result, added
+
+
 def peak_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 1024**3 if device.type == "cuda" else None
 
@@ -263,26 +273,45 @@ def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tenso
 
 
 def encode_stage(
-    vae_cfg: WanVAEConfig, frames: int, height: int, width: int, device: torch.device, reps: int
+    vae_cfg: WanVAEConfig,
+    frames: int,
+    height: int,
+    width: int,
+    device: torch.device,
+    reps: int,
+    chunk_latents: tuple[int, ...] = (1,),
 ) -> tuple[Tensor, dict]:
-    """i2v conditioning y = cat(mask, VAE latent of [image, zeros...]) through pipelines.i2v; (y, row).
-    The VAE runs as TurboPipeline runs it on CUDA: channels-last with fused norms."""
+    """i2v conditioning y = cat(mask, VAE latent of [image, zeros...]) through pipelines.i2v at each
+    latent-frames-per-chunk setting (1 = the official chunking, first); (y, row). The VAE runs as
+    TurboPipeline runs it on CUDA: channels-last with fused norms. The row is the fastest setting's, with
+    every setting's time, peak memory and rel L2 to the first's (chunking may not change y beyond rounding)."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device).use_channels_last().enable_fused_ops()
     g = torch.Generator(device).manual_seed(7)
     image = torch.rand(3, height, width, generator=g, device=device) * 2 - 1
-
-    def encode() -> Tensor:
-        return image_condition(vae, image, frames)
-
+    times, errors, added, peaks, first_s, reference = {}, {}, {}, [], None, None
     with torch.no_grad():
-        first, y = first_call(encode, device)
-        ms = time_calls(encode, reps, device)
-    return y, {
+        for k in chunk_latents:
+
+            def encode(k: int = k) -> Tensor:
+                return image_condition(vae, image, frames, chunk_latents=k)
+
+            first, y, added[k] = first_call_memory(encode, device)
+            first_s = first if first_s is None else first_s
+            reference = y if reference is None else reference
+            errors[k] = rel_l2(y.float(), reference.float())
+            times[k] = quantiles(time_calls(encode, reps, device))[0] / 1e3
+            peaks.append(peak_gib(device))  # since this setting's first call
+    best = min(times, key=times.get)
+    return reference, {
         "stage": "encode",
-        "first_call_s": first,
-        "s": quantiles(ms)[0] / 1e3,
-        "peak_gib": peak_gib(device),
+        "first_call_s": first_s,
+        "s": times[best],
+        "chunk_latents": best,
+        "s_by_chunk_latents": times,
+        "rel_l2_by_chunk_latents": errors,
+        "added_gib_by_chunk_latents": added,
+        "peak_gib": max(peaks) if device.type == "cuda" else None,
     }
 
 
@@ -315,7 +344,7 @@ def decode_stage(
     rate (``decode_tflop``; the decode's memory traffic is a far smaller term) and time / floor."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device)
-    times, errors, first_s, reference = {}, {}, None, None
+    times, errors, added, peaks, first_s, reference, out = {}, {}, {}, [], None, None, None
     with torch.no_grad():
         for layout in ("plain", "fast"):
             fast = layout == "fast"
@@ -325,12 +354,13 @@ def decode_stage(
                 def decode(k: int = k) -> Tensor:
                     return vae.decode(latent, chunk_latents=k)
 
-                first, out = first_call(decode, device)
+                del out
+                first, out, added[f"{layout}/{k}"] = first_call_memory(decode, device)
                 first_s = first if first_s is None else first_s
                 reference = out.float() if reference is None else reference
                 errors[f"{layout}/{k}"] = rel_l2(out.float(), reference)
                 times[f"{layout}/{k}"] = quantiles(time_calls(decode, reps, device))[0] / 1e3
-                del out
+                peaks.append(peak_gib(device))  # since this setting's first call
     best = min((key for key in times if key.startswith("fast/")), key=times.get)
     plain_best = min((key for key in times if key.startswith("plain/")), key=times.get)
     chunk = int(best.split("/")[1])
@@ -343,7 +373,8 @@ def decode_stage(
         "plain_s": times[plain_best],
         "s_by_layout_chunk_latents": times,
         "rel_l2_by_layout_chunk_latents": errors,
-        "peak_gib": peak_gib(device),
+        "added_gib_by_layout_chunk_latents": added,
+        "peak_gib": max(peaks) if device.type == "cuda" else None,
         "tflop": decode_tflop(vae_cfg, tuple(latent.shape), chunk),
     }
     if bf16_tflops is not None:

@@ -78,6 +78,11 @@ def test_i2v_quick_extrapolates_and_reports_the_peer(tmp_path):
     data = json.loads(out.read_text())
     rows = {r["row"]: r for r in data["rows"]}
     assert [s["stage"] for s in data["stages"]] == ["text", "encode", "decode"]
+    encode = data["stages"][1]
+    # Every chunking of the image encode is timed; on the CPU they give the same conditioning exactly.
+    assert list(encode["s_by_chunk_latents"]) == ["1", "4", "20"] and encode["chunk_latents"] in (1, 4, 20)
+    assert set(encode["rel_l2_by_chunk_latents"].values()) == {0.0}
+    assert encode["s"] == min(encode["s_by_chunk_latents"].values())
     assert rows["+fused"]["how"] == "loop"  # the final row on the CPU (no CUDA graph there)
     for name in ("+rCM", "+SLA", "+W8A8", "ours@peer"):
         assert rows[name]["how"] == "4 x fwd" and rows[name]["extrap"], name

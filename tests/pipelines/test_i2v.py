@@ -15,6 +15,7 @@ from turbodiffusion.pipelines.i2v import (
     image_condition,
     load_image,
 )
+from turbodiffusion.testing.compare import assert_matches
 
 from .layouts import TINY_VAE
 
@@ -67,6 +68,34 @@ def test_image_condition_is_mask_then_latent():
     assert y.shape == (1, 20, 3, 4, 6)
     assert torch.equal(y[:, 4:], z)
     assert y[:, :4, 0].eq(1).all() and not y[:, :4, 1:].any()
+
+
+@pytest.mark.parametrize("chunk_latents", [2, 4])
+def test_image_condition_in_larger_chunks(chunk_latents):
+    """Larger chunks encode the same clip: equal up to the fp32 convolutions' summation order, which
+    changes with the chunk's length (as in tests/models/test_vae.py)."""
+    vae = _build(WanVAE, TINY_VAE, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
+    image = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    with torch.inference_mode():
+        official = image_condition(vae, image, 13)  # 4 latent frames, one encoder call each
+        chunked = image_condition(vae, image, 13, chunk_latents=chunk_latents)
+        z = vae.encode(condition_clip(image, 13), chunk_latents=chunk_latents)
+    assert torch.equal(chunked[:, 4:], z) and torch.equal(chunked[:, :4], official[:, :4])
+    assert_matches(chunked[:, 4:], official[:, 4:], dtype=torch.float32)
+
+
+def test_image_condition_builds_the_clip_in_the_vae_dtype():
+    """A bf16 VAE gets a bf16 clip: the values its encoder would have cast a float32 clip to."""
+    vae = _build(WanVAE, TINY_VAE, generator=torch.Generator().manual_seed(1), dtype=torch.bfloat16)
+    image = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    seen = []
+    encode = vae.encode
+    vae.encode = lambda clip, **kwargs: seen.append(clip) or encode(clip, **kwargs)
+    with torch.inference_mode():
+        y = image_condition(vae, image, 9)
+        z = encode(condition_clip(image, 9))  # a float32 clip
+    assert seen[0].dtype == torch.bfloat16 and torch.equal(seen[0][0, :, 0], image.to(torch.bfloat16))
+    assert torch.equal(y[:, 4:], z)
 
 
 def test_load_image_inputs_and_errors():

@@ -14,7 +14,7 @@ from turbodiffusion.models.wan import TextContextCache
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
 from turbodiffusion.pipelines import pipeline as pipeline_module
 from turbodiffusion.pipelines.denoise import SamplingPlan
-from turbodiffusion.pipelines.pipeline import check_request, decode_chunk_latents, frames_to_host
+from turbodiffusion.pipelines.pipeline import check_request, frames_to_host, vae_chunk_latents
 from turbodiffusion.pipelines.presets import PRESETS
 
 from .layouts import TINY_CONFIGS, TINY_I2V, write_wan21_t2v, write_wan22_i2v
@@ -178,11 +178,36 @@ def test_fused_fast_paths_default_on_cuda():
 
 @pytest.mark.parametrize(
     ("latents", "free_gib", "chunk"),
-    [(21, 100, 20), (21, 3, 1), (21, 0, 1), (1, 100, 1), (21, 12, 6)],
+    [(21, 100, 20), (21, 3, 1), (21, 0, 1), (1, 100, 1), (21, 12, 4), (21, 8, 2), (21, 6, 1)],
 )
-def test_decode_chunk_latents_fits_free_memory(latents, free_gib, chunk):
-    # 480x832: 4096 B x 399,360 px = 1.52 GiB per latent frame of a chunk, 80% of the free memory usable.
-    assert decode_chunk_latents(latents, 480, 832, free_gib * 2**30) == chunk
+def test_vae_chunk_latents_fits_free_memory(latents, free_gib, chunk):
+    # 480x832 (399,360 px): 4.57 GiB at one latent frame a chunk and 1.52 GiB more for each further one
+    # must fit in 80% of the free memory. At 6 GiB free only the official chunking fits (a rule without the
+    # first term chose 3 there, which the H200's decode measurements put at 6.7 GiB).
+    assert vae_chunk_latents(latents, 480, 832, int(free_gib * 2**30)) == chunk
+
+
+@pytest.mark.parametrize("op", ["encode", "decode"])
+def test_vae_chunk_rule_covers_the_counted_peaks(op):
+    """The chunk rule's bytes a pixel bound the Wan2.1 VAE's peaks as counted on the meta device (the
+    activations its ops keep alive) at every chunking of a small clip: the counts scale with the pixels."""
+    from turbodiffusion.models.wan.vae import WAN21_VAE, WanVAE
+    from turbodiffusion.pipelines.pipeline import VAE_BASE_BYTES_PER_PIXEL, VAE_BYTES_PER_LATENT_PIXEL
+    from turbodiffusion.testing.live_bytes import PeakLiveBytes
+
+    height, width, latents = 64, 96, 5
+    with torch.device("meta"):
+        vae = WanVAE(WAN21_VAE).to(torch.bfloat16).use_channels_last()
+        clip = torch.empty(1, 3, 1 + 4 * (latents - 1), height, width)
+        latent = torch.empty(1, WAN21_VAE.z_dim, latents, height // 8, width // 8)
+    for chunk in range(1, latents):
+        with torch.no_grad(), PeakLiveBytes() as count:
+            if op == "encode":
+                vae.encode(clip, chunk_latents=chunk)
+            else:
+                vae.decode(latent, chunk_latents=chunk)
+        bound = (VAE_BASE_BYTES_PER_PIXEL + VAE_BYTES_PER_LATENT_PIXEL * (chunk - 1)) * height * width
+        assert 0.5 * bound < count.peak <= bound, (chunk, count.peak, bound)
 
 
 @pytest.mark.parametrize(
@@ -262,6 +287,52 @@ def test_official_t2v_layout(t2v_folder, caplog):
         "wan2.1-t2v-1.3b", checkpoint_dir=t2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32
     )
     assert torch.equal(again("a red circle", seed=3, **SMALL).frames, a.frames)
+
+
+def test_vae_chunking_follows_free_gpu_memory(monkeypatch):
+    """On CUDA without offload the encoder and decoder calls take as many latent frames as the free memory
+    holds (the driver's free memory plus what torch's cache holds unused, less the CUDA graphs' pool)."""
+    from types import SimpleNamespace
+
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (4 * gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 20 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 6 * gib)
+    cuda, graphs = torch.device("cuda"), SimpleNamespace(pool_bytes=2 * gib)
+    chunk = TurboPipeline._vae_chunk_latents
+    # 4 GiB free + 14 GiB cached unused (less the graphs' 2) = 16 GiB
+    assert chunk(SimpleNamespace(device=cuda, offload=None, graphs=graphs), 21, 480, 832) == 6
+    assert chunk(
+        SimpleNamespace(device=cuda, offload=None, graphs=graphs), 21, 480, 832
+    ) == vae_chunk_latents(21, 480, 832, 16 * gib)
+    assert chunk(SimpleNamespace(device=cuda, offload=None, graphs=None), 21, 480, 832) == vae_chunk_latents(
+        21, 480, 832, 18 * gib
+    )
+    assert chunk(SimpleNamespace(device=cuda, offload="model", graphs=None), 21, 480, 832) == 1
+    assert chunk(SimpleNamespace(device=torch.device("cpu"), offload=None, graphs=None), 21, 480, 832) == 1
+
+
+def test_i2v_encodes_and_decodes_in_the_chosen_chunks(i2v_folder, monkeypatch):
+    pipe = TurboPipeline.from_pretrained(i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32)
+    vae = pipe.components.vae
+    image = (torch.rand(40, 90, 3, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    request = dict(SMALL, num_frames=13)  # 4 latent frames
+    official = pipe("a cat", image, seed=5, **request)
+    seen = []
+    for name in ("encode", "decode"):
+        method = getattr(vae, name)
+
+        def spy(*args, method=method, name=name, **kwargs):
+            seen.append((name, kwargs["chunk_latents"]))
+            return method(*args, **kwargs)
+
+        monkeypatch.setattr(vae, name, spy)
+    monkeypatch.setattr(TurboPipeline, "_vae_chunk_latents", lambda self, latents, h, w: latents - 1)
+    chunked = pipe("a cat", image, seed=5, **request)
+    assert seen == [("encode", 3), ("decode", 3)]
+    # The same video: chunking changes only the fp32 convolutions' summation order (tests/models/test_vae.py),
+    # so a frame value can at most round to the neighbouring level.
+    assert (chunked.frames.int() - official.frames.int()).abs().max() <= 1
 
 
 @pytest.mark.parametrize("offload", [False, True, "blocks"])

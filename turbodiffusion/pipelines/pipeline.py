@@ -6,11 +6,12 @@
 
 Stages, each timed (``VideoOutput.timings``) and with a progress bar on stderr:
 1. text encoding: tokenise, umT5 on the device, then the encoder is parked on the CPU;
-2. (I2V) image encoding: resize + centre-crop, VAE-encode the clip, y = cat(mask, latent);
+2. (I2V) image encoding: resize + centre-crop, VAE-encode the clip (chunked), y = cat(mask, latent);
 3. sampling: rCM (1-4 steps; the default) or the baseline UniPC / Euler with guidance, over the DiT
    or Wan2.2's two experts (only one resident on the device);
 4. decode: VAE decode (chunked), clamp to [-1, 1], map to uint8 frames [T, H, W, 3].
-All arguments are checked before any of this starts.
+The VAE takes as many latent frames a call as the GPU's free memory holds (``vae_chunk_latents``), one on
+the CPU and with offload. All arguments are checked before any of this starts.
 """
 
 from __future__ import annotations
@@ -195,6 +196,20 @@ class TurboPipeline:
     def task(self) -> str:
         return self.preset.task
 
+    def _vae_chunk_latents(self, num_latents: int, height: int, width: int) -> int:
+        """Latent frames per VAE encoder or decoder call for a video of ``num_latents`` latent frames: 1
+        (the official chunking, the least memory) on the CPU and with offload, else as many as the device's
+        free memory holds (``vae_chunk_latents``)."""
+        device = self.device
+        if device.type != "cuda" or self.offload is not None:
+            return 1
+        # Free to this process: what the driver has left plus what torch's allocator holds unused (the
+        # DiT's activations were freed into its cache, not back to the driver). The CUDA graphs' pool is
+        # reserved too, but only they can use it.
+        idle = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        idle = max(0, idle - (self.graphs.pool_bytes if self.graphs is not None else 0))
+        return vae_chunk_latents(num_latents, height, width, torch.cuda.mem_get_info(device)[0] + idle)
+
     def __call__(
         self,
         prompt: str,
@@ -286,7 +301,10 @@ class TurboPipeline:
         if pixels is not None:
             start = time.perf_counter()
             with self.residency.use("vae") as vae:
-                y = image_condition(vae, pixels, num_frames, progress=progress).to(c.dtype)
+                latents = 1 + (num_frames - 1) // c.vae.config.temporal_factor
+                chunk = self._vae_chunk_latents(latents, height, width)
+                y = image_condition(vae, pixels, num_frames, progress=progress, chunk_latents=chunk)
+                y = y.to(c.dtype)
             synchronize(device)
             t_image = time.perf_counter() - start
 
@@ -311,16 +329,7 @@ class TurboPipeline:
         # 4. Decode, clamp to [-1, 1], map to uint8 frames.
         start = time.perf_counter()
         with self.residency.use("vae") as vae:
-            chunk = 1  # the official chunking: the least memory
-            if device.type == "cuda" and self.offload is None:
-                # Free to this process: what the driver has left plus what torch's allocator holds unused
-                # (the DiT's activations were freed into its cache, not back to the driver).
-                # The CUDA graphs' pool is reserved too, but only they can use it.
-                idle = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-                idle = max(0, idle - (self.graphs.pool_bytes if self.graphs is not None else 0))
-                chunk = decode_chunk_latents(
-                    shape[2], height, width, torch.cuda.mem_get_info(device)[0] + idle
-                )
+            chunk = self._vae_chunk_latents(shape[2], height, width)
             video = vae.decode(latent.to(device), progress=progress, chunk_latents=chunk)
         frames = frames_to_host(video)
         synchronize(device)
@@ -444,17 +453,24 @@ def check_request(
         raise ValueError(f"guidance must be >= 0 (got {plan.guidance}); Wan uses 5.0")
 
 
-# Peak decode memory per latent frame of a chunk per output pixel, in bytes: measured 1.14 GiB per latent
-# frame at 480x832 (H200, channels-last with fused norms: 7.8 GiB at 4 frames, 26.1 at 20), rounded up.
-DECODE_BYTES_PER_LATENT_PIXEL = 4096
+# A VAE call's peak memory as an affine function of its latent frames per chunk c, in bytes per output pixel:
+# BASE + SLOPE * (c - 1). The decoder's on an H200 (channels-last with fused norms, 480x832, weights
+# included): 7.8 GiB at c = 4 and 26.1 GiB at c = 20 (benchmarks/runs/h200-2026-12-02e), so 1.144 GiB (3,075
+# B a pixel) a latent frame on top of 4.37 GiB (11,750 B a pixel) at c = 1; both rounded up here. The encoder
+# needs no more: counted on the meta device for 81 frames (benchmarks/vae_memory.py; the counts scale with
+# the pixels) its activations peak at 7,821 + 3,864 (c - 1) B a pixel, the decoder's at 9,636 + 3,841 (c - 1).
+VAE_BASE_BYTES_PER_PIXEL = 12288
+VAE_BYTES_PER_LATENT_PIXEL = 4096
 
 
-def decode_chunk_latents(num_latents: int, height: int, width: int, free_bytes: int) -> int:
-    """Latent frames per VAE decoder call that fit in ``free_bytes`` with a fifth to spare: larger chunks
-    decode faster (81 frames at 480p: 1.00 s at 1, 0.81 s at 20 on an H200), and give the same video.
-    Between 1 and the frames after the first (which is always decoded alone)."""
-    per_frame = DECODE_BYTES_PER_LATENT_PIXEL * height * width
-    return max(1, min(num_latents - 1, int(0.8 * free_bytes) // per_frame))
+def vae_chunk_latents(num_latents: int, height: int, width: int, free_bytes: int) -> int:
+    """Latent frames per VAE encoder or decoder call whose peak memory (BASE + SLOPE (c - 1) bytes a pixel,
+    above) fits in four fifths of ``free_bytes``: larger chunks run faster (a decode of 81 frames at 480p:
+    1.00 s at 1, 0.81 s at 20 on an H200) and give the same video. Between 1 and the frames after the
+    first (which always runs alone); 1 when even that does not fit, the least memory there is."""
+    pixels = height * width
+    spare = int(0.8 * free_bytes) - VAE_BASE_BYTES_PER_PIXEL * pixels
+    return max(1, min(num_latents - 1, 1 + spare // (VAE_BYTES_PER_LATENT_PIXEL * pixels)))
 
 
 def frames_to_host(video: Tensor) -> Tensor:
