@@ -57,3 +57,33 @@ def test_triton_releases_compare_as_numbers_not_strings():
     assert triton_release("3.10.0") > (3, 6) > triton_release("3.5.1")
     with pytest.raises(ValueError, match="unrecognised Triton version 'nightly'"):
         triton_release("nightly")
+
+
+def test_tuned_kernels_keep_their_timings_on_disk():
+    """Every Autotuner in the package has Triton's disk cache on, as a process without the interpreter builds
+    it (under the interpreter Triton never tunes, and switches the cache off)."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import importlib, pkgutil
+import turbodiffusion
+from triton.runtime.autotuner import Autotuner
+found = {}
+for info in pkgutil.walk_packages(turbodiffusion.__path__, "turbodiffusion."):
+    if info.name.rsplit(".", 1)[-1].startswith("kernel"):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if isinstance(obj, Autotuner):
+                found[info.name + "." + name] = obj.cache_results
+print(found)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = ast.literal_eval(result.stdout)
+    assert len(found) == 10 and all(found.values()), found

@@ -27,3 +27,16 @@ def test_every_torch_load_is_weights_only():
             if re.search(r"torch\.load\(", line) and "weights_only=True" not in line:
                 offenders.append(f"{path.relative_to(REPO)}:{lineno}")
     assert not offenders, f"torch.load without weights_only=True: {offenders}"
+
+
+def test_every_tuned_kernel_keeps_its_timings_on_disk():
+    """Tuned kernels go through kernel_device.autotune (Triton's autotuner with cache_results), so a new
+    process reuses the timings instead of benchmarking every config again."""
+    offenders = []
+    for path in (REPO / "turbodiffusion").rglob("*.py"):
+        if path.name == "kernel_device.py":
+            continue
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\btriton\.autotune\b|from triton import .*\bautotune\b", line):
+                offenders.append(f"{path.relative_to(REPO)}:{lineno}")
+    assert not offenders, f"triton.autotune instead of kernel_device.autotune: {offenders}"

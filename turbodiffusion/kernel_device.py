@@ -26,6 +26,18 @@ def triton_release(version: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def autotune(configs: list, key: list[str], **kwargs):
+    """``triton.autotune`` with its timings kept in Triton's on-disk cache (``cache_results``), keyed by the
+    Triton release, the GPU architecture, the kernel's source, the tuning key and the configs.
+
+    Every ``turbodiffusion generate`` is a new process, and without the disk cache each one benchmarked every
+    config of every tuned kernel at its first call again (compiled kernels were already cached on disk). The
+    interpreter never tunes, so there this changes nothing."""
+    import triton
+
+    return triton.autotune(configs, key, cache_results=True, **kwargs)
+
+
 @functools.cache
 def gluon_hopper_available() -> bool:
     """Whether the sm_90 Gluon kernels (``attention.sage.kernel_wgmma``, ``attention.sla.kv_summary_wgmma``)

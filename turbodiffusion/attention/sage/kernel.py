@@ -33,7 +33,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import gluon_hopper_available, interpreting
+from ...kernel_device import autotune, gluon_hopper_available, interpreting
 from ..sla.kernel_fwd import (
     KERNEL_HEAD_DIMS,
     LOG2E,
@@ -204,7 +204,7 @@ def _prune(configs, named_args, **kwargs):
     return kept or [triton.Config({"BLOCK_M": args["BLKQ"]}, num_warps=4, num_stages=2)]
 
 
-_sage_fwd_tuned = triton.autotune(
+_sage_fwd_tuned = autotune(
     configs=_configs(),
     key=["D", "BLKQ", "BLKK", "BLOCK_N", "SPARSE", "LINEAR", "PV_FP8", "WIDE"],
     prune_configs_by={"early_config_prune": _prune},

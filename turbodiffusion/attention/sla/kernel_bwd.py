@@ -22,7 +22,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import interpreting
+from ...kernel_device import autotune, interpreting
 from .block_map import transpose_selection
 from .kernel_fwd import (
     LOG2E,
@@ -238,12 +238,12 @@ def _sla_bwd_dkdv_kernel(
     )
 
 
-_sla_bwd_dq_tuned = triton.autotune(
+_sla_bwd_dq_tuned = autotune(
     configs=_configs((64, 128)),
     key=["D", "BLKQ", "BLKK", "WIDE"],
     prune_configs_by={"early_config_prune": _prune},
 )(_sla_bwd_dq_kernel)
-_sla_bwd_dkdv_tuned = triton.autotune(
+_sla_bwd_dkdv_tuned = autotune(
     configs=_configs((32, 64)),
     key=["D", "BLKQ", "BLKK", "WIDE"],
     prune_configs_by={"early_config_prune": _prune},

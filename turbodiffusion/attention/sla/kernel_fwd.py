@@ -23,7 +23,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device, gluon_hopper_available, interpreting
+from ...kernel_device import autotune, check_kernel_device, gluon_hopper_available, interpreting
 
 LOG2E = 1.4426950408889634
 _LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
@@ -485,7 +485,7 @@ def _linear_branch_kernel(
                  mask=row_ok[:, None])  # fmt: skip
 
 
-_linear_branch_tuned = triton.autotune(
+_linear_branch_tuned = autotune(
     configs=[
         triton.Config({"BLOCK_M": bm}, num_warps=w, num_stages=st)
         for bm, w, st in ((64, 4, 2), (64, 4, 3), (128, 8, 2), (128, 4, 2), (64, 8, 3))
@@ -620,7 +620,7 @@ def _sla_fwd_kernel(
     tl.store(o_ptr, cast(o, Out.dtype.element_ty, PRECISION), mask=row_ok[:, None])
 
 
-_sla_fwd_tuned = triton.autotune(
+_sla_fwd_tuned = autotune(
     configs=_fwd_configs(),
     key=["D", "BLKQ", "BLKK", "LINEAR", "STORE_AUX", "WIDE"],
     prune_configs_by={"early_config_prune": _prune_fwd},

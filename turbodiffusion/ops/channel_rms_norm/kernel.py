@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import autotune, check_kernel_device
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, prune_row_configs, row_launch_config
 from .reference import NORM_EPS, channels_last_rows, check_channel_rms_norm_inputs
 
@@ -45,7 +45,7 @@ def _channel_rms_norm_kernel(
     tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
-_channel_rms_norm_tuned = triton.autotune(
+_channel_rms_norm_tuned = autotune(
     configs=ROW_CONFIGS,
     key=["C", "SILU"],
     prune_configs_by={"early_config_prune": prune_row_configs},

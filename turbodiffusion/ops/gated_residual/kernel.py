@@ -11,7 +11,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import autotune, check_kernel_device
 from ..rms_norm.kernel import as_rows
 from .reference import check_gated_residual_inputs
 
@@ -74,7 +74,7 @@ def gated_residual_triton(x: Tensor, y: Tensor, gate: Tensor, out: Tensor | None
     return out
 
 
-_gated_residual_tuned = triton.autotune(configs=_CONFIGS, key=["D"], restore_value=["o_ptr"])(
+_gated_residual_tuned = autotune(configs=_CONFIGS, key=["D"], restore_value=["o_ptr"])(
     _gated_residual_kernel
 )  # restore_value: out may alias x (the in-place residual update), and tuning runs the kernel repeatedly
 

@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import autotune, check_kernel_device
 from ...quant.gemm.kernel import round_to_dtype
 from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes, fp8_row_mult_scale
 from ...quant.row_quant.reference import RowQuantized
@@ -303,7 +303,7 @@ def _prune_configs(configs, named_args, **kwargs):
     return prune_row_configs(configs, named_args, BLOCK_D=kwargs["BLOCK_D"] + kwargs["BLOCK_T"])
 
 
-_norm_modulate_tuned = triton.autotune(
+_norm_modulate_tuned = autotune(
     configs=ROW_CONFIGS,
     # Each variant tunes on its own: the residual ones move twice the bytes of the plain one.
     key=["D", "HAS_MOD", "QUANT", "RESIDUAL", "GATED", "ROUND_NORM"],

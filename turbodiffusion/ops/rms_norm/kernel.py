@@ -11,7 +11,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import autotune, check_kernel_device
 from .reference import check_rms_norm_inputs
 
 
@@ -106,7 +106,7 @@ def as_rows(t: Tensor, name: str) -> Tensor:
         ) from err
 
 
-_rms_norm_tuned = triton.autotune(
+_rms_norm_tuned = autotune(
     configs=ROW_CONFIGS,
     key=["D"],
     restore_value=["y_ptr"],

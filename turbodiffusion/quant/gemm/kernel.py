@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import autotune, check_kernel_device
 from .reference import BLOCK, check_scaled_mm_inputs
 
 # Autotune candidates (GPU only; the interpreter runs _INTERPRET_CONFIG). BK is fixed at 128, the scale slice.
@@ -139,9 +139,7 @@ def _scaled_mm_kernel(
     tl.store(c_ptrs, c, mask=mask_m[:, None] & mask_n[None, :])
 
 
-_scaled_mm_tuned = triton.autotune(configs=_CONFIGS, key=["M", "N", "K", "A_TILE_ROWS", "IS_FP8"])(
-    _scaled_mm_kernel
-)
+_scaled_mm_tuned = autotune(configs=_CONFIGS, key=["M", "N", "K", "A_TILE_ROWS", "IS_FP8"])(_scaled_mm_kernel)
 
 
 def scaled_mm_triton(
