@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from turbodiffusion.quant import Fp8Config, Fp8Linear, Int8Config, Int8Linear, quantize_
+from turbodiffusion.quant import Fp8Config, Fp8Linear, Fp8RowConfig, Int8Config, Int8Linear, quantize_
 from turbodiffusion.quant.act_quant import quantize_blockwise_reference
 from turbodiffusion.quant.gemm import scaled_mm_reference
 from turbodiffusion.testing import tolerances
@@ -186,3 +186,59 @@ def test_invalid_uses_raise():
         Int8Linear(128, 64, impl="gpu")
     with pytest.raises(ValueError, match="input has 64 features; this layer takes 128"):
         Int8Linear.from_linear(nn.Linear(128, 8))(torch.randn(2, 64))
+
+
+@pytest.mark.parametrize(
+    "config", [Int8Config(), Fp8Config(), Fp8RowConfig()], ids=lambda c: type(c).__name__
+)
+def test_quantise_on_the_device_gives_the_same_layers_where_the_model_is(config, device):
+    """quantize_(..., device=) computes each layer on that device (on a GPU: the Triton quantisers) and leaves
+    it where the model is, with the codes the quantisers give where the model is."""
+    on_device = quantize_(_toy(11), config, device=device)
+    here = quantize_(_toy(11), config)
+    a, b = on_device.state_dict(), here.state_dict()
+    assert list(a) == list(b)
+    for name, tensor in a.items():
+        assert tensor.device.type == "cpu", name
+        assert tensor.dtype == b[name].dtype and torch.equal(
+            tensor.view(torch.uint8), b[name].view(torch.uint8)
+        )
+
+
+def test_quantise_on_the_device_moves_each_layer_there_and_back_on_failure(monkeypatch):
+    """Each target linear goes to the work device before its conversion (here a recorded move: no GPU); a
+    conversion that fails puts its layer back where it was, unconverted."""
+    from turbodiffusion.quant import int8_linear
+
+    model = _toy(12)
+    moves = []
+    for module in model.blocks.modules():
+        if isinstance(module, nn.Linear):
+            monkeypatch.setattr(module, "to", lambda d, m=module: moves.append((id(m), str(d))) or m)
+    quantize_(model, Int8Config(), device="cuda")
+    targets = [m for m in model.blocks.modules() if isinstance(m, Int8Linear)]
+    assert len(targets) == 6 and [d for _, d in moves] == ["cuda"] * 6
+
+    model, moves = _toy(13), []
+    linears = [
+        m
+        for m in model.blocks.modules()
+        if isinstance(m, nn.Linear) and m is not model.blocks[0]["attn"].proj_l
+    ]
+    for module in linears:
+        monkeypatch.setattr(module, "to", lambda d, m=module: moves.append((id(m), str(d))) or m)
+    calls = []
+
+    def fail_second(linear, impl="auto"):
+        calls.append(linear)
+        if len(calls) == 2:
+            raise RuntimeError("CUDA out of memory")
+        return original(linear, impl=impl)
+
+    original = int8_linear.Int8Linear.from_linear
+    monkeypatch.setattr(int8_linear.Int8Linear, "from_linear", fail_second)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        quantize_(model, Int8Config(), device="cuda")
+    assert [d for _, d in moves] == ["cuda", "cuda", "cpu"]  # the failed layer went back
+    assert moves[1][0] == moves[2][0] == id(calls[1])
+    assert calls[1] in list(model.blocks.modules())  # still in the model, still an nn.Linear

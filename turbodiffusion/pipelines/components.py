@@ -312,7 +312,7 @@ def load_components(
         )
         dit, vae, umt5 = build_builtin(att, dtype=dtype)
         if quant:
-            _quantize(dit, quant)
+            _quantize(dit, quant, device)
         return Components(
             preset, None, (dit,), vae, umt5, ByteTokenizer(dit_config.text_len), att, quant, dtype
         )
@@ -334,7 +334,7 @@ def load_components(
             init_missing=init_missing,
         )
         if quant in FP8_MODES or (quant and not preset.quant):
-            _quantize(dit, quant)
+            _quantize(dit, quant, device)
         dits.append(dit)
     vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
     umt5 = load_umt5(files.umt5, configs.umt5, dtype=dtype, device="cpu")
@@ -381,7 +381,7 @@ def _load_default_model(
         drop_unused=drop_unused,
     )
     if quant:
-        _quantize(dit, quant)
+        _quantize(dit, quant, device)
     vae = load_vae(paths["vae"], configs.vae or config.vae, dtype=dtype, device="cpu")
     # float32 whatever ``dtype``: the DiT was trained on float32 MiniLM states (the pipeline casts the
     # context to ``dtype``), and 22M parameters over 16 tokens cost milliseconds either way.
@@ -409,8 +409,9 @@ def quant_config(mode: str) -> QuantConfig:
     return Int8Config() if mode == "int8" else Fp8RowConfig(fast_accum=mode == "fp8-row-fast")
 
 
-def _quantize(dit: nn.Module, mode: str) -> None:
-    """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for the FP8 modes, INT8 layers in)."""
+def _quantize(dit: nn.Module, mode: str, device: torch.device) -> None:
+    """Swap the DiT's block linears for ``mode``'s W8A8 ones (float or, for the FP8 modes, INT8 layers in),
+    quantised on ``device`` when it is a GPU (the DiT stays where it is)."""
     from ..quant import quantize_
 
-    quantize_(dit, quant_config(mode))
+    quantize_(dit, quant_config(mode), device=device if device.type == "cuda" else None)

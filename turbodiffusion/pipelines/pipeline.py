@@ -142,6 +142,8 @@ class TurboPipeline:
             against fp8-row's 0.609 s, and one forward moved by 3.3% rel L2 from fp8-row's with random
             weights, benchmarks/runs/h200-2026-12-04d), False for float linears. Default: "int8" for
             -quant presets, which cannot turn it off (they can convert to an FP8 mode), float otherwise.
+            Float (or, for FP8, INT8) weights are quantised while loading, layer by layer on the GPU when
+            ``device`` is one.
         dtype: torch.bfloat16 (default, as TurboDiffusion runs) or torch.float32.
         offload: False (default: every network stays on the device once used, the text encoder excepted);
             "model" (or True): model CPU offload, each network on the device only while it runs; "blocks":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from .config import Fp8Config, Fp8RowConfig, Int8Config, QuantConfig
@@ -33,13 +34,38 @@ _HANDLERS: dict[type, tuple[tuple[type, ...], Callable[[nn.Module, QuantConfig],
 }
 
 
-def quantize_(model: nn.Module, config: QuantConfig) -> nn.Module:
+def _convert_on(linear: nn.Module, convert: Callable[[nn.Module], nn.Module], work: torch.device | None):
+    """``convert(linear)`` computed on ``work`` (None: where the layer is), returned on the layer's device."""
+    home = next(linear.parameters(), None)
+    home = home.device if home is not None else next(linear.buffers()).device
+    if work is None or home.type == "meta" or home == work:
+        return convert(linear)
+    linear.to(work)  # the float layer is dropped once converted, so it moves rather than being copied
+    try:
+        layer = convert(linear)
+    except BaseException:
+        linear.to(home)  # the model as it was
+        raise
+    return layer.to(home)
+
+
+def quantize_(
+    model: nn.Module, config: QuantConfig, *, device: torch.device | str | None = None
+) -> nn.Module:
     """Replace the linears in ``model.blocks`` per ``config``; returns ``model`` (changed in place).
 
     Int8Config: nn.Linear -> Int8Linear. Fp8Config: nn.Linear or Int8Linear -> Fp8Linear (re-quantising
     INT8 weights). Fp8RowConfig: nn.Linear or Int8Linear -> Fp8RowLinear. Every target is checked before
-    anything changes, so a failure leaves the model as it was. Raises ValueError if the model has no
+    anything changes, so a failed check leaves the model as it was. Raises ValueError if the model has no
     ``blocks`` or a target's widths do not fit the format (multiples of 128 in, or of 16 for Fp8RowConfig).
+    The layers are then converted one at a time, each float layer dropped as its quantised one replaces it
+    (the peak memory is the model plus one layer), so an error during a conversion (out of memory on
+    ``device``) leaves the layers before it converted and the failing one as it was.
+
+    device: where the weights are quantised (default: where they are). A model loaded on the CPU for a GPU
+    takes ``device="cuda"``: each layer goes to the GPU, is quantised there by the Triton quantisers (the
+    same codes as the CPU references, which are far slower: 14B weights take minutes on a few cores) and
+    comes back as its quantised layer, one layer at a time.
     """
     if type(config) not in _HANDLERS:
         raise ValueError(
@@ -75,7 +101,8 @@ def quantize_(model: nn.Module, config: QuantConfig) -> nn.Module:
             f"{len(bad)} linear(s) do not fit ({need}): "
             f"{', '.join(bad[:5])}; add their names to the config's skip list to keep them in float"
         )
+    work = torch.device(device) if device is not None else None
     for parent, attr, _, child in targets:
-        setattr(parent, attr, convert(child, config))
+        setattr(parent, attr, _convert_on(child, lambda m: convert(m, config), work))
     logger.info("quantize_: %d linears in model.blocks -> %s", len(targets), type(config).__name__)
     return model

@@ -1,0 +1,88 @@
+"""Quantising a float DiT at load time: on the CPU where it was loaded (how the pipeline did it), against
+``quantize_(..., device="cuda")`` (each layer to the GPU, quantised there, back), in one run.
+
+    PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --modes fp8-row int8 --json results/quantize_load.json
+    PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --quick --json /tmp/quantize_load.json   # CPU smoke
+
+A W8A8 mode picked for a float checkpoint (generate --quant) is applied after the DiT is loaded on the CPU.
+Each mode's arms start from the same random bf16 DiT on the CPU (a copy each); the table gives the seconds
+of each arm, the CPU arm over the device arm, and whether the two state dicts are equal bit for bit (they
+must be: the Triton quantisers give the references' codes). ``--quick`` runs a 2-layer DiT of the preset's
+width with the CPU as the device: it checks the script, not a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import time
+
+import torch
+from common import check_preset, environment, print_table, write_json
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.models.wan.config import dit_preset
+from turbodiffusion.models.wan.dit import WanDiT
+from turbodiffusion.pipelines.components import QUANT_MODES, quant_config
+from turbodiffusion.quant import quantize_
+
+
+def float_dit(preset: str, layers: int | None) -> WanDiT:
+    """A bf16 WanDiT of ``preset`` on the CPU with random weights (``layers`` overrides its depth)."""
+    cfg = dit_preset(preset)
+    if layers is not None:
+        cfg = dataclasses.replace(cfg, num_layers=layers)
+    with torch.device("meta"):
+        model = WanDiT(cfg, AttentionConfig(backend="sla"))
+    model = model.to_empty(device="cpu").to(torch.bfloat16)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.02, generator=g)
+    return model.eval()
+
+
+def timed_quantize(model: WanDiT, mode: str, device: torch.device | None) -> tuple[float, dict]:
+    """Seconds to quantise ``model`` in ``mode`` on ``device`` (None: where it is), and its state dict."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    quantize_(model, quant_config(mode), device=device)
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start, model.state_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
+    parser.add_argument("--modes", nargs="+", default=["fp8-row", "int8"], choices=QUANT_MODES)
+    parser.add_argument("--quick", action="store_true", help="two layers, the CPU as the device")
+    parser.add_argument("--json", default="results/quantize_load.json")
+    args = parser.parse_args()
+    check_preset(parser, args.preset)
+    if not args.quick and not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
+    device = torch.device("cpu" if args.quick else "cuda")
+    source = float_dit(args.preset, 2 if args.quick else None)
+    params = sum(p.numel() for p in source.parameters())
+    print(f"{args.preset}: {params / 1e9:.2f} B parameters, bf16 on the CPU; device {device}", flush=True)
+    rows = []
+    for mode in args.modes:
+        cpu_s, cpu_state = timed_quantize(copy.deepcopy(source), mode, None)
+        dev_s, dev_state = timed_quantize(copy.deepcopy(source), mode, device)
+        equal = list(cpu_state) == list(dev_state) and all(
+            dev_state[k].device.type == "cpu"
+            and torch.equal(dev_state[k].view(torch.uint8), cpu_state[k].view(torch.uint8))
+            for k in cpu_state
+        )
+        rows.append({"mode": mode, "cpu_s": cpu_s, "device_s": dev_s, "cpu_over_device": cpu_s / dev_s,
+                     "equal": equal})  # fmt: skip
+        print(f"{mode}: CPU {cpu_s:.2f} s, {device} {dev_s:.2f} s, equal {equal}", flush=True)
+    print_table(rows, ["mode", "cpu_s", "device_s", "cpu_over_device", "equal"])
+    write_json(args.json, {"env": environment(), "args": vars(args), "parameters": params, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
