@@ -44,7 +44,7 @@ def _convert_on(linear: nn.Module, convert: Callable[[nn.Module], nn.Module], wo
     try:
         layer = convert(linear)
     except BaseException:
-        linear.to(home)  # the model as it was
+        linear.to(home)  # the failed layer back where it was
         raise
     return layer.to(home)
 
@@ -64,8 +64,8 @@ def quantize_(
 
     device: where the weights are quantised (default: where they are). A model loaded on the CPU for a GPU
     takes ``device="cuda"``: each layer goes to the GPU, is quantised there by the Triton quantisers (the
-    same codes as the CPU references, which are far slower: 14B weights take minutes on a few cores) and
-    comes back as its quantised layer, one layer at a time.
+    same codes as the CPU references, which are far slower: Wan 1.3B's block linears took 9 s for FP8
+    row-wise and 6 s for INT8 on a 2-core CPU) and comes back as its quantised layer, one layer at a time.
     """
     if type(config) not in _HANDLERS:
         raise ValueError(
