@@ -384,6 +384,32 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
         assert all(not o.active and o.events and o.resident() == [] for o in pipe.block_offloads.values())
 
 
+def test_i2v_experts_both_stay_when_they_fit(i2v_folder, monkeypatch):
+    """With room for both experts (expert_group gives no group) neither is parked: after the first call
+    both are on the device, and a second call moves no module at all."""
+    from turbodiffusion.pipelines import pipeline as pipeline_module
+    from turbodiffusion.pipelines.residency import module_bytes
+
+    sizes = []
+
+    def no_group(weight_bytes, device_bytes):
+        sizes.append(weight_bytes)
+        return None
+
+    monkeypatch.setattr(pipeline_module, "expert_group", no_group)
+    pipe = TurboPipeline.from_pretrained(i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32)
+    c = pipe.components
+    assert sizes == [module_bytes(c.vae, *c.dits)]  # the experts and the VAE, not the text encoder
+    image = (torch.rand(40, 90, 3, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    first = pipe("a cat", image, seed=5, **SMALL)
+    assert sorted(pipe.residency.on_device()) == ["dit.high", "dit.low", "vae"]
+    moves = len(pipe.residency.events)
+    second = pipe("a cat", image, seed=5, **SMALL)
+    # Only the text encoder (parked after each prompt on the CPU) moves.
+    assert pipe.residency.events[moves:] == [("text_encoder", "device"), ("text_encoder", "park")]
+    assert torch.equal(first.frames, second.frames)
+
+
 def test_i2v_needs_an_image_before_any_work(i2v_folder):
     pipe = TurboPipeline.from_pretrained(i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32)
     with pytest.raises(ValueError, match="is image-to-video and needs an image"):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from turbodiffusion.pipelines.block_offload import BlockOffload
-from turbodiffusion.pipelines.residency import Residency, keeps_everything, module_bytes
+from turbodiffusion.pipelines.residency import Residency, expert_group, keeps_everything, module_bytes
 
 
 class Tracked(nn.Module):
@@ -132,3 +132,12 @@ def test_module_bytes_counts_shared_tensors_once():
 @pytest.mark.parametrize(("weights", "device", "keep"), [(40, 80, True), (41, 80, False), (0, 0, True)])
 def test_keeps_everything_when_weights_take_at_most_half(weights, device, keep):
     assert keeps_everything(weights * 2**30, device * 2**30) is keep
+
+
+@pytest.mark.parametrize(
+    ("weights_gib", "device_gib", "group"),
+    [(29, 140, None), (58, 140, None), (58, 80, "dit"), (29, 80, None), (29, 0, "dit")],
+    ids=["a14b-fp8-h200", "a14b-bf16-h200", "a14b-bf16-h100", "a14b-fp8-h100", "cpu"],
+)
+def test_experts_take_turns_only_when_they_do_not_both_fit(weights_gib, device_gib, group):
+    assert expert_group(weights_gib * 2**30, device_gib * 2**30) == group

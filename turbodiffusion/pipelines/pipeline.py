@@ -44,7 +44,7 @@ from .i2v import ImageInput, fit_image, image_condition, load_image
 from .out_of_memory import device_memory_error
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
-from .residency import Residency, keeps_everything, module_bytes
+from .residency import Residency, expert_group, keeps_everything, module_bytes
 from .text import encode_prompts
 
 logger = logging.getLogger(__name__)
@@ -87,11 +87,11 @@ class TurboPipeline:
         self.device = device
         self.residency = Residency(device, offload=self.offload is not None)
         self._warned_undistilled = False
+        device_bytes = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
         # The text encoder is parked on the CPU as soon as the prompt is encoded, unless every network
         # fits on the GPU with room to spare (keeps_everything).
-        keep_text = device.type == "cuda" and keeps_everything(
-            module_bytes(components.text_encoder, components.vae, *components.dits),
-            torch.cuda.get_device_properties(device).total_memory,
+        keep_text = keeps_everything(
+            module_bytes(components.text_encoder, components.vae, *components.dits), device_bytes
         )
         self.residency.add("text_encoder", components.text_encoder, keep=keep_text)
         self.residency.add("vae", components.vae)
@@ -99,10 +99,11 @@ class TurboPipeline:
         # offload="blocks": each DiT's blocks wait in page-locked host memory for the pipeline's lifetime
         # (pinned once here, not per call) and stream to the device during each forward.
         self.block_offloads: dict[str, BlockOffload] = {}
+        group = expert_group(module_bytes(components.vae, *components.dits), device_bytes)
         for name, dit in zip(self.experts, components.dits):
             if self.offload == "blocks":
                 self.block_offloads[name] = BlockOffload(dit, device)
-            self.residency.add(name, dit, group="dit", streamed=self.block_offloads.get(name))
+            self.residency.add(name, dit, group=group, streamed=self.block_offloads.get(name))
         self.graphs = ForwardGraphs() if cuda_graphs else None
 
     @classmethod

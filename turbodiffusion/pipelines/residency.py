@@ -3,8 +3,9 @@
 Policy (sampling-and-training.md §7, models.md §4):
 
 * the text encoder is moved to the device for encoding and parked on the CPU right after;
-* modules in one ``group`` (the two Wan2.2 experts) are exclusive: using one parks the others first,
-  so only one expert is ever resident;
+* modules in one ``group`` are exclusive: using one parks the others first. The two Wan2.2 experts form
+  one (only one resident, as the official inference runs them) unless both fit on the device with room
+  to spare (``expert_group``), when each stays once used and no call moves an expert;
 * ``offload=True`` (model CPU offload, for small GPUs): every module is moved to the device only while
   it is used, then parked again;
 * otherwise DiT and VAE stay on the device once moved there;
@@ -168,3 +169,12 @@ def keeps_everything(weight_bytes: int, device_bytes: int) -> bool:
     adapts its chunks to what is free). Parking the text encoder (umT5-XXL, 11 GB) after each prompt
     and bringing it back costs about 0.4 s a call on an H200, more than a 1.3B model's four steps save."""
     return 2 * weight_bytes <= device_bytes
+
+
+def expert_group(weight_bytes: int, device_bytes: int) -> str | None:
+    """The residency group of Wan2.2's two experts: "dit" (they take turns on the device, the idle one parked
+    on the CPU) unless the experts and the VAE, ``weight_bytes``, pass ``keeps_everything`` on a device of
+    ``device_bytes`` (0 off CUDA): then None, and both stay once used. Taking turns moves a whole expert
+    out and the other in twice a generation (high, then low, then high again at the next call's first
+    step), 14 GB each way in FP8 and 28 GB in bf16."""
+    return None if keeps_everything(weight_bytes, device_bytes) else "dit"
