@@ -2,13 +2,15 @@
 ``quantize_(..., device="cuda")`` (each layer to the GPU, quantised there, back), in one run.
 
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --modes fp8-row int8 --json results/quantize_load.json
+    PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --device cpu   # the CPU arm's time alone
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --quick --json /tmp/quantize_load.json   # CPU smoke
 
 A W8A8 mode picked for a float checkpoint (generate --quant) is applied after the DiT is loaded on the CPU.
 Each mode's arms start from the same random bf16 DiT on the CPU (a copy each); the table gives the seconds
 of each arm, the CPU arm over the device arm, and whether the two state dicts are equal bit for bit (they
-must be: the Triton quantisers give the references' codes). ``--quick`` runs a 2-layer DiT of the preset's
-width with the CPU as the device: it checks the script, not a speed.
+must be: the Triton quantisers give the references' codes). ``--device cpu`` makes both arms the CPU (the
+CPU's time, on a machine without a GPU); ``--quick`` is that with a 2-layer DiT of the preset's width: it
+checks the script, not a speed.
 """
 
 from __future__ import annotations
@@ -58,14 +60,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
     parser.add_argument("--modes", nargs="+", default=["fp8-row", "int8"], choices=QUANT_MODES)
-    parser.add_argument("--quick", action="store_true", help="two layers, the CPU as the device")
+    parser.add_argument("--device", default="cuda", help="where the device arm quantises (default: cuda)")
+    parser.add_argument("--layers", type=int, default=None, help="DiT depth (default: the preset's)")
+    parser.add_argument("--quick", action="store_true", help="--device cpu --layers 2: a smoke run")
     parser.add_argument("--json", default="results/quantize_load.json")
     args = parser.parse_args()
     check_preset(parser, args.preset)
-    if not args.quick and not torch.cuda.is_available():
-        raise SystemExit("this benchmark needs a CUDA GPU; use --quick for the CPU smoke run")
-    device = torch.device("cpu" if args.quick else "cuda")
-    source = float_dit(args.preset, 2 if args.quick else None)
+    if args.quick:
+        args.device, args.layers = "cpu", 2
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU: use --device cpu for the CPU's time, or --quick for a smoke run")
+    source = float_dit(args.preset, args.layers)
     params = sum(p.numel() for p in source.parameters())
     print(f"{args.preset}: {params / 1e9:.2f} B parameters, bf16 on the CPU; device {device}", flush=True)
     rows = []
