@@ -54,7 +54,10 @@ def test_round_trip_writes_a_playable_mp4(tmp_path, capsys, shipped, model):
     stdout = capsys.readouterr().out
     assert f"wrote {out}" in stdout
     assert re.search(
-        r"text \d+\.\d\d s \| steps [\d.+]+ = \d+\.\d\d s \| decode \d+\.\d\d s \| total", stdout
+        r"text \d+\.\d\d s \| steps [\d.+]+ = \d+\.\d\d s \| decode \d+\.\d\d s \| total \d+\.\d\d s"
+        r" \| load \d+\.\d\d s, mp4 \d+\.\d\d s$",
+        stdout,
+        re.MULTILINE,
     )
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
