@@ -40,3 +40,27 @@ def test_every_tuned_kernel_keeps_its_timings_on_disk():
             if re.search(r"\btriton\.autotune\b|from triton import .*\bautotune\b", line):
                 offenders.append(f"{path.relative_to(REPO)}:{lineno}")
     assert not offenders, f"triton.autotune instead of kernel_device.autotune: {offenders}"
+
+
+def test_every_kernel_launch_says_whether_it_fuses_multiply_adds():
+    """Each Triton launch in the package passes ``**FP_FUSION`` (or its own enable_fp_fusion): Triton 3.10
+    changes the default, and the kernels were measured with fusion on."""
+    import ast
+
+    offenders, launches = [], 0
+    for path in (REPO / "turbodiffusion").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)):
+                continue
+            target = node.func.value
+            name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
+            if not (name.endswith(("_kernel", "_tuned")) or name in ("kernel", "tuned")):
+                continue
+            launches += 1
+            says = any(
+                k.arg == "enable_fp_fusion" or (k.arg is None and getattr(k.value, "id", "") == "FP_FUSION")
+                for k in node.keywords
+            )
+            if not says:
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert launches >= 30 and not offenders, f"launches without **FP_FUSION: {offenders}"

@@ -12,6 +12,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ..kernel_device import FP_FUSION
+
 
 @triton.jit
 def _fma_kernel(X, Out):
@@ -29,5 +31,5 @@ def fma_rounds_once() -> bool:
     """
     x = torch.full((4,), 1 + 2**-12, dtype=torch.float32)
     out = torch.empty_like(x)
-    _fma_kernel[(1,)](x, out)
+    _fma_kernel[(1,)](x, out, **FP_FUSION)
     return bool((out == 2**-24).all())

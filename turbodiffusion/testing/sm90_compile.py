@@ -19,6 +19,8 @@ import tempfile
 
 import triton
 
+from ..kernel_device import FP_FUSION
+
 
 def cuobjdump() -> str:
     return os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
@@ -81,7 +83,7 @@ def _describe(source, options: dict) -> dict:
     warpgroup-MMA waits of its SASS."""
     from triton.backends.compiler import GPUTarget
 
-    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={**options, **FP_FUSION})
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(compiled.asm["cubin"])
         f.flush()

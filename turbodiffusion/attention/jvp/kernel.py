@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import FP_FUSION, check_kernel_device
 from ..sdpa import check_qkv
 
 _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -142,7 +142,7 @@ def attention_jvp_triton(
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         H, Lq, Lk, D, 1.0 / math.sqrt(D),
-        BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PRECISION=precision,
+        BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PRECISION=precision, **FP_FUSION,
     )  # fmt: skip
     return o, do
 

@@ -33,7 +33,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, gluon_hopper_available, interpreting
+from ...kernel_device import FP_FUSION, autotune, gluon_hopper_available, interpreting
 from ..sla.kernel_fwd import (
     KERNEL_HEAD_DIMS,
     LOG2E,
@@ -320,7 +320,7 @@ def sage_forward_triton(
     grid = lambda meta: (triton.cdiv(seq, meta["BLOCK_M"]), b * h)  # noqa: E731
     if interpreting():
         block_m = min(64, block_q) if sparse else 64
-        _sage_fwd_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4, num_stages=1)
+        _sage_fwd_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4, num_stages=1, **FP_FUSION)
     else:
-        _sage_fwd_tuned[grid](*args, **constexprs)
+        _sage_fwd_tuned[grid](*args, **constexprs, **FP_FUSION)
     return o

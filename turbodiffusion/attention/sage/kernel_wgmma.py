@@ -62,6 +62,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+from ...kernel_device import FP_FUSION
 from ..gluon_hopper import GL_DTYPES, PUBLIC_REINTERPRET, reinterpret, tma_load
 from ..sla.kernel_fwd import LOG2E
 from .kernel import INT32_BIAS, WGMMA_BLOCKS
@@ -418,6 +419,6 @@ def sage_sparse_wgmma(
         out.stride(0), out.stride(1), out.stride(2), qh.stride(0), qh.stride(1), qh.stride(2),
         h, seq, kp, qs.shape[-1], ks.shape[-1], mq, nt, qk_scale, eps,
         D=d, BLKQ=BLOCK_M, BLKK=BLOCK_N, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, STAGES=STAGES,
-        LOADER_REGS=LOADER_REGS, LINEAR=linear is not None, **LAUNCH_OPTIONS,
+        LOADER_REGS=LOADER_REGS, LINEAR=linear is not None, **LAUNCH_OPTIONS, **FP_FUSION,
     )  # fmt: skip
     return out

@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import interpreting
+from ...kernel_device import FP_FUSION, interpreting
 from ..sla.kernel_fwd import needs_int64
 from .reference import INT8_SCALE_EPS
 
@@ -113,6 +113,7 @@ def quantize_int8_triton(
         x.stride(0), x.stride(1), x.stride(2),
         h, seq, rows, nb,
         D=d, BLK=block, SMOOTH=mean is not None, WIDE=needs_int64(x, codes), num_warps=quantizer_warps(block),
+        **FP_FUSION,
     )  # fmt: skip
     return codes, scale
 
@@ -187,6 +188,6 @@ def quantize_v_fp8_triton(
         v.stride(0), v.stride(1), v.stride(2),
         h, seq, lp, float(v_range),
         D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), PERMUTE_KEYS=permute_keys, WIDE=needs_int64(v, vq),
-        num_warps=4,
+        num_warps=4, **FP_FUSION,
     )  # fmt: skip
     return vq, scale

@@ -22,7 +22,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, interpreting
+from ...kernel_device import FP_FUSION, autotune, interpreting
 from .block_map import transpose_selection
 from .kernel_fwd import (
     LOG2E,
@@ -295,6 +295,7 @@ def sla_backward_triton(
         o_s.stride(0), o_s.stride(1), o_s.stride(2),
         h, seq, rows, splits, saved.eps,
         D=d, BLOCK_M=block_m, PRECISION=precision, WIDE=wide, num_warps=8 if d == 128 else 4, num_stages=2,
+        **FP_FUSION,
     )  # fmt: skip
     # The forward used KV / L and ksum / L, so their true gradients carry another 1 / L.
     dkv = (dkv_p.sum(1) / seq).to(q.dtype).contiguous()

@@ -23,7 +23,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device, gluon_hopper_available, interpreting
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device, gluon_hopper_available, interpreting
 
 LOG2E = 1.4426950408889634
 _LOG2E = tl.constexpr(LOG2E)  # kernels read module globals only as constexpr
@@ -339,7 +339,7 @@ def summarize_kv(
             k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
             h, seq, rows, splits,
             D=d, BLOCK_L=block_l, STATE=state, STATS=stats, PRECISION=dot_precision(k.dtype),
-            WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages,
+            WIDE=needs_int64(k, v), num_warps=launch.num_warps, num_stages=launch.num_stages, **FP_FUSION,
         )  # fmt: skip
     # A second kernel sums the splits (a fixed order: the result does not vary between runs) and writes
     # every output, where torch would take a reduction and a division per output; programs over slices
@@ -356,7 +356,7 @@ def summarize_kv(
     _kv_summary_finalize_kernel[(b * h, d // slice_rows if state else 1)](
         *parts, w, kv, ksum, k_mean, v_amax, m, splits, seq,
         D=d, ROWS=slice_rows, STATE=state, STATS=stats, PREMULTIPLY=premultiply,
-        PRECISION=dot_precision(k.dtype), num_warps=4,
+        PRECISION=dot_precision(k.dtype), num_warps=4, **FP_FUSION,
     )  # fmt: skip
     if weight is not None and not premultiply:
         m = premultiplied_state(kv, weight)
@@ -528,11 +528,11 @@ def linear_branch_triton(
     per_head = 2 if interpreting() else max(1, num_programs_target(q.device) // (b * h))
     if tunes(constexprs):
         grid = lambda meta: (min(per_head, triton.cdiv(seq, meta["BLOCK_M"])), b * h)  # noqa: E731
-        _linear_branch_tuned[grid](*args, **constexprs)
+        _linear_branch_tuned[grid](*args, **constexprs, **FP_FUSION)
     else:
         block_m = 16 if interpreting() else 64
         grid = (min(per_head, triton.cdiv(seq, block_m)), b * h)
-        _linear_branch_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4)
+        _linear_branch_kernel[grid](*args, **constexprs, BLOCK_M=block_m, num_warps=4, **FP_FUSION)
     return out
 
 
@@ -649,9 +649,16 @@ def launch(kernel, tuned, grid, *args, **constexprs) -> None:
     """
     if not tunes(constexprs):
         warps = 16 if constexprs["PRECISION"] == "ieee" and constexprs["D"] > 64 else 4
-        kernel[grid](*args, **constexprs, BLOCK_M=min(64, constexprs["BLKQ"]), num_warps=warps, num_stages=1)
+        kernel[grid](
+            *args,
+            **constexprs,
+            BLOCK_M=min(64, constexprs["BLKQ"]),
+            num_warps=warps,
+            num_stages=1,
+            **FP_FUSION,
+        )
     else:
-        tuned[grid](*args, **constexprs)
+        tuned[grid](*args, **constexprs, **FP_FUSION)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+from ...kernel_device import FP_FUSION
 from ..gluon_hopper import GL_DTYPES, reinterpret, tma_load
 from .kernel_fwd import LOG2E
 
@@ -216,5 +217,5 @@ def kv_summary_partials_wgmma(
 
     _kv_summary_wgmma_kernel[(splits, b * h)](
         desc(k), desc(v), *parts, h, seq, rows, splits,
-        D=d, BLOCK_L=BLOCK_L, STAGES=STAGES, STATE=state, STATS=stats, num_warps=NUM_WARPS,
+        D=d, BLOCK_L=BLOCK_L, STAGES=STAGES, STATE=state, STATS=stats, num_warps=NUM_WARPS, **FP_FUSION,
     )  # fmt: skip

@@ -14,6 +14,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...kernel_device import FP_FUSION
 from .kernel_fwd import cast, dot_precision, needs_int64
 
 ROWS = 64  # rows summed per step: a 128-row block is walked in two steps, not loaded at once
@@ -82,6 +83,6 @@ def pool_blocks_triton(x: Tensor, block: int, mean: Tensor | None = None) -> Ten
         x.stride(0), x.stride(1), x.stride(2),
         h, seq, nb,
         D=d, BLK=block, ROWS=min(ROWS, block), SMOOTH=mean is not None, PRECISION=dot_precision(x.dtype),
-        WIDE=needs_int64(x), num_warps=NUM_WARPS,
+        WIDE=needs_int64(x), num_warps=NUM_WARPS, **FP_FUSION,
     )  # fmt: skip
     return out

@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import interpreting
+from ...kernel_device import FP_FUSION, interpreting
 
 # Low bits of the fp32 pattern that a score of this dtype always has zero (bf16 is fp32's top 16 bits; fp16's
 # 11 significant bits leave fp32's low 13 mantissa bits zero, subnormals included): the search skips them.
@@ -101,5 +101,6 @@ def topk_lut_triton(scores: Tensor, topk: int) -> Tensor:
         _topk_lut_kernel[(triton.cdiv(rows, block_r),)](
             flat, lut, rows, nk, topk, flat.stride(0),
             BLOCK_R=block_r, BLOCK_N=block_n, LOW_BITS=ZERO_LOW_BITS[scores.dtype], WIDE=wide, num_warps=NUM_WARPS,
+            **FP_FUSION,
         )  # fmt: skip
     return lut.view(*scores.shape[:-1], topk)

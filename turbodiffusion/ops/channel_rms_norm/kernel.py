@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device
 from ..rms_norm.kernel import AUTOTUNE_MIN_ROWS, ROW_CONFIGS, prune_row_configs, row_launch_config
 from .reference import NORM_EPS, channels_last_rows, check_channel_rms_norm_inputs
 
@@ -85,9 +85,9 @@ def _channel_rms_norm_op(x: Tensor, gamma: Tensor, y: Tensor, scale: float, silu
     args = (x, gamma, y, r, c, scale, NORM_EPS)
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _channel_rms_norm_kernel[(triton.cdiv(r, block_r),)](
-            *args, SILU=silu, BLOCK_R=block_r, BLOCK_D=block_d, num_warps=num_warps
+            *args, SILU=silu, BLOCK_R=block_r, BLOCK_D=block_d, num_warps=num_warps, **FP_FUSION
         )
     else:
         _channel_rms_norm_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](
-            *args, SILU=silu, BLOCK_D=block_d
+            *args, SILU=silu, BLOCK_D=block_d, **FP_FUSION
         )

@@ -11,7 +11,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device
 from ..rms_norm.kernel import as_rows
 from .reference import check_gated_residual_inputs
 
@@ -88,7 +88,7 @@ def _gated_residual_op(x: Tensor, y: Tensor, gate: Tensor, out: Tensor, length: 
     args = (x, y, gate, out, r, length, d, x.stride(0), y.stride(0), out.stride(0), gate.stride(0), stride_gl)
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         grid = (triton.cdiv(r, BLOCK_R), triton.cdiv(d, BLOCK_D))
-        _gated_residual_kernel[grid](*args, BLOCK_R=BLOCK_R, BLOCK_D=BLOCK_D, num_warps=4)
+        _gated_residual_kernel[grid](*args, BLOCK_R=BLOCK_R, BLOCK_D=BLOCK_D, num_warps=4, **FP_FUSION)
     else:
         grid = lambda meta: (triton.cdiv(r, meta["BLOCK_R"]), triton.cdiv(d, meta["BLOCK_D"]))  # noqa: E731
-        _gated_residual_tuned[grid](*args)
+        _gated_residual_tuned[grid](*args, **FP_FUSION)

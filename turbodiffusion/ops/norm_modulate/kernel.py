@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device
 from ...quant.gemm.kernel import round_to_dtype
 from ...quant.row_quant.kernel import fp8_row_amax, fp8_row_codes, fp8_row_mult_scale
 from ...quant.row_quant.reference import RowQuantized
@@ -382,7 +382,7 @@ def _norm_modulate_op(
     }
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _norm_modulate_kernel[(triton.cdiv(r, block_r),)](
-            *args, **flags, BLOCK_R=block_r, num_warps=num_warps
+            *args, **flags, BLOCK_R=block_r, num_warps=num_warps, **FP_FUSION
         )
     else:
-        _norm_modulate_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](*args, **flags)
+        _norm_modulate_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](*args, **flags, **FP_FUSION)

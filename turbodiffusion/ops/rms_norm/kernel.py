@@ -11,7 +11,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device
 from .reference import check_rms_norm_inputs
 
 
@@ -123,7 +123,7 @@ def _rms_norm_op(x: Tensor, weight: Tensor, y: Tensor, eps: float) -> None:
     args = (x, weight, y, r, d, x.stride(0), y.stride(0), eps)
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _rms_norm_kernel[(triton.cdiv(r, block_r),)](
-            *args, BLOCK_R=block_r, BLOCK_D=block_d, num_warps=num_warps
+            *args, BLOCK_R=block_r, BLOCK_D=block_d, num_warps=num_warps, **FP_FUSION
         )
     else:
-        _rms_norm_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](*args, BLOCK_D=block_d)
+        _rms_norm_tuned[lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)](*args, BLOCK_D=block_d, **FP_FUSION)

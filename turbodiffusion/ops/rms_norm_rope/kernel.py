@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import check_kernel_device
+from ...kernel_device import FP_FUSION, check_kernel_device
 from .reference import check_rms_norm_rope_inputs
 
 
@@ -110,7 +110,7 @@ def _rms_norm_rope_op(
     _rms_norm_rope_kernel[(triton.cdiv(r, launch.block_r),)](
         x, weight, cos, sin, y, r, L, num_heads, x.stride(0), eps,
         HALF_HEAD=dim // num_heads // 2, BLOCK_R=launch.block_r, BLOCK_H=launch.block_h,
-        BLOCK_P=triton.next_power_of_2(dim // num_heads // 2), num_warps=launch.num_warps,
+        BLOCK_P=triton.next_power_of_2(dim // num_heads // 2), num_warps=launch.num_warps, **FP_FUSION,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device
 from .reference import BLOCK, check_scaled_mm_inputs
 
 # Autotune candidates (GPU only; the interpreter runs _INTERPRET_CONFIG). BK is fixed at 128, the scale slice.
@@ -223,17 +223,17 @@ def _scaled_mm_op(
     if a.device.type == "cpu":  # interpreter: one fixed config, no autotuning
         cfg = _INTERPRET_CONFIG
         grid = (triton.cdiv(m, cfg["BM"]) * triton.cdiv(n, BLOCK),)
-        _scaled_mm_kernel[grid](*args, **flags, **cfg, FOLD_LAG=1 if fold_lag < 0 else fold_lag)
+        _scaled_mm_kernel[grid](*args, **flags, **cfg, FOLD_LAG=1 if fold_lag < 0 else fold_lag, **FP_FUSION)
     elif m * n * k < _AUTOTUNE_MIN_MACS or fold_lag >= 0:
         bm = 64 if m <= 64 else 128
         grid = (triton.cdiv(m, bm) * triton.cdiv(n, BLOCK),)
         _scaled_mm_kernel[grid](
             *args, **flags, BM=bm, GROUP_M=8, FOLD_LAG=max(fold_lag, 0),
-            num_warps=4 if bm == 64 else 8, num_stages=4,
+            num_warps=4 if bm == 64 else 8, num_stages=4, **FP_FUSION,
         )  # fmt: skip
     else:
         grid = lambda meta: (triton.cdiv(m, meta["BM"]) * triton.cdiv(n, BLOCK),)  # noqa: E731
-        _scaled_mm_tuned[grid](*args, **flags)
+        _scaled_mm_tuned[grid](*args, **flags, **FP_FUSION)
     return c
 
 
