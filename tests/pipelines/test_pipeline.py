@@ -386,7 +386,7 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
 
 def test_i2v_experts_both_stay_when_they_fit(i2v_folder, monkeypatch):
     """With room for both experts (expert_group gives no group) neither is parked: after the first call
-    both are on the device, and a second call moves no module at all."""
+    both are on the device, and a second call (another prompt) moves only the text encoder."""
     from turbodiffusion.pipelines import pipeline as pipeline_module
     from turbodiffusion.pipelines.residency import module_bytes
 
@@ -404,10 +404,27 @@ def test_i2v_experts_both_stay_when_they_fit(i2v_folder, monkeypatch):
     first = pipe("a cat", image, seed=5, **SMALL)
     assert sorted(pipe.residency.on_device()) == ["dit.high", "dit.low", "vae"]
     moves = len(pipe.residency.events)
-    second = pipe("a cat", image, seed=5, **SMALL)
+    second = pipe("a dog", image, seed=5, **SMALL)
     # Only the text encoder (parked after each prompt on the CPU) moves.
     assert pipe.residency.events[moves:] == [("text_encoder", "device"), ("text_encoder", "park")]
-    assert torch.equal(first.frames, second.frames)
+    assert sorted(pipe.residency.on_device()) == ["dit.high", "dit.low", "vae"]
+    assert not torch.equal(first.frames, second.frames)
+
+
+def test_a_repeated_prompt_is_not_encoded_again():
+    """The second call with the same prompt takes its context from the pipeline's PromptCache: the text
+    encoder does not move or run, and the video is the one a fresh pipeline makes."""
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cpu")
+    calls = []
+    pipe.components.text_encoder.register_forward_pre_hook(lambda module, args: calls.append(1))
+    first = pipe("a red circle", seed=1, **SMALL)
+    moves = len(pipe.residency.events)
+    second = pipe("a red circle", seed=2, **SMALL)
+    assert len(calls) == 1 and pipe.residency.events[moves:] == []
+    fresh = TurboPipeline.from_pretrained("builtin-random", device="cpu")("a red circle", seed=2, **SMALL)
+    assert torch.equal(second.frames, fresh.frames) and not torch.equal(first.frames, second.frames)
+    pipe("a blue square", seed=2, **SMALL)  # a new prompt is encoded
+    assert len(calls) == 2 and len(pipe.prompt_cache) == 2
 
 
 def test_i2v_needs_an_image_before_any_work(i2v_folder):

@@ -5,7 +5,8 @@
     result.save("fox.mp4")
 
 Stages, each timed (``VideoOutput.timings``) and with a progress bar on stderr:
-1. text encoding: tokenise, umT5 on the device, then the encoder is parked on the CPU;
+1. text encoding: tokenise, umT5 on the device, then the encoder is parked on the CPU (skipped for a prompt
+   one of the last calls encoded: ``PromptCache``);
 2. (I2V) image encoding: resize + centre-crop, VAE-encode the clip (chunked), y = cat(mask, latent);
 3. sampling: rCM (1-4 steps; the default) or the baseline UniPC / Euler with guidance, over the DiT
    or Wan2.2's two experts (only one resident on the device);
@@ -45,7 +46,7 @@ from .out_of_memory import device_memory_error
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
 from .residency import Residency, expert_group, keeps_everything, module_bytes
-from .text import encode_prompts
+from .text import PromptCache, encode_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class TurboPipeline:
                 self.block_offloads[name] = BlockOffload(dit, device)
             self.residency.add(name, dit, group=group, streamed=self.block_offloads.get(name))
         self.graphs = ForwardGraphs() if cuda_graphs else None
+        self.prompt_cache = PromptCache()  # the contexts of recent prompts (``pipe.prompt_cache.clear()``)
 
     @classmethod
     def from_pretrained(
@@ -289,13 +291,17 @@ class TurboPipeline:
         device = self.device
         baseline = plan.sampler != "rcm"
 
-        # 1. Text encoding; the encoder leaves the device right after unless everything fits.
+        # 1. Text encoding, unless these prompts were encoded by a recent call; the encoder leaves the device
+        # right after unless everything fits.
         start = time.perf_counter()
         prompts = [prompt, negative_prompt] if baseline else [prompt]
-        with tqdm(total=1, desc="text encoding", disable=not progress, leave=False) as bar:
-            with self.residency.use("text_encoder") as encoder:
-                context = encode_prompts(c.tokenizer, encoder, prompts).to(c.dtype)
-            bar.update()
+        context = self.prompt_cache.get(prompts)
+        if context is None:
+            with tqdm(total=1, desc="text encoding", disable=not progress, leave=False) as bar:
+                with self.residency.use("text_encoder") as encoder:
+                    context = encode_prompts(c.tokenizer, encoder, prompts).to(c.dtype)
+                bar.update()
+            self.prompt_cache.put(prompts, context)
         synchronize(device)
         t_text = time.perf_counter() - start
 

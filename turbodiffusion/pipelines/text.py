@@ -9,6 +9,7 @@ same (ids, mask) interface, so ``encode_prompts`` serves all three.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
@@ -52,3 +53,39 @@ def encode_prompts(tokenizer: Tokenizer, encoder: nn.Module, prompts: list[str])
     ids, mask = tokenizer(prompts)
     with torch.inference_mode():
         return encoder(ids.to(device), mask.to(device))
+
+
+class PromptCache:
+    """The contexts of the last ``size`` prompt lists a pipeline encoded, newest last.
+
+    A repeated prompt (a sweep over seeds, say) then skips the tokenizer and the encoder and, where the
+    encoder is parked on the CPU between calls (umT5-XXL's 11 GB, on a GPU too small to keep every network),
+    its trips to the device and back. The encoder is deterministic, so a cached context is the one encoding
+    would give. Each entry is one context [B, Lt, dim] (umT5-XXL: 4 MB a prompt in bf16), kept where it was
+    made."""
+
+    def __init__(self, size: int = 8) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int (got {size!r})")
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, prompts: list[str]) -> Tensor | None:
+        """The context cached for ``prompts`` (and mark it the newest), or None."""
+        context = self._entries.get(tuple(prompts))
+        if context is not None:
+            self._entries.move_to_end(tuple(prompts))
+        return context
+
+    def put(self, prompts: list[str], context: Tensor) -> None:
+        """Keep ``context`` for ``prompts``, dropping the oldest entry past ``size``."""
+        self._entries[tuple(prompts)] = context
+        self._entries.move_to_end(tuple(prompts))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
