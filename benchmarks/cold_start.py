@@ -7,8 +7,8 @@ autotune timings that kernel_device.autotune keeps in Triton's on-disk cache.
 
 Every ``turbodiffusion generate`` is a new process. Each arm below starts one (a child of this script) with
 its own Triton cache folder (TRITON_CACHE_DIR) in a given state, builds the random-weight pipeline of
-benchmarks/pipeline_random.py (as generate runs it on a GPU) and times two identical calls; the first
-call's excess over the second is what the process paid to get its kernels ready:
+benchmarks/pipeline_random.py (as generate runs it on a GPU) and times two calls alike (two prompts, one
+seed); the first call's excess over the second is what the process paid to get its kernels ready:
     cold        an empty cache folder: every kernel compiled, every tuned kernel benchmarked;
     warm        the folder the cold process left: kernels and autotune timings read from disk;
     no-timings  that folder without its ``*.autotune.json`` files: kernels read from disk, every tuned
@@ -35,7 +35,7 @@ ARMS = ("cold", "warm", "no-timings")
 
 
 def child(args: argparse.Namespace) -> dict:
-    """Build the pipeline and time two identical calls in this process (the Triton cache folder is the
+    """Build the pipeline and time two calls alike in this process (the Triton cache folder is the
     parent's choice); the result as a dict."""
     from turbodiffusion.pipelines.pipeline import TurboPipeline
     from turbodiffusion.pipelines.presets import parse_resolution
@@ -52,8 +52,10 @@ def child(args: argparse.Namespace) -> dict:
         request = dict(num_frames=args.frames, height=height, width=width)
     build_s = time.perf_counter() - start
     calls = []
-    for seed in (0, 0):
-        t = pipe("a red circle moving right", seed=seed, progress=False, **request).timings
+    # Two prompts: the pipeline keeps the contexts of prompts it has encoded (PromptCache), and both calls
+    # must encode theirs. The same seed: the same work otherwise.
+    for prompt in ("a red circle moving right", "a blue square moving left"):
+        t = pipe(prompt, seed=0, progress=False, **request).timings
         calls.append(
             {"text_s": t.text_encoding, "steps_s": t.sampling, "decode_s": t.decode, "total_s": t.total}
         )

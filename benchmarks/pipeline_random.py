@@ -81,8 +81,9 @@ def run_backend(args, backend: str, quant: str, experts: str = "auto") -> list[d
     rows = []
     for i in range(args.repeats):
         torch.cuda.reset_peak_memory_stats()
+        # A new prompt each call: the pipeline skips encoding a prompt it has encoded (PromptCache).
         out = pipe(
-            "a red circle moving right", image, num_frames=args.frames, height=height, width=width,
+            f"a red circle moving right, take {i}", image, num_frames=args.frames, height=height, width=width,
             steps=args.steps, seed=i, progress=False,
         )  # fmt: skip
         t = out.timings
