@@ -36,8 +36,8 @@ def float_dit(preset: str, layers: int | None) -> WanDiT:
     if layers is not None:
         cfg = dataclasses.replace(cfg, num_layers=layers)
     with torch.device("meta"):
-        model = WanDiT(cfg, AttentionConfig(backend="sla"))
-    model = model.to_empty(device="cpu").to(torch.bfloat16)
+        model = WanDiT(cfg, AttentionConfig(backend="sla")).to(torch.bfloat16)
+    model = model.to_empty(device="cpu")  # bf16 from the start: no float32 copy of a 14B model
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():
