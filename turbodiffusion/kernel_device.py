@@ -11,6 +11,7 @@ import os
 import re
 from types import MappingProxyType
 
+import torch
 from torch import Tensor
 
 
@@ -59,6 +60,11 @@ def gluon_hopper_available() -> bool:
     except (ImportError, AttributeError):
         return False
     return True
+
+
+def has_fp8(device: torch.device) -> bool:
+    """FP8 tensor-core products: CUDA compute capability >= 8.9 (Ada, Hopper and later)."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 9)
 
 
 def check_kernel_device(x: Tensor) -> None:

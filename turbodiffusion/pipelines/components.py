@@ -19,6 +19,7 @@ from torch import nn
 
 from ..attention import BACKENDS, AttentionConfig
 from ..attention.config import BACKEND_NAMES
+from ..kernel_device import has_fp8
 from .checkpoints import CheckpointFiles, default_checkpoint_dir, recognise_folder, resolve_files
 from .presets import DEFAULT_PRESET, PRESETS, ModelPreset, SamplingDefaults
 from .text import Tokenizer
@@ -108,7 +109,7 @@ def resolve_quant(quant: bool | str | None, preset: ModelPreset, device: torch.d
             f"{preset.name} holds W8A8 int8 weights, so quant cannot be off; use "
             f"{preset.name.removesuffix('-quant')} for float weights"
         )
-    if mode in FP8_MODES and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 9):
+    if mode in FP8_MODES and device.type == "cuda" and not has_fp8(device):
         raise ValueError(
             f'quant="{mode}" needs FP8 tensor cores (compute capability 8.9+, e.g. L40S, H100); '
             f"{torch.cuda.get_device_name(device)} has {torch.cuda.get_device_capability(device)}: use "

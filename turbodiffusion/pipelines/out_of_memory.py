@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DeviceMemoryError
+from ..kernel_device import has_fp8
 
 _GIB = 2**30
 
@@ -48,7 +49,7 @@ def device_memory_error(
         torch.cuda.empty_cache()  # what the failed call held goes back, so "free" is what a retry has
         free, total = torch.cuda.mem_get_info(device)
         memory = f" ({total / _GIB:.1f} GiB in all, {free / _GIB:.1f} GiB free now)"
-        fp8 = torch.cuda.get_device_capability(device) >= (8, 9)
+        fp8 = has_fp8(device)
     ways = ways_to_need_less(offload, quant, fp8, num_frames, height, width)
     return DeviceMemoryError(
         f"{device} ran out of memory making {num_frames} frames of {width}x{height}{memory}. To need less: "

@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from ...kernel_device import has_fp8
 from ..degraded import WarnsOnDegradedPath
 from ..sdpa import check_qkv
 from ..sla import HEAD_DIMS, resolve_impl
@@ -32,11 +33,6 @@ __all__ = [
     "sage_attention",
     "sage_attention_reference",
 ]
-
-
-def has_fp8(device: torch.device) -> bool:
-    """FP8 tensor-core products: CUDA compute capability >= 8.9 (Ada, Hopper and later)."""
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 9)
 
 
 def resolve_pv(pv: PVChoice, device: torch.device) -> PV:

@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ...kernel_device import FP_FUSION, autotune, check_kernel_device
+from ...kernel_device import FP_FUSION, autotune, check_kernel_device, has_fp8
 from .reference import BLOCK, check_scaled_mm_inputs
 
 # Autotune candidates (GPU only; the interpreter runs _INTERPRET_CONFIG). BK is fixed at 128, the scale slice.
@@ -170,7 +170,7 @@ def scaled_mm_triton(
         if t.shape[1] > 1 and t.stride(1) != 1:
             raise ValueError(f"{name} must have a contiguous last dim (got strides {tuple(t.stride())})")
     check_kernel_device(a)
-    if a.dtype == torch.float8_e4m3fn and a.is_cuda and torch.cuda.get_device_capability(a.device) < (8, 9):
+    if a.dtype == torch.float8_e4m3fn and a.is_cuda and not has_fp8(a.device):
         cap = torch.cuda.get_device_capability(a.device)
         raise ValueError(
             f"the FP8 GEMM needs compute capability >= 8.9 (got {cap}); use Int8Config on this GPU"
