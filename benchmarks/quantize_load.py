@@ -22,6 +22,7 @@ import time
 
 import torch
 from common import check_preset, environment, print_table, write_json
+from e2e_stages import build_dit
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import dit_preset
@@ -35,14 +36,7 @@ def float_dit(preset: str, layers: int | None) -> WanDiT:
     cfg = dit_preset(preset)
     if layers is not None:
         cfg = dataclasses.replace(cfg, num_layers=layers)
-    with torch.device("meta"):
-        model = WanDiT(cfg, AttentionConfig(backend="sla")).to(torch.bfloat16)
-    model = model.to_empty(device="cpu")  # bf16 from the start: no float32 copy of a 14B model
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.normal_(0, 0.02, generator=g)
-    return model.eval()
+    return build_dit(cfg, AttentionConfig(backend="sla"), torch.device("cpu"), None)
 
 
 def timed_quantize(model: WanDiT, mode: str, device: torch.device | None) -> tuple[float, dict]:
