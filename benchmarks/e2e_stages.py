@@ -161,14 +161,26 @@ def time_forward(forward: Callable[[], Tensor], reps: int, device: torch.device)
     return {"first_call_s": first, "fwd_ms": p50, "fwd_p20": p20, "fwd_p80": p80, "fwd_reps": reps}, out
 
 
-def first_call_memory(fn: Callable[[], object], device: torch.device) -> tuple[float, object, float | None]:
-    """``first_call`` with the GiB the call added to the device's allocated memory at its peak (its
-    activations and output, over what was allocated before; None off CUDA): what it needs free."""
+@dataclasses.dataclass
+class SettingTimes:
+    """What ``time_setting`` measured of one setting of a stage."""
+
+    first_s: float  # the first, untimed call (compile and autotune included)
+    result: object  # that call's result
+    added_gib: float | None  # GiB the call added at its peak over what was allocated before (None off CUDA)
+    s: float  # median seconds of the timed calls
+    peak_gib: float | None  # the device's peak since this setting began (None off CUDA)
+
+
+def time_setting(fn: Callable[[], object], device: torch.device, reps: int) -> SettingTimes:
+    """One setting of a stage: a first call, with what it added to the device's memory (what it needs
+    free), then ``reps`` timed calls."""
     reset_memory(device)
     before = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
-    seconds, result = first_call(fn, device)
+    first, result = first_call(fn, device)
     added = (torch.cuda.max_memory_allocated(device) - before) / 1024**3 if device.type == "cuda" else None
-    return seconds, result, added
+    seconds = quantiles(time_calls(fn, reps, device))[0] / 1e3
+    return SettingTimes(first, result, added, seconds, peak_gib(device))
 
 
 def peak_gib(device: torch.device) -> float | None:
@@ -296,12 +308,12 @@ def encode_stage(
             def encode(k: int = k) -> Tensor:
                 return image_condition(vae, image, frames, chunk_latents=k)
 
-            first, y, added[k] = first_call_memory(encode, device)
-            first_s = first if first_s is None else first_s
-            reference = y if reference is None else reference
-            errors[k] = rel_l2(y.float(), reference.float())
-            times[k] = quantiles(time_calls(encode, reps, device))[0] / 1e3
-            peaks.append(peak_gib(device))  # since this setting's first call
+            setting = time_setting(encode, device, reps)
+            first_s = setting.first_s if first_s is None else first_s
+            reference = setting.result if reference is None else reference
+            errors[k] = rel_l2(setting.result.float(), reference.float())
+            times[k], added[k] = setting.s, setting.added_gib
+            peaks.append(setting.peak_gib)
     best = min(times, key=times.get)
     return reference, {
         "stage": "encode",
@@ -344,7 +356,7 @@ def decode_stage(
     rate (``decode_tflop``; the decode's memory traffic is a far smaller term) and time / floor."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device)
-    times, errors, added, peaks, first_s, reference, out = {}, {}, {}, [], None, None, None
+    times, errors, added, peaks, first_s, reference = {}, {}, {}, [], None, None
     with torch.no_grad():
         for layout in ("plain", "fast"):
             fast = layout == "fast"
@@ -354,13 +366,14 @@ def decode_stage(
                 def decode(k: int = k) -> Tensor:
                     return vae.decode(latent, chunk_latents=k)
 
-                del out
-                first, out, added[f"{layout}/{k}"] = first_call_memory(decode, device)
-                first_s = first if first_s is None else first_s
-                reference = out.float() if reference is None else reference
-                errors[f"{layout}/{k}"] = rel_l2(out.float(), reference)
-                times[f"{layout}/{k}"] = quantiles(time_calls(decode, reps, device))[0] / 1e3
-                peaks.append(peak_gib(device))  # since this setting's first call
+                setting = None  # the previous setting's video is freed before this one runs
+                setting = time_setting(decode, device, reps)
+                first_s = setting.first_s if first_s is None else first_s
+                reference = setting.result.float() if reference is None else reference
+                key = f"{layout}/{k}"
+                errors[key] = rel_l2(setting.result.float(), reference)
+                times[key], added[key] = setting.s, setting.added_gib
+                peaks.append(setting.peak_gib)
     best = min((key for key in times if key.startswith("fast/")), key=times.get)
     plain_best = min((key for key in times if key.startswith("plain/")), key=times.get)
     chunk = int(best.split("/")[1])
