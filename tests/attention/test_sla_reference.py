@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from turbodiffusion.attention.sla.block_map import select_blocks
-from turbodiffusion.attention.sla.reference import sla_reference
+from turbodiffusion.attention.sla.reference import sla_reference, sparse_branch_reference
 from turbodiffusion.testing.compare import max_rel
 from turbodiffusion.testing.tolerances import KERNEL_FP32_REL_MAX
 
@@ -77,3 +77,25 @@ def test_full_selection_with_zero_projection_is_plain_attention():
                         block_q=64, block_k=32)  # fmt: skip
     sdpa = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v))).transpose(1, 2)
     assert max_rel(out, sdpa) <= KERNEL_FP32_REL_MAX
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 64])
+@pytest.mark.parametrize(("seq", "block_q", "block_k"), [(333, 32, 64), (256, 64, 32)])
+def test_sparse_branch_is_the_same_in_any_chunking_and_its_gradients_are_dense_autograds(
+    seq, block_q, block_k, chunk
+):
+    q, k, v, _, _ = make_case(seq + chunk, 2, seq, 2, 64)
+    sel = select_blocks(q, k, block_q, block_k, 0.4)
+    leaves = [t.transpose(1, 2).clone().requires_grad_() for t in (q, k, v)]  # [B, H, L, D]
+    out = sparse_branch_reference(*leaves, sel.lut, block_q, block_k, query_blocks_per_chunk=chunk)
+    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(chunk))
+    grads = torch.autograd.grad(out, leaves, grad_out)
+
+    dense = [t.detach().double().requires_grad_() for t in leaves]
+    mask = sel.block_map.bool().repeat_interleave(block_q, dim=-2)[..., :seq, :]
+    mask = mask.repeat_interleave(block_k, dim=-1)[..., :seq]
+    truth = F.scaled_dot_product_attention(*dense, attn_mask=mask)
+    truth_grads = torch.autograd.grad(truth, dense, grad_out.double())
+    assert max_rel(out, truth) <= KERNEL_FP32_REL_MAX
+    for g, t in zip(grads, truth_grads):
+        assert max_rel(g, t) <= KERNEL_FP32_REL_MAX

@@ -1,13 +1,13 @@
 """SLA in plain PyTorch: the specification the kernels are tested against (shared/docs/attention.md §2, §8).
 
-Everything after the block selection runs in ``compute_dtype`` (fp32 unless asked otherwise; the official
-code uses bf16 matmuls, which ``compute_dtype=torch.bfloat16`` imitates to measure what eager low precision
-loses). Autograd flows through q, k, v and proj_l; the selected blocks are constants.
+Everything after the block selection runs in ``compute_dtype`` (fp32 unless asked otherwise;
+``compute_dtype=torch.bfloat16`` gives eager PyTorch's bf16 attention and matmuls, to measure what eager low
+precision loses). The sparse branch attends with ``scaled_dot_product_attention``, PyTorch's exact attention,
+which is also the fast path on the CPU, where this reference is what SLA runs. Autograd flows through q, k,
+v and proj_l; the selected blocks are constants.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -31,28 +31,33 @@ def sparse_branch_reference(
     """Exact softmax attention of each query block over the real tokens of its selected key blocks (§2.2).
 
     q, k, v: [B, H, L, D] in one float dtype; lut: int64 [B, H, Mq, topk]. Returns o_s [B, H, L, D].
-    Scale 1/sqrt(D), raw (unsmoothed) k. Works through ``query_blocks_per_chunk`` query blocks at a time by
-    gathering their selected keys, so memory stays O(chunk * topk * block_k) rather than O(L^2).
+    Scale 1/sqrt(D), raw (unsmoothed) k. Works through ``query_blocks_per_chunk`` query blocks at a time:
+    each block's selected key blocks are gathered whole, padding tokens past L masked out, and one
+    ``scaled_dot_product_attention`` call attends over them, so memory stays O(chunk * topk * block_k)
+    rather than O(L^2).
     """
     b, h, seq, d = q.shape
     mq, topk = lut.shape[-2:]
-    scale = 1.0 / math.sqrt(d)
-    pad = mq * block_q - seq
-    qp = F.pad(q, (0, 0, 0, pad)).view(b, h, mq, block_q, d)
-    offsets = torch.arange(block_k, device=q.device)
+    mk = -(-seq // block_k)
+    qb = F.pad(q, (0, 0, 0, mq * block_q - seq)).reshape(b * h, mq, block_q, d)
+    kb = F.pad(k, (0, 0, 0, mk * block_k - seq)).reshape(b * h, mk, block_k, d)
+    vb = F.pad(v, (0, 0, 0, mk * block_k - seq)).reshape(b * h, mk, block_k, d)
+    heads = torch.arange(b * h, device=q.device)[:, None, None]
+    lut = lut.reshape(b * h, mq, topk)
     out = []
     for start in range(0, mq, query_blocks_per_chunk):
-        blocks = lut[:, :, start : start + query_blocks_per_chunk]  # [B, H, n, topk]
-        n = blocks.shape[2]
-        tokens = (blocks[..., None] * block_k + offsets).reshape(b, h, n * topk * block_k)
-        valid = (tokens < seq).view(b, h, n, 1, topk * block_k)  # tokens past L in a partial last block
-        index = tokens.clamp_max(seq - 1)[..., None].expand(-1, -1, -1, d)
-        kg = torch.gather(k, 2, index).view(b, h, n, topk * block_k, d)
-        vg = torch.gather(v, 2, index).view(b, h, n, topk * block_k, d)
-        scores = (qp[:, :, start : start + n] @ kg.transpose(-1, -2)) * scale
-        scores = scores.masked_fill(~valid, float("-inf"))
-        out.append(scores.softmax(dim=-1) @ vg)  # [B, H, n, block_q, D]
-    return torch.cat(out, dim=2).reshape(b, h, mq * block_q, d)[:, :, :seq]
+        blocks = lut[:, start : start + query_blocks_per_chunk]  # [B*H, n, topk]
+        n = blocks.shape[1]
+        kg = kb[heads, blocks].view(b * h, n, topk * block_k, d)
+        vg = vb[heads, blocks].view(b * h, n, topk * block_k, d)
+        valid = None  # only a partial last key block has padding tokens to mask
+        if seq % block_k:
+            tokens = blocks[..., None] * block_k + torch.arange(block_k, device=q.device)
+            valid = (tokens < seq).view(b * h, n, 1, topk * block_k)
+        # 4-D on purpose: PyTorch's fused CPU attention takes [N, heads, L, D] (5-D falls back to the
+        # unfused maths, 3x slower); the query blocks of a chunk stand in for heads.
+        out.append(F.scaled_dot_product_attention(qb[:, start : start + n], kg, vg, attn_mask=valid))
+    return torch.cat(out, dim=1).view(b, h, mq * block_q, d)[:, :, :seq]
 
 
 def linear_branch_reference(q: Tensor, k: Tensor, v: Tensor, eps: float = LINEAR_EPS) -> Tensor:
