@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError
+from ..models.meta import on_meta
 from ..models.wan.config import WanDiTConfig, check_video_shape
 from ..models.wan.vae import WanVAEConfig
 from .config import (
@@ -223,7 +224,7 @@ def _meta_modules(config: DefaultModelConfig) -> dict[str, tuple[str, nn.Module]
     from ..models.wan.dit import WanDiT
     from ..models.wan.vae import WanVAE
 
-    with torch.device("meta"):
+    with on_meta():
         return {
             TEACHER_FILE: ("teacher", WanDiT(config.dit, AttentionConfig(backend="sdpa"))),
             # The student holds SLA's proj_l (it was fine-tuned with SLA), so it must match the SLA architecture.

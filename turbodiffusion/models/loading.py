@@ -2,7 +2,7 @@
 
 The only place that turns files into modules. Every loader follows the same steps:
 
-1. build the module on ``torch.device("meta")`` (no memory),
+1. build the module on the meta device (``meta.on_meta``: no memory, no initialisers run),
 2. read the file's names and shapes without reading data, map names through ``key_maps``,
 3. validate: one CheckpointError lists missing, unexpected and mis-shaped keys with a hint,
 4. read each tensor, convert layout and dtype, and ``load_state_dict(assign=True)``.
@@ -27,6 +27,7 @@ from ..attention import AttentionConfig
 from ..errors import CheckpointError
 from . import key_maps
 from .checkpoint_io import CheckpointReader, save_safetensors
+from .meta import on_meta
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ def load_dit(
         config = dit_preset(config)
     elif not isinstance(config, WanDiTConfig):
         raise TypeError(f"config must be a WanDiTConfig, a preset name or None (got {type(config).__name__})")
-    with torch.device("meta"):
+    with on_meta():
         model = WanDiT(config, attention)
     if quant:
         from ..quant import Int8Config, quantize_
@@ -295,7 +296,7 @@ def _describe(config) -> str:
 
 def _load_plain(source: Source, build: Callable[[], nn.Module], what: str, *, dtype, device) -> nn.Module:
     reader = CheckpointReader(source)
-    with torch.device("meta"):
+    with on_meta():
         model = build()
     mapping, report = compare_keys(reader, model)
     if report:

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from ..default_model.config import MINILM_DIM, TEXT_LEN
 from ..errors import CheckpointError, MissingDependencyError
+from .meta import on_meta
 from .tokenizer import check_prompts
 
 logger = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def _load_encoder(folder: Path, dtype: torch.dtype, device: torch.device | str) 
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {err}") from err
     reader = CheckpointReader(folder / WEIGHTS_FILE)
-    with torch.device("meta"):
+    with on_meta():
         model = MiniLMEncoder(config)
     expected = {n: tuple(t.shape) for n, t in model.state_dict().items()}
     mapping: dict[str, str] = {}  # model name -> file name

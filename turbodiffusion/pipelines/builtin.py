@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention import AttentionConfig
+from ..models.meta import on_meta
 from ..models.umt5 import UMT5Config, UMT5Encoder
 from ..models.wan.config import WanDiTConfig
 from ..models.wan.dit import WanDiT
@@ -64,7 +65,7 @@ def random_state_dict(module: nn.Module, generator: torch.Generator) -> dict[str
 
 
 def _build(cls, config, *extra, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
-    with torch.device("meta"):
+    with on_meta():
         model = cls(config, *extra)
     state = random_state_dict(model, generator)
     model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True, assign=True)

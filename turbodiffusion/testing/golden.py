@@ -65,11 +65,12 @@ def _group(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
 def run_dit(tensors: dict[str, Tensor], metadata: dict[str, str]) -> Pairs:
     from ..models.checkpoint_io import CheckpointReader
     from ..models.loading import compare_keys, materialise
+    from ..models.meta import on_meta
     from ..models.wan.config import WanDiTConfig
     from ..models.wan.dit import WanDiT
 
     config = WanDiTConfig.from_official(json.loads(metadata["config"]))
-    with torch.device("meta"):
+    with on_meta():
         model = WanDiT(config)
     reader = CheckpointReader.from_tensors(_group(tensors, "weights."), "weights")
     mapping, report = compare_keys(reader, model)
