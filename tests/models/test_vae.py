@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from turbodiffusion.models.wan.vae import WAN21_LATENT_MEAN, WanVAE, WanVAEConfig
 from turbodiffusion.models.wan.vae_blocks import CausalConv3d, ChunkCache, Resample, ResidualBlock, RMSNorm
@@ -333,6 +333,29 @@ def test_fused_bf16_close_to_fp32():
         eager = full_decode(sd_low, cfg, latent)
     assert dec.dtype == torch.bfloat16
     assert_matches(dec, truth, eager=eager, dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize(
+    ("shape", "layout"),
+    [
+        ((1, 16, 3, 10, 12), torch.channels_last_3d),
+        ((2, 5, 2, 7, 9), torch.contiguous_format),
+        ((3, 8, 6, 10), torch.channels_last),
+        ((2, 6, 5, 7), torch.contiguous_format),
+    ],
+)
+def test_eager_norm_is_f_normalize_bit_for_bit_and_keeps_the_layout(shape, layout, dtype):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(len(shape))).to(dtype)
+    x = x.contiguous(memory_format=layout)
+    x[0, :, 0] = 0  # all-zero channel vectors: the norm's 1e-12 floor
+    norm = RMSNorm(shape[1], images=len(shape) == 4).to(dtype)
+    nn.init.normal_(norm.gamma, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = norm(x)
+        truth = F.normalize(x, dim=1) * shape[1] ** 0.5 * norm.gamma
+    assert torch.equal(out, truth)
+    assert out.stride() == truth.stride() == x.stride()
 
 
 def test_silu_in_the_norm_needs_the_fused_path():

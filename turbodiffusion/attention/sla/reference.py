@@ -40,19 +40,18 @@ def sparse_branch_reference(
     mq, topk = lut.shape[-2:]
     mk = -(-seq // block_k)
     qb = F.pad(q, (0, 0, 0, mq * block_q - seq)).reshape(b * h, mq, block_q, d)
-    kb = F.pad(k, (0, 0, 0, mk * block_k - seq)).reshape(b * h, mk, block_k, d)
-    vb = F.pad(v, (0, 0, 0, mk * block_k - seq)).reshape(b * h, mk, block_k, d)
-    heads = torch.arange(b * h, device=q.device)[:, None, None]
-    lut = lut.reshape(b * h, mq, topk)
+    kb = F.pad(k, (0, 0, 0, mk * block_k - seq)).reshape(b * h * mk, block_k, d)  # every key block a row
+    vb = F.pad(v, (0, 0, 0, mk * block_k - seq)).reshape(b * h * mk, block_k, d)
+    rows = lut.reshape(b * h, mq, topk) + mk * torch.arange(b * h, device=q.device)[:, None, None]
     out = []
     for start in range(0, mq, query_blocks_per_chunk):
-        blocks = lut[:, start : start + query_blocks_per_chunk]  # [B*H, n, topk]
+        blocks = rows[:, start : start + query_blocks_per_chunk]  # [B*H, n, topk]
         n = blocks.shape[1]
-        kg = kb[heads, blocks].view(b * h, n, topk * block_k, d)
-        vg = vb[heads, blocks].view(b * h, n, topk * block_k, d)
+        kg = kb.index_select(0, blocks.flatten()).view(b * h, n, topk * block_k, d)
+        vg = vb.index_select(0, blocks.flatten()).view(b * h, n, topk * block_k, d)
         valid = None  # only a partial last key block has padding tokens to mask
         if seq % block_k:
-            tokens = blocks[..., None] * block_k + torch.arange(block_k, device=q.device)
+            tokens = (blocks % mk)[..., None] * block_k + torch.arange(block_k, device=q.device)
             valid = (tokens < seq).view(b * h, n, 1, topk * block_k)
         # 4-D on purpose: PyTorch's fused CPU attention takes [N, heads, L, D] (5-D falls back to the
         # unfused maths, 3x slower); the query blocks of a chunk stand in for heads.
