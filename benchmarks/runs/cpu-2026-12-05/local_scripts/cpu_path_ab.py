@@ -73,11 +73,12 @@ def sla_rows(reps: int) -> list[dict]:
         sel = select_blocks(q.transpose(1, 2), k.transpose(1, 2), 128, 64, 0.5)  # builtin: top-k 0.5
         old = sparse_branch_at_8f420f0(q, k, v, sel.lut, 128, 64)
         new = sparse_branch_reference(q, k, v, sel.lut, 128, 64)
+        args = (q, k, v, sel.lut, 128, 64)
         with torch.no_grad():
             res = interleaved(
                 {
-                    "at_8f420f0": lambda: sparse_branch_at_8f420f0(q, k, v, sel.lut, 128, 64),
-                    "tree": lambda: sparse_branch_reference(q, k, v, sel.lut, 128, 64),
+                    "at_8f420f0": lambda a=args: sparse_branch_at_8f420f0(*a),
+                    "tree": lambda a=args: sparse_branch_reference(*a),
                 },
                 reps,
             )
