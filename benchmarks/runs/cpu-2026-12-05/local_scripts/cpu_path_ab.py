@@ -62,7 +62,9 @@ def interleaved(arms: dict, reps: int) -> dict:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: {"median_s": statistics.median(t), "min_s": min(t), "reps": reps} for name, t in times.items()}
+    return {
+        name: {"median_s": statistics.median(t), "min_s": min(t), "reps": reps} for name, t in times.items()
+    }
 
 
 def sla_rows(reps: int) -> list[dict]:
@@ -137,7 +139,10 @@ def meta_build_row(reps: int) -> dict:
     for _ in range(reps):
         for name, context in contexts.items():
             out = subprocess.run(
-                [sys.executable, "-c", BUILD.format(context=context)], capture_output=True, text=True, check=True
+                [sys.executable, "-c", BUILD.format(context=context)],
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.split()
             times[name].append(float(out[0]))
             dynamo[name] = out[1] == "True"
@@ -162,7 +167,9 @@ def main() -> None:
             f"{row['what']}: {row['at_8f420f0']['median_s'] * 1e3:.1f} -> {row['tree']['median_s'] * 1e3:.1f} ms "
             f"median ({row['speedup']:.2f}x)"
         )
-    write_json(args.json, {"environment": environment(), "torch_threads": torch.get_num_threads(), "rows": rows})
+    write_json(
+        args.json, {"environment": environment(), "torch_threads": torch.get_num_threads(), "rows": rows}
+    )
 
 
 if __name__ == "__main__":
