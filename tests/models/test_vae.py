@@ -358,6 +358,17 @@ def test_eager_norm_is_f_normalize_bit_for_bit_and_keeps_the_layout(shape, layou
     assert out.stride() == truth.stride() == x.stride()
 
 
+def test_eager_norm_trains_like_f_normalize():
+    x = torch.randn(2, 8, 3, 5, 6, generator=torch.Generator().manual_seed(4))
+    x = x.contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+    norm = RMSNorm(8)
+    grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    got = torch.autograd.grad(norm(x), (x, norm.gamma), grad)
+    truth = torch.autograd.grad(F.normalize(x, dim=1) * 8**0.5 * norm.gamma, (x, norm.gamma), grad)
+    for g, t in zip(got, truth):
+        assert_matches(g, t, dtype=torch.float32)
+
+
 def test_silu_in_the_norm_needs_the_fused_path():
     norm = WanVAE(SMALL).decoder.head[0]
     with pytest.raises(ValueError, match="enable_fused_ops"):
