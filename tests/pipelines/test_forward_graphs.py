@@ -173,3 +173,19 @@ def test_pipeline_with_cuda_graphs_makes_the_eager_pipelines_frames():
         want = eager(prompt, seed=seed, progress=False).frames
         assert torch.equal(graphed(prompt, seed=seed, progress=False).frames, want)
     assert len(graphed.graphs) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_graphs_on_a_second_gpu_while_the_first_is_current():
+    # Graphs capture and replay on the current device's streams; the pipeline makes its own device current
+    # around them, so a pipeline on cuda:1 must not capture onto cuda:0's stream (or fail to).
+    assert torch.cuda.current_device() == 0
+    first_gpu_bytes = torch.cuda.memory_allocated(0)
+    eager = TurboPipeline.from_pretrained("builtin-random", device="cuda:1")
+    graphed = TurboPipeline.from_pretrained("builtin-random", device="cuda:1", cuda_graphs=True)
+    for seed, prompt in enumerate(("a red circle", "a blue square moving left", "a red circle")):
+        want = eager(prompt, seed=seed, progress=False).frames
+        assert torch.equal(graphed(prompt, seed=seed, progress=False).frames, want)
+    assert len(graphed.graphs) == 2 and torch.cuda.current_device() == 0
+    assert torch.cuda.memory_allocated(0) == first_gpu_bytes  # nothing of either pipeline is on cuda:0
