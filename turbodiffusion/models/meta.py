@@ -4,7 +4,8 @@ A module built on ``torch.device("meta")`` has shapes and no values, so the load
 from a file. Its constructor still runs ``nn.init``, and on meta tensors some of those fills (``normal_``,
 as in every ``nn.Embedding``, and the ``erfinv_`` / ``clamp_`` of ``trunc_normal_``) are Python
 decompositions whose first call imports ``torch._dynamo``: about 1 s of a 2-core CPU's start-up, for values
-that do not exist. ``on_meta()`` skips every in-place fill of a meta tensor; nothing else changes.
+that do not exist. ``on_meta()`` skips ``nn.init``'s initialisers and the in-place fills they use when
+they write to a meta tensor; real tensors made inside the block are filled as usual.
 """
 
 from __future__ import annotations
