@@ -272,6 +272,28 @@ def test_offload_blocks_reaches_the_pipeline(tmp_path, capsys, monkeypatch):
     assert seen == [("blocks", None), (False, False)] and out.is_file()
 
 
+def test_a_cpu_run_keeps_freed_host_memory_and_a_gpu_run_does_not(tmp_path, monkeypatch):
+    """On the CPU, generate sets glibc to keep freed blocks before the first step (pipelines/host_memory.py);
+    on a GPU it leaves the allocator alone (a stand-in pipeline on "cuda" that stops at its first call)."""
+    from turbodiffusion.pipelines import TurboPipeline, host_memory
+
+    seen = []
+    monkeypatch.setattr(host_memory, "keep_freed_host_memory", lambda: seen.append(1) or True)
+    out = tmp_path / "o.mp4"
+    args = ["generate", "x", "--model", "builtin-random", "--frames", "5", "--resolution", "64x48"]
+    assert main([*args, "--no-progress", "-o", str(out)]) == 0 and seen == [1]
+
+    class OnGpu:
+        device = torch.device("cuda")
+
+        def __call__(self, *args, **kwargs):
+            raise KeyboardInterrupt  # stop before any work, after the choice is made
+
+    monkeypatch.setattr(TurboPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: OnGpu()))
+    assert main([*args, "--no-progress", "-o", str(tmp_path / "gpu.mp4")]) == 130  # "interrupted"
+    assert seen == [1]
+
+
 def test_quant_flag_takes_a_mode(monkeypatch):
     """A bare --quant is INT8 (as before); --quant fp8-row picks FP8 row-wise, fp8-row-fast the same with fast
     accumulation; other modes are refused."""

@@ -156,6 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..pipelines import TurboPipeline
     from ..pipelines.components import resolve_preset, sampling_defaults
+    from ..pipelines.host_memory import keep_freed_host_memory
     from ..pipelines.i2v import load_image
     from ..pipelines.pipeline import check_request, resolve_request
     from ..pipelines.video_io import check_output_path
@@ -207,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         fused=False if args.no_fused else None,
     )
     load_s = time.perf_counter() - start
+    if pipe.device.type == "cpu":
+        keep_freed_host_memory()  # the CPU's steps and decode reuse freed memory (pipelines/host_memory.py)
     result = pipe(
         args.prompt,
         image,

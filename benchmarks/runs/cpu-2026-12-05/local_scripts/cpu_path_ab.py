@@ -7,6 +7,9 @@
 2. The builtin VAE's 33-frame decode with the eager RMSNorm as F.normalize (at 8f420f0) against the tree's.
 3. Building all-MiniLM-L6 on meta in a fresh interpreter: torch.device("meta") (at 8f420f0) against on_meta.
 4. Checked, not adopted: the same decode with 2 latent frames a call against the CPU's 1.
+5. `turbodiffusion generate` in a new process (the main command, mp4 to a temporary folder), glibc's allocator
+   as it comes (keep_freed_host_memory replaced by a no-op) against the command as it is: the generation's
+   total (steps + decode) and the process's wall time.
 Each row times a baseline (what 8f420f0 ran; in row 4 the CPU rule) against a candidate and gives the ratio.
 """
 
@@ -172,6 +175,44 @@ def meta_build_row(reps: int) -> dict:
     }
 
 
+GENERATE = """
+import sys
+from turbodiffusion.cli.__main__ import main
+from turbodiffusion.pipelines import host_memory
+if sys.argv[1] == "baseline":
+    host_memory.keep_freed_host_memory = lambda: False
+sys.exit(main(["generate", "a red circle moving right", "-o", sys.argv[2], "--no-progress"]))
+"""
+
+
+def generate_row(reps: int) -> dict:
+    import re
+    import tempfile
+
+    times: dict[str, list[float]] = {"baseline": [], "candidate": []}
+    walls: dict[str, list[float]] = {"baseline": [], "candidate": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(reps):
+            for name in times:
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", GENERATE, name, f"{folder}/{name}.mp4"],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                walls[name].append(time.perf_counter() - start)
+                times[name].append(float(re.search(r"total (\d+\.\d+) s", out).group(1)))
+    res = {
+        n: {"median_s": statistics.median(t), "min_s": min(t), "wall_median_s": statistics.median(walls[n]),
+            "reps": reps}
+        for n, t in times.items()
+    }  # fmt: skip
+    return {
+        "what": "generate, steps + decode, glibc default against keep_freed_host_memory",
+        **res,
+        "speedup": res["baseline"]["median_s"] / res["candidate"]["median_s"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
@@ -183,6 +224,7 @@ def main() -> None:
         decode_row(pipe, args.reps),
         meta_build_row(args.reps),
         chunk_row(pipe, args.reps),
+        generate_row(args.reps),
     ]
     for row in rows:
         print(
