@@ -305,22 +305,23 @@ class TurboPipeline:
         synchronize(device)
         t_text = time.perf_counter() - start
 
+        # The latent the video is sampled in: [1, z_dim, latent frames, H / 8, W / 8].
+        vae_cfg = c.vae.config
+        sf, tf = vae_cfg.spatial_factor, vae_cfg.temporal_factor
+        shape = (1, vae_cfg.z_dim, 1 + (num_frames - 1) // tf, height // sf, width // sf)
+
         # 2. Image conditioning (I2V).
         y, t_image = None, None
         if pixels is not None:
             start = time.perf_counter()
             with self.residency.use("vae") as vae:
-                latents = 1 + (num_frames - 1) // c.vae.config.temporal_factor
-                chunk = self._vae_chunk_latents(latents, height, width)
+                chunk = self._vae_chunk_latents(shape[2], height, width)
                 y = image_condition(vae, pixels, num_frames, progress=progress, chunk_latents=chunk)
                 y = y.to(c.dtype)
             synchronize(device)
             t_image = time.perf_counter() - start
 
         # 3. Sampling.
-        vae_cfg = c.vae.config
-        sf, tf = vae_cfg.spatial_factor, vae_cfg.temporal_factor
-        shape = (1, vae_cfg.z_dim, 1 + (num_frames - 1) // tf, height // sf, width // sf)
         latent, step_times = sample_latent(
             self.residency,
             self.experts,
