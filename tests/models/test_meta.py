@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from turbodiffusion.models.meta import on_meta
-from turbodiffusion.models.minilm import MiniLMConfig, MiniLMEncoder
-from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
+from turbodiffusion.models.minilm import MiniLMEncoder
+from turbodiffusion.models.umt5 import UMT5Encoder
 
-TINY_MINILM = MiniLMConfig(dim=8, num_heads=2, num_layers=2, ffn_dim=16, max_positions=32)
-TINY_UMT5 = UMT5Config(vocab_size=64, dim=8, dim_attn=8, dim_ffn=16, num_heads=2, num_layers=2, num_buckets=8)
+from .test_minilm import TINY as TINY_MINILM
+from .test_umt5 import TINY as TINY_UMT5
 
 
 def test_modules_built_on_meta_have_the_shapes_of_a_plain_build():
