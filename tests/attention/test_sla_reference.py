@@ -13,13 +13,17 @@ from turbodiffusion.testing.compare import max_rel
 from turbodiffusion.testing.tolerances import KERNEL_FP32_REL_MAX
 
 
+def token_mask(block_map, block_q, block_k, seq):
+    """The block map [B, H, Mq, Mk] spread to tokens: bool [B, H, L, L]."""
+    mask = block_map.bool().repeat_interleave(block_q, dim=-2)[..., :seq, :]
+    return mask.repeat_interleave(block_k, dim=-1)[..., :seq]
+
+
 def dense_sla(q, k, v, weight, bias, block_map, block_q, block_k, eps=1e-5):
     """o = SDPA(mask from the block map) + proj_l(A v / (eps + A 1)) with A = phi(q) phi(k)^T, in fp64."""
     seq = q.shape[1]
     qd, kd, vd = (t.double().transpose(1, 2) for t in (q, k, v))  # [B, H, L, D]
-    mask = block_map.bool().repeat_interleave(block_q, dim=-2)[..., :seq, :]
-    mask = mask.repeat_interleave(block_k, dim=-1)[..., :seq]  # [B, H, L, L] token mask
-    o_s = F.scaled_dot_product_attention(qd, kd, vd, attn_mask=mask)
+    o_s = F.scaled_dot_product_attention(qd, kd, vd, attn_mask=token_mask(block_map, block_q, block_k, seq))
     a = qd.softmax(-1) @ kd.softmax(-1).transpose(-1, -2)  # linear-attention weights, all L keys
     o_l = (a @ vd) / (eps + a.sum(-1, keepdim=True))
     o = o_s + o_l @ weight.double().T + bias.double()
@@ -92,9 +96,7 @@ def test_sparse_branch_is_the_same_in_any_chunking_and_its_gradients_are_dense_a
     grads = torch.autograd.grad(out, leaves, grad_out)
 
     dense = [t.detach().double().requires_grad_() for t in leaves]
-    mask = sel.block_map.bool().repeat_interleave(block_q, dim=-2)[..., :seq, :]
-    mask = mask.repeat_interleave(block_k, dim=-1)[..., :seq]
-    truth = F.scaled_dot_product_attention(*dense, attn_mask=mask)
+    truth = F.scaled_dot_product_attention(*dense, attn_mask=token_mask(sel.block_map, block_q, block_k, seq))
     truth_grads = torch.autograd.grad(truth, dense, grad_out.double())
     assert max_rel(out, truth) <= KERNEL_FP32_REL_MAX
     for g, t in zip(grads, truth_grads):
