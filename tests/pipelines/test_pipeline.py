@@ -22,6 +22,11 @@ from .layouts import TINY_CONFIGS, TINY_I2V, write_wan21_t2v, write_wan22_i2v
 SMALL = dict(num_frames=5, height=48, width=64, progress=False)  # 2 latent frames, 6 x 8 latent cells
 
 
+def conditioning_image() -> torch.Tensor:
+    """The I2V tests' image: uint8 [40, 90, 3], random (seed 4), cropped and resized by the pipeline."""
+    return (torch.rand(40, 90, 3, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+
+
 @pytest.fixture(scope="module")
 def builtin():
     return TurboPipeline.from_pretrained("builtin-random", device="cpu")
@@ -315,7 +320,7 @@ def test_vae_chunking_follows_free_gpu_memory(monkeypatch):
 def test_i2v_encodes_and_decodes_in_the_chosen_chunks(i2v_folder, monkeypatch):
     pipe = TurboPipeline.from_pretrained(i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32)
     vae = pipe.components.vae
-    image = (torch.rand(40, 90, 3, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    image = conditioning_image()
     request = dict(SMALL, num_frames=13)  # 4 latent frames
     official = pipe("a cat", image, seed=5, **request)
     seen = []
@@ -356,8 +361,7 @@ def test_official_i2v_layout_switches_experts_with_one_resident(i2v_folder, offl
         d.text_embedding.register_forward_pre_hook(lambda m, a, n=n: embeddings[n].append(1))
         for n, d in zip(pipe.experts, pipe.components.dits)
     ]
-    g = torch.Generator().manual_seed(4)
-    image = (torch.rand(40, 90, 3, generator=g) * 255).to(torch.uint8)
+    image = conditioning_image()
     try:
         out = pipe("a cat on the beach", image, seed=5, **SMALL)
     finally:
@@ -400,7 +404,7 @@ def test_i2v_experts_both_stay_when_they_fit(i2v_folder, monkeypatch):
     pipe = TurboPipeline.from_pretrained(i2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32)
     c = pipe.components
     assert sizes == [module_bytes(c.vae, *c.dits)]  # the experts and the VAE, not the text encoder
-    image = (torch.rand(40, 90, 3, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    image = conditioning_image()
     first = pipe("a cat", image, seed=5, **SMALL)
     assert sorted(pipe.residency.on_device()) == ["dit.high", "dit.low", "vae"]
     moves = len(pipe.residency.events)
@@ -571,7 +575,7 @@ def test_a_pipeline_warns_once_for_its_model_not_per_layer(caplog):
 
 @pytest.mark.gpu
 def test_a_pipeline_on_a_gpu_warns_only_when_it_lacks_fp8(caplog):
-    from turbodiffusion.attention.sage import has_fp8
+    from turbodiffusion.kernel_device import has_fp8
 
     caplog.set_level(logging.WARNING, logger=DEGRADED)
     pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda", attention="sagesla")
