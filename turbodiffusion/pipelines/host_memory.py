@@ -5,8 +5,8 @@ A denoising step allocates and frees the same large temporaries every time (SLA'
 above its mmap threshold back to the OS and trims the heap's free top above its trim threshold, so every
 step page-faults and zero-fills those megabytes again. Fixing the mmap threshold at its 64-bit maximum
 (32 MiB: blocks up to that size stay on the heap) and raising the trim threshold to 1 GiB (the heap keeps
-its freed top) took the default model's four CPU steps and decode from 1.39-1.52 s to 1.15-1.33 s on a
-2-core CPU, with a lower peak RSS (benchmarks/runs/cpu-2026-12-05).
+its freed top) took the default model's four CPU steps and decode from 1.49 to 1.35 s and from 1.61 to
+1.25 s (medians of 7, two runs) on a 2-core CPU, peak RSS unchanged (benchmarks/runs/cpu-2026-12-05).
 
 It changes the whole process's allocator, so it is the application's call: ``turbodiffusion generate``
 makes it; a Python program using ``TurboPipeline`` on the CPU can call ``keep_freed_host_memory()`` once.

@@ -9,7 +9,7 @@
 4. Checked, not adopted: the same decode with 2 latent frames a call against the CPU's 1.
 5. `turbodiffusion generate` in a new process (the main command, mp4 to a temporary folder), glibc's allocator
    as it comes (keep_freed_host_memory replaced by a no-op) against the command as it is: the generation's
-   total (steps + decode) and the process's wall time.
+   total (steps + decode), the process's wall time and its peak RSS.
 Each row times a baseline (what 8f420f0 ran; in row 4 the CPU rule) against a candidate and gives the ratio.
 """
 
@@ -181,7 +181,10 @@ from turbodiffusion.cli.__main__ import main
 from turbodiffusion.pipelines import host_memory
 if sys.argv[1] == "baseline":
     host_memory.keep_freed_host_memory = lambda: False
-sys.exit(main(["generate", "a red circle moving right", "-o", sys.argv[2], "--no-progress"]))
+rc = main(["generate", "a red circle moving right", "-o", sys.argv[2], "--no-progress"])
+import resource
+print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(rc)
 """
 
 
@@ -191,6 +194,7 @@ def generate_row(reps: int) -> dict:
 
     times: dict[str, list[float]] = {"baseline": [], "candidate": []}
     walls: dict[str, list[float]] = {"baseline": [], "candidate": []}
+    rss: dict[str, list[int]] = {"baseline": [], "candidate": []}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(reps):
             for name in times:
@@ -201,9 +205,10 @@ def generate_row(reps: int) -> dict:
                 ).stdout  # fmt: skip
                 walls[name].append(time.perf_counter() - start)
                 times[name].append(float(re.search(r"total (\d+\.\d+) s", out).group(1)))
+                rss[name].append(int(re.search(r"maxrss_kb (\d+)", out).group(1)))
     res = {
         n: {"median_s": statistics.median(t), "min_s": min(t), "wall_median_s": statistics.median(walls[n]),
-            "reps": reps}
+            "peak_rss_mb": [kb // 1024 for kb in rss[n]], "reps": reps}
         for n, t in times.items()
     }  # fmt: skip
     return {
