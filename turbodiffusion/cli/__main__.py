@@ -1,7 +1,8 @@
 """``turbodiffusion <command>``: the subcommand table and the error policy of the CLI.
 
-Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
-modules are imported only when their command runs, so ``--help`` stays fast.
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``. A command's
+module is imported only when that command is named: ``generate`` needs torch (about a second to import) but
+``turbodiffusion --help`` and ``download`` do not.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+from collections.abc import Iterable
 
 from ..errors import DeviceMemoryError
 
@@ -31,7 +33,9 @@ def _available() -> dict[str, tuple[str, str]]:
     return {name: row for name, row in COMMANDS.items() if importlib.util.find_spec(row[0]) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser, with the arguments of ``commands`` (every command when None). The other commands are
+    listed by name and help only, so their modules are not imported."""
     parser = argparse.ArgumentParser(
         prog="turbodiffusion", description="TurboDiffusion: fast few-step video generation with Wan models."
     )
@@ -45,12 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         cmd.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(cmd)
+        if commands is None or name in commands:
+            importlib.import_module(module).add_arguments(cmd)
     return parser
 
 
+def _named_command(argv: list[str]) -> str | None:
+    """The command in ``argv``: its first word that is not an option (the top-level options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(commands=[name] if (name := _named_command(argv)) else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,

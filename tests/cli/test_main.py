@@ -1,0 +1,50 @@
+"""The command table: a command's module (and torch) is imported only when that command is named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from turbodiffusion.cli.__main__ import COMMANDS, build_parser
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    """The modules a fresh interpreter has imported once ``main(argv)`` returns (or exits)."""
+    code = (
+        "import sys\n"
+        "from turbodiffusion.cli.__main__ import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_top_level_help_imports_no_command_and_no_torch():
+    loaded = _modules_after(["--help"])
+    assert "torch" not in loaded
+    assert not {module for module, _ in COMMANDS.values()} & loaded
+
+
+def test_a_named_command_loads_only_its_own_module():
+    loaded = _modules_after(["--debug", "merge", "--help"])
+    assert "turbodiffusion.cli.merge" in loaded
+    assert not {module for name, (module, _) in COMMANDS.items() if name != "merge"} & loaded
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_parser_for_one_command_has_that_commands_arguments(name):
+    full = build_parser()
+    only = build_parser(commands=[name])
+    choices = {p: next(a for a in parser._actions if a.dest == "command").choices for p, parser in
+               (("full", full), ("only", only))}  # fmt: skip
+    assert choices["only"].keys() == choices["full"].keys()  # every command is still listed
+    flags = {p: sorted(o for a in c[name]._actions for o in a.option_strings) for p, c in choices.items()}
+    assert flags["only"] == flags["full"]
+    others = [n for n in COMMANDS if n != name]
+    assert all(len(choices["only"][n]._actions) == 1 for n in others)  # --help alone
