@@ -59,17 +59,17 @@ mov.b32 $0, {lo, hi};
 }""")
 
 
-@gluon.jit
-def _a_order():
-    """The A operand's register order for a 64 x 128 tile at 4 warps: a thread's four consecutive keys, then
-    the row 8 below, then the next 16 keys (PTX's wgmma fragment for 8-bit A)."""
-    return gl.DistributedLinearLayout(
+# The A operand's register order for a 64 x 128 tile at 4 warps: a thread's four consecutive keys, then the
+# row 8 below, then the next 16 keys (PTX's wgmma fragment for 8-bit A).
+_A_ORDER = gl.constexpr(
+    gl.DistributedLinearLayout(
         reg_bases=[[0, 1], [0, 2], [8, 0], [0, 16], [0, 32], [0, 64]],
         lane_bases=[[0, 4], [0, 8], [1, 0], [2, 0], [4, 0]],
         warp_bases=[[16, 0], [32, 0]],
         block_bases=[],
         shape=[64, 128],
     )
+)
 
 
 @gluon.jit
@@ -80,9 +80,7 @@ def _p_pack(p):
     m: gl.constexpr = p.shape[0]
     n: gl.constexpr = p.shape[1]
     gl.static_assert(m == 64 and n == 128, "the register order is written out for 64 x 128 tiles")
-    q = gl.convert_layout(
-        p.reshape([m, n // 16, 2, 4, 2]).permute((0, 1, 3, 2, 4)).reshape([m, n]), _a_order()
-    )
+    q = gl.convert_layout(p.reshape([m, n // 16, 2, 4, 2]).permute((0, 1, 3, 2, 4)).reshape([m, n]), _A_ORDER)
     lo, hi = q.reshape([m, n // 4, 2, 2]).split()  # by the key's bit 0
     k0, k2 = lo.split()
     k1, k3 = hi.split()
@@ -100,7 +98,7 @@ def _p_operand(words, o_layout: gl.constexpr):
     n: gl.constexpr = words.shape[1] * 4
     w = gl.join(words, words)
     w = gl.join(w, w).reshape([m, n])
-    w = gl.convert_layout(w, _a_order())
+    w = gl.convert_layout(w, _A_ORDER)
     q = gl.inline_asm_elementwise(
         "mov.b32 $0, $1;", "=r,r,r,r,r", [w], dtype=gl.float8e4nv, is_pure=True, pack=4
     )
