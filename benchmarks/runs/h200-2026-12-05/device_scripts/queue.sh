@@ -13,8 +13,8 @@ A=benchmarks/runs/cpu-2026-12-04f/device_scripts
 G=benchmarks/runs/cpu-2026-12-04g/device_scripts
 C=benchmarks/runs/cpu-2026-12-05/device_scripts
 ITEMS=(  # name:limit_s:script
-  "sage_reorder:575:$A/call2.sh"
   "gpu_tests:600:$A/call1.sh"
+  "sage_reorder:575:$A/call2.sh"
   "builtin_gpu:510:$C/call1.sh"
   "pipeline_fp8_modes:585:$G/call5.sh"
   "a14b_experts:565:$G/call9.sh"
