@@ -1,5 +1,5 @@
 #!/bin/bash
-# The queued GPU calls of 04f, 04g and 05, run in order across device calls: each call runs the next items
+# The queued GPU calls of 04f, 04g, 05 and 05b, run in order across device calls: each call runs the next items
 # that fit before its deadline (seconds from now, $1) and marks them in /tmp (kept while the machine stays
 # warm), so the same command given again goes on where the last one stopped; items named after $1 count as
 # done (for a fresh machine). An item starts only with at least half its own limit left and is cut at the
@@ -12,7 +12,9 @@ for name in "${@:2}"; do echo "$name" >> $STATE; done
 A=benchmarks/runs/cpu-2026-12-04f/device_scripts
 G=benchmarks/runs/cpu-2026-12-04g/device_scripts
 C=benchmarks/runs/cpu-2026-12-05/device_scripts
+P=benchmarks/runs/cpu-2026-12-05b/device_scripts
 ITEMS=(  # name:limit_s:script
+  "sage_preg:490:$P/call1.sh"
   "gpu_tests:600:$A/call1.sh"
   "sage_reorder:575:$A/call2.sh"
   "builtin_gpu:510:$C/call1.sh"
