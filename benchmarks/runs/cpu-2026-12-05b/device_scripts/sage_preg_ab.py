@@ -38,11 +38,15 @@ ARMS = {
 
 
 def difference(got, ref):
-    """Largest |got - ref| in bf16 steps of ref (ulp at |ref|), and the relative L2 difference."""
+    """Largest |got - ref| in bf16 steps of ref (ulp at |ref|) and in bf16 steps at the output's scale (the
+    GPU test's bound: eps * max |ref|), and the relative L2 difference."""
     got, ref = got.float(), ref.float()
     ulp = torch.exp2(torch.floor(torch.log2(ref.abs().clamp_min(2.0**-126))) - 7)
     return dict(
         max_steps=((got - ref).abs() / ulp).max().item(),
+        max_scale_steps=(
+            (got - ref).abs().max() / (torch.finfo(torch.bfloat16).eps * ref.abs().max())
+        ).item(),
         max_abs_diff=(got - ref).abs().max().item(),
         rel_l2=((got - ref).norm() / ref.norm().clamp_min(1e-30)).item(),
         finite=bool(torch.isfinite(got).all()),
