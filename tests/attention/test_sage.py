@@ -71,13 +71,17 @@ def test_quantisers_match_their_references_exactly(seq, d, dtype, device):
     assert torch.equal(permuted.view(torch.uint8).unflatten(-1, (-1, 128))[..., sigma], tiles)
 
 
-def test_key_permutation_makes_each_threads_p_values_contiguous():
+def test_key_permutation_puts_each_threads_p_values_where_its_mma_operand_wants_them():
     sigma = key_permutation(128)
     assert torch.equal(sigma.sort().values, torch.arange(128)), "a permutation"
-    # Thread c of a quad holds keys 8j + 2c + e (j < 16, e < 2) of a row: they land on columns 32c .. 32c + 31.
-    for c in range(4):
-        keys = torch.tensor([8 * j + 2 * c + e for j in range(16) for e in range(2)])
-        assert torch.equal(sigma[keys], torch.arange(32 * c, 32 * c + 32))
+    # Thread r of a quad holds accumulator columns 8j + 2r + e (j < 16, e < 2) of its rows; as the 8-bit A
+    # operand of a 64 x N x 32 warpgroup MMA it holds columns 32c + 16h + 4r + e' (c < 4, h < 2, e' < 4).
+    for r in range(4):
+        held = {8 * j + 2 * r + e for j in range(16) for e in range(2)}
+        wanted = {32 * c + 16 * h + 4 * r + e for c in range(4) for h in range(2) for e in range(4)}
+        assert {sigma[k].item() for k in held} == wanted
+    # Four consecutive operand columns (one register) come from two accumulator pairs, in order.
+    assert sigma[[0, 1, 8, 9]].tolist() == [0, 1, 2, 3]
 
 
 def test_int8_quantiser_rounds_half_away_from_zero(device):

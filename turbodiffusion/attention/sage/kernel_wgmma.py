@@ -8,8 +8,8 @@ tile against ~800 of issue; benchmarks/runs/h200-2026-12-03). Gluon exposes ``wa
 and its wait, so the order is chosen here. Each iteration t of the loop:
 
 1. issues Q.K^T of tile t (int8, accumulator preset to 1.5 * 2^23's bits: ``biased_fp32`` at no cost),
-2. issues P~.V of tile t-1 (e4m3 P~ from shared memory, a fresh fp32 accumulator: two-level accumulation),
-3. waits for Q.K^T only, runs tile t's online softmax and stores its P~ to the other P~ buffer,
+2. issues P~.V of tile t-1 (e4m3 P~ from registers, a fresh fp32 accumulator: two-level accumulation),
+3. waits for Q.K^T only, runs tile t's online softmax and packs its P~ into the A operand's registers,
 4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
 
 For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
@@ -25,15 +25,20 @@ before the epilogue held the branch).
 K and V tiles arrive by TMA at the lut's offsets into rings of ``STAGES`` buffers, each refilled as soon as
 the MMA reading it has finished. Two one-warp loader partitions (``gl.warp_specialize``) issue those loads,
 one for K and one for V, and run ahead of the compute warpgroup as far as the rings allow; the compute warps
-only wait for full slots and arrive on empty ones. P~ goes through shared memory rather than registers (a
-variant that carried it across the loop in registers compiled to 1,008 instructions a tile against 807, most
-of the difference byte permutes repacking the 8-bit values; local sm_90 compiles, Triton 3.6), stored with its
-keys permuted so that each thread writes 16-byte vectors (``_store_p``); V^T arrives permuted alike
-(``quant.key_permutation``). On an H200 (benchmarks/runs/h200-2026-12-03h) the loaders and the permuted
-stores together took a layer (no linear branch) from 0.867 to 0.836 ms at 1.3B-480p, 3.02-3.04 to 2.96 ms at
-14B-480p and 15.79-16.19 to 15.44 ms at 14B-720p; the outputs move by at most one bf16 step (each tile's keys
-are summed in another order inside the FP8 MMA). Either change alone gained less, and deeper rings (three
-K or V slots) did not help.
+only wait for full slots and arrive on empty ones. On an H200 (benchmarks/runs/h200-2026-12-03h) the loaders,
+with P~'s stores then vectorised, took a layer (no linear branch) from 0.867 to 0.836 ms at 1.3B-480p and
+15.79-16.19 to 15.44 ms at 14B-720p; deeper rings (three K or V slots) did not help.
+
+P~ reaches its P~.V in registers, as the warpgroup MMA's A operand (FP8 A may come from registers). Each
+thread holds accumulator columns 8j + 2r + e of its rows (j < 16, r its column pair, e < 2) and the A operand
+wants columns 32c + 16h + 4r + e' (c < 4, h < 2, e' < 4); with j = 2 jh + j0, putting key 16 jh + 8 j0 + 2r + e
+at column 16 jh + 4r + 2 j0 + e (``quant.key_permutation``; V^T's keys come in that order) keeps every value in
+its thread, so the conversion is a renaming of registers and one cvt packs four keys a register
+(``_p_pack``). P~ crosses the loop's back edge as those words: as 64 separate bytes it was repacked before
+every MMA (~120 byte permutes a tile; local sm_90 compiles). Against P~ through shared memory (stored with
+16-byte vectors in another key order, then fenced: benchmarks/runs/h200-2026-12-03h), the loop loses its
+stores, the fence and a barrier (666 against 675 instructions a tile at D 128, Triton 3.9; 656 against 679
+on 3.6) and a program 16 KB of shared memory (benchmarks/runs/cpu-2026-12-05b).
 
 On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
 kernel's bit for bit on six shapes (one test shape differed by one bf16 step, h200-2026-12-03d), and a layer
@@ -55,7 +60,6 @@ from torch import Tensor
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
-    fence_async_shared,
     mbarrier,
     warpgroup_mma,
     warpgroup_mma_wait,
@@ -73,7 +77,9 @@ _LOG2E = gl.constexpr(LOG2E)
 _INT32_BIAS = gl.constexpr(INT32_BIAS)
 
 BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
-STAGES = 2  # K and V tiles in flight; with Q and two P~ buffers, 88 KB of shared memory (two programs an SM)
+STAGES = (
+    2  # K and V tiles in flight; with Q, 72 KB of shared memory at D 128 (registers allow two programs an SM)
+)
 LOADER_REGS = 24  # registers a thread of each one-warp loader partition keeps (the least it can)
 # Four compute warps plus the loaders' warpgroup: at 128 registers a thread two programs fit an SM's 64K,
 # and the loaders handing theirs back leaves the compute warps 232.
@@ -127,16 +133,60 @@ def _tile_start(lut_row, t, NT, BLOCK_N: gl.constexpr):
     return gl.load(lut_row + gl.minimum(t, NT - 1)) * BLOCK_N
 
 
+# Four fp32 values -> four e4m3 in one int32, the first in the lowest byte (PTX's cvt puts its first source
+# in the upper byte); the rounding of ``.to(gl.float8e4nv)`` on sm_90 (cvt.rn.satfinite).
+_E4M3X4 = gl.constexpr("""{
+.reg .b16 lo, hi;
+cvt.rn.satfinite.e4m3x2.f32 lo, $2, $1;
+cvt.rn.satfinite.e4m3x2.f32 hi, $4, $3;
+mov.b32 $0, {lo, hi};
+}""")
+
+
+# The A operand's register order for a 64 x 128 tile at 4 warps: a thread's four consecutive keys, then the
+# row 8 below, then the next 16 keys (PTX's wgmma fragment for 8-bit A).
+_A_ORDER = gl.constexpr(
+    gl.DistributedLinearLayout(
+        reg_bases=[[0, 1], [0, 2], [8, 0], [0, 16], [0, 32], [0, 64]],
+        lane_bases=[[0, 4], [0, 8], [1, 0], [2, 0], [4, 0]],
+        warp_bases=[[16, 0], [32, 0]],
+        block_bases=[],
+        shape=[64, 128],
+    )
+)
+
+
 @gluon.jit
-def _store_p(dst, p):
-    """P~ [BLOCK_M, BLOCK_N] fp32 into shared memory in e4m3 with its keys permuted (``key_permutation``):
-    key 8j + 2c + e goes to column (BLOCK_N / 4) c + 2j + e, so that the 32 values of a row one thread holds
-    in the MMA accumulator layout (c = its column pair) are contiguous: two 16-byte stores a row instead of 16
-    two-byte ones (local sm_90 compile). V^T's keys come permuted alike, so the product is unchanged."""
+def _p_pack(p):
+    """P~ fp32 [64, 128] in the scores' accumulator layout (4 warps) -> int32 [64, 32]: each word four e4m3
+    keys of ``quant.key_permutation``'s order, as the A operand's registers hold them. The permute keeps every
+    value in its thread and the layout conversion renames 32-bit registers, so the only work is the cvts."""
     m: gl.constexpr = p.shape[0]
     n: gl.constexpr = p.shape[1]
-    q = p.to(gl.float8e4nv).reshape([m, n // 8, 4, 2]).permute((0, 2, 1, 3)).reshape([m, n])
-    dst.store(q)
+    gl.static_assert(m == 64 and n == 128, "the register order is written out for 64 x 128 tiles")
+    q = gl.convert_layout(p.reshape([m, n // 16, 2, 4, 2]).permute((0, 1, 3, 2, 4)).reshape([m, n]), _A_ORDER)
+    lo, hi = q.reshape([m, n // 4, 2, 2]).split()  # by the key's bit 0
+    k0, k2 = lo.split()
+    k1, k3 = hi.split()
+    return gl.inline_asm_elementwise(
+        _E4M3X4, "=r,r,r,r,r", [k0, k1, k2, k3], dtype=gl.int32, is_pure=True, pack=1
+    )
+
+
+@gluon.jit
+def _p_operand(words, o_layout: gl.constexpr):
+    """int32 [64, 32] from ``_p_pack`` -> e4m3 [64, 128] in the P~.V MMA's A-operand layout. Each word is
+    repeated over its four keys and the asm (four elements a call) hands back the first: the bytes stay in
+    their register, which the MMA's operand packing then takes whole."""
+    m: gl.constexpr = words.shape[0]
+    n: gl.constexpr = words.shape[1] * 4
+    w = gl.join(words, words)
+    w = gl.join(w, w).reshape([m, n])
+    w = gl.convert_layout(w, _A_ORDER)
+    q = gl.inline_asm_elementwise(
+        "mov.b32 $0, $1;", "=r,r,r,r,r", [w], dtype=gl.float8e4nv, is_pure=True, pack=4
+    )
+    return gl.convert_layout(q, gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=4))
 
 
 @gluon.jit
@@ -204,7 +254,7 @@ def _v_loader(k_desc, v_desc, m_desc, k_smem, v_smem, k_ready, k_empty, v_ready,
 
 @gluon.jit
 def _attend(
-    m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS, VS, Out, QH,
+    m_desc, q_smem, k_smem, v_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS, VS, Out, QH,
     KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB, NT, qk_scale, eps,
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
     LINEAR: gl.constexpr, num_warps: gl.constexpr,
@@ -229,20 +279,20 @@ def _attend(
     l_i = gl.zeros([BLOCK_M], gl.float32, row_layout)
     o = gl.zeros([BLOCK_M, D], gl.float32, o_layout)
 
-    # Tile 0: its scores and P~; its P~.V is issued in the loop's first iteration.
+    # Tile 0: its scores and P~; its P~.V is issued in the loop's first iteration. P~ crosses the loop's back
+    # edge packed, four keys to an int32 (``_p_pack``): as 64 separate bytes it was repacked before every MMA
+    # (a local sm_90 compile: ~120 byte permutes a tile).
     mbarrier.wait(q_bar, 0)
     mbarrier.wait(k_ready.index(0), 0)
     s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), bias, is_async=True)
     start = _tile_start(lut_row, 0, NT, BLOCK_N)
     ks = gl.load(ks_base + start // BLKK)
-    # The next tile's lut entry and key scale a tile early: their loads' latency is hidden.
     start_next = _tile_start(lut_row, 1, NT, BLOCK_N)
     ks_next = gl.load(ks_base + start_next // BLKK)
     s = warpgroup_mma_wait(0, deps=(s,))
     mbarrier.arrive(k_empty.index(0), count=1)
     p, alpha, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
-    _store_p(p_smem.index(0), p)
-    fence_async_shared()
+    p_words = _p_pack(p)
     for t in range(1, NT):
         k_slot = t % SK
         v_prev = (t - 1) % SV
@@ -254,25 +304,25 @@ def _attend(
         s = warpgroup_mma(q_smem, k_smem.index(k_slot).permute((1, 0)), bias, is_async=True)
         mbarrier.wait(v_ready.index(v_prev), ((t - 1) // SV) & 1)
         pv = warpgroup_mma(
-            p_smem.index((t - 1) % 2),
-            v_smem.index(v_prev).permute((1, 0)),
-            zero_o,
-            use_acc=False,
+            _p_operand(p_words, o_layout), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
             is_async=True,
-        )
+        )  # fmt: skip
         s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); P~.V may still run
         mbarrier.arrive(k_empty.index(k_slot), count=1)
         p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
-        _store_p(p_smem.index(t % 2), p)
-        fence_async_shared()
         pv = warpgroup_mma_wait(0, deps=(pv,))
+        p_words = _p_pack(p)
         mbarrier.arrive(v_empty.index(v_prev), count=1)
         o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
         alpha = alpha_t
     last = (NT - 1) % SV
     mbarrier.wait(v_ready.index(last), ((NT - 1) // SV) & 1)
     pv = warpgroup_mma(
-        p_smem.index((NT - 1) % 2), v_smem.index(last).permute((1, 0)), zero_o, use_acc=False, is_async=True
+        _p_operand(p_words, o_layout),
+        v_smem.index(last).permute((1, 0)),
+        zero_o,
+        use_acc=False,
+        is_async=True,
     )
     pv = warpgroup_mma_wait(0, deps=(pv,))
     o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None] + pv
@@ -318,11 +368,9 @@ def _sage_sparse_wgmma_kernel(
     pid_bh = gl.program_id(1)
     b = pid_bh // H
     h = pid_bh % H
-    p_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_N], gl.float8e4nv)
     q_smem = gl.allocate_shared_memory(gl.int8, [BLOCK_M, D], q_desc.layout)
     k_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_N, D], k_desc.layout)
     v_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, D, BLOCK_N], v_desc.layout)
-    p_smem = gl.allocate_shared_memory(gl.float8e4nv, [2, BLOCK_M, BLOCK_N], p_smem_layout)
     q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     m_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
@@ -347,7 +395,7 @@ def _sage_sparse_wgmma_kernel(
     gl.warp_specialize(
         [
             (_attend, (
-                m_desc, q_smem, k_smem, v_smem, p_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS,
+                m_desc, q_smem, k_smem, v_smem, q_bar, k_ready, k_empty, v_ready, v_empty, m_bar, QS, KS,
                 VS, Out, QH, KSUM, BIAS, lut_row, sob, sol, soh, sqb, sql, sqh, b, h, pid_m, pid_bh, L, NQB, NKB,
                 NT, qk_scale, eps, D, BLKQ, BLKK, BLOCK_M, BLOCK_N, LINEAR, num_warps,
             )),

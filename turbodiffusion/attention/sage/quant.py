@@ -148,10 +148,10 @@ def _quantize_v_fp8_kernel(
         x = round_to_e4m3_grid(x)
     vq_head = VQ + pid_bh.to(tl.int64) * D * LP
     if PERMUTE_KEYS:
-        # key 8j + 2c + e of the tile to column (BLOCK_L / 4) c + 2j + e (key_permutation), done on the
-        # transposed tile in registers so that the stores stay contiguous along the keys.
+        # key 16 jh + 8 j0 + 2 r + e of the tile to column 16 jh + 4 r + 2 j0 + e (key_permutation), done on
+        # the transposed tile in registers so that the stores stay contiguous along the keys.
         xt = tl.trans(x.to(tl.float8e4nv))
-        xt = xt.reshape([D, BLOCK_L // 8, 4, 2]).permute(0, 2, 1, 3).reshape([D, BLOCK_L])
+        xt = xt.reshape([D, BLOCK_L // 16, 2, 4, 2]).permute(0, 1, 3, 2, 4).reshape([D, BLOCK_L])
         tl.store(vq_head + dims[:, None] * LP + (pid_l * BLOCK_L + tl.arange(0, BLOCK_L))[None, :], xt)
     else:
         tl.store(vq_head + dims[None, :] * LP + rows[:, None], x.to(tl.float8e4nv))
@@ -159,10 +159,12 @@ def _quantize_v_fp8_kernel(
 
 def key_permutation(block: int = V_PAD) -> Tensor:
     """sigma int64 [block]: with ``permute_keys``, key k of each tile of ``block`` keys sits at column
-    sigma[k]: key 8j + 2c + e at (block / 4) c + 2j + e, the order in which a thread of the sm_90 kernel holds
-    its P~ values (``kernel_wgmma._store_p``)."""
+    sigma[k]: key 16 jh + 8 j0 + 2 r + e at 16 jh + 4 r + 2 j0 + e, so that the P~ values a thread of the sm_90
+    kernel holds in the scores' accumulator layout are the ones it holds as the P~.V MMA's A operand
+    (``kernel_wgmma._p_pack``)."""
     k = torch.arange(block)
-    return (k % 8) // 2 * (block // 4) + 2 * (k // 8) + k % 2
+    jh, j0, r, e = k // 16, (k // 8) % 2, (k // 2) % 4, k % 2
+    return 16 * jh + 4 * r + 2 * j0 + e
 
 
 def quantize_v_fp8_triton(
