@@ -38,7 +38,12 @@ its thread, so the conversion is a renaming of registers and one cvt packs four 
 every MMA (~120 byte permutes a tile; local sm_90 compiles). Against P~ through shared memory (stored with
 16-byte vectors in another key order, then fenced: benchmarks/runs/h200-2026-12-03h), the loop loses its
 stores, the fence and a barrier (666 against 675 instructions a tile at D 128, Triton 3.9; 656 against 679
-on 3.6) and a program 16 KB of shared memory (benchmarks/runs/cpu-2026-12-05b).
+on 3.6) and a program 16 KB of shared memory (benchmarks/runs/cpu-2026-12-05b). On an H200
+(benchmarks/runs/h200-2026-12-05) a layer with the linear branch took 1.010-1.013 against 1.027-1.034 ms at
+1.3B-480p and 16.26-16.30 against 16.71-16.76 ms at 14B-720p, a 14B-720p forward 2,430 against 2,448 ms
+(1.0075x, the ranges apart; 1.3B-480p unchanged); without the branch a layer at 480p was ~2% slower (the
+kernel runs only for SageSLA, which has it). Outputs within 0.65 bf16 steps at the output's scale of the
+shared-memory kernel's on 18 checks (each tile's keys are summed in another order inside the FP8 MMA).
 
 On an H200 (benchmarks/runs/h200-2026-12-03c) its outputs without the linear branch equal the Triton
 kernel's bit for bit on six shapes (one test shape differed by one bf16 step, h200-2026-12-03d), and a layer
