@@ -4,7 +4,8 @@
 # warm), so the same command given again goes on where the last one stopped; items named after $1 count as
 # done (for a fresh machine). An item starts only with at least half its own limit left and is cut at the
 # deadline (its log says so). What the items write is packed into one archive, since 8 files come back at
-# most. Run with carry [".minilm"].
+# most. Run with carry [".minilm"], naming the items done so far: `queue.sh 575 sage_reorder ncu_sage sage_preg`
+# (sage_preg now compares the adopted kernel with itself; gpu_tests was cut at a deadline, so it runs again).
 DEADLINE=$(( $(date +%s) + ${1:-580} ))
 STATE=/tmp/td_queue_done
 touch $STATE
@@ -14,6 +15,7 @@ G=benchmarks/runs/cpu-2026-12-04g/device_scripts
 C=benchmarks/runs/cpu-2026-12-05/device_scripts
 P=benchmarks/runs/cpu-2026-12-05b/device_scripts
 ITEMS=(  # name:limit_s:script
+  "sage_adopted_tests:260:$P/call2.sh"
   "sage_preg:490:$P/call1.sh"
   "gpu_tests:600:$A/call1.sh"
   "sage_reorder:575:$A/call2.sh"
