@@ -82,9 +82,8 @@ _LOG2E = gl.constexpr(LOG2E)
 _INT32_BIAS = gl.constexpr(INT32_BIAS)
 
 BLOCK_M, BLOCK_N = WGMMA_BLOCKS  # a program: one warpgroup, one query block; a tile: one key block
-STAGES = (
-    2  # K and V tiles in flight; with Q, 72 KB of shared memory at D 128 (registers allow two programs an SM)
-)
+# K and V tiles in flight; with Q, 72 KB of shared memory at D 128 (registers allow two programs an SM).
+STAGES = 2
 LOADER_REGS = 24  # registers a thread of each one-warp loader partition keeps (the least it can)
 # Four compute warps plus the loaders' warpgroup: at 128 registers a thread two programs fit an SM's 64K,
 # and the loaders handing theirs back leaves the compute warps 232.
@@ -292,6 +291,7 @@ def _attend(
     s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), bias, is_async=True)
     start = _tile_start(lut_row, 0, NT, BLOCK_N)
     ks = gl.load(ks_base + start // BLKK)
+    # The next tile's lut entry and key scale a tile early: their loads' latency is hidden.
     start_next = _tile_start(lut_row, 1, NT, BLOCK_N)
     ks_next = gl.load(ks_base + start_next // BLKK)
     s = warpgroup_mma_wait(0, deps=(s,))
