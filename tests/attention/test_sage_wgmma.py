@@ -69,6 +69,9 @@ def test_kernel_compiles_for_sm90_without_spills(d, linear):
     # Both products asynchronous: the wait for Q.K^T leaves one group (P~.V) in flight.
     assert 1 in report["mma_waits"], report
     assert report["shared"] <= 113 * 1024, f"two programs must share a multiprocessor: {report}"
+    # P~ reaches its P~.V in registers: no stores to shared memory in the loop, and the layout conversion to
+    # the MMA's operand moves no bytes (a conversion that did cost ~120 byte permutes a tile).
+    assert report["loop"]["shared_stores"] == 0 and report["loop"]["byte_permutes"] == 0, report
 
 
 @pytest.mark.skipif(not ON_SM90, reason="the Gluon kernel runs on compute-capability 9.0 GPUs only")

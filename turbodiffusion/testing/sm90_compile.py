@@ -1,5 +1,6 @@
 """Compile the Hopper Gluon kernels for sm_90 on a machine without a GPU (Triton ships ptxas and cuobjdump) and
-report what its tests check: registers, stack, shared memory, and the SASS's warpgroup-MMA waits.
+report what its tests check: registers, stack, shared memory, the SASS's warpgroup-MMA waits, and for
+the Sage kernel its main loop's shared-memory stores and byte permutes.
 
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
 tests call this in a subprocess without TRITON_INTERPRET:
@@ -55,7 +56,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
     # As the GPU's JIT marks them (pointers from the allocator, strides of whole heads and rows).
     aligned = ("QS", "KS", "VS", "LUT", "Out", "QH", "KSUM", "BIAS", "sob", "sol", "soh", "sqb", "sql", "sqh")
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
-    return _describe(GluonASTSource(fn, sig, const, attrs), kw.LAUNCH_OPTIONS)
+    return _describe(GluonASTSource(fn, sig, const, attrs), kw.LAUNCH_OPTIONS, main_loop=True)
 
 
 def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
@@ -78,9 +79,30 @@ def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
     return _describe(GluonASTSource(fn, sig, const, attrs), dict(num_warps=kw.NUM_WARPS))
 
 
-def _describe(source, options: dict) -> dict:
+def _main_loop(sass: str) -> list[str]:
+    """The instructions of the Sage kernel's main loop: the smallest loop (a conditional backward branch and
+    what lies between) that holds both the int8 Q.K^T and the FP8 P~.V warpgroup MMAs."""
+    ins = [
+        (int(m.group(1), 16), m.group(2).strip())
+        for m in (re.match(r"\s*/\*([0-9a-f]{4,5})\*/\s+(.*?);", line) for line in sass.splitlines())
+        if m
+    ]
+    loops = []
+    for off, text in ins:
+        back = re.search(r"BRA (0x[0-9a-f]+)", text)
+        if back and text.startswith("@") and int(back.group(1), 16) < off:
+            body = [t for o, t in ins if int(back.group(1), 16) <= o <= off]
+            if any("IGMMA" in t for t in body) and any("QGMMA" in t for t in body):
+                loops.append(body)
+    if not loops:
+        raise RuntimeError("no loop holds both the Q.K^T and the P~.V MMAs in this SASS")
+    return min(loops, key=len)
+
+
+def _describe(source, options: dict, main_loop: bool = False) -> dict:
     """Compile a Gluon source for sm_90 and report registers, stack, local loads, shared memory and the
-    warpgroup-MMA waits of its SASS."""
+    warpgroup-MMA waits of its SASS; with ``main_loop``, the Sage kernel's main loop too: its instructions,
+    byte permutes (``PRMT``) and shared-memory stores (``STS``)."""
     from triton.backends.compiler import GPUTarget
 
     compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={**options, **FP_FUSION})
@@ -91,10 +113,19 @@ def _describe(source, options: dict) -> dict:
         sass = subprocess.run([cuobjdump(), "-sass", f.name], capture_output=True, text=True).stdout
     regs, stack = map(int, re.search(r"REG:(\d+) STACK:(\d+)", usage).groups())
     waits = re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", sass)
-    return dict(
+    report = dict(
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
         mma_waits=[int(w, 16) for w in waits],
     )  # fmt: skip
+    if main_loop:
+        loop = _main_loop(sass)
+        opcodes = [re.sub(r"^@!?U?P\w+\s+", "", t).split()[0] for t in loop]
+        report["loop"] = dict(
+            instructions=len(loop),
+            byte_permutes=sum(op.startswith("PRMT") for op in opcodes),
+            shared_stores=sum(op.startswith("STS") for op in opcodes),
+        )
+    return report
 
 
 if __name__ == "__main__":
