@@ -37,14 +37,19 @@ def test_a_named_command_loads_only_its_own_module():
     assert not {module for name, (module, _) in COMMANDS.items() if name != "merge"} & loaded
 
 
+def _subcommands(parser) -> dict:
+    """The command name -> sub-parser table of a parser from ``build_parser``."""
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def _flags(parser) -> list[str]:
+    return sorted(o for a in parser._actions for o in a.option_strings)
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_the_parser_for_one_command_has_that_commands_arguments(name):
-    full = build_parser()
-    only = build_parser(commands=[name])
-    choices = {p: next(a for a in parser._actions if a.dest == "command").choices for p, parser in
-               (("full", full), ("only", only))}  # fmt: skip
-    assert choices["only"].keys() == choices["full"].keys()  # every command is still listed
-    flags = {p: sorted(o for a in c[name]._actions for o in a.option_strings) for p, c in choices.items()}
-    assert flags["only"] == flags["full"]
-    others = [n for n in COMMANDS if n != name]
-    assert all(len(choices["only"][n]._actions) == 1 for n in others)  # --help alone
+    full = _subcommands(build_parser())
+    only = _subcommands(build_parser(commands=[name]))
+    assert only.keys() == full.keys()  # every command is still listed
+    assert _flags(only[name]) == _flags(full[name])
+    assert all(len(only[n]._actions) == 1 for n in COMMANDS if n != name)  # --help alone
