@@ -284,8 +284,7 @@ def _attend(
     o = gl.zeros([BLOCK_M, D], gl.float32, o_layout)
 
     # Tile 0: its scores and P~; its P~.V is issued in the loop's first iteration. P~ crosses the loop's back
-    # edge packed, four keys to an int32 (``_p_pack``): as 64 separate bytes it was repacked before every MMA
-    # (a local sm_90 compile: ~120 byte permutes a tile).
+    # edge as packed words (``_p_pack``; the module docstring says why).
     mbarrier.wait(q_bar, 0)
     mbarrier.wait(k_ready.index(0), 0)
     s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), bias, is_async=True)
