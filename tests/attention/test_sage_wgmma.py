@@ -66,7 +66,8 @@ def test_kernel_compiles_for_sm90_without_spills(d, linear):
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
-    # Both products asynchronous: the wait for Q.K^T leaves one group (P~.V) in flight.
+    # Both products asynchronous: the wait for Q.K^T leaves one group (P~.V) in flight (ptxas then waits for
+    # it before the softmax: kernel_wgmma's docstring says why).
     assert 1 in report["mma_waits"], report
     assert report["shared"] <= 113 * 1024, f"two programs must share a multiprocessor: {report}"
     # P~ reaches its P~.V in registers: no stores to shared memory in the loop, and the layout conversion to

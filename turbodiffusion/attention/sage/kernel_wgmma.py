@@ -1,16 +1,27 @@
 """The sparse Sage kernel for Hopper (sm_90) in Gluon: the same algorithm and rounding as ``kernel.py``'s
 ``_sage_fwd_kernel`` for SageSLA's sm90 blocks (64 query rows, 128-key tiles, FP8 P.V), with the tensor-core
-products issued asynchronously so that one tile's softmax runs while the previous tile's P.V is in flight.
+products issued asynchronously so that a program's softmax runs while the products of the SM's other program
+are in flight.
 
 Why a second kernel: Triton waits for every warpgroup MMA right after issuing it, so a program of the Triton
 kernel alternates between its MMAs and its softmax and the SM is idle half the time (~1,560 cycles a 64 x 128
 tile against ~800 of issue; benchmarks/runs/h200-2026-12-03). Gluon exposes ``warpgroup_mma(is_async=True)``
 and its wait, so the order is chosen here. Each iteration t of the loop:
 
-1. issues Q.K^T of tile t (int8, accumulator preset to 1.5 * 2^23's bits: ``biased_fp32`` at no cost),
+1. issues Q.K^T of tile t (int8, accumulator preset to 1.5 * 2^23's bits: ``biased_fp32``, 64 register moves),
 2. issues P~.V of tile t-1 (e4m3 P~ from registers, a fresh fp32 accumulator: two-level accumulation),
-3. waits for Q.K^T only, runs tile t's online softmax and packs its P~ into the A operand's registers,
+3. waits for Q.K^T, runs tile t's online softmax and packs its P~ into the A operand's registers,
 4. waits for P~.V and adds it to the running output: o = o * alpha(t-1) + P~V(t-1), as ``kernel.py`` does.
+
+As compiled (ptxas of Triton 3.6 and 3.9, local sm_90 SASS), step 4's wait comes before the softmax: the
+softmax's first instruction reuses a register of P~.V's A operand, which may only be overwritten once that MMA
+is done. So a program's two products both finish before its softmax starts, and the overlap is between the
+SM's two programs. On an H200 (benchmarks/runs/h200-2026-12-05c): that order written out (one wait, both ring
+slots released together, the lut read two tiles ahead) gave the same outputs bit for bit and no gain with the
+linear branch (a 14B-720p layer 16.13-16.17 against 16.04-16.08 ms); two compute warpgroups a program issuing
+in turn (FlashAttention-3's ping-pong) were 8% slower. Nsight Compute's stall samples of this loop at 14B-720p:
+23% issuing, 28% waiting on fixed-latency results (a third of those behind the exp2s), 13% waiting for the
+MMAs, and 11% on register moves (64 of the loop's 74 are the presets).
 
 For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
 with m = KV W^T, proj_l folded in, formed once a head by the K/V summary's second kernel): q is read in 16
@@ -311,7 +322,7 @@ def _attend(
             _p_operand(p_words, o_layout), v_smem.index(v_prev).permute((1, 0)), zero_o, use_acc=False,
             is_async=True,
         )  # fmt: skip
-        s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); P~.V may still run
+        s = warpgroup_mma_wait(1, deps=(s,))  # Q.K^T done (issued first); ptxas waits for P~.V here too
         mbarrier.arrive(k_empty.index(k_slot), count=1)
         p, alpha_t, m_i, l_i = _softmax_tile(s, start, L, qs * ks, m_i, l_i, BLOCK_N, s_layout)
         pv = warpgroup_mma_wait(0, deps=(pv,))

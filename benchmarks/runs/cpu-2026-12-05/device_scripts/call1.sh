@@ -6,7 +6,7 @@
 # 2. builtin_gpu.py: warm, the Triton SLA kernels against SLA's reference (SDPA) at the default model's size.
 # Run with carry [".minilm"].
 set -x
-python3 benchmarks/runs/cpu-2026-12-05/device_scripts/minilm_stub.py .minilm /tmp/site || exit
+PYTHONPATH=. python3 benchmarks/runs/cpu-2026-12-05/device_scripts/minilm_stub.py .minilm /tmp/site || exit  # PYTHONPATH: added in 05c, after this line failed on the GPU (no module turbodiffusion)
 export PYTHONPATH=/tmp/site:.:benchmarks
 timeout 300 python -u benchmarks/cold_start.py --preset builtin --timeout 150 \
   --json $OUT/call1_cold_start_builtin.json > $OUT/call1_cold_start_builtin.log 2>&1
