@@ -19,7 +19,8 @@ is done. So a program's two products both finish before its softmax starts, and 
 SM's two programs. On an H200 (benchmarks/runs/h200-2026-12-05c): that order written out (one wait, both ring
 slots released together, the lut read two tiles ahead) gave the same outputs bit for bit and no gain with the
 linear branch (a 14B-720p layer 16.13-16.17 against 16.04-16.08 ms); two compute warpgroups a program issuing
-in turn (FlashAttention-3's ping-pong) were 8% slower. Nsight Compute's stall samples of this loop at 14B-720p:
+in turn (FlashAttention-3's ping-pong) were 8% slower, as they had been with P~ in shared memory
+(h200-2026-12-04: 3-12%). Nsight Compute's stall samples of this loop at 14B-720p:
 23% issuing, 28% waiting on fixed-latency results (a third of those behind the exp2s), 13% waiting for the
 MMAs, and 11% on register moves (64 of the loop's 74 are the presets).
 

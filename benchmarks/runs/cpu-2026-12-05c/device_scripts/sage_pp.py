@@ -2,7 +2,8 @@
 H200 in h200-2026-12-05c: bit-equal to the kernel, 7-13% more cycles a layer, not adopted): a copy of
 ``kernel_wgmma`` at bb04dc6 where a program holds two 64-row query blocks, each with its own compute
 warpgroup, K/V rings and loaders, and the two warpgroups issue their products in turn (an mbarrier each: wait
-for my turn, issue Q.K^T and P~.V, hand the turn over).
+for my turn, issue Q.K^T and P~.V, hand the turn over). The same design as h200-2026-12-04's
+``sage_pingpong.py`` (then 3-12% slower, P~ in shared memory), rebuilt on the P~-in-registers kernel.
 
 Why: two independent programs an SM let their products interleave on the tensor cores, so both wait about as
 long as both products take and then run their softmax at the same time, sharing the exp unit. Issuing in turn
