@@ -14,6 +14,7 @@ from turbodiffusion.attention.ulysses import UlyssesAttention
 from turbodiffusion.testing.compare import max_rel
 from turbodiffusion.testing.tolerances import KERNEL_FP32_REL_MAX
 from turbodiffusion.training.flow import flow_matching_loss
+from turbodiffusion.training.process_group import destroy_process_group
 
 from .tiny import batch, tiny_teacher, trainable_copy
 
@@ -26,10 +27,10 @@ def _init(rank: int, world: int, port: int) -> None:
 
 
 def _all_done() -> None:
-    """Wait for every rank before the group is torn down. Once in CI (2026-12-04) rank 1 of
-    train_resume_worker aborted with "terminate called without an active exception" (gloo's threads), not
-    reproduced in 5 reruns; tearing down while a peer still works (rank 0 saves the results) is the
-    likeliest moment. Called on success only, so a rank that failed does not leave the others waiting."""
+    """Wait for every rank before the group is torn down, so that no rank leaves while a peer still works
+    (rank 0 saves the results). Called on success only, so a rank that failed does not leave the others
+    waiting. (Added after an abort at exit in CI, 2026-12-04; that abort's cause was found on 2026-12-05 and
+    is handled by ``destroy_process_group``.)"""
     dist.barrier()
 
 
@@ -79,7 +80,7 @@ def fsdp_worker(rank: int, world: int, port: int, out_path: str) -> None:
             )
         _all_done()
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 def _bf16_flow_losses(rank: int, world: int) -> list[float]:
@@ -152,7 +153,7 @@ def train_resume_worker(rank: int, world: int, port: int, straight: dict, split:
             )
         _all_done()
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 def ulysses_worker(rank: int, world: int, port: int) -> None:
@@ -188,4 +189,4 @@ def ulysses_worker(rank: int, world: int, port: int) -> None:
             UlyssesAttention(SDPAAttention(), dist.group.WORLD)(odd, odd, odd)
         _all_done()
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..training.config import load_config
     from ..training.loop import train
+    from ..training.process_group import destroy_process_group
 
     cfg = load_config(args.config, kind=args.kind)
     overrides = {}
@@ -57,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = train(cfg, device=device)
     finally:
-        if launched and dist.is_initialized():
-            dist.destroy_process_group()
+        if launched:
+            destroy_process_group()  # with the collection that keeps gloo from aborting at exit
     if records and (not launched or int(os.environ["RANK"]) == 0):
         last = records[-1]
         losses = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k.startswith("loss"))
