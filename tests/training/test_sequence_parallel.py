@@ -28,6 +28,7 @@ from turbodiffusion.training.config import RunConfig, config_from_dict
 from turbodiffusion.training.ema import PowerEMA
 from turbodiffusion.training.fsdp import apply_activation_checkpointing
 from turbodiffusion.training.loop import _export, train
+from turbodiffusion.training.process_group import destroy_process_group
 from turbodiffusion.training.rcm import enable_jvp_attention
 
 from .tiny import TINY, free_port, tiny_teacher, trainable_copy
@@ -131,7 +132,7 @@ def model_worker(rank: int, world: int, port: int, out_dir: str) -> None:
             three_heads.enable_sequence_parallel(dist.group.WORLD)
         assert not isinstance(three_heads.blocks[0].self_attn.attn_op, UlyssesAttention)  # nothing half-done
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 def test_sequence_parallel_model_matches_single_rank(tmp_path):
@@ -171,7 +172,7 @@ def loop_worker(rank: int, world: int, port: int, configs: dict, out_path: str) 
             saved = {k: torch.tensor(v, dtype=torch.float64) for k, v in losses.items()}
             torch.save({**saved, "sp_sizes": torch.tensor(sizes)}, out_path)
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 @pytest.mark.slow  # 6-8 s on an idle 2-core box, ~20 s under load: 4 training runs, two in 2 processes
