@@ -20,6 +20,8 @@ ITEMS=(  # name:limit_s:script
   "pp_ab:490:$S/call4.sh"
   "owed_gpu_tests:560:$S/call3.sh"
   "ncu_sync:420:$S/call2.sh"
+  "e2e_tables:560:$S/call6.sh"
+  "e2e_14b_480p:360:$S/call7.sh"
   "builtin_gpu:510:$C/call1.sh"
   "pipeline_fp8_modes:585:$G/call5.sh"
   "a14b_experts:565:$G/call9.sh"
