@@ -1,4 +1,5 @@
-"""The command table: a command's module (and torch) is imported only when that command is named."""
+"""The command table: a command's module (and torch) is imported only when that command is named, and the
+help of generate and download needs no torch."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def test_top_level_help_imports_no_command_and_no_torch():
     loaded = _modules_after(["--help"])
     assert "torch" not in loaded
     assert not {module for module, _ in COMMANDS.values()} & loaded
+
+
+@pytest.mark.parametrize("name", ["generate", "download"])
+def test_help_of_the_commands_users_start_with_imports_no_torch(name):
+    # Their options (presets, attention backends, W8A8 and offload modes) come from modules without torch,
+    # reached through packages that import their names on first use (turbodiffusion.lazy).
+    loaded = _modules_after([name, "--help"])
+    assert f"turbodiffusion.cli.{name}" in loaded
+    assert "torch" not in loaded
 
 
 def test_a_named_command_loads_only_its_own_module():

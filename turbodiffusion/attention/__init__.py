@@ -1,21 +1,23 @@
-"""Attention backends behind one interface: q, k, v [B, L, H, D] -> o [B, L, H, D]."""
+"""Attention backends behind one interface: q, k, v [B, L, H, D] -> o [B, L, H, D].
 
-from .config import AttentionConfig
-from .registry import BACKENDS, build_attention
-from .sage import SageAttention, sage_attention
-from .sagesla import SageSLAAttention, sagesla_attention
-from .sdpa import sdpa_attention
-from .sla import SLAAttention, sla_attention
+Names are imported on first use (``turbodiffusion.lazy``): the config needs neither torch nor the kernels.
+"""
 
-__all__ = [
-    "AttentionConfig",
-    "BACKENDS",
-    "SLAAttention",
-    "SageAttention",
-    "SageSLAAttention",
-    "build_attention",
-    "sage_attention",
-    "sagesla_attention",
-    "sdpa_attention",
-    "sla_attention",
-]
+from __future__ import annotations
+
+from ..lazy import lazy_exports
+
+_HOMES = {
+    "AttentionConfig": ".config",
+    "BACKENDS": ".registry",
+    "build_attention": ".registry",
+    "SageAttention": ".sage",
+    "sage_attention": ".sage",
+    "SageSLAAttention": ".sagesla",
+    "sagesla_attention": ".sagesla",
+    "sdpa_attention": ".sdpa",
+    "SLAAttention": ".sla",
+    "sla_attention": ".sla",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+__all__ = sorted(_HOMES)

@@ -1,8 +1,8 @@
 """``turbodiffusion <command>``: the subcommand table and the error policy of the CLI.
 
 Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``. A command's
-module is imported only when that command is named: ``generate`` needs torch (about a second to import) but
-``turbodiffusion --help`` and ``download`` do not.
+module is imported only when that command is named, and building its parser needs no torch (about a second
+to import): ``turbodiffusion generate --help`` answers in about 0.1 s; torch comes in with ``run``.
 """
 
 from __future__ import annotations

@@ -10,11 +10,8 @@ import argparse
 import logging
 import time
 
-import torch
-
 from ..attention.config import BACKEND_NAMES
-from ..pipelines.components import QUANT_MODES
-from ..pipelines.pipeline import OFFLOAD_MODES
+from ..pipelines.options import OFFLOAD_MODES, QUANT_MODES
 from ..pipelines.presets import (
     DEFAULT_PRESET,
     FALLBACK_PRESET,
@@ -154,6 +151,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from ..pipelines import TurboPipeline
     from ..pipelines.components import resolve_preset, sampling_defaults
     from ..pipelines.host_memory import keep_freed_host_memory

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..models.wan.config import WanDiTConfig
-from ..models.wan.vae import WanVAEConfig
+from ..models.wan.vae_config import WanVAEConfig
 
 MINILM_DIM = 384  # hidden width of all-MiniLM-L6-v2, the text encoder (its token states are the context)
 TEXT_LEN = 16  # context rows: "a yellow triangle moving down on a purple background" is 12 word pieces

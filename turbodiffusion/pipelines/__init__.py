@@ -1,18 +1,22 @@
-"""Text-to-video and image-to-video pipelines: ``TurboPipeline.from_pretrained(...)(prompt) -> VideoOutput``."""
+"""Text-to-video and image-to-video pipelines: ``TurboPipeline.from_pretrained(...)(prompt) -> VideoOutput``.
 
-from .components import ComponentConfigs
-from .output import GenerationSettings, StageTimings, VideoOutput
-from .pipeline import TurboPipeline
-from .presets import DEFAULT_PRESET, PRESETS, ModelPreset, get_preset
+Names are imported on first use (``turbodiffusion.lazy``): the presets need no torch.
+"""
 
-__all__ = [
-    "DEFAULT_PRESET",
-    "PRESETS",
-    "ComponentConfigs",
-    "GenerationSettings",
-    "ModelPreset",
-    "StageTimings",
-    "TurboPipeline",
-    "VideoOutput",
-    "get_preset",
-]
+from __future__ import annotations
+
+from ..lazy import lazy_exports
+
+_HOMES = {
+    "ComponentConfigs": ".components",
+    "GenerationSettings": ".output",
+    "StageTimings": ".output",
+    "VideoOutput": ".output",
+    "TurboPipeline": ".pipeline",
+    "DEFAULT_PRESET": ".presets",
+    "PRESETS": ".presets",
+    "ModelPreset": ".presets",
+    "get_preset": ".presets",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+__all__ = sorted(_HOMES)

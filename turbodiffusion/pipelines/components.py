@@ -21,6 +21,7 @@ from ..attention import BACKENDS, AttentionConfig
 from ..attention.config import BACKEND_NAMES
 from ..kernel_device import has_fp8
 from .checkpoints import CheckpointFiles, default_checkpoint_dir, recognise_folder, resolve_files
+from .options import FP8_MODES, QUANT_MODES
 from .presets import DEFAULT_PRESET, PRESETS, ModelPreset, SamplingDefaults
 from .text import Tokenizer
 
@@ -63,15 +64,6 @@ class Components:
     quant: str | None  # the DiT's W8A8 mode: one of QUANT_MODES or None (float linears)
     dtype: torch.dtype
     sampling: SamplingDefaults = SamplingDefaults()  # defaults of the sampling arguments a call leaves unset
-
-
-# W8A8 modes a pipeline can run: the TurboWan INT8 format; FP8 e4m3 with row-wise scales (Fp8RowConfig:
-# faster on GPUs with FP8 tensor cores, a little less exact); and the same with the GEMM's fast accumulation
-# (cuBLAS stops promoting the tensor cores' partial sums to fp32 along K): the fastest mode measured and less
-# exact again (benchmarks/e2e.py's turbo-fp8 and turbo-fp8-fast rows). On the CPU both FP8 modes run one
-# reference, which has no fast accumulation to imitate.
-QUANT_MODES = ("int8", "fp8-row", "fp8-row-fast")
-FP8_MODES = ("fp8-row", "fp8-row-fast")  # the modes that need FP8 tensor cores on CUDA
 
 
 def check_quant(quant: bool | str | None) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -42,6 +41,7 @@ from .components import (
 from .denoise import SAMPLERS, Sampler, SamplingPlan, sample_latent, synchronize
 from .forward_graphs import ForwardGraphs
 from .i2v import ImageInput, fit_image, image_condition, load_image
+from .options import OFFLOAD_MODES, OffloadMode
 from .out_of_memory import device_memory_error
 from .output import GenerationSettings, StageTimings, VideoOutput
 from .presets import DEFAULT_PRESET, ModelPreset, SamplingDefaults, parse_resolution
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 
 BASELINE_STEPS = 50  # Wan's default for the original (non-distilled) sampler
 MAX_SEED = 2**63 - 1
-OffloadMode = Literal["model", "blocks"]
-OFFLOAD_MODES: tuple[str, ...] = ("model", "blocks")
 
 
 class TurboPipeline:

@@ -1,18 +1,23 @@
-"""Samplers over a denoiser ``velocity(x_rf, tau) -> v``: rCM few-step (default) and the Wan baseline."""
+"""Samplers over a denoiser ``velocity(x_rf, tau) -> v``: rCM few-step (default) and the Wan baseline.
 
-from .rcm import Velocity, rcm_sample
-from .schedules import flow_sigmas, flow_timesteps, rcm_rf_times, rcm_trigflow_times
-from .unipc import WAN_NEGATIVE_PROMPT, flow_euler_sample, flow_unipc_sample, guided
+Names are imported on first use (``turbodiffusion.lazy``): the schedules need no torch.
+"""
 
-__all__ = [
-    "Velocity",
-    "WAN_NEGATIVE_PROMPT",
-    "flow_euler_sample",
-    "flow_sigmas",
-    "flow_timesteps",
-    "flow_unipc_sample",
-    "guided",
-    "rcm_rf_times",
-    "rcm_sample",
-    "rcm_trigflow_times",
-]
+from __future__ import annotations
+
+from ..lazy import lazy_exports
+
+_HOMES = {
+    "Velocity": ".rcm",
+    "rcm_sample": ".rcm",
+    "flow_sigmas": ".schedules",
+    "flow_timesteps": ".schedules",
+    "rcm_rf_times": ".schedules",
+    "rcm_trigflow_times": ".schedules",
+    "WAN_NEGATIVE_PROMPT": ".unipc",
+    "flow_euler_sample": ".unipc",
+    "flow_unipc_sample": ".unipc",
+    "guided": ".unipc",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+__all__ = sorted(_HOMES)

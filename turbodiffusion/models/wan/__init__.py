@@ -1,29 +1,25 @@
-"""Wan2.1 / Wan2.2 networks: the DiT (config presets, RoPE, model) and the Wan2.1 VAE."""
+"""Wan2.1 / Wan2.2 networks: the DiT (config presets, RoPE, model) and the Wan2.1 VAE.
 
-from .config import (
-    DIT_PRESETS,
-    WAN21_T2V_1_3B,
-    WAN21_T2V_14B,
-    WAN22_I2V_A14B,
-    WanDiTConfig,
-    check_video_shape,
-    dit_preset,
-)
-from .dit import WanDiT
-from .text_cache import TextContextCache
-from .vae import WAN21_VAE, WanVAE, WanVAEConfig
+Names are imported on first use (``turbodiffusion.lazy``): the configs need no torch.
+"""
 
-__all__ = [
-    "DIT_PRESETS",
-    "WAN21_T2V_14B",
-    "WAN21_T2V_1_3B",
-    "WAN22_I2V_A14B",
-    "WAN21_VAE",
-    "TextContextCache",
-    "WanDiT",
-    "WanDiTConfig",
-    "WanVAE",
-    "WanVAEConfig",
-    "check_video_shape",
-    "dit_preset",
-]
+from __future__ import annotations
+
+from ...lazy import lazy_exports
+
+_HOMES = {
+    "DIT_PRESETS": ".config",
+    "WAN21_T2V_1_3B": ".config",
+    "WAN21_T2V_14B": ".config",
+    "WAN22_I2V_A14B": ".config",
+    "WanDiTConfig": ".config",
+    "check_video_shape": ".config",
+    "dit_preset": ".config",
+    "WanDiT": ".dit",
+    "TextContextCache": ".text_cache",
+    "WAN21_VAE": ".vae_config",
+    "WanVAEConfig": ".vae_config",
+    "WanVAE": ".vae",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+__all__ = sorted(_HOMES)
