@@ -17,8 +17,8 @@ seed); the first call's excess over the second is what the process paid to get i
 The ratio column is each arm's excess against no-timings'; ``process_s`` is the child's whole life (start-up,
 imports, loading, both calls), as a user's command would see it. ``--preset builtin`` times the main
 command's own model (the shipped default model, its own attention, quantisation and video size; the
-shape arguments are ignored), on the GPU when there is one, else on the CPU. ``--quick`` runs the built-in random model on the CPU, where nothing is
-compiled or tuned: it checks the script, not a speed.
+shape arguments are ignored), on the GPU when there is one, else on the CPU. ``--quick`` runs the built-in
+random model on the CPU, where nothing is compiled or tuned: it checks the script, not a speed.
 """
 
 from __future__ import annotations
