@@ -14,8 +14,12 @@ weight values):
     +rCM       the same model, 4 rCM steps without CFG.
     +SLA       SLA self-attention at --sla-topk.          +SageSLA   SageSLA at --sla-topk (CUDA only).
     +W8A8      quantize_(model, Int8Config()) on the SageSLA model.
-    +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual; and a
-               TextContextCache: the text's cross-attention k and v made by a loop's first step only.
+    +fused     WanDiT.enable_fused_ops(): Triton LayerNorm+modulation, RMSNorm, gated residual; a
+               TextContextCache: the text's cross-attention k and v made by a loop's first step only; and
+               the context trimmed as the pipeline trims it (pipelines.text.trimmed_rows: the prompt's
+               rows, the padding attended to as a few weighted keys, models.wan.text_padding). Every
+               later row keeps these but the peer pair; the rows before read all text_len rows, as
+               official Wan.
     +graph     the forward in CUDA graphs, replayed per step (CUDA only): with the text cache the
                pipeline's own ForwardGraphs (cuda_graphs=True): the first step's graph fills the cache,
                the later steps' graph reads it.
@@ -37,7 +41,7 @@ expert's weights are reported, not allocated (peak_2x_gib adds them to the measu
 Per-forward times are CUDA-event medians (p20/p80 beside them) after one warm-up call, whose time (autotune
 included) is first_call_s. Text encoding (umT5-XXL), the i2v image encoding and the VAE decode (WAN21_VAE,
 bf16) are timed separately, each with its model alone on the GPU; total_s = text + encode + diffusion +
-decode. peak_gib is torch.cuda.max_memory_allocated from the end of the row's model build (weights
+decode, the text encoded trimmed for the rows from +fused on (the stage's s) and whole before (s_full). peak_gib is torch.cuda.max_memory_allocated from the end of the row's model build (weights
 resident) to the end of its timing. host_syncs counts the host synchronisations torch reports
 (set_sync_debug_mode) inside a timed sampler loop: it must be 0. fwd_sm_mhz and loop_sm_mhz are the median
 SM clocks nvidia-smi saw while the forwards and the loops were timed (benchmarks/gpu_clock.py; loop_clock
@@ -100,6 +104,7 @@ from turbodiffusion.models.umt5 import UMT5_XXL
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
 from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.text_cache import TextContextCache
+from turbodiffusion.models.wan.text_padding import padding_biases
 from turbodiffusion.models.wan.vae import WAN21_VAE
 from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
 from turbodiffusion.pipelines.forward_graphs import ForwardGraphs
@@ -137,12 +142,19 @@ class RowPlan:
 @dataclass
 class Inputs:
     """Shared DiT inputs of every row: latent x [1, 16, F, h, w] bf16, timestep t [1] bf16, context
-    [1, Lt, text_dim] bf16, y [1, 20, F, h, w] bf16 (i2v) or None."""
+    [1, text_len, text_dim] bf16 (official Wan's), the same context trimmed as the pipeline trims it
+    [1, rows, text_dim] (pipelines.text.trimmed_rows), y [1, 20, F, h, w] bf16 (i2v) or None."""
 
     x: Tensor
     t: Tensor
     context: Tensor
+    trimmed_context: Tensor
     y: Tensor | None
+
+    def row_context(self, plan: RowPlan) -> Tensor:
+        """The engineering rows' context is the pipeline's (trimmed: the DiT attends to the cut padding as
+        weighted keys); the rows before them and the peer pair read all text_len rows, as official Wan."""
+        return self.trimmed_context if uses_text_cache(plan) else self.context
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -165,14 +177,15 @@ def uses_text_cache(plan: RowPlan) -> bool:
     return plan.fused and plan.name not in PEER_PAIR
 
 
-def eager_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVelocity:
-    if not text_cache:
+def eager_velocity(model: WanDiT, inputs: Inputs, plan: RowPlan) -> RowVelocity:
+    context = inputs.row_context(plan)
+    if not uses_text_cache(plan):
 
         def velocity(x_in: Tensor, t_in: Tensor) -> Tensor:
-            return model(x_in, t_in, inputs.context, inputs.y)
+            return model(x_in, t_in, context, inputs.y)
 
         return RowVelocity(velocity, velocity)
-    cache = TextContextCache(inputs.context)
+    cache = TextContextCache(context)
 
     def step(x_in: Tensor, t_in: Tensor) -> Tensor:
         return model(x_in, t_in, cache, inputs.y)
@@ -184,21 +197,21 @@ def eager_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVeloci
     return RowVelocity(step, first)
 
 
-def graph_velocity(model: WanDiT, inputs: Inputs, text_cache: bool) -> RowVelocity:
+def graph_velocity(model: WanDiT, inputs: Inputs, plan: RowPlan) -> RowVelocity:
     """The row's forward captured in CUDA graphs, both captured here. Without the text cache one graph; with
     it the pipeline's own ``ForwardGraphs`` (what ``cuda_graphs=True`` runs): the first step's graph fills
     the graphs' cache and the later steps' graph reads it. Each of the row's velocities returns a fresh
     tensor, as the pipeline's does."""
-    x, t, y = inputs.x, inputs.t, inputs.y
-    if not text_cache:
-        velocity = GraphForward(model, x, t, inputs.context, y)
+    x, t, y, context = inputs.x, inputs.t, inputs.y, inputs.row_context(plan)
+    if not uses_text_cache(plan):
+        velocity = GraphForward(model, x, t, context, y)
         return RowVelocity(velocity, velocity)
     graphs = ForwardGraphs()  # the row's own: another row's switches make other graphs of the same model
 
     def first(x_in: Tensor, t_in: Tensor) -> Tensor:
-        return graphs.velocity(model, inputs.context, y)(x_in, t_in)  # a sampling run's first forward
+        return graphs.velocity(model, context, y)(x_in, t_in)  # a sampling run's first forward
 
-    step = graphs.velocity(model, inputs.context, y)
+    step = graphs.velocity(model, context, y)
     with torch.no_grad():
         step(x, t)  # captures the first step's graph
         step(x, t)  # and the later steps' one, which every later call of ``step`` replays
@@ -334,11 +347,11 @@ def run_group(
                 continue
         else:
             model.enable_fused_ops(plan.fused)
-        velocity = eager_velocity(model, inputs, uses_text_cache(plan))
+        velocity = eager_velocity(model, inputs, plan)
         graph_ok = False
         if plan.graph:
             try:
-                velocity = graph_velocity(model, inputs, uses_text_cache(plan))
+                velocity = graph_velocity(model, inputs, plan)
                 graph_ok = True
             except RuntimeError as err:  # reported in the row, never hidden: the row then runs eagerly
                 note = f"CUDA graph capture failed, row ran eagerly: {str(err).splitlines()[0][:300]}"
@@ -366,6 +379,7 @@ def run_group(
             row["fwd_from"] = previous.name
         row["graph"] = graph_ok
         row["text_cache"] = uses_text_cache(plan)
+        row["context_rows"] = inputs.row_context(plan).shape[1]
         if note:
             row["note"] = note
         latent = lat if lat is not None else latent
@@ -408,6 +422,12 @@ def make_plans(device: torch.device, peer: bool) -> list[RowPlan]:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def text_keys(row: dict, cfg: WanDiTConfig) -> int:
+    """The cross-attention's keys in a row's forward: the context's rows plus the padding's stand-ins."""
+    rows = row.get("context_rows", cfg.text_len)
+    return rows + len(padding_biases(rows, cfg.text_len, torch.bfloat16))
+
+
 def roofline_columns(
     row: dict, cfg: WanDiTConfig, tokens: int, args: argparse.Namespace, ceilings: dict, device
 ) -> dict:
@@ -415,7 +435,7 @@ def roofline_columns(
     blocks = (args.sagesla_blocks or default_blocks(device)) if attn == "sagesla" else (128, 64)
     cost = dit_forward_cost(
         dim=cfg.dim, ffn_dim=cfg.ffn_dim, num_heads=cfg.num_heads, num_layers=cfg.num_layers, tokens=tokens,
-        text_len=cfg.text_len, text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
+        text_len=text_keys(row, cfg), text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
         patch_out=cfg.out_dim * math.prod(cfg.patch_size), attention=attn,
         topk=topk if attn != "sdpa" else 1.0, block_q=blocks[0], block_k=blocks[1],
         gemm=QUANT_MODES[row["gemm"]][1] if row["gemm"] in QUANT_MODES else "bf16", freq_dim=cfg.freq_dim,
@@ -425,7 +445,7 @@ def roofline_columns(
     return {
         "gemm_tflop": cost.gemm_flops / 1e12, "attn_tflop": cost.attention_flops / 1e12,
         "attn_dense_tflop": cost.attention_dense_flops / 1e12, "gbytes": cost.bytes / 1e9,
-        "floor_ms": floor * 1e3, "x_floor": row["fwd_ms"] / (floor * 1e3),
+        "floor_ms": floor * 1e3, "x_floor": row["fwd_ms"] / (floor * 1e3), "text_keys": text_keys(row, cfg),
     }  # fmt: skip
 
 
@@ -522,9 +542,10 @@ def main(argv: list[str] | None = None) -> None:
         sync_probe = probe.count
         print(f"host-sync detector probe: {sync_probe} sync(s) seen for one .item()", flush=True)
 
-    context, text_row = text_stage(umt5, device, args.stage_reps)
+    context, trimmed, text_row = text_stage(umt5, device, args.stage_reps)
     stages = [text_row]
     context = context[:, : cfg.text_len, : cfg.text_dim].contiguous()  # --quick: narrower than umT5's width
+    trimmed = trimmed[:, : cfg.text_len, : cfg.text_dim].contiguous()
     y = None
     if i2v:
         y, encode_row = encode_stage(
@@ -534,7 +555,7 @@ def main(argv: list[str] | None = None) -> None:
     g = torch.Generator(device).manual_seed(5)
     x = torch.randn(lat, generator=g, device=device).to(torch.bfloat16)
     t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    inputs = Inputs(x, t, context, None if y is None else y.to(torch.bfloat16))
+    inputs = Inputs(x, t, context, trimmed, None if y is None else y.to(torch.bfloat16))
 
     plans = [
         p for p in make_plans(device, peer=args.peer is not None) if args.rows is None or p.name in args.rows
@@ -558,6 +579,9 @@ def main(argv: list[str] | None = None) -> None:
         "baseline diffusion_s extrapolated: 50 steps x 2 (CFG) x the measured per-forward median",
         "rows with how='loop' time the whole rCM sampler loop; 'N x fwd' rows are extrapolated",
         "total_s = text + (i2v image encode) + diffusion + decode, each stage timed with its model alone",
+        "text: engineering rows (text_cache) encode and attend to the context trimmed as the pipeline trims "
+        "it (context_rows; the DiT attends to the cut padding as weighted keys), the rows before them all "
+        "text_len rows (the text stage's s_full)",
         "roofline floor: benchmarks/roofline.py at the ceilings measured in this run",
     ]
     if i2v:
@@ -608,10 +632,11 @@ def main(argv: list[str] | None = None) -> None:
         decode_row = decode_latest()
     stages.append(decode_row)
     other_s = sum(s["s"] for s in stages)
+    full_text_extra = text_row["s_full"] - text_row["s"]  # rows on the full context encode all of it
     timed = [r for r in rows if "fwd_ms" in r]
     base = timed[0]
     for row in timed:
-        row["total_s"] = other_s + row["diffusion_s"]
+        row["total_s"] = other_s + row["diffusion_s"] + (0.0 if row.get("text_cache") else full_text_extra)
     for row in timed:
         row["speedup"] = base["diffusion_s"] / row["diffusion_s"]
         row["e2e_speedup"] = base["total_s"] / row["total_s"]

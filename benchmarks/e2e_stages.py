@@ -28,6 +28,7 @@ from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
 from turbodiffusion.pipelines.components import quant_config
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
+from turbodiffusion.pipelines.text import trimmed_rows
 from turbodiffusion.quant import Fp8Config, QuantConfig, quantize_
 from turbodiffusion.testing.compare import rel_l2
 
@@ -259,29 +260,46 @@ def param_gib(module: nn.Module) -> float:
 # Stages outside the DiT
 
 
-def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tensor, dict]:
-    """Encode one prompt-sized batch of random ids with a random umT5; returns (context, timing row)."""
+def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tensor, Tensor, dict]:
+    """Encode one prompt-sized batch of random ids with a random umT5, as official Wan does (all text_len
+    rows) and as the pipeline does (``trimmed_rows``: the prompt's rows rounded up; the DiT attends to the
+    rest as weighted keys). Returns (full context [1, text_len, dim], trimmed context [1, rows, dim], timing
+    row: ``s`` the trimmed encode, ``s_full`` the full one)."""
     reset_memory(device)
     with torch.device("meta"):
         encoder = UMT5Encoder(umt5)
     encoder = random_model(encoder, torch.Generator(device).manual_seed(1), torch.bfloat16)
     g = torch.Generator(device).manual_seed(2)
     ids = torch.randint(0, umt5.vocab_size, (1, umt5.text_len), generator=g, device=device)
-    mask = torch.zeros(1, umt5.text_len, dtype=torch.long, device=device)
+    mask = torch.zeros(1, umt5.text_len, dtype=torch.long)
     mask[:, :24] = 1  # a 24-token prompt; the rest is padding, as the pipeline tokenises it
+    rows = trimmed_rows(mask)
+    mask = mask.to(device)
 
     def encode() -> Tensor:
         return encoder(ids, mask)
 
+    def encode_trimmed() -> Tensor:
+        return encoder(ids[:, :rows], mask[:, :rows])
+
     with torch.no_grad():
         first, context = first_call(encode, device)
         ms = time_calls(encode, reps, device)
-    return context, {
-        "stage": "text",
-        "first_call_s": first,
-        "s": quantiles(ms)[0] / 1e3,
-        "peak_gib": peak_gib(device),
-    }
+        first_trimmed, trimmed = first_call(encode_trimmed, device)
+        ms_trimmed = time_calls(encode_trimmed, reps, device)
+    return (
+        context,
+        trimmed,
+        {
+            "stage": "text",
+            "first_call_s": first_trimmed,
+            "s": quantiles(ms_trimmed)[0] / 1e3,
+            "rows": rows,
+            "s_full": quantiles(ms)[0] / 1e3,
+            "first_call_full_s": first,
+            "peak_gib": peak_gib(device),
+        },
+    )
 
 
 def encode_stage(

@@ -1,8 +1,9 @@
 """FLOPs and bytes of one WanDiT forward, counted by formula, and its floor at measured ceilings.
 
 Used by benchmarks/e2e.py for the roofline column of the ablation table. Shapes: L video tokens
-(F h w / 4 for the (1, 2, 2) patch), Lt text rows (text_len: the DiT pads every context to it), dim model
-width, D head dim, H heads, ffn the FFN width. Per block (models.md §1 step 4), GEMMs:
+(F h w / 4 for the (1, 2, 2) patch), Lt the text keys (``text_len``: all of them for a full context; a
+trimmed one's rows plus the padding's stand-ins, models.wan.text_padding), dim model width, D head dim, H
+heads, ffn the FFN width. Per block (models.md §1 step 4), GEMMs:
 
     self-attention q, k, v, o      4 x 2 L dim^2
     cross-attention q, o           2 x 2 L dim^2       k, v on the text: 2 x 2 Lt dim^2

@@ -47,8 +47,14 @@ def test_t2v_quick_table(tmp_path):
     assert decode["tflop"] > 0
     assert decode["floor_s"] == pytest.approx(decode["tflop"] / data["ceilings"]["bf16_tflops"])
     assert decode["x_floor"] == pytest.approx(decode["s"] / decode["floor_s"])
+    text = data["stages"][0]
+    assert text["rows"] == 32 and text["s_full"] > 0  # --quick's umT5 text_len is 32: nothing trimmed
     for name, row in rows.items():
-        assert row["total_s"] == pytest.approx(stages + row["diffusion_s"]), name
+        # Engineering rows encode the trimmed context (the stage's s), the rows before them all of it.
+        text_extra = 0.0 if row["text_cache"] else text["s_full"] - text["s"]
+        assert row["total_s"] == pytest.approx(stages + row["diffusion_s"] + text_extra), name
+        assert row["text_cache"] == (row["norms"] == "fused" and name != "ours@peer"), name
+        assert row["context_rows"] == 32 and row["text_keys"] == 32, name
         assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])
         assert row["host_syncs"] is None  # only measurable on CUDA
         assert row["fwd_sm_mhz"] is None and row["loop_clock"] is None  # no GPU clock to sample on the CPU

@@ -3,6 +3,7 @@ byte terms against hand counts, and the floor against hand-made ceilings."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from turbodiffusion.models.wan import TextContextCache, WanDiT, WanDiTConfig
+from turbodiffusion.models.wan.text_padding import padding_biases
 
 from ._load import load_benchmark
 
@@ -61,8 +63,12 @@ def _cost(cfg: WanDiTConfig, tokens: int, **kw):
 @pytest.mark.parametrize("text_cached", [False, True])
 @pytest.mark.parametrize(("cfg", "grid", "text_rows"), [(T2V, (2, 3, 5), 7), (I2V, (3, 2, 3), 20)])
 def test_dense_forward_flops_match_torchs_counter(cfg, grid, text_rows, text_cached):
+    """T2V's 7 of 24 rows get the padding's weighted stand-ins (16 keys, counted as the roofline's text
+    rows); I2V's 20 are a full context."""
     tokens = math.prod(grid)
-    cost = _cost(cfg, tokens, text_cached=text_cached)
+    keys = text_rows + len(padding_biases(text_rows, cfg.text_len, torch.float32))
+    assert keys == {24: 16, 20: 20}[cfg.text_len]
+    cost = _cost(dataclasses.replace(cfg, text_len=keys), tokens, text_cached=text_cached)
     assert cost.gemm_flops + cost.attention_flops == _counted(cfg, grid, text_rows, text_cached)
     assert cost.attention_flops == cost.attention_dense_flops
 

@@ -459,9 +459,9 @@ class RecordingAttention(nn.Module):
         super().__init__()
         self.inner, self.shapes = inner, []
 
-    def forward(self, q, k, v):
+    def forward(self, q, k, v, **kwargs):
         self.shapes.append((tuple(q.shape), tuple(k.shape), tuple(v.shape)))
-        return self.inner(q, k, v)
+        return self.inner(q, k, v, **kwargs)
 
 
 def test_attention_ops_see_b_l_h_d():

@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from turbodiffusion.pipelines.text import BYTE_EOS_ID, BYTE_OFFSET, BYTE_PAD_ID, ByteTokenizer, PromptCache
+from turbodiffusion.models.umt5 import UMT5Encoder
+from turbodiffusion.pipelines.builtin import BUILTIN_UMT5
+from turbodiffusion.pipelines.text import (
+    BYTE_EOS_ID,
+    BYTE_OFFSET,
+    BYTE_PAD_ID,
+    CONTEXT_ROWS_MULTIPLE,
+    ByteTokenizer,
+    PromptCache,
+    encode_prompts,
+)
+from turbodiffusion.testing import tolerances
+from turbodiffusion.testing.compare import rel_l2
+
+
+def _random_encoder(text_len: int) -> UMT5Encoder:
+    encoder = UMT5Encoder(dataclasses.replace(BUILTIN_UMT5, text_len=text_len))
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (p.shape[-1] ** -0.5 if p.dim() == 2 else 1.0))
+    return encoder.eval()
+
+
+def test_trimmed_context_keeps_the_prompt_rows():
+    """trim=True: the rows up to the longest prompt's end (41 tokens here, 64 rows kept), equal to the full
+    context's up to summation order; every row cut is padding (exact zeros in the full context)."""
+    assert CONTEXT_ROWS_MULTIPLE == 32
+    tokenizer, encoder = ByteTokenizer(100), _random_encoder(100)
+    prompts = ["a short one", "x" * 40]
+    full = encode_prompts(tokenizer, encoder, prompts)
+    trimmed = encode_prompts(tokenizer, encoder, prompts, trim=True)
+    assert full.shape == (2, 100, BUILTIN_UMT5.dim) and trimmed.shape == (2, 64, BUILTIN_UMT5.dim)
+    assert not full[:, 64:].any()
+    assert trimmed[0, 12:].abs().sum() == 0 and trimmed[1, 41:].abs().sum() == 0
+    assert rel_l2(trimmed, full[:, :64]) <= tolerances.INDEPENDENT_IMPL_REL_L2
+
+
+def test_trimmed_context_is_at_most_text_len():
+    tokenizer, encoder = ByteTokenizer(40), _random_encoder(40)
+    assert encode_prompts(tokenizer, encoder, ["y" * 100], trim=True).shape[1] == 40
+    assert encode_prompts(tokenizer, encoder, ["y"], trim=True).shape[1] == 32
 
 
 def test_bytes_then_eos_then_padding():

@@ -297,7 +297,7 @@ class TurboPipeline:
         if context is None:
             with tqdm(total=1, desc="text encoding", disable=not progress, leave=False) as bar:
                 with self.residency.use("text_encoder") as encoder:
-                    context = encode_prompts(c.tokenizer, encoder, prompts).to(c.dtype)
+                    context = encode_prompts(c.tokenizer, encoder, prompts, trim=True).to(c.dtype)
                 bar.update()
             self.prompt_cache.put(prompts, context)
         synchronize(device)

@@ -46,11 +46,35 @@ class ByteTokenizer:
         return ids, mask
 
 
-def encode_prompts(tokenizer: Tokenizer, encoder: nn.Module, prompts: list[str]) -> Tensor:
+# A trimmed context keeps a multiple of this many rows: prompts of similar lengths share one shape (one set of
+# CUDA graphs a shape), and a 24-token prompt still costs the DiT 32 + 16 keys, not text_len.
+CONTEXT_ROWS_MULTIPLE = 32
+
+
+def trimmed_rows(mask: Tensor) -> int:
+    """The rows ``encode_prompts(trim=True)`` keeps of a tokenizer's mask [B, text_len] (1 = token): up to
+    the last token of any prompt, rounded up to a multiple of CONTEXT_ROWS_MULTIPLE, at most text_len."""
+    used = torch.nonzero(mask.any(0))  # read on the host: the tokenizer's tensors are (no device sync)
+    end = int(used.max()) + 1 if used.numel() else 1
+    return min(mask.shape[1], -(-end // CONTEXT_ROWS_MULTIPLE) * CONTEXT_ROWS_MULTIPLE)
+
+
+def encode_prompts(
+    tokenizer: Tokenizer, encoder: nn.Module, prompts: list[str], *, trim: bool = False
+) -> Tensor:
     """Tokenise and encode on the encoder's device. Returns context [B, Lt, dim] in the encoder's dtype,
-    padding rows exactly zero."""
+    padding rows exactly zero: Lt = the tokenizer's text_len, or with ``trim`` the rows up to the longest
+    prompt's end rounded up to a multiple of CONTEXT_ROWS_MULTIPLE (at most text_len).
+
+    Trimming is exact for the DiT: it attends to the padding it is given or not as weighted keys
+    (models.wan.text_padding), so its output is the full context's up to rounding; the encoder, whose
+    padding keys are masked, gives the same prompt rows. Both then work on Lt rows instead of text_len.
+    Training caches keep the full length (stacked into batches)."""
     device = next(encoder.parameters()).device
     ids, mask = tokenizer(prompts)
+    if trim:
+        rows = trimmed_rows(mask)
+        ids, mask = ids[:, :rows], mask[:, :rows]
     with torch.inference_mode():
         return encoder(ids.to(device), mask.to(device))
 

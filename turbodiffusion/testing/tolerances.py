@@ -63,6 +63,11 @@ SAMPLER_FP32_OUT_REL = 2.0**-23
 # 1.5e-7 on the tests' tiny umT5; the erf GELU in place of the tanh form gives 1.1e-4 to 1.7e-4.
 INDEPENDENT_IMPL_REL_L2 = 1e-5
 
+# The same float64 network on a context padded to text_len and on the short context whose padding the DiT
+# attends to as a few weighted keys (models.wan.text_padding): an exact reformulation, so only float64
+# rounding differs (~1e-15). A padding weight off by one row in 488 moves the output by ~1e-4.
+FLOAT64_REFORMULATION_REL_L2 = 1e-12
+
 # Forward-mode JVP vs central finite differences, float64, step 1e-6 (tests/training): truncation is
 # O(step^2) ~ 1e-12 and rounding ~ 1e-16 / step = 1e-10 relative; measured ~2e-8 through a tiny WanDiT.
 # Above 1e-6 a tangent term is wrong, not noisy.

@@ -96,7 +96,13 @@ class DenseJVPAttention(nn.Module):
         _check_impl(impl)
         self.impl: Impl = impl
 
-    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None = None) -> Tensor:
+        """key_bias: accepted for the cross-attention's interface; only None (its tangent rule has none)."""
+        if key_bias is not None:
+            raise ValueError(
+                "DenseJVPAttention has no key bias: train on full-length text contexts (text_len rows, as "
+                "training.cache stores them), whose cross-attention needs none"
+            )
         return attention_with_jvp(q, k, v, impl=self.impl)
 
 

@@ -12,6 +12,10 @@ Design choices, each deliberate:
 - Self-attention runs on the backend chosen by an AttentionConfig (attention/registry.py), on q, k, v of
   layout [B, L, H, D] after RMSNorm and RoPE; cross-attention is always dense (attention.md: only
   self-attention is sparse) and has its own SDPA module.
+- The text context's padding is part of the model (every zero row past the prompt is attended to) but is
+  not computed row by row: a context shorter than text_len gets a few zero rows whose logits carry the
+  weight of the rows they stand for (text_padding), exact to rounding, so a context trimmed to its prompts
+  costs the cross-attention Lt + a few keys instead of text_len. A full context runs unchanged.
 - No buffers and no caches: RoPE angles are rebuilt per forward, so ``with torch.device("meta")`` builds
   a model that allocates nothing, ready for ``load_state_dict(assign=True)``. What a sampler may reuse
   across its steps (the text's cross-attention k and v) lives in a ``TextContextCache`` that the caller
@@ -53,6 +57,7 @@ from ...quant.row_quant import RowQuantized, quantize_rows
 from .config import WanDiTConfig
 from .rope import apply_rope, rope_angles
 from .text_cache import TextContextCache
+from .text_padding import key_bias, padding_biases
 
 # Frequency base of the sinusoidal timestep embedding (models.md §1 step 2).
 _TIME_THETA = 10000.0
@@ -253,7 +258,11 @@ class WanSelfAttention(nn.Module):
 
 
 class WanCrossAttention(nn.Module):
-    """Attention from the video tokens to the text context: RMSNorm on q and k, no RoPE, no mask, dense."""
+    """Attention from the video tokens to the text context: RMSNorm on q and k, no RoPE, no mask, dense.
+
+    The padding of a short context is attended to as a few weighted keys (``key_bias``, models.wan.
+    text_padding): the same attention as over all text_len rows, over Lt + a few keys.
+    """
 
     def __init__(self, dim: int, num_heads: int, eps: float) -> None:
         super().__init__()
@@ -265,7 +274,7 @@ class WanCrossAttention(nn.Module):
         self.o = nn.Linear(dim, dim)
         self.norm_q = WanRMSNorm(dim, eps)
         self.norm_k = WanRMSNorm(dim, eps)
-        # Always dense: only self-attention is sparsified, and the 512 text rows are cheap.
+        # Always dense: only self-attention is sparsified, and the text is a few dozen keys (text_padding).
         self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
 
     def keys_values(self, context: Tensor | RowQuantized) -> tuple[Tensor, Tensor]:
@@ -275,11 +284,14 @@ class WanCrossAttention(nn.Module):
         heads = (self.num_heads, self.head_dim)
         return self.norm_k(self.k(context)).unflatten(-1, heads), self.v(context).unflatten(-1, heads)
 
-    def forward(self, x: Tensor | RowQuantized, kv: tuple[Tensor, Tensor]) -> Tensor:
-        """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); kv: ``keys_values``'s.
-        Returns [B, L, dim]."""
+    def forward(
+        self, x: Tensor | RowQuantized, kv: tuple[Tensor, Tensor], key_bias: Tensor | None = None
+    ) -> Tensor:
+        """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); kv: ``keys_values``'s, k and
+        v [B, Lk, H, D]; key_bias: [Lk] added to every query's logit of each key (text_padding.key_bias), or
+        None. Returns [B, L, dim]."""
         q = self.norm_q(self.q(x)).unflatten(-1, (self.num_heads, self.head_dim))
-        return self.o(self.attn_op(q, *kv).flatten(2))
+        return self.o(self.attn_op(q, *kv, key_bias=key_bias).flatten(2))
 
 
 @dataclass(frozen=True)
@@ -329,13 +341,16 @@ class WanBlock(nn.Module):
         *,
         defer_ffn: bool = False,
         text_cache: TextContextCache | None = None,
+        text_bias: Tensor | None = None,
     ) -> Tensor | PendingResidual:
         """x: [B, L, dim] residual stream (weights' dtype), or the previous block's PendingResidual; e0:
         [B, 6, dim] float32 time projection; context: [B, Lt, dim] (RowQuantized when the cross-attention's
         k and v are Fp8RowLinear); cos, sin: [L, D/2] float32. Returns x's new value, same shape and dtype;
         with ``defer_ffn`` on the fused path, the FFN's update unapplied (a PendingResidual for the next
         block, or for the caller to ``resolve``). ``text_cache``: where this block's cross-attention k and v
-        are read from, or stored on first use (then context is only read that once).
+        are read from, or stored on first use (then context is only read that once). ``text_bias``: the
+        cross-attention's ``key_bias`` [Lk] over the context's rows and the padding's stand-ins
+        (text_padding.key_bias), or None.
         """
         kv = text_cache.keys_values(self) if text_cache is not None else None
         if kv is None:
@@ -366,7 +381,7 @@ class WanBlock(nn.Module):
                 x, y, gate_sa, weight=n3.weight, bias=n3.bias, eps=n3.eps, quantize=_reads_fp8_rows(cross.q)
             )
             x, h = residual_norm_modulate(
-                x, cross(h, kv), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
+                x, cross(h, kv, text_bias), None, scale_ffn, shift_ffn, eps=self.norm2.eps,
                 quantize=_reads_fp8_rows(self.ffn[0]),
             )  # fmt: skip
             pending = PendingResidual(x, self._fused_ffn(h), gate_ffn)
@@ -375,7 +390,7 @@ class WanBlock(nn.Module):
             x = x.resolve()
         h = self.norm1(x).to(m.dtype) * (1 + scale_sa) + shift_sa
         x = x + self.self_attn(h.to(x.dtype), cos, sin) * gate_sa.to(x.dtype)
-        x = x + self.cross_attn(self.norm3(x), kv)  # no modulation, no gate
+        x = x + self.cross_attn(self.norm3(x), kv, text_bias)  # no modulation, no gate
         h = self.norm2(x).to(m.dtype) * (1 + scale_ffn) + shift_ffn
         return x + self.ffn(h.to(x.dtype)) * gate_ffn.to(x.dtype)
 
@@ -528,7 +543,9 @@ class WanDiT(nn.Module):
         timestep: [B] or [B, 1] on the 0..1000 scale, any real dtype (the sinusoid is taken in float64 of
             the value given: round it, e.g. to bf16, before the call when reproducing a bf16 reference).
         context: [B, Lt, text_dim] text encoder output, Lt <= text_len; shorter contexts are zero-padded
-            to text_len as official Wan does (padded rows are attended to, so padding is part of the model).
+            to text_len as official Wan does (padded rows are attended to, so padding is part of the model):
+            the padding is attended to as a few weighted rows (text_padding), so a context trimmed to its
+            prompts (pipelines.text.encode_prompts) costs Lt + a few keys, not text_len.
             Or a ``TextContextCache`` of that tensor: the text embedding and every block's cross-attention
             k and v are then computed by the first forward with it and read by later ones (inference only).
         y: i2v only, [B, in_dim - out_dim, F, h, w] (mask + image latent), concatenated after x on channels.
@@ -567,10 +584,13 @@ class WanDiT(nn.Module):
         e = _linear_in(self.time_embedding[2], F.silu(_linear_in(self.time_embedding[0], emb)))
         e0 = _linear_in(self.time_projection[1], F.silu(e)).unflatten(1, (6, c.dim))
 
-        # 3. Text embedding of every context row, padded ones included (there is no text mask).
+        # 3. Text embedding of every context row, and of the zero rows standing for the padding (there is no
+        # text mask): text_bias weights those rows as the text_len - Lt zero rows they stand for.
+        biases = padding_biases(context.shape[1], c.text_len, dtype)
+        text_bias = key_bias(context.shape[1], biases, dtype, x.device)
         embedded = text_cache.embedded if text_cache is not None else None
         if embedded is None:
-            embedded = self._embed_context(context.to(dtype))
+            embedded = self._embed_context(context.to(dtype), len(biases))
             if text_cache is not None:
                 text_cache.store_embedded(embedded)
 
@@ -581,7 +601,10 @@ class WanDiT(nn.Module):
         cos, sin = angles.cos().to(compute), angles.sin().to(compute)
         for block in self.blocks:
             # Fused blocks hand their FFN update to the next block's norm1 kernel (PendingResidual).
-            tokens = block(tokens, e0, embedded, cos, sin, defer_ffn=block.fused_ops, text_cache=text_cache)
+            tokens = block(
+                tokens, e0, embedded, cos, sin, defer_ffn=block.fused_ops, text_cache=text_cache,
+                text_bias=text_bias,
+            )  # fmt: skip
         if isinstance(tokens, PendingResidual):
             tokens = tokens.resolve()
 
@@ -592,12 +615,12 @@ class WanDiT(nn.Module):
             out = _GatherTokens.apply(out, group)
         return unpatchify(out, grid, c.patch_size, c.out_dim)
 
-    def _embed_context(self, context: Tensor) -> Tensor | RowQuantized:
-        """context [B, Lt, text_dim] (weights' dtype) zero-padded to text_len and through the text MLP:
-        [B, text_len, dim] as the blocks' cross-attentions read it (``_shared_context``)."""
-        c = self.config
-        if context.shape[1] < c.text_len:
-            context = F.pad(context, (0, 0, 0, c.text_len - context.shape[1]))
+    def _embed_context(self, context: Tensor, appended: int) -> Tensor | RowQuantized:
+        """context [B, Lt, text_dim] (weights' dtype) with ``appended`` zero rows (the padding's stand-ins)
+        through the text MLP: [B, Lt + appended, dim] as the blocks' cross-attentions read it
+        (``_shared_context``)."""
+        if appended:
+            context = F.pad(context, (0, 0, 0, appended))
         return self._shared_context(self.text_embedding(context))
 
     def _shared_context(self, context: Tensor) -> Tensor | RowQuantized:

@@ -10,7 +10,9 @@ bit; eagerly, where each of those ~90 launches also costs the host, the 1.3B pip
 0.735 to 0.720 s. The model itself stays cache-free (dit.py's design): the caller makes a cache per prompt
 and per model, passes it as ``context``, and drops it when done. The tensors are made inside each block's
 own forward on first use, so a model whose blocks are streamed onto the device (pipelines.block_offload)
-fills it the same way. Cost: 2 x num_layers x text_len x dim values (91 MiB at 1.3B, 403 MiB at 14B, bf16).
+fills it the same way. Cost: 2 x num_layers x keys x dim values, keys the context's rows plus the padding's
+stand-ins (text_padding): with a full 512-row context 90 MiB at 1.3B and 400 MiB at 14B (bf16), with a
+24-token prompt trimmed as the pipeline does (48 keys) 8.4 and 38 MiB.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ class TextContextCache:
     """Pass in place of the context tensor to ``WanDiT.forward``; the first forward fills it, later ones read.
 
     context: [B, Lt, text_dim] text encoder output, as ``WanDiT.forward`` takes it. What is kept: the
-    embedded context (for the first forward's blocks) and, per block, k and v [B, text_len, H, D] in the
-    stream's dtype. Valid for one model with unchanged weights, in inference: a second model raises, and so
-    does a forward with autograd recording (the stored tensors would carry a stale graph). ``clear()`` drops
-    the tensors (e.g. after the weights change); the next forward recomputes them.
+    embedded context (for the first forward's blocks) and, per block, k and v [B, Lk, H, D] in the stream's
+    dtype (Lk: the context's rows and the padding's stand-ins). Valid for one model with unchanged weights,
+    in inference: a second model raises, and so does a forward with autograd recording (the stored tensors
+    would carry a stale graph). ``clear()`` drops the tensors (e.g. after the weights change); the next
+    forward recomputes them.
     """
 
     def __init__(self, context: Tensor) -> None:
@@ -56,14 +59,14 @@ class TextContextCache:
 
     @property
     def embedded(self) -> Tensor | RowQuantized | None:
-        """The embedded context [B, text_len, dim] as the blocks' k and v read it, or None before a forward."""
+        """The embedded context [B, Lk, dim] as the blocks' k and v read it, or None before a forward."""
         return self._embedded
 
     def store_embedded(self, embedded: Tensor | RowQuantized) -> None:
         self._embedded = embedded
 
     def keys_values(self, block: nn.Module) -> tuple[Tensor, Tensor] | None:
-        """``block``'s (k, v) [B, text_len, H, D], or None before a forward reached it."""
+        """``block``'s (k, v) [B, Lk, H, D], or None before a forward reached it."""
         return self._kv.get(id(block))
 
     def store_keys_values(self, block: nn.Module, k: Tensor, v: Tensor) -> None:

@@ -16,6 +16,7 @@ P=benchmarks/runs/cpu-2026-12-05b/device_scripts
 S=benchmarks/runs/cpu-2026-12-05c/device_scripts
 D=benchmarks/runs/cpu-2026-12-05d/device_scripts
 ITEMS=(  # name:limit_s:script
+  "text_keys:520:$D/text_keys.sh"
   "e2e_tables:560:$S/call6.sh"
   "profile:360:$D/profile.sh"
   "e2e_14b_480p:360:$S/call7.sh"

@@ -1,0 +1,184 @@
+"""The text padding attended to as weighted keys against all text_len rows, side by side in one run.
+
+    PYTHONPATH=.:benchmarks python benchmarks/text_keys.py wan2.1-t2v-1.3b --resolution 480p \
+        --json results/text_keys.json
+    PYTHONPATH=.:benchmarks python benchmarks/text_keys.py wan2.1-t2v-1.3b --quick   # CPU smoke run
+
+A 24-token prompt's context (24 random rows, then zeros, as the text encoder leaves it) goes to the DiT
+whole (text_len rows: official Wan's cross-attention over every row) and trimmed as the pipeline trims it
+(``pipelines.text.trimmed_rows``: 32 rows, to which the DiT adds the padding's weighted stand-ins,
+``models.wan.text_padding``). Two measurements, the variants alternating over ``--rounds`` rounds:
+
+1. the cross-attention's SDPA alone, q [1, L, H, D] against each variant's keys (on a GPU the profiler
+   names the kernels each ran, since a bias rules some SDPA backends out);
+2. a later step's whole forward (the text cache filled) as the pipeline runs it: on a GPU the Turbo
+   configuration (SageSLA top-k 0.1, FP8 row-wise linears with fast accumulation, fused ops) replayed from
+   the pipeline's CUDA graphs (``ForwardGraphs``); on the CPU (--quick: a tiny config with text_len 512)
+   SLA with bf16 linears, eagerly.
+
+Prints the medians, full / trimmed ratios and the forwards' relative L2, and writes every time to JSON. The
+baseline of each ratio is the full context in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+
+import torch
+from common import (
+    add_video_arguments,
+    benchmark_device,
+    check_video_arguments,
+    environment,
+    print_table,
+    write_json,
+)
+from e2e_stages import build_dit, dit_shape, time_calls
+from torch import Tensor
+
+from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.attention.sdpa import sdpa_attention
+from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
+from turbodiffusion.models.wan.text_cache import TextContextCache
+from turbodiffusion.models.wan.text_padding import key_bias, padding_biases
+from turbodiffusion.pipelines.forward_graphs import ForwardGraphs
+from turbodiffusion.pipelines.text import trimmed_rows
+from turbodiffusion.testing.compare import rel_l2
+
+QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=512)
+PROMPT_TOKENS = 24
+VARIANTS = ("full", "trimmed")
+
+
+def make_contexts(cfg: WanDiTConfig, device: torch.device) -> dict[str, Tensor]:
+    """{"full": [1, text_len, text_dim], "trimmed": its first trimmed_rows rows}, bf16."""
+    g = torch.Generator(device).manual_seed(8)
+    full = torch.zeros(1, cfg.text_len, cfg.text_dim, device=device)
+    full[:, :PROMPT_TOKENS] = torch.randn(1, PROMPT_TOKENS, cfg.text_dim, generator=g, device=device)
+    mask = torch.zeros(1, cfg.text_len, dtype=torch.long)
+    mask[:, :PROMPT_TOKENS] = 1
+    full = full.to(torch.bfloat16)
+    return {"full": full, "trimmed": full[:, : trimmed_rows(mask)].contiguous()}
+
+
+def sdpa_calls(cfg: WanDiTConfig, tokens: int, contexts: dict[str, Tensor], device: torch.device) -> dict:
+    """Per variant, a call of the cross-attention's SDPA on random q, k, v of the variant's key count."""
+    heads, head_dim = cfg.num_heads, cfg.dim // cfg.num_heads
+    g = torch.Generator(device).manual_seed(9)
+    q = torch.randn(1, tokens, heads, head_dim, generator=g, device=device).to(torch.bfloat16)
+    calls = {}
+    for name, context in contexts.items():
+        rows = context.shape[1]
+        biases = padding_biases(rows, cfg.text_len, torch.bfloat16)
+        bias = key_bias(rows, biases, torch.bfloat16, device)
+        k, v = torch.randn(2, 1, rows + len(biases), heads, head_dim, generator=g, device=device).to(q.dtype)
+        calls[name] = (lambda k=k, v=v, bias=bias: sdpa_attention(q, k, v, bias), rows + len(biases))
+    return calls
+
+
+def kernel_names(fn, device: torch.device) -> list[str]:
+    """The GPU kernels one call of ``fn`` launches (empty off CUDA)."""
+    if device.type != "cuda":
+        return []
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize(device)
+    return sorted({e.key[:120] for e in prof.key_averages() if e.device_type.name == "CUDA"})
+
+
+def forward_calls(model, x: Tensor, t: Tensor, contexts: dict[str, Tensor], device: torch.device) -> dict:
+    """Per variant, a later step's forward with the text cache filled: graph replays on CUDA (the pipeline's
+    ForwardGraphs, both graphs captured here), eager calls with a TextContextCache on the CPU."""
+    calls = {}
+    for name, context in contexts.items():
+        if device.type == "cuda":
+            step = ForwardGraphs().velocity(model, context, None)
+            step(x, t)  # the first step: fills the text cache, captures its graph
+            step(x, t)  # a later step: captures the graph every later call replays
+            calls[name] = lambda step=step: step(x, t)
+        else:
+            cache = TextContextCache(context)
+            calls[name] = lambda cache=cache: model(x, t, cache)
+    return calls
+
+
+def alternate(calls: dict, rounds: int, reps: int, device: torch.device) -> dict[str, list[float]]:
+    """ms of every timed call per variant, the variants' order alternating by round (one warm-up each)."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for fn in calls.values():
+        fn()
+    for r in range(rounds):
+        for name in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+            times[name] += time_calls(calls[name], reps, device)
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_video_arguments(parser)
+    parser.add_argument("--sla-topk", type=float, default=0.1)
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of the two variants, order alternating")
+    parser.add_argument("--reps", type=int, default=5, help="timed calls a variant a round")
+    parser.add_argument("--quick", action="store_true", help="tiny config (text_len 512) on the CPU")
+    parser.add_argument("--json", default="results/text_keys.json")
+    args = parser.parse_args(argv)
+    check_video_arguments(parser, args)
+    device = benchmark_device(args.quick)
+    shape = dit_shape(
+        dit_preset(args.preset), args.resolution, args.frames, QUICK_DIT if args.quick else None
+    )
+    cfg, tokens = shape.cfg, shape.tokens
+    contexts = make_contexts(cfg, device)
+    print(f"{args.preset} {args.resolution}: L={tokens}, text_len {cfg.text_len}, {device}", flush=True)
+
+    rows = []
+    with torch.no_grad():
+        sdpa = sdpa_calls(cfg, tokens, contexts, device)
+        kernels = {name: kernel_names(fn, device) for name, (fn, _) in sdpa.items()}
+        times = alternate({name: fn for name, (fn, _) in sdpa.items()}, args.rounds, args.reps, device)
+        for name, (_, keys) in sdpa.items():
+            rows.append({"part": "cross-attention SDPA", "variant": name, "keys": keys,
+                         "ms": statistics.median(times[name]), "calls": len(times[name])})  # fmt: skip
+        del sdpa
+
+        cuda = device.type == "cuda"
+        attention = AttentionConfig(backend="sagesla" if cuda else "sla", sla_topk=args.sla_topk)
+        model = build_dit(cfg, attention, device, "fp8row-fast" if cuda else None)
+        model.enable_fused_ops(True)
+        g = torch.Generator(device).manual_seed(5)
+        x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
+        t = torch.full((1,), 757.0, device=device, dtype=torch.bfloat16)
+        forwards = forward_calls(model, x, t, contexts, device)
+        outs = {name: fn().float().clone() for name, fn in forwards.items()}
+        times_fwd = alternate(forwards, args.rounds, args.reps, device)
+        for name in VARIANTS:
+            keys = next(r["keys"] for r in rows if r["variant"] == name)
+            rows.append({"part": "forward (later step)", "variant": name, "keys": keys,
+                         "ms": statistics.median(times_fwd[name]), "calls": len(times_fwd[name])})  # fmt: skip
+    for part in {r["part"] for r in rows}:
+        full, trimmed = (next(r for r in rows if r["part"] == part and r["variant"] == v) for v in VARIANTS)
+        trimmed["speedup"] = full["ms"] / trimmed["ms"]
+    forward_rel_l2 = rel_l2(outs["trimmed"], outs["full"])
+    print_table(rows, ["part", "variant", "keys", "ms", "calls", "speedup"])
+    print(f"forward outputs, trimmed against full: rel L2 {forward_rel_l2:.3e}")
+    for name, names in kernels.items():
+        print(f"SDPA kernels ({name}): {'; '.join(names) or '-'}")
+    write_json(
+        args.json,
+        {
+            "env": environment(), "args": vars(args), "tokens": tokens, "config": dataclasses.asdict(cfg),
+            "prompt_tokens": PROMPT_TOKENS, "rows": rows, "sdpa_ms": times, "forward_ms": times_fwd,
+            "forward_rel_l2": forward_rel_l2, "sdpa_kernels": kernels,
+            "finite": all(bool(torch.isfinite(o).all()) for o in outs.values()),
+        },
+    )  # fmt: skip
+    if not math.isfinite(forward_rel_l2):
+        raise SystemExit("the forwards' outputs are not finite")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
