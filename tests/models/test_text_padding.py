@@ -38,6 +38,25 @@ def test_weighted_rows_are_exact_in_dtype_and_sum_to_the_count(dtype, count):
     assert abs(total - count) <= count * 2.0**-24, (biases, total)
 
 
+def test_padding_biases_run_no_tensor_op():
+    """The forward computes them every call: plain Python, so CUDA graphs and torch.compile see constants."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(func)
+            return func(*args, **(kwargs or {}))
+
+    with Record() as record:
+        for dtype in DTYPES:
+            assert padding_biases(24, 512, dtype)
+    assert record.ops == []
+
+
 def test_weighted_rows_rejects_an_empty_count():
     with pytest.raises(ValueError, match="at least 1"):
         weighted_rows(0, torch.bfloat16)

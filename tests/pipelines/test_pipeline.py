@@ -586,3 +586,27 @@ def test_a_pipeline_on_a_gpu_warns_only_when_it_lacks_fp8(caplog):
         f"({layers} attention layers)"
     ]  # fmt: skip
     assert degraded_warnings(caplog) == expected
+
+
+def test_the_dit_gets_the_context_trimmed_to_the_prompt(t2v_folder, monkeypatch):
+    """The pipeline encodes and passes only the prompt's rows (rounded up to CONTEXT_ROWS_MULTIPLE, here 4 of
+    the tiny model's 16): the DiT attends to the rest as padding, so the video is the untrimmed one's up to
+    rounding."""
+    from turbodiffusion.pipelines import text
+
+    def video(multiple: int) -> tuple[torch.Tensor, list[int]]:
+        monkeypatch.setattr(text, "CONTEXT_ROWS_MULTIPLE", multiple)
+        pipe = TurboPipeline.from_pretrained(
+            t2v_folder, device="cpu", configs=TINY_CONFIGS, dtype=torch.float32
+        )
+        rows = []
+        pipe.components.dits[0].register_forward_pre_hook(
+            lambda _m, args: rows.append(args[2].context.shape[1])
+        )
+        return pipe("a red circle", seed=3, **SMALL).frames, rows
+
+    trimmed, trimmed_rows = video(4)  # "a red circle" + EOS: 4 tokens
+    full, full_rows = video(16)
+    assert set(trimmed_rows) == {4} and set(full_rows) == {16}
+    assert (trimmed.int() - full.int()).abs().max() <= 1  # uint8 frames: a rounding may cross a level
+    assert (trimmed != full).float().mean() < 0.01

@@ -4,7 +4,8 @@ Wan's cross-attention reads all ``text_len`` context rows, the zero rows past th
 §1 step 3: no text mask). Every zero row embeds to the same key and value, and n equal keys in a softmax act
 as one key whose logit is raised by ln n. So the DiT appends a few zero rows to a context of Lt < text_len
 rows and adds a bias b_i to their logits, with sum_i exp(b_i) = text_len - Lt: the attention is the padded
-one's, with 24 + 8 keys in place of 512 for a 24-token prompt (models.wan.dit).
+one's, over 32 keys in place of 512 for a 24-row context in bf16 (24 rows, 4 weighted, 4 alignment rows;
+models.wan.dit).
 
 Each bias must be exact in the attention's dtype (the bias is added in it; bf16's ln 488 is off by up to 1.6%
 of the padding's weight), so the sum is built greedily: the largest representable b at most ln of what is
@@ -25,12 +26,19 @@ MAX_WEIGHTED_ROWS = 4  # bf16's worst case to reach a 2^-24 remainder
 _REMAINDER = 2.0**-24  # of the count: where the greedy sum stops (float32's resolution)
 
 
-def _floor_in(value: float, dtype: torch.dtype) -> float:
-    """The largest number representable in ``dtype`` that is at most ``value``."""
-    t = torch.tensor(value, dtype=torch.float64).to(dtype)
-    if t.item() > value:
-        t = torch.nextafter(t, torch.tensor(-math.inf, dtype=dtype))
-    return t.item()
+# Significand bits (the implicit one included) of the dtypes the attention may run in.
+_SIGNIFICAND_BITS = {torch.bfloat16: 8, torch.float16: 11, torch.float32: 24, torch.float64: 53}
+
+
+def _on_grid(value: float, dtype: torch.dtype, rounding) -> float:
+    """``value`` on ``dtype``'s grid of numbers, rounded by ``rounding`` (math.floor, or round for the
+    nearest), in plain Python arithmetic (exact: the grid's spacing is a power of two), so a forward
+    that calls this runs no tensor op for it (a CUDA graph or torch.compile sees constants)."""
+    if value == 0.0 or dtype == torch.float64:
+        return value
+    _, exponent = math.frexp(value)  # |value| in [2^(e-1), 2^e)
+    spacing = math.ldexp(1.0, exponent - _SIGNIFICAND_BITS[dtype])
+    return rounding(value / spacing) * spacing
 
 
 def weighted_rows(count: int, dtype: torch.dtype) -> list[float]:
@@ -38,13 +46,15 @@ def weighted_rows(count: int, dtype: torch.dtype) -> list[float]:
     last row's rounding in ``dtype`` past ``MAX_WEIGHTED_ROWS``). count >= 1."""
     if count < 1:
         raise ValueError(f"count must be at least 1 (got {count})")
+    if dtype not in _SIGNIFICAND_BITS:
+        raise ValueError(f"dtype must be one of {', '.join(map(str, _SIGNIFICAND_BITS))} (got {dtype})")
     biases: list[float] = []
     left = float(count)
     while left > count * _REMAINDER and len(biases) < MAX_WEIGHTED_ROWS - 1:
-        biases.append(_floor_in(math.log(left), dtype))
+        biases.append(_on_grid(math.log(left), dtype, math.floor))  # exp(b) <= left: the rest stays >= 0
         left -= math.exp(biases[-1])
     if left > count * _REMAINDER:  # the last row rounds to nearest: its error is what is left
-        biases.append(torch.tensor(math.log(left), dtype=torch.float64).to(dtype).item())
+        biases.append(_on_grid(math.log(left), dtype, round))
     return biases
 
 
