@@ -62,9 +62,9 @@ def padding_biases(rows: int, text_len: int, dtype: torch.dtype) -> list[float]:
     """The biases of the zero rows the DiT appends to a context of ``rows`` rows: ``weighted_rows`` for the
     text_len - rows padding rows, then rows of bias -inf (weight zero) up to a multiple of KEY_ALIGNMENT
     keys; or, where that is no fewer keys than text_len, the padding rows themselves (all biases zero, the
-    plain padded context). Empty when rows == text_len. 0 < rows <= text_len."""
-    if not 0 < rows <= text_len:
-        raise ValueError(f"a context needs 1 to text_len={text_len} rows (got {rows})")
+    plain padded context). Empty when rows == text_len. 0 <= rows <= text_len."""
+    if not 0 <= rows <= text_len:
+        raise ValueError(f"a context has 0 to text_len={text_len} rows (got {rows})")
     count = text_len - rows
     if count == 0:
         return []
