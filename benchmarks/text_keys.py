@@ -4,10 +4,12 @@
         --json results/text_keys.json
     PYTHONPATH=.:benchmarks python benchmarks/text_keys.py wan2.1-t2v-1.3b --quick   # CPU smoke run
 
-A 24-token prompt's context (24 random rows, then zeros, as the text encoder leaves it) goes to the DiT
-whole (text_len rows: official Wan's cross-attention over every row) and trimmed as the pipeline trims it
-(``pipelines.text.trimmed_rows``: 32 rows, to which the DiT adds the padding's weighted stand-ins,
-``models.wan.text_padding``). Two measurements, the variants alternating over ``--rounds`` rounds:
+A prompt's context (``--prompt-tokens`` random rows, then zeros, as the text encoder leaves it) goes to the
+DiT whole (text_len rows: official Wan's cross-attention over every row; its cost does not depend on the
+prompt) and trimmed as the pipeline trims it (``pipelines.text.trimmed_rows``: a 24-token prompt keeps 32
+rows, to which the DiT adds the padding's weighted stand-ins, ``models.wan.text_padding``), once for each
+prompt length: the saving shrinks as prompts grow (Wan's extended prompts run to 100-200 tokens). Two
+measurements, the variants taking turns over ``--rounds`` rounds (order rotating):
 
 1. the cross-attention's SDPA alone, q [1, L, H, D] against each variant's keys (on a GPU the profiler
    names the kernels each ran, since a bias rules some SDPA backends out);
@@ -49,19 +51,22 @@ from turbodiffusion.pipelines.text import trimmed_rows
 from turbodiffusion.testing.compare import rel_l2
 
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=512)
-PROMPT_TOKENS = 24
-VARIANTS = ("full", "trimmed")
 
 
-def make_contexts(cfg: WanDiTConfig, device: torch.device) -> dict[str, Tensor]:
-    """{"full": [1, text_len, text_dim], "trimmed": its first trimmed_rows rows}, bf16."""
+def make_contexts(cfg: WanDiTConfig, device: torch.device, prompt_tokens: list[int]) -> dict[str, Tensor]:
+    """{"full": [1, text_len, text_dim] (the first prompt's), "trimmed@N": a prompt of N tokens trimmed to
+    trimmed_rows rows, for each N}, bf16."""
     g = torch.Generator(device).manual_seed(8)
-    full = torch.zeros(1, cfg.text_len, cfg.text_dim, device=device)
-    full[:, :PROMPT_TOKENS] = torch.randn(1, PROMPT_TOKENS, cfg.text_dim, generator=g, device=device)
-    mask = torch.zeros(1, cfg.text_len, dtype=torch.long)
-    mask[:, :PROMPT_TOKENS] = 1
-    full = full.to(torch.bfloat16)
-    return {"full": full, "trimmed": full[:, : trimmed_rows(mask)].contiguous()}
+    contexts = {}
+    for n in prompt_tokens:
+        full = torch.zeros(1, cfg.text_len, cfg.text_dim, device=device)
+        full[:, :n] = torch.randn(1, n, cfg.text_dim, generator=g, device=device)
+        mask = torch.zeros(1, cfg.text_len, dtype=torch.long)
+        mask[:, :n] = 1
+        full = full.to(torch.bfloat16)
+        contexts.setdefault("full", full)
+        contexts[f"trimmed@{n}"] = full[:, : trimmed_rows(mask)].contiguous()
+    return contexts
 
 
 def sdpa_calls(cfg: WanDiTConfig, tokens: int, contexts: dict[str, Tensor], device: torch.device) -> dict:
@@ -91,11 +96,13 @@ def kernel_names(fn, device: torch.device) -> list[str]:
 
 def forward_calls(model, x: Tensor, t: Tensor, contexts: dict[str, Tensor], device: torch.device) -> dict:
     """Per variant, a later step's forward with the text cache filled: graph replays on CUDA (the pipeline's
-    ForwardGraphs, both graphs captured here), eager calls with a TextContextCache on the CPU."""
+    ForwardGraphs, both graphs of each context captured here; contexts of different lengths are separate
+    entries), eager calls with a TextContextCache on the CPU."""
     calls = {}
+    graphs = ForwardGraphs()  # one for all variants: their graphs share its memory pool, as a pipeline's do
     for name, context in contexts.items():
         if device.type == "cuda":
-            step = ForwardGraphs().velocity(model, context, None)
+            step = graphs.velocity(model, context, None)
             step(x, t)  # the first step: fills the text cache, captures its graph
             step(x, t)  # a later step: captures the graph every later call replays
             calls[name] = lambda step=step: step(x, t)
@@ -106,12 +113,13 @@ def forward_calls(model, x: Tensor, t: Tensor, contexts: dict[str, Tensor], devi
 
 
 def alternate(calls: dict, rounds: int, reps: int, device: torch.device) -> dict[str, list[float]]:
-    """ms of every timed call per variant, the variants' order alternating by round (one warm-up each)."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
+    """ms of every timed call per variant, the variants' order rotating by round (one warm-up each)."""
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for fn in calls.values():
         fn()
     for r in range(rounds):
-        for name in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             times[name] += time_calls(calls[name], reps, device)
     return times
 
@@ -120,7 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_video_arguments(parser)
     parser.add_argument("--sla-topk", type=float, default=0.1)
-    parser.add_argument("--rounds", type=int, default=4, help="rounds of the two variants, order alternating")
+    parser.add_argument(
+        "--prompt-tokens", type=int, nargs="+", default=[24, 120, 240], help="prompt lengths to trim"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of all variants, order rotating")
     parser.add_argument("--reps", type=int, default=5, help="timed calls a variant a round")
     parser.add_argument("--quick", action="store_true", help="tiny config (text_len 512) on the CPU")
     parser.add_argument("--json", default="results/text_keys.json")
@@ -131,7 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         dit_preset(args.preset), args.resolution, args.frames, QUICK_DIT if args.quick else None
     )
     cfg, tokens = shape.cfg, shape.tokens
-    contexts = make_contexts(cfg, device)
+    if not all(0 < n < cfg.text_len for n in args.prompt_tokens):
+        parser.error(f"--prompt-tokens must lie in 1..{cfg.text_len - 1} (got {args.prompt_tokens})")
+    contexts = make_contexts(cfg, device, args.prompt_tokens)
     print(f"{args.preset} {args.resolution}: L={tokens}, text_len {cfg.text_len}, {device}", flush=True)
 
     rows = []
@@ -154,28 +167,39 @@ def main(argv: list[str] | None = None) -> None:
         forwards = forward_calls(model, x, t, contexts, device)
         outs = {name: fn().float().clone() for name, fn in forwards.items()}
         times_fwd = alternate(forwards, args.rounds, args.reps, device)
-        for name in VARIANTS:
+        for name in contexts:
             keys = next(r["keys"] for r in rows if r["variant"] == name)
             rows.append({"part": "forward (later step)", "variant": name, "keys": keys,
                          "ms": statistics.median(times_fwd[name]), "calls": len(times_fwd[name])})  # fmt: skip
+        # Each trimmed forward against the same prompt's full context (eager: one call each, not timed).
+        forward_rel_l2 = {}
+        for name, context in contexts.items():
+            if name != "full":
+                rows_kept = context.shape[1]
+                full = torch.cat([context, context.new_zeros(1, cfg.text_len - rows_kept, cfg.text_dim)], 1)
+                reference = model(x, t, TextContextCache(full)).float()
+                forward_rel_l2[name] = rel_l2(outs[name], reference)
+                del reference
     for part in {r["part"] for r in rows}:
-        full, trimmed = (next(r for r in rows if r["part"] == part and r["variant"] == v) for v in VARIANTS)
-        trimmed["speedup"] = full["ms"] / trimmed["ms"]
-    forward_rel_l2 = rel_l2(outs["trimmed"], outs["full"])
+        full = next(r for r in rows if r["part"] == part and r["variant"] == "full")
+        for row in rows:
+            if row["part"] == part and row is not full:
+                row["speedup"] = full["ms"] / row["ms"]
     print_table(rows, ["part", "variant", "keys", "ms", "calls", "speedup"])
-    print(f"forward outputs, trimmed against full: rel L2 {forward_rel_l2:.3e}")
+    for name, err in forward_rel_l2.items():
+        print(f"forward output, {name} against the same prompt's full context: rel L2 {err:.3e}")
     for name, names in kernels.items():
         print(f"SDPA kernels ({name}): {'; '.join(names) or '-'}")
     write_json(
         args.json,
         {
             "env": environment(), "args": vars(args), "tokens": tokens, "config": dataclasses.asdict(cfg),
-            "prompt_tokens": PROMPT_TOKENS, "rows": rows, "sdpa_ms": times, "forward_ms": times_fwd,
+            "rows": rows, "sdpa_ms": times, "forward_ms": times_fwd,
             "forward_rel_l2": forward_rel_l2, "sdpa_kernels": kernels,
             "finite": all(bool(torch.isfinite(o).all()) for o in outs.values()),
         },
     )  # fmt: skip
-    if not math.isfinite(forward_rel_l2):
+    if not all(math.isfinite(e) for e in forward_rel_l2.values()):
         raise SystemExit("the forwards' outputs are not finite")
     print(f"wrote {args.json}")
 
