@@ -60,6 +60,7 @@ it (added_gib) is what it needs free. ``--quick`` runs a tiny config on the CPU
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -113,7 +114,10 @@ from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 from turbodiffusion.testing.compare import rel_l2
 from turbodiffusion.testing.host_syncs import count_host_syncs
 
-QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
+# --quick's tiny DiT and text encoder; text_len 64, so the engineering rows' trimmed context (a 24-token
+# prompt: 32 rows, 48 keys) differs from the full one.
+QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=64)
+QUICK_UMT5 = dataclasses.replace(BUILTIN_UMT5, text_len=QUICK_DIT.text_len)
 BASELINE_STEPS, TURBO_STEPS = 50, 4
 BF16_TURBO = "turbo-bf16"  # the final row's switches without W8A8
 FP8_TURBO = ("turbo-fp8", "turbo-fp8-fast")  # the final row's switches with FP8 row-wise W8A8
@@ -497,6 +501,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="latent frames per VAE decode (and i2v image encode) chunk to time (1 = official, first); the "
         "fastest counts in total_s",
     )
+    parser.add_argument(
+        "--prompt-tokens", type=int, default=24,
+        help="the prompt's tokens (EOS included); the engineering rows attend to them and the padding's "
+        "stand-ins, so longer prompts cost them more (benchmarks/text_keys.py)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/e2e.json")
     args = parser.parse_args(argv)
@@ -510,6 +519,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown:
             parser.error(f"unknown --rows {', '.join(unknown)}; choose from {', '.join(known)}")
         args.rows = ["baseline", *[r for r in wanted if r != "baseline"]]
+    text_len = (QUICK_UMT5 if args.quick else UMT5_XXL).text_len
+    if not 1 <= args.prompt_tokens <= text_len:
+        parser.error(f"--prompt-tokens must be 1 to the text encoder's {text_len} (got {args.prompt_tokens})")
     for name in ("reps", "base_reps", "loop_reps", "stage_reps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
@@ -525,7 +537,7 @@ def main(argv: list[str] | None = None) -> None:
     shape = dit_shape(preset, args.resolution, args.frames, QUICK_DIT if quick else None)
     cfg, lat, tokens = shape.cfg, shape.latent, shape.tokens
     frames, height, width = shape.frames, shape.height, shape.width
-    vae_cfg, umt5 = (BUILTIN_VAE, BUILTIN_UMT5) if quick else (WAN21_VAE, UMT5_XXL)
+    vae_cfg, umt5 = (BUILTIN_VAE, QUICK_UMT5) if quick else (WAN21_VAE, UMT5_XXL)
     sigma_max = SIGMA_MAX_I2V if i2v else SIGMA_MAX_T2V
     name = f"{args.preset} {args.resolution}" + (" (quick: tiny config)" if quick else "")
     print(f"{name}: {frames}x{height}x{width}, latent {lat}, L={tokens} tokens, {device}", flush=True)
@@ -542,7 +554,7 @@ def main(argv: list[str] | None = None) -> None:
         sync_probe = probe.count
         print(f"host-sync detector probe: {sync_probe} sync(s) seen for one .item()", flush=True)
 
-    context, trimmed, text_row = text_stage(umt5, device, args.stage_reps)
+    context, trimmed, text_row = text_stage(umt5, device, args.stage_reps, args.prompt_tokens)
     stages = [text_row]
     context = context[:, : cfg.text_len, : cfg.text_dim].contiguous()  # --quick: narrower than umT5's width
     trimmed = trimmed[:, : cfg.text_len, : cfg.text_dim].contiguous()

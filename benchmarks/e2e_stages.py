@@ -260,8 +260,10 @@ def param_gib(module: nn.Module) -> float:
 # Stages outside the DiT
 
 
-def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tensor, Tensor, dict]:
-    """Encode one prompt-sized batch of random ids with a random umT5, as official Wan does (all text_len
+def text_stage(
+    umt5: UMT5Config, device: torch.device, reps: int, prompt_tokens: int = 24
+) -> tuple[Tensor, Tensor, dict]:
+    """Encode a prompt of ``prompt_tokens`` random ids with a random umT5, as official Wan does (all text_len
     rows) and as the pipeline does (``trimmed_rows``: the prompt's rows rounded up; the DiT attends to the
     rest as weighted keys). Returns (full context [1, text_len, dim], trimmed context [1, rows, dim], timing
     row: ``s`` the trimmed encode, ``s_full`` the full one)."""
@@ -272,7 +274,7 @@ def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tenso
     g = torch.Generator(device).manual_seed(2)
     ids = torch.randint(0, umt5.vocab_size, (1, umt5.text_len), generator=g, device=device)
     mask = torch.zeros(1, umt5.text_len, dtype=torch.long)
-    mask[:, :24] = 1  # a 24-token prompt; the rest is padding, as the pipeline tokenises it
+    mask[:, :prompt_tokens] = 1  # the prompt, then padding, as the pipeline tokenises it
     rows = trimmed_rows(mask)
     mask = mask.to(device)
 
@@ -294,6 +296,7 @@ def text_stage(umt5: UMT5Config, device: torch.device, reps: int) -> tuple[Tenso
             "stage": "text",
             "first_call_s": first_trimmed,
             "s": quantiles(ms_trimmed)[0] / 1e3,
+            "prompt_tokens": prompt_tokens,
             "rows": rows,
             "s_full": quantiles(ms)[0] / 1e3,
             "first_call_full_s": first,

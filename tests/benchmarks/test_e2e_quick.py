@@ -48,13 +48,15 @@ def test_t2v_quick_table(tmp_path):
     assert decode["floor_s"] == pytest.approx(decode["tflop"] / data["ceilings"]["bf16_tflops"])
     assert decode["x_floor"] == pytest.approx(decode["s"] / decode["floor_s"])
     text = data["stages"][0]
-    assert text["rows"] == 32 and text["s_full"] > 0  # --quick's umT5 text_len is 32: nothing trimmed
+    assert (text["prompt_tokens"], text["rows"]) == (24, 32) and text["s_full"] > 0  # of --quick's 64 rows
     for name, row in rows.items():
-        # Engineering rows encode the trimmed context (the stage's s), the rows before them all of it.
+        # Engineering rows encode and attend to the trimmed context (the stage's s; 32 rows + the padding's
+        # stand-ins), the rows before them to all of it.
         text_extra = 0.0 if row["text_cache"] else text["s_full"] - text["s"]
         assert row["total_s"] == pytest.approx(stages + row["diffusion_s"] + text_extra), name
         assert row["text_cache"] == (row["norms"] == "fused" and name != "ours@peer"), name
-        assert row["context_rows"] == 32 and row["text_keys"] == 32, name
+        expected = (32, 48) if row["text_cache"] else (64, 64)
+        assert (row["context_rows"], row["text_keys"]) == expected, name
         assert row["floor_ms"] > 0 and row["x_floor"] == pytest.approx(row["fwd_ms"] / row["floor_ms"])
         assert row["host_syncs"] is None  # only measurable on CUDA
         assert row["fwd_sm_mhz"] is None and row["loop_clock"] is None  # no GPU clock to sample on the CPU
@@ -112,6 +114,7 @@ def test_row_subset_keeps_the_baseline(tmp_path):
     [
         (["--frames", "80"], "--frames must be 4k+1 (got 80); use 81"),
         (["--rows", "+turbo"], "unknown --rows +turbo"),
+        (["--prompt-tokens", "65"], "--prompt-tokens must be 1 to the text encoder's 64 (got 65)"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, args, message):
