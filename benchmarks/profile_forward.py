@@ -46,6 +46,7 @@ from timeline import gap_summary, gpu_kernel_spans
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import WanDiTConfig, dit_preset
+from turbodiffusion.pipelines.text import trimmed_rows
 
 QUICK_DIT = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=32)
 CATEGORIES = ("gemm", "attention", "quant", "norm", "elementwise", "copy", "other")
@@ -164,6 +165,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--graph", action="store_true",
         help="capture each forward in a CUDA graph (as the Turbo rows run) and profile its replays (GPU only)",
     )  # fmt: skip
+    parser.add_argument(
+        "--prompt-tokens", type=int, default=None,
+        help="a prompt of this many tokens in a context trimmed as the pipeline trims it (the padding "
+        "attended to as weighted keys); default: a random context of all text_len rows",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/profile_forward.json")
     args = parser.parse_args(argv)
@@ -194,6 +200,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     cfg = shape.cfg
     inputs = random_dit_inputs(shape, device)
+    if args.prompt_tokens is not None:
+        if not 0 < args.prompt_tokens <= cfg.text_len:
+            raise SystemExit(
+                f"--prompt-tokens must be 1 to text_len={cfg.text_len} (got {args.prompt_tokens})"
+            )
+        mask = (torch.arange(cfg.text_len) < args.prompt_tokens)[None].long()
+        context = inputs[2][:, : trimmed_rows(mask)].clone()
+        context[:, args.prompt_tokens :] = 0  # the encoder's padding rows
+        inputs = (inputs[0], inputs[1], context, inputs[3])
     size = QUICK_SIZE if args.quick else (shape.frames, shape.height, shape.width)
     print(f"{args.preset} {args.resolution}: video {size}, L={shape.tokens} tokens, {device}", flush=True)
     rows = []
@@ -208,7 +223,14 @@ def main(argv: list[str] | None = None) -> None:
             )
         print(line, flush=True)
         write_json(
-            args.json, {"env": environment(), "args": vars(args), "tokens": shape.tokens, "rows": rows}
+            args.json,
+            {
+                "env": environment(),
+                "args": vars(args),
+                "tokens": shape.tokens,
+                "context_rows": inputs[2].shape[1],
+                "rows": rows,
+            },  # fmt: skip
         )
     print_table(rows, ["variant", "fwd_ms", "kernel_ms", *CATEGORIES])
     for r in rows:

@@ -23,6 +23,27 @@ def test_profile_forward_quick(tmp_path):
     assert rows["sla+int8+fused"]["top_kernels"] != rows["sdpa"]["top_kernels"]
 
 
+def test_profile_forward_with_a_prompt_context(tmp_path):
+    """--prompt-tokens: the pipeline's trimmed context (--quick's text_len 32 keeps all 32 rows)."""
+    out = tmp_path / "p.json"
+    result = run_benchmark(tmp_path, "profile_forward", "wan2.1-t2v-1.3b", "--quick", "--variants", "sla+fused",
+                           "--reps", "1", "--profile-reps", "1", "--prompt-tokens", "5", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["context_rows"] == 32 and data["args"]["prompt_tokens"] == 5
+    bad = run_benchmark(
+        tmp_path,
+        "profile_forward",
+        "wan2.1-t2v-1.3b",
+        "--quick",
+        "--variants",
+        "sla",
+        "--prompt-tokens",
+        "33",
+    )
+    assert bad.returncode == 1 and "--prompt-tokens must be 1 to text_len=32 (got 33)" in bad.stderr
+
+
 def test_profile_forward_refuses_gpu_only_options_and_typos(tmp_path):
     for extra, words in (
         (["--variants", "sagesla"], "needs a CUDA GPU"),
