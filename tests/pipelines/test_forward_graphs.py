@@ -21,6 +21,8 @@ from turbodiffusion.pipelines.residency import Residency
 
 CONFIG = WanDiTConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=2, text_dim=32, text_len=8, freq_dim=32)
 I2V_CONFIG = dataclasses.replace(CONFIG, model_type="i2v", in_dim=36)
+# text_len 64: a 5-row context's padding is attended to as weighted keys (a key bias made in the forward).
+PADDED_CONFIG = dataclasses.replace(CONFIG, text_len=64)
 RCM = SamplingPlan("rcm", 4, 0, 80.0, False, 5.0, 5.0)
 SHAPE = (1, 16, 2, 6, 8)
 
@@ -66,8 +68,9 @@ def contexts(n: int, device: str = "cpu") -> list[torch.Tensor]:
     return [torch.randn(1, 5, CONFIG.text_dim, generator=g).to(device) for _ in range(n)]
 
 
-def test_runs_through_kept_graphs_equal_eager_runs_with_new_prompts_and_seeds():
-    model, capture = make_model(), RerunCapture()
+@pytest.mark.parametrize("config", [CONFIG, PADDED_CONFIG], ids=["plain-padding", "weighted-padding"])
+def test_runs_through_kept_graphs_equal_eager_runs_with_new_prompts_and_seeds(config):
+    model, capture = make_model(config), RerunCapture()
     graphs = ForwardGraphs(capture)
     for i, ctx in enumerate(contexts(3)):
         plan = SamplingPlan("rcm", 4, 10 + i, 80.0, False, 5.0, 5.0)
@@ -157,8 +160,9 @@ def test_cuda_graphs_are_refused_where_they_cannot_be_kept():
 
 
 @pytest.mark.gpu
-def test_cuda_graph_runs_equal_eager_runs_bit_for_bit():
-    model, graphs = make_model(device="cuda"), ForwardGraphs()
+@pytest.mark.parametrize("config", [CONFIG, PADDED_CONFIG], ids=["plain-padding", "weighted-padding"])
+def test_cuda_graph_runs_equal_eager_runs_bit_for_bit(config):
+    model, graphs = make_model(config, device="cuda"), ForwardGraphs()
     for i, ctx in enumerate(contexts(3, "cuda")):
         plan = SamplingPlan("rcm", 4, i, 80.0, False, 5.0, 5.0)
         assert torch.equal(sample(model, ctx, plan, graphs=graphs), sample(model, ctx, plan))
