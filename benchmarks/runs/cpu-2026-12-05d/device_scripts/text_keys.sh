@@ -1,9 +1,9 @@
 #!/bin/bash
 # The text padding as weighted keys (models.wan.text_padding, written 2026-12-05d without a GPU): its GPU
 # tests (the biased SDPA must run on a fused kernel, not the math path; CUDA graphs of a weighted-padding
-# forward equal eager runs), then benchmarks/text_keys.py (the
-# full 512-row context against the pipeline's trimmed one for prompts of 24, 120 and 240 tokens, SDPA alone
-# and a later step's graphed Turbo forward) at 1.3B-480p and 14B-720p.
+# forward equal eager runs), then benchmarks/text_keys.py (the full 512-row context against the pipeline's
+# trimmed one for prompts of 24, 120 and 240 tokens, SDPA alone and a later step's graphed Turbo forward)
+# at 1.3B-480p and 14B-720p.
 set -x
 export PYTHONPATH=.:benchmarks
 timeout 180 python -m pytest -q -p no:cacheprovider tests/models/test_text_padding.py \
