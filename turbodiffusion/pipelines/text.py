@@ -54,7 +54,7 @@ CONTEXT_ROWS_MULTIPLE = 32
 def trimmed_rows(mask: Tensor) -> int:
     """The rows ``encode_prompts(trim=True)`` keeps of a tokenizer's mask [B, text_len] (1 = token): up to
     the last token of any prompt, rounded up to a multiple of CONTEXT_ROWS_MULTIPLE, at most text_len."""
-    used = torch.nonzero(mask.any(0))  # read on the host: the tokenizer's tensors are (no device sync)
+    used = torch.nonzero(mask.any(0))  # the tokenizer's tensors live on the host: no device sync
     end = int(used.max()) + 1 if used.numel() else 1
     return min(mask.shape[1], -(-end // CONTEXT_ROWS_MULTIPLE) * CONTEXT_ROWS_MULTIPLE)
 
