@@ -159,7 +159,8 @@ class TurboPipeline:
             channels-last (``WanVAE.use_channels_last``), which is faster on both.
         cuda_graphs: replay the DiT's forwards from CUDA graphs that the pipeline keeps across calls
             (``forward_graphs.ForwardGraphs``): the first call of each shape captures them (about one
-            host pass over the forward each), later calls replay them, so steps no longer depend on how
+            host pass over the forward each; the text context's rows, a multiple of 32 up to the longest
+            prompt's end, are part of the shape), later calls replay them, so steps no longer depend on how
             fast the host issues kernels. For a pipeline that makes many videos of one size; the graphs
             hold their activations' memory between calls (``pipe.graphs.clear()`` frees it). Needs a CUDA
             device, no offload and one DiT (Wan2.2's two experts take turns on the device).
