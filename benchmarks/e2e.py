@@ -437,9 +437,10 @@ def roofline_columns(
 ) -> dict:
     attn, topk = row["attention"], args.sla_topk
     blocks = (args.sagesla_blocks or default_blocks(device)) if attn == "sagesla" else (128, 64)
+    keys = text_keys(row, cfg)
     cost = dit_forward_cost(
         dim=cfg.dim, ffn_dim=cfg.ffn_dim, num_heads=cfg.num_heads, num_layers=cfg.num_layers, tokens=tokens,
-        text_len=text_keys(row, cfg), text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
+        text_len=keys, text_dim=cfg.text_dim, patch_in=cfg.in_dim * math.prod(cfg.patch_size),
         patch_out=cfg.out_dim * math.prod(cfg.patch_size), attention=attn,
         topk=topk if attn != "sdpa" else 1.0, block_q=blocks[0], block_k=blocks[1],
         gemm=QUANT_MODES[row["gemm"]][1] if row["gemm"] in QUANT_MODES else "bf16", freq_dim=cfg.freq_dim,
@@ -449,7 +450,7 @@ def roofline_columns(
     return {
         "gemm_tflop": cost.gemm_flops / 1e12, "attn_tflop": cost.attention_flops / 1e12,
         "attn_dense_tflop": cost.attention_dense_flops / 1e12, "gbytes": cost.bytes / 1e9,
-        "floor_ms": floor * 1e3, "x_floor": row["fwd_ms"] / (floor * 1e3), "text_keys": text_keys(row, cfg),
+        "floor_ms": floor * 1e3, "x_floor": row["fwd_ms"] / (floor * 1e3), "text_keys": keys,
     }  # fmt: skip
 
 
