@@ -348,12 +348,15 @@ def encode_stage(
     }
 
 
-def decode_tflop(vae_cfg: WanVAEConfig, latent_shape: tuple[int, ...], chunk_latents: int) -> float:
+def decode_tflop(
+    vae_cfg: WanVAEConfig, latent_shape: tuple[int, ...], chunk_latents: int, subpixel: bool = True
+) -> float:
     """TFLOP of one decode of a latent of ``latent_shape``: its convolutions and matrix products as torch's
     FlopCounterMode counts them, on a meta-device VAE (nothing is allocated or run; elementwise work, a
-    small share, is not counted)."""
+    small share, is not counted). ``subpixel``: the upsamples in the form the pipeline runs
+    (WanVAE.use_subpixel_upsampling), 2.25x fewer multiply-adds than the official form's."""
     with torch.device("meta"):
-        vae = WanVAE(vae_cfg).to(torch.bfloat16)
+        vae = WanVAE(vae_cfg).to(torch.bfloat16).use_subpixel_upsampling(subpixel)
     latent = torch.empty(latent_shape, device="meta", dtype=torch.bfloat16)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         vae.decode(latent, chunk_latents=chunk_latents)
@@ -370,7 +373,8 @@ def decode_stage(
 ) -> dict:
     """Decode ``latent`` [1, 16, F, h, w] with a random bf16 VAE at each latent-frames-per-chunk setting
     (1 = the official chunking, first), in the official layout ("plain": channels-first, eager norms) and
-    in the pipeline's ("fast": channels-last with fused RMSNorm + SiLU, as TurboPipeline runs on CUDA).
+    in the pipeline's ("fast": channels-last with fused RMSNorm + SiLU and sub-pixel upsampling, as
+    TurboPipeline runs on CUDA).
     Returns the timing row of the fastest fast setting, with every setting's time and its output's rel L2
     to the first plain setting's (neither chunking nor layout may change the video beyond rounding). With
     the run's measured bf16 matmul ceiling, the row also gets the decode's compute floor: its TFLOP at that
@@ -381,7 +385,7 @@ def decode_stage(
     with torch.no_grad():
         for layout in ("plain", "fast"):
             fast = layout == "fast"
-            vae.use_channels_last(fast).enable_fused_ops(fast)
+            vae.use_channels_last(fast).enable_fused_ops(fast).use_subpixel_upsampling(fast)
             for k in chunk_latents:
 
                 def decode(k: int = k) -> Tensor:
@@ -402,7 +406,7 @@ def decode_stage(
         "stage": "decode",
         "first_call_s": first_s,
         "s": times[best],
-        "layout": "channels-last + fused norms",
+        "layout": "channels-last + fused norms + sub-pixel upsampling",
         "chunk_latents": chunk,
         "plain_s": times[plain_best],
         "s_by_layout_chunk_latents": times,

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from turbodiffusion.models.wan.vae import WAN21_LATENT_MEAN, WanVAE, WanVAEConfig
 from turbodiffusion.models.wan.vae_blocks import CausalConv3d, ChunkCache, Resample, ResidualBlock, RMSNorm
+from turbodiffusion.models.wan.vae_upsample import UpsampleConv2d
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, rel_l2
 
@@ -253,16 +254,30 @@ def test_batch_items_are_independent_and_calls_keep_no_state():
     assert_matches(both[1:], alone, dtype=torch.float32)
 
 
-@pytest.mark.parametrize(("channels_last", "fused"), [(True, False), (False, True), (True, True)])
-def test_fast_paths_match_full_sequence(channels_last: bool, fused: bool):
-    """Channels-last memory and the fused norm(+SiLU) ops are the same model: fp32 outputs equal the
-    full-sequence formulation to the kernel bound, and the state dict is untouched. (On the CPU the
-    fused norm is its fp32 reference; tests/ops/test_channel_rms_norm.py checks the kernel against it.)"""
+@pytest.mark.parametrize(
+    ("channels_last", "fused", "subpixel"),
+    [
+        (True, False, False),
+        (False, True, False),
+        (True, True, False),
+        (False, False, True),
+        (True, True, True),
+    ],
+)
+def test_fast_paths_match_full_sequence(channels_last: bool, fused: bool, subpixel: bool):
+    """Channels-last memory, the fused norm(+SiLU) ops and the sub-pixel upsampling are the same model:
+    fp32 outputs equal the full-sequence formulation to the kernel bound, and the state dict is untouched.
+    (On the CPU the fused norm is its fp32 reference; tests/ops/test_channel_rms_norm.py checks the kernel
+    against it.)"""
     cfg = SMALL
     g = torch.Generator().manual_seed(31)
     model = _random_vae(cfg, seed=32)
     sd = {k: v.clone() for k, v in model.state_dict().items()}
-    model.use_channels_last(channels_last).enable_fused_ops(fused)
+    model.use_channels_last(channels_last).enable_fused_ops(fused).use_subpixel_upsampling(subpixel)
+    taken = []
+    for m in model.modules():
+        if isinstance(m, UpsampleConv2d):
+            m.register_forward_hook(lambda mod, inp, out: taken.append(mod.subpixel))
     video = _video(g, 1, 9, 16, 24)
     latent_in = torch.randn(1, cfg.z_dim, 3, 2, 3, generator=g)
     with torch.inference_mode():
@@ -271,6 +286,7 @@ def test_fast_paths_match_full_sequence(channels_last: bool, fused: bool):
     assert_matches(latent, ref_latent, dtype=torch.float32)
     assert_matches(decoded, ref_decoded, dtype=torch.float32)
     assert all(torch.equal(v, sd[k]) for k, v in model.state_dict().items())
+    assert taken and set(taken) == {subpixel}, "every upsample must take the form asked for"
     if channels_last:
         conv = model.decoder.conv1.weight
         assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
@@ -319,13 +335,16 @@ def test_norm_writing_into_the_context_buffer_equals_concatenation(device, monke
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_fused_bf16_close_to_fp32():
-    """The fused norms in bf16 (fp32 inside) are at least as close to the fp32 model as the eager bf16 VAE
-    allows (STYLE.md's error-ratio rule against the full-sequence bf16 formulation)."""
+@pytest.mark.parametrize("subpixel", [False, True])
+def test_fused_bf16_close_to_fp32(subpixel: bool):
+    """The fused norms in bf16 (fp32 inside), with or without the sub-pixel upsampling (its summed weights
+    rounded to bf16), are at least as close to the fp32 model as the eager bf16 VAE allows (STYLE.md's
+    error-ratio rule against the full-sequence bf16 formulation)."""
     cfg = SMALL
     g = torch.Generator().manual_seed(41)
     model = _random_vae(cfg, seed=42)
     low = copy.deepcopy(model).to(torch.bfloat16).use_channels_last().enable_fused_ops()
+    low.use_subpixel_upsampling(subpixel)
     sd_low = copy.deepcopy(model).to(torch.bfloat16).state_dict()
     latent = torch.randn(1, cfg.z_dim, 3, 2, 3, generator=g)
     with torch.inference_mode():

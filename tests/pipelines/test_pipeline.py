@@ -157,6 +157,8 @@ def test_fused_fast_paths_are_on_for_cuda_only_and_change_frames_by_rounding(bui
     dit, vae = builtin.components.dits[0], builtin.components.vae
     assert not any(getattr(m, "fused_ops", False) for m in dit.modules())
     assert vae.channels_last and not any(getattr(m, "fused", False) for m in vae.modules())
+    upsamples = [m for m in vae.modules() if type(m).__name__ == "UpsampleConv2d"]
+    assert upsamples and all(m.subpixel for m in upsamples), "the VAE upsamples in the sub-pixel form"
     fused = TurboPipeline.from_pretrained("builtin-random", device="cpu", fused=True)
     fdit, fvae = fused.components.dits[0], fused.components.vae
     assert any(getattr(m, "fused_ops", False) for m in fdit.modules())
@@ -192,17 +194,19 @@ def test_vae_chunk_latents_fits_free_memory(latents, free_gib, chunk):
     assert vae_chunk_latents(latents, 480, 832, int(free_gib * 2**30)) == chunk
 
 
+@pytest.mark.parametrize("subpixel", [True, False])
 @pytest.mark.parametrize("op", ["encode", "decode"])
-def test_vae_chunk_rule_covers_the_counted_peaks(op):
+def test_vae_chunk_rule_covers_the_counted_peaks(op, subpixel):
     """The chunk rule's bytes a pixel bound the Wan2.1 VAE's peaks as counted on the meta device (the
-    activations its ops keep alive) at every chunking of a small clip: the counts scale with the pixels."""
+    activations its ops keep alive) at every chunking of a small clip, upsampling in either form: the
+    counts scale with the pixels."""
     from turbodiffusion.models.wan.vae import WAN21_VAE, WanVAE
     from turbodiffusion.pipelines.pipeline import VAE_BASE_BYTES_PER_PIXEL, VAE_BYTES_PER_LATENT_PIXEL
     from turbodiffusion.testing.live_bytes import PeakLiveBytes
 
     height, width, latents = 64, 96, 5
     with torch.device("meta"):
-        vae = WanVAE(WAN21_VAE).to(torch.bfloat16).use_channels_last()
+        vae = WanVAE(WAN21_VAE).to(torch.bfloat16).use_channels_last().use_subpixel_upsampling(subpixel)
         clip = torch.empty(1, 3, 1 + 4 * (latents - 1), height, width)
         latent = torch.empty(1, WAN21_VAE.z_dim, latents, height // 8, width // 8)
     for chunk in range(1, latents):

@@ -8,7 +8,8 @@ created per encode/decode call, so no module keeps state between calls.
 
 Parameter names follow the official checkpoint (``residual.{0,2,3,6}``, ``shortcut``, ``gamma``,
 ``to_qkv``/``proj``, ``resample.1``, ``time_conv``); the parameter-free entries of the official
-``nn.Sequential`` containers (SiLU, dropout, padding, upsampling) are kept so the indices line up.
+``nn.Sequential`` containers (SiLU, dropout, padding; an identity where the upsampling was, which the
+convolution after it applies: vae_upsample.py) are kept so the indices line up.
 Shapes: B batch, C channels, t frames of this chunk, H W the spatial size at this level.
 """
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...ops.channel_rms_norm import channel_rms_norm
+from .vae_upsample import UpsampleConv2d
 
 ResampleMode = Literal["downsample2d", "downsample3d", "upsample2d", "upsample3d"]
 
@@ -258,13 +260,6 @@ class _ZeroPadRightBottom(nn.Module):
         return F.pad(x, (0, 1, 0, 1))
 
 
-class _NearestUpsample2x(nn.Module):
-    """Nearest-neighbour x2 in height and width (``nearest-exact`` equals ``nearest`` at scale 2)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.interpolate(x, scale_factor=2.0, mode="nearest-exact")
-
-
 class Resample(nn.Module):
     """Spatial x2 down/up-sampling, optionally with the temporal x2 of the official ``time_conv``.
 
@@ -286,9 +281,9 @@ class Resample(nn.Module):
             # Index 0 holds the parameter-free step so the conv keeps the official name `resample.1`.
             self.resample = nn.Sequential(_ZeroPadRightBottom(), nn.Conv2d(channels, channels, 3, stride=2))
         elif mode in ("upsample2d", "upsample3d"):
-            self.resample = nn.Sequential(
-                _NearestUpsample2x(), nn.Conv2d(channels, channels // 2, 3, padding=1)
-            )
+            # Index 0 stands for the official nearest x2, which the conv at index 1 applies itself
+            # (vae_upsample.py: it can skip the repeated image).
+            self.resample = nn.Sequential(nn.Identity(), UpsampleConv2d(channels, channels // 2))
         else:
             raise ValueError(
                 f"Resample mode must be downsample2d, downsample3d, upsample2d or upsample3d (got {mode!r})"
