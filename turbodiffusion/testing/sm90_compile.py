@@ -1,12 +1,14 @@
-"""Compile the Hopper Gluon kernels for sm_90 on a machine without a GPU (Triton ships ptxas and cuobjdump) and
-report what its tests check: registers, stack, shared memory, the SASS's warpgroup-MMA waits, and for
-the Sage kernel its main loop's shared-memory stores and byte permutes.
+"""Compile the Hopper Gluon kernels (and the VAE head's Triton convolution) for sm_90 on a machine without a
+GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
+SASS's warpgroup-MMA instructions and waits, and for the Sage kernel its main loop's shared-memory stores and
+byte permutes.
 
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
 tests call this in a subprocess without TRITON_INTERPRET:
 
     python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
+    python -m turbodiffusion.testing.sm90_compile thin_conv3d 32    # the VAE head's conv: BLOCK_K
 """
 
 from __future__ import annotations
@@ -79,6 +81,30 @@ def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
     return _describe(GluonASTSource(fn, sig, const, attrs), dict(num_warps=kw.NUM_WARPS))
 
 
+def compile_thin_conv3d(block_k: int) -> dict:
+    """Build ``_thin_conv3d_kernel`` (bf16, the VAE head's 3x3x3 taps, 3 outputs) for sm_90 as its launcher
+    would at 64-wide rows, and describe the binary; ``hgmma``: its warpgroup MMA instructions."""
+    from triton.compiler import ASTSource
+
+    from ..ops.thin_conv3d import kernel as k
+
+    fn = k._thin_conv3d_kernel
+    const = dict(
+        KT=3, KH=3, KW=3, CO=3, CO_PAD=16, HAS_BIAS=True, BLOCK_H=k.BLOCK_M // 64, BLOCK_W=64, BLOCK_K=block_k,
+        PRECISION="tf32",
+    )  # fmt: skip
+    sig = dict(
+        x_ptr="*bf16", w_ptr="*bf16", b_ptr="*bf16", y_ptr="*bf16", H="i32", W="i32", C="i32",
+        sxb="i64", sxt="i32", sxh="i32", sxw="i32", syb="i64", syt="i32", syh="i32", syw="i32",
+    )  # fmt: skip
+    sig.update(dict.fromkeys(const, "constexpr"))
+    # As the JIT marks them for the VAE's 96 channels (pointers from the allocator, strides of whole rows).
+    aligned = ("x_ptr", "w_ptr", "b_ptr", "y_ptr", "C", "sxt", "sxh", "sxw")
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
+    options = dict(num_warps=k.NUM_WARPS, num_stages=k.NUM_STAGES)
+    return _describe(ASTSource(fn, sig, const, attrs), options)
+
+
 def _main_loop(sass: str) -> list[str]:
     """The instructions of the Sage kernel's main loop: the smallest loop (a conditional backward branch and
     what lies between) that holds both the int8 Q.K^T and the FP8 P~.V warpgroup MMAs."""
@@ -115,7 +141,7 @@ def _describe(source, options: dict, main_loop: bool = False) -> dict:
     waits = re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", sass)
     report = dict(
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
-        mma_waits=[int(w, 16) for w in waits],
+        mma_waits=[int(w, 16) for w in waits], hgmma=len(re.findall(r"\bHGMMA\.", sass)),
     )  # fmt: skip
     if main_loop:
         loop = _main_loop(sass)
@@ -129,7 +155,9 @@ def _describe(source, options: dict, main_loop: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "kv_summary":
+    if sys.argv[1] == "thin_conv3d":
+        print(json.dumps(compile_thin_conv3d(int(sys.argv[2]))))
+    elif sys.argv[1] == "kv_summary":
         print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
     else:
         print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])))))

@@ -201,6 +201,20 @@ class WanVAE(nn.Module):
                 module.subpixel = enabled
         return self
 
+    def use_thin_conv_kernel(self, enabled: bool = True) -> WanVAE:
+        """Run the causal convolutions with at most 16 outputs (the decoder's 96 -> 3 head) through
+        ``ops.thin_conv3d``: a Triton kernel on CUDA for channels-last activations (``use_channels_last``),
+        the convolution it stands for otherwise.
+
+        In place (``enabled=False`` restores cuDNN for them); returns self. Weights and the state dict are
+        unchanged; outputs differ by the rounding of the summation order. Not on in the pipeline until timed
+        on a GPU (benchmarks/vae_decode.py's ``+thin`` variant).
+        """
+        for module in self.modules():
+            if isinstance(module, CausalConv3d):
+                module.thin_kernel = enabled and module.thin_kernel_applies()
+        return self
+
     def _layout(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
 

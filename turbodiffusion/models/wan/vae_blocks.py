@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...ops.channel_rms_norm import channel_rms_norm
+from ...ops.thin_conv3d import MAX_OUT_CHANNELS as THIN_MAX_OUT_CHANNELS
+from ...ops.thin_conv3d import thin_conv3d
 from .vae_upsample import UpsampleConv2d
 
 ResampleMode = Literal["downsample2d", "downsample3d", "upsample2d", "upsample3d"]
@@ -86,6 +88,28 @@ class CausalConv3d(nn.Conv3d):
         # only the temporal context is built here.
         self.context = 2 * pad_t
         self.padding = (0, pad_h, pad_w)
+        # Set by WanVAE.use_thin_conv_kernel where ``thin_kernel_applies``: ops.thin_conv3d (a Triton kernel
+        # on CUDA for channels-last input) instead of cuDNN, which is slow at few output channels.
+        self.thin_kernel = False
+
+    def thin_kernel_applies(self) -> bool:
+        """Whether ops.thin_conv3d computes this convolution: at most 16 outputs, stride 1, odd spatial
+        kernel padded by half of it (the decoder's 96 -> 3 head)."""
+        _, kh, kw = self.kernel_size
+        return (
+            self.out_channels <= THIN_MAX_OUT_CHANNELS
+            and self.stride == (1, 1, 1)
+            and self.groups == 1
+            and self.dilation == (1, 1, 1)
+            and kh % 2 == 1
+            and kw % 2 == 1
+            and self.padding == (0, kh // 2, kw // 2)
+        )
+
+    def _convolve(self, x: Tensor) -> Tensor:
+        if self.thin_kernel:
+            return thin_conv3d(x, self.weight, self.bias)
+        return super().forward(x)
 
     def forward(self, x: Tensor, cache: ChunkCache | None = None, *, with_context: bool = False) -> Tensor:
         """x: [B, C_in, t, H, W]; cache: the clip's chunk cache, or None to treat x as the whole clip.
@@ -93,12 +117,12 @@ class CausalConv3d(nn.Conv3d):
         its last ``context`` frames are kept for the next chunk. (Where the clip so far is shorter than
         the context they include leading zeros, exactly the zeros the next chunk would pad with.)"""
         if self.context == 0:
-            return super().forward(x)
+            return self._convolve(x)
         if with_context:
             if cache is None:
                 raise ValueError("with_context=True needs the clip's cache (from context_buffer)")
             cache.store(self, x[:, :, -self.context :])
-            return super().forward(x)
+            return self._convolve(x)
         past = cache.frames(self) if cache is not None else None
         if past is not None:
             x = torch.cat([past, x], dim=2)
@@ -107,7 +131,7 @@ class CausalConv3d(nn.Conv3d):
             # chunk is shorter than the context (the decoder's first levels see 1 frame per chunk).
             cache.store(self, x[:, :, -self.context :])
         zeros = self.context - (0 if past is None else past.shape[2])
-        return super().forward(F.pad(x, (0, 0, 0, 0, zeros, 0)) if zeros else x)
+        return self._convolve(F.pad(x, (0, 0, 0, 0, zeros, 0)) if zeros else x)
 
     def context_buffer(self, x: Tensor, cache: ChunkCache) -> tuple[Tensor, Tensor] | None:
         """The input this convolution will read for a chunk shaped like x, with its causal context in place.
