@@ -9,9 +9,9 @@ import torch
 
 from turbodiffusion.attention.jvp.kernel import attention_jvp_triton
 from turbodiffusion.kernel_device import check_kernel_device, interpreting, triton_release
+from turbodiffusion.ops.causal_conv3d.kernel import causal_conv3d_triton
 from turbodiffusion.ops.gated_residual.kernel import gated_residual_triton
 from turbodiffusion.ops.rms_norm.kernel import rms_norm_triton
-from turbodiffusion.ops.thin_conv3d.kernel import thin_conv3d_triton
 from turbodiffusion.quant.act_quant.kernel import quantize_blockwise_triton
 
 REFUSAL = r'impl="triton" needs CUDA tensors \(got cpu\): use impl="reference"'
@@ -25,7 +25,7 @@ def _launches():
         "gated_residual": lambda: gated_residual_triton(x, x, torch.ones(2, 1, 8)),
         "act_quant": lambda: quantize_blockwise_triton(torch.randn(128, 128)),
         "attention_jvp": lambda: attention_jvp_triton(q, q, q, q, q, q),
-        "thin_conv3d": lambda: thin_conv3d_triton(
+        "causal_conv3d": lambda: causal_conv3d_triton(
             torch.randn(1, 8, 3, 4, 5).contiguous(memory_format=torch.channels_last_3d),
             torch.randn(3, 8, 3, 3, 3),
             None,

@@ -1,4 +1,4 @@
-"""Compile the Hopper Gluon kernels (and the VAE head's Triton convolution) for sm_90 on a machine without a
+"""Compile the Hopper Gluon kernels (and the VAE's Triton convolution) for sm_90 on a machine without a
 GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
 SASS's warpgroup-MMA instructions and waits, and for the Sage kernel its main loop's shared-memory stores and
 byte permutes.
@@ -8,7 +8,7 @@ tests call this in a subprocess without TRITON_INTERPRET:
 
     python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
-    python -m turbodiffusion.testing.sm90_compile thin_conv3d 32    # the VAE head's conv: BLOCK_K
+    python -m turbodiffusion.testing.sm90_compile causal_conv3d 16 32 3    # a VAE conv: BLOCK_N, BLOCK_K, C_out
 """
 
 from __future__ import annotations
@@ -81,27 +81,32 @@ def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
     return _describe(GluonASTSource(fn, sig, const, attrs), dict(num_warps=kw.NUM_WARPS))
 
 
-def compile_thin_conv3d(block_k: int) -> dict:
-    """Build ``_thin_conv3d_kernel`` (bf16, the VAE head's 3x3x3 taps, 3 outputs) for sm_90 as its launcher
-    would at 64-wide rows, and describe the binary; ``hgmma``: its warpgroup MMA instructions."""
+def compile_causal_conv3d(block_n: int, block_k: int, c_out: int) -> dict:
+    """Build ``_causal_conv3d_kernel`` (bf16, 96 channels in, 3x3x3 taps, ``c_out`` out) for sm_90 as its
+    launcher would for 480p rows (832 wide), and describe the binary; ``hgmma``: its warpgroup MMA
+    instructions, ``mma_waits``: the outstanding MMAs each wait allows."""
     from triton.compiler import ASTSource
 
-    from ..ops.thin_conv3d import kernel as k
+    from ..ops.causal_conv3d import kernel as k
 
-    fn = k._thin_conv3d_kernel
+    fn = k._causal_conv3d_kernel
+    launch = k.default_launch(96, c_out, 832)  # the 480p head's rows
+    launch = k.ConvLaunch(launch.block_h, launch.block_w, block_n, block_k)
     const = dict(
-        KT=3, KH=3, KW=3, CO=3, CO_PAD=16, HAS_BIAS=True, BLOCK_H=k.BLOCK_M // 64, BLOCK_W=64, BLOCK_K=block_k,
-        PRECISION="tf32",
+        C=96, KT=3, KH=3, KW=3, HAS_BIAS=True, BLOCK_H=launch.block_h, BLOCK_W=launch.block_w, BLOCK_N=block_n,
+        BLOCK_K=block_k, PRECISION="tf32",
     )  # fmt: skip
     sig = dict(
-        x_ptr="*bf16", w_ptr="*bf16", b_ptr="*bf16", y_ptr="*bf16", H="i32", W="i32", C="i32",
-        sxb="i64", sxt="i32", sxh="i32", sxw="i32", syb="i64", syt="i32", syh="i32", syw="i32",
+        x_desc=f"tensordesc<bf16[1, {launch.block_h}, {launch.block_w}, {block_k}]>",
+        w_desc=f"tensordesc<bf16[{block_k}, {block_n}]>",
+        b_ptr="*bf16", y_ptr="*bf16", T_IN="i32", T_OUT="i32", H="i32", W="i32", CO="i32",
+        syb="i64", syt="i32", syh="i32", syw="i32",
     )  # fmt: skip
     sig.update(dict.fromkeys(const, "constexpr"))
-    # As the JIT marks them for the VAE's 96 channels (pointers from the allocator, strides of whole rows).
-    aligned = ("x_ptr", "w_ptr", "b_ptr", "y_ptr", "C", "sxt", "sxh", "sxw")
+    # As the JIT marks them (pointers from the allocator, strides of whole rows of channels).
+    aligned = ("b_ptr", "y_ptr", "syt", "syh") + (("CO", "syw") if c_out % 16 == 0 else ())
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
-    options = dict(num_warps=k.NUM_WARPS, num_stages=k.NUM_STAGES)
+    options = dict(num_warps=launch.num_warps, num_stages=launch.num_stages)
     return _describe(ASTSource(fn, sig, const, attrs), options)
 
 
@@ -155,8 +160,8 @@ def _describe(source, options: dict, main_loop: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "thin_conv3d":
-        print(json.dumps(compile_thin_conv3d(int(sys.argv[2]))))
+    if sys.argv[1] == "causal_conv3d":
+        print(json.dumps(compile_causal_conv3d(*(int(a) for a in sys.argv[2:5]))))
     elif sys.argv[1] == "kv_summary":
         print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
     else:

@@ -201,18 +201,21 @@ class WanVAE(nn.Module):
                 module.subpixel = enabled
         return self
 
-    def use_thin_conv_kernel(self, enabled: bool = True) -> WanVAE:
-        """Run the causal convolutions with at most 16 outputs (the decoder's 96 -> 3 head) through
-        ``ops.thin_conv3d``: a Triton kernel on CUDA for channels-last activations (``use_channels_last``),
-        the convolution it stands for otherwise.
+    def use_conv_kernel(self, enabled: bool = True, *, max_out_channels: int = 16) -> WanVAE:
+        """Run the causal convolutions with at most ``max_out_channels`` outputs through ``ops.causal_conv3d``:
+        a Triton kernel on CUDA for channels-last activations (``use_channels_last``), the convolution it
+        stands for otherwise. The default, 16, takes the decoder's 96 -> 3 head (and the 16-channel 1^3
+        ``conv2``), where cuDNN is slow.
 
-        In place (``enabled=False`` restores cuDNN for them); returns self. Weights and the state dict are
-        unchanged; outputs differ by the rounding of the summation order. Not on in the pipeline until timed
-        on a GPU (benchmarks/vae_decode.py's ``+thin`` variant).
+        In place (``enabled=False`` restores cuDNN); returns self. Weights and the state dict are unchanged;
+        outputs differ by the rounding of the summation order. Not on in the pipeline until timed on a GPU
+        (benchmarks/vae_decode.py's ``+conv16`` variant, benchmarks/vae_conv.py).
         """
         for module in self.modules():
             if isinstance(module, CausalConv3d):
-                module.thin_kernel = enabled and module.thin_kernel_applies()
+                module.conv_kernel = (
+                    enabled and module.out_channels <= max_out_channels and module.conv_kernel_applies()
+                )
         return self
 
     def _layout(self, x: Tensor) -> Tensor:

@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...ops.causal_conv3d import causal_conv3d
 from ...ops.channel_rms_norm import channel_rms_norm
-from ...ops.thin_conv3d import MAX_OUT_CHANNELS as THIN_MAX_OUT_CHANNELS
-from ...ops.thin_conv3d import thin_conv3d
 from .vae_upsample import UpsampleConv2d
 
 ResampleMode = Literal["downsample2d", "downsample3d", "upsample2d", "upsample3d"]
@@ -88,17 +87,16 @@ class CausalConv3d(nn.Conv3d):
         # only the temporal context is built here.
         self.context = 2 * pad_t
         self.padding = (0, pad_h, pad_w)
-        # Set by WanVAE.use_thin_conv_kernel where ``thin_kernel_applies``: ops.thin_conv3d (a Triton kernel
-        # on CUDA for channels-last input) instead of cuDNN, which is slow at few output channels.
-        self.thin_kernel = False
+        # Set by WanVAE.use_conv_kernel where ``conv_kernel_applies``: ops.causal_conv3d (a Triton kernel on
+        # CUDA for channels-last input) instead of cuDNN.
+        self.conv_kernel = False
 
-    def thin_kernel_applies(self) -> bool:
-        """Whether ops.thin_conv3d computes this convolution: at most 16 outputs, stride 1, odd spatial
-        kernel padded by half of it (the decoder's 96 -> 3 head)."""
+    def conv_kernel_applies(self) -> bool:
+        """Whether ops.causal_conv3d computes this convolution: stride 1, odd spatial kernel padded by half of
+        it, no groups or dilation (every 3x3x3 and 1x1x1 convolution of the Wan VAE's decoder)."""
         _, kh, kw = self.kernel_size
         return (
-            self.out_channels <= THIN_MAX_OUT_CHANNELS
-            and self.stride == (1, 1, 1)
+            self.stride == (1, 1, 1)
             and self.groups == 1
             and self.dilation == (1, 1, 1)
             and kh % 2 == 1
@@ -107,8 +105,8 @@ class CausalConv3d(nn.Conv3d):
         )
 
     def _convolve(self, x: Tensor) -> Tensor:
-        if self.thin_kernel:
-            return thin_conv3d(x, self.weight, self.bias)
+        if self.conv_kernel:
+            return causal_conv3d(x, self.weight, self.bias)
         return super().forward(x)
 
     def forward(self, x: Tensor, cache: ChunkCache | None = None, *, with_context: bool = False) -> Tensor:

@@ -1,4 +1,4 @@
-"""A 3D convolution with few output channels over a channels-last video chunk: the specification.
+"""The convolution of a causal 3D convolution once its past frames are in place: the specification.
 
     y = conv3d(x, weight, bias, stride 1, padding (0, KH // 2, KW // 2))
 
@@ -14,10 +14,8 @@ from torch import Tensor
 
 from ..checks import check_float_dtype
 
-MAX_OUT_CHANNELS = 16  # the kernel keeps all output channels of a position in one MMA tile
 
-
-def check_thin_conv3d_inputs(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+def check_causal_conv3d_inputs(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     """Shape, dtype and device checks shared by both impls; raises ValueError naming the tensor."""
     if x.dim() != 5:
         raise ValueError(f"x must be [B, C_in, T, H, W] (got shape {tuple(x.shape)})")
@@ -27,8 +25,6 @@ def check_thin_conv3d_inputs(x: Tensor, weight: Tensor, bias: Tensor | None) -> 
             f"weight must be [C_out, C_in, KT, KH, KW] with C_in = {x.shape[1]} (got {tuple(weight.shape)})"
         )
     c_out, _, kt, kh, kw = weight.shape
-    if not 1 <= c_out <= MAX_OUT_CHANNELS:
-        raise ValueError(f"thin_conv3d takes 1 to {MAX_OUT_CHANNELS} output channels (got {c_out})")
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"the spatial kernel must be odd, padded by half on each side (got {kh} x {kw})")
     if x.shape[2] < kt:
@@ -40,10 +36,10 @@ def check_thin_conv3d_inputs(x: Tensor, weight: Tensor, bias: Tensor | None) -> 
             raise ValueError(f"x and {name} must be on one device (got {x.device} and {t.device})")
 
 
-def thin_conv3d_reference(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """x: [B, C_in, T, H, W]; weight: [C_out, C_in, KT, KH, KW] (C_out <= 16, KH and KW odd); bias: [C_out] or
-    None. Returns [B, C_out, T - KT + 1, H, W] in x's dtype (and x's memory layout, as F.conv3d keeps it)."""
-    check_thin_conv3d_inputs(x, weight, bias)
+def causal_conv3d_reference(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """x: [B, C_in, T, H, W]; weight: [C_out, C_in, KT, KH, KW] (KH and KW odd); bias: [C_out] or None. Returns
+    [B, C_out, T - KT + 1, H, W] in x's dtype (and x's memory layout, as F.conv3d keeps it)."""
+    check_causal_conv3d_inputs(x, weight, bias)
     kh, kw = weight.shape[3:]
     w = weight.to(x.dtype)
     return F.conv3d(x, w, None if bias is None else bias.to(x.dtype), padding=(0, kh // 2, kw // 2))
