@@ -198,7 +198,9 @@ def test_vae_head_runs_the_kernel_on_cuda(monkeypatch):
     cfg = WanVAEConfig.from_official(
         {"dim": 24, "z_dim": 16, "dim_mult": [1, 2], "num_res_blocks": 1, "temperal_downsample": [True]}
     )
-    vae = WanVAE(cfg).cuda().to(torch.bfloat16).eval().use_channels_last().enable_fused_ops().use_conv_kernel()
+    vae = (
+        WanVAE(cfg).cuda().to(torch.bfloat16).eval().use_channels_last().enable_fused_ops().use_conv_kernel()
+    )
     ran = []
     original = conv_kernel.causal_conv3d_triton
     monkeypatch.setattr(conv_kernel, "causal_conv3d_triton", lambda *a: ran.append(1) or original(*a))

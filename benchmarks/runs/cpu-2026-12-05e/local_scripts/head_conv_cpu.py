@@ -35,9 +35,11 @@ def main() -> None:
             w16 = torch.zeros(16, c, 3, 3, 3, dtype=dtype)
             w16[:3] = weight
             w16 = w16.contiguous(memory_format=cl)
-            taps = weight.contiguous(memory_format=cl).permute(1, 2, 3, 4, 0).reshape(c, 81)
+            taps = weight.permute(1, 2, 3, 4, 0).reshape(c, 81)
 
-            def conv(padded_x=padded_x, weight=weight.contiguous(memory_format=cl), bias=bias):
+            weight = weight.contiguous(memory_format=cl)
+
+            def conv(padded_x=padded_x, weight=weight, bias=bias):
                 return F.conv3d(padded_x, weight, bias)
 
             def conv16(padded_x=padded_x, w16=w16):
