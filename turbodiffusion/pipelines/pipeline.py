@@ -72,8 +72,9 @@ class TurboPipeline:
         check_cuda_graphs(cuda_graphs, device, self.offload, len(components.dits))
         # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
         # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine). The
-        # sub-pixel upsamples do 2.25x fewer multiply-adds in the upsampling convolutions, whatever the
-        # device (the default model's decode 0.66-0.73 -> 0.65-0.69 s on that machine).
+        # sub-pixel upsamples do 2.25x fewer multiply-adds in the upsampling convolutions on any device (the
+        # default model's decode 0.646-0.716 -> 0.615-0.680 s on that machine; benchmarks/runs/
+        # cpu-2026-12-05e, where their GPU timing is queued).
         components.vae.use_channels_last().use_subpixel_upsampling()
         use_fused = device.type == "cuda" if fused is None else fused
         if use_fused:
@@ -158,8 +159,8 @@ class TurboPipeline:
             (``WanVAE.enable_fused_ops``). Each op rounds once in fp32 instead of in bf16 steps, so frames
             differ from the plain path by bf16 rounding. Default: on for CUDA devices, off elsewhere (on
             the CPU the fused ops run their PyTorch references, no faster). The VAE always runs
-            channels-last (``WanVAE.use_channels_last``) with its upsamples in the sub-pixel form
-            (``WanVAE.use_subpixel_upsampling``), which are faster on both.
+            channels-last (``WanVAE.use_channels_last``), which is faster on both, with its upsamples in
+            the sub-pixel form (``WanVAE.use_subpixel_upsampling``: 2.25x fewer multiply-adds there).
         cuda_graphs: replay the DiT's forwards from CUDA graphs that the pipeline keeps across calls
             (``forward_graphs.ForwardGraphs``): the first call of each shape captures them (about one
             host pass over the forward each; the text context's rows, a multiple of 32 up to the longest

@@ -93,7 +93,7 @@ class CausalConv3d(nn.Conv3d):
 
     def conv_kernel_applies(self) -> bool:
         """Whether ops.causal_conv3d computes this convolution: stride 1, odd spatial kernel padded by half of
-        it, no groups or dilation (every 3x3x3 and 1x1x1 convolution of the Wan VAE's decoder)."""
+        it, no groups or dilation (every causal convolution of the Wan VAE's decoder)."""
         _, kh, kw = self.kernel_size
         return (
             self.stride == (1, 1, 1)

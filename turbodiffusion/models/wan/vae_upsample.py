@@ -26,9 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# [parity a, tap, source tap]: which of the 3x3 kernel's taps along one axis add into each of the two taps
-# of window parity a (a = 0: output rows 2r - 1, i.e. odd; a = 1: rows 2r, even).
-_TAP_SUMS = ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0)), ((1.0, 0.0, 0.0), (0.0, 1.0, 1.0))
+
+def _pair_taps(w: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """The two 2-tap kernels that a 3-tap axis ``dim`` of w folds into: (w0 + w1, w2) for window parity 0
+    (output rows 2r - 1) and (w0, w1 + w2) for parity 1 (rows 2r). Device ops only: no host data, no sync."""
+    t0, t1, t2 = w.unbind(dim)
+    return torch.stack([t0 + t1, t2], dim), torch.stack([t0, t1 + t2], dim)
 
 
 def _memory_format(x: Tensor) -> torch.memory_format:
@@ -42,17 +45,16 @@ def subpixel_weights(weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tenso
     """The 2x2 convolution that yields all four output parities of nearest x2 + ``weight``.
 
     weight: [C_out, C_in, 3, 3]; bias: [C_out] or None. Returns (w [4 * C_out, C_in, 2, 2], b [4 * C_out] or
-    None) in fp32 (float64 for a float64 weight), output channel (2a + b) * C_out + o holding parity (a, b) of channel o (window parities as
-    in the module docstring), in weight's memory format.
+    None) in fp32 (float64 for a float64 weight) and weight's memory format; output channel
+    (2a + b) * C_out + o holds window parity (a, b) of channel o (parities as in the module docstring).
     """
     if weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
         raise ValueError(f"subpixel_weights needs a [C_out, C_in, 3, 3] weight (got {tuple(weight.shape)})")
     dtype = torch.promote_types(weight.dtype, torch.float32)
-    sums = torch.tensor(_TAP_SUMS, dtype=dtype, device=weight.device)  # [2, 2, 3]
-    w = torch.einsum("ayk,bxl,oikl->aboiyx", sums, sums, weight.to(dtype))
-    w = w.reshape(4 * weight.shape[0], *w.shape[3:]).contiguous(memory_format=_memory_format(weight))
+    rows = _pair_taps(weight.to(dtype), -2)  # by row parity a: [C_out, C_in, 2, 3]
+    w = torch.cat([k for r in rows for k in _pair_taps(r, -1)])  # (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
     b = None if bias is None else bias.to(dtype).repeat(4)
-    return w, b
+    return w.contiguous(memory_format=_memory_format(weight)), b
 
 
 def upsample2x_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
