@@ -140,8 +140,10 @@ def test_kernel_compiles_for_sm90_with_overlapping_mmas(block_n, block_k, c_out)
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
     assert report["hgmma"] > 0, f"the products do not run as warpgroup MMAs: {report}"
-    # The loop waits for all but the last MMA: each step's product overlaps the next step's loads.
-    assert report["mma_waits"][0] == 1, f"every MMA is waited for at once: {report}"
+    # The loop waits for all but the last MMA: each step's product overlaps the next step's loads. The box
+    # is the MMA's operand as it lies in shared memory (a two-row box went through registers, LDSM).
+    assert report["loop"]["mma_waits"] == [1], f"every MMA is waited for at once: {report}"
+    assert report["loop"]["ldmatrix"] == 0, f"the input tile goes through registers: {report}"
 
 
 def test_vae_head_takes_the_kernel_and_decodes_the_same(monkeypatch):

@@ -1,14 +1,14 @@
 """Compile the Hopper Gluon kernels (and the VAE's Triton convolution) for sm_90 on a machine without a
 GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
-SASS's warpgroup-MMA instructions and waits, and for the Sage kernel its main loop's shared-memory stores and
-byte permutes.
+SASS's warpgroup-MMA instructions and waits, and for the Sage kernel and the convolution their main loop's
+instructions, shared-memory stores, byte permutes and ldmatrix loads.
 
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
 tests call this in a subprocess without TRITON_INTERPRET:
 
     python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
-    python -m turbodiffusion.testing.sm90_compile causal_conv3d 16 32 3    # a VAE conv: BLOCK_N, BLOCK_K, C_out
+    python -m turbodiffusion.testing.sm90_compile causal_conv3d 64 32 96 1 128    # N, K, C_out, box H x W
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
     # As the GPU's JIT marks them (pointers from the allocator, strides of whole heads and rows).
     aligned = ("QS", "KS", "VS", "LUT", "Out", "QH", "KSUM", "BIAS", "sob", "sol", "soh", "sqb", "sql", "sqh")
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
-    return _describe(GluonASTSource(fn, sig, const, attrs), kw.LAUNCH_OPTIONS, main_loop=True)
+    return _describe(GluonASTSource(fn, sig, const, attrs), kw.LAUNCH_OPTIONS, main_loop=("IGMMA", "QGMMA"))
 
 
 def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
@@ -81,17 +81,18 @@ def compile_kv_summary_wgmma(d: int, state: bool, stats: bool) -> dict:
     return _describe(GluonASTSource(fn, sig, const, attrs), dict(num_warps=kw.NUM_WARPS))
 
 
-def compile_causal_conv3d(block_n: int, block_k: int, c_out: int) -> dict:
-    """Build ``_causal_conv3d_kernel`` (bf16, 96 channels in, 3x3x3 taps, ``c_out`` out) for sm_90 as its
-    launcher would for 480p rows (832 wide), and describe the binary; ``hgmma``: its warpgroup MMA
-    instructions, ``mma_waits``: the outstanding MMAs each wait allows."""
+def compile_causal_conv3d(block_n: int, block_k: int, c_out: int, block_h: int = 0, block_w: int = 0) -> dict:
+    """Build ``_causal_conv3d_kernel`` (bf16, 96 channels in, 3x3x3 taps, ``c_out`` out) for sm_90 and
+    describe the binary and its main loop; ``hgmma``: its warpgroup MMA instructions, ``mma_waits``: the
+    outstanding MMAs each wait allows. The box is ``block_h`` x ``block_w`` positions, by default the
+    launcher's for 480p rows (832 wide)."""
     from triton.compiler import ASTSource
 
     from ..ops.causal_conv3d import kernel as k
 
     fn = k._causal_conv3d_kernel
-    launch = k.default_launch(96, c_out, 832)  # the 480p head's rows
-    launch = k.ConvLaunch(launch.block_h, launch.block_w, block_n, block_k)
+    launch = k.default_launch(96, c_out, 832)
+    launch = k.ConvLaunch(block_h or launch.block_h, block_w or launch.block_w, block_n, block_k)
     const = dict(
         C=96, KT=3, KH=3, KW=3, HAS_BIAS=True, BLOCK_H=launch.block_h, BLOCK_W=launch.block_w, BLOCK_N=block_n,
         BLOCK_K=block_k, PRECISION="tf32",
@@ -107,12 +108,13 @@ def compile_causal_conv3d(block_n: int, block_k: int, c_out: int) -> dict:
     aligned = ("b_ptr", "y_ptr", "syt", "syh") + (("CO", "syw") if c_out % 16 == 0 else ())
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
     options = dict(num_warps=launch.num_warps, num_stages=launch.num_stages)
-    return _describe(ASTSource(fn, sig, const, attrs), options)
+    return _describe(ASTSource(fn, sig, const, attrs), options, main_loop=("HGMMA",))
 
 
-def _main_loop(sass: str) -> list[str]:
-    """The instructions of the Sage kernel's main loop: the smallest loop (a conditional backward branch and
-    what lies between) that holds both the int8 Q.K^T and the FP8 P~.V warpgroup MMAs."""
+def _main_loop(sass: str, mmas: tuple[str, ...] = ("IGMMA", "QGMMA")) -> list[str]:
+    """The instructions of a kernel's main loop: the smallest loop (a conditional backward branch and what
+    lies between) that holds a warpgroup MMA of each kind in ``mmas`` (the Sage kernel's: its int8 Q.K^T and
+    FP8 P~.V)."""
     ins = [
         (int(m.group(1), 16), m.group(2).strip())
         for m in (re.match(r"\s*/\*([0-9a-f]{4,5})\*/\s+(.*?);", line) for line in sass.splitlines())
@@ -123,17 +125,18 @@ def _main_loop(sass: str) -> list[str]:
         back = re.search(r"BRA (0x[0-9a-f]+)", text)
         if back and text.startswith("@") and int(back.group(1), 16) < off:
             body = [t for o, t in ins if int(back.group(1), 16) <= o <= off]
-            if any("IGMMA" in t for t in body) and any("QGMMA" in t for t in body):
+            if all(any(mma in t for t in body) for mma in mmas):
                 loops.append(body)
     if not loops:
-        raise RuntimeError("no loop holds both the Q.K^T and the P~.V MMAs in this SASS")
+        raise RuntimeError(f"no loop holds {' and '.join(mmas)} MMAs in this SASS")
     return min(loops, key=len)
 
 
-def _describe(source, options: dict, main_loop: bool = False) -> dict:
-    """Compile a Gluon source for sm_90 and report registers, stack, local loads, shared memory and the
-    warpgroup-MMA waits of its SASS; with ``main_loop``, the Sage kernel's main loop too: its instructions,
-    byte permutes (``PRMT``) and shared-memory stores (``STS``)."""
+def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
+    """Compile a Gluon or Triton source for sm_90 and report registers, stack, local loads, shared memory and
+    the warpgroup MMAs and their waits in its SASS; with ``main_loop`` (the MMA kinds that mark it, as
+    ``_main_loop`` takes them), that loop too: its instructions, byte permutes (``PRMT``), shared-memory
+    stores (``STS``), ldmatrix loads (``LDSM``: an operand going through registers) and MMA waits."""
     from triton.backends.compiler import GPUTarget
 
     compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={**options, **FP_FUSION})
@@ -149,19 +152,23 @@ def _describe(source, options: dict, main_loop: bool = False) -> dict:
         mma_waits=[int(w, 16) for w in waits], hgmma=len(re.findall(r"\bHGMMA\.", sass)),
     )  # fmt: skip
     if main_loop:
-        loop = _main_loop(sass)
+        loop = _main_loop(sass, main_loop)
         opcodes = [re.sub(r"^@!?U?P\w+\s+", "", t).split()[0] for t in loop]
         report["loop"] = dict(
             instructions=len(loop),
             byte_permutes=sum(op.startswith("PRMT") for op in opcodes),
             shared_stores=sum(op.startswith("STS") for op in opcodes),
+            ldmatrix=sum(op.startswith("LDSM") for op in opcodes),
+            mma_waits=[
+                int(w, 16) for w in re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", "\n".join(loop))
+            ],
         )
     return report
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "causal_conv3d":
-        print(json.dumps(compile_causal_conv3d(*(int(a) for a in sys.argv[2:5]))))
+        print(json.dumps(compile_causal_conv3d(*(int(a) for a in sys.argv[2:7]))))
     elif sys.argv[1] == "kv_summary":
         print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
     else:
