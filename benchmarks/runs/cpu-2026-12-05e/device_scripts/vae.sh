@@ -9,7 +9,7 @@ export PYTHONPATH=.:benchmarks
 timeout 240 python -m pytest -q -p no:cacheprovider tests/ops/test_causal_conv3d.py tests/models/test_vae_upsample.py \
   tests/models/test_vae.py > $OUT/vae_tests.log 2>&1
 tail -n 5 $OUT/vae_tests.log
-V=channels_last+fused,channels_last+fused+subpixel,channels_last+fused+subpixel+conv16
+V=channels_last+fused,channels_last+fused+subpixel,channels_last+fused+subpixel+conv16,channels_last+fused+subpixel+convall
 timeout 150 python -u benchmarks/vae_decode.py --resolution 480p --variants $V --chunk-latents 20 --reps 5 \
   --layers --json $OUT/vae_480p.json > $OUT/vae_480p.log 2>&1
 tail -n 28 $OUT/vae_480p.log
