@@ -14,7 +14,12 @@ from torch import nn
 from turbodiffusion.attention import AttentionConfig, build_attention
 from turbodiffusion.attention.sage import SageAttention, dense_tile_k, sage_attention
 from turbodiffusion.attention.sage.kernel import sage_forward_triton
-from turbodiffusion.attention.sage.quant import key_permutation, quantize_int8_triton, quantize_v_fp8_triton
+from turbodiffusion.attention.sage.quant import (
+    key_permutation,
+    quantize_int8_pooled_triton,
+    quantize_int8_triton,
+    quantize_v_fp8_triton,
+)
 from turbodiffusion.attention.sage.reference import (
     INT32_BIAS,
     LOG2_FP8_MAX,
@@ -25,7 +30,7 @@ from turbodiffusion.attention.sage.reference import (
     v_scale_reference,
 )
 from turbodiffusion.attention.sagesla import SageSLAAttention, sagesla_attention
-from turbodiffusion.attention.sla.block_map import select_blocks
+from turbodiffusion.attention.sla.block_map import mean_pool_blocks, select_blocks, select_pooled_blocks
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, cosine, rel_l2
 from turbodiffusion.testing.interpreter import fma_rounds_once
@@ -69,6 +74,43 @@ def test_quantisers_match_their_references_exactly(seq, d, dtype, device):
     tiles = vq.view(torch.uint8).unflatten(-1, (-1, 128))
     assert torch.equal(permuted_vs, vs)
     assert torch.equal(permuted.view(torch.uint8).unflatten(-1, (-1, 128))[..., sigma], tiles)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize(("seq", "d", "block"), [(1, 64, 64), (200, 64, 32), (333, 128, 128)])
+def test_pooled_quantiser_pools_as_the_block_selection(seq, d, block, dtype, device):
+    """The quantiser's pooling (SageSLA's selection reads it instead of pooling q and k again) equals the
+    selection's: block means of q, and of k minus its mean rounded to k's dtype, the last block partial."""
+    q, k, _ = qkv(seq + block, 2, seq, 3, d, dtype, device)
+    mean = smoothing_mean(k)
+    for x, m, pad in ((q, None, False), (k, mean, True)):
+        codes, scale, pooled = quantize_int8_pooled_triton(x, block, m, pad_rows=pad)
+        want_codes, want_scale = quantize_int8_triton(x, block, m, pad_rows=pad)
+        assert torch.equal(codes, want_codes) and torch.equal(scale, want_scale)
+        xs = x if m is None else x - m.to(x.dtype)[:, None]
+        want = mean_pool_blocks(xs.cpu(), block)
+        assert pooled.dtype == x.dtype and pooled.shape == want.shape
+        # fp32 sums in another order: at most one unit in the last place of x's dtype apart.
+        ulp = torch.finfo(dtype).eps * want.float().abs().clamp_min(torch.finfo(dtype).tiny)
+        assert ((pooled.cpu().float() - want.float()).abs() <= ulp).all()
+
+
+def test_sagesla_kernel_selects_from_the_quantisers_pooling(device):
+    """Without a given selection the kernel path selects from the pooled q and k its quantisers wrote: the
+    same blocks select_blocks picks, hence the same output as with its selection passed in."""
+    q, k, v = qkv(5, 1, 300, 2, 64, torch.bfloat16, device)
+    proj = nn.Linear(64, 64).to(device)
+    kw = dict(topk=0.3, block_q=64, block_k=32, pv="fp8", v_range=2.25)
+    with torch.no_grad():
+        _, _, q_pooled = quantize_int8_pooled_triton(q, 64)
+        _, _, k_pooled = quantize_int8_pooled_triton(k, 32, smoothing_mean(k))
+        pooled = select_pooled_blocks(q_pooled, k_pooled, 0.3)
+        given = select_blocks(q, k, 64, 32, 0.3)
+        assert torch.equal(pooled.lut, given.lut)
+        out = sagesla_attention(q, k, v, proj, impl="triton", **kw)
+        assert torch.equal(out, sagesla_attention(q, k, v, proj, impl="triton", selection=given, **kw))
+    with pytest.raises(ValueError, match="must agree on B, H and D"):
+        select_pooled_blocks(q_pooled, k_pooled[..., :32], 0.3)
 
 
 def test_key_permutation_puts_each_threads_p_values_where_its_mma_operand_wants_them():

@@ -227,6 +227,7 @@ def sage_forward_triton(
     eps: float = 0.0,
     summary: KVSummary | None = None,
     kernel: SageKernel = "auto",
+    quantized_qk: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Quantise and run Sage-style attention. q, k, v: [B, L, H, D] fp16/bf16, last dim contiguous.
 
@@ -237,7 +238,9 @@ def sage_forward_triton(
     the caller already has it. ``kernel``: "auto" runs
     ``kernel_wgmma.sage_sparse_wgmma`` where it applies (sparse FP8 P.V with blocks (64, 128) on sm_90) and
     ``_sage_fwd_kernel`` elsewhere; "triton" always the latter; "wgmma" the former or a ValueError.
-    Returns o [B, L, H, D] in q's dtype.
+    ``quantized_qk``: (q codes, q scales, k codes, k scales) as ``quantize_int8_triton`` makes them here (k
+    smoothed by the summary's mean, rows padded), when the caller already has them. Returns o [B, L, H, D]
+    in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)
     b, seq, h, d = q.shape
@@ -282,8 +285,11 @@ def sage_forward_triton(
         raise ValueError(
             "summary must come from summarize_kv(k, v, stats=True), with state=True when proj is given"
         )
-    qi, qs = quantize_int8_triton(q, block_q)
-    ki, ks = quantize_int8_triton(k, block_k, summary.k_mean, pad_rows=True)
+    if quantized_qk is None:
+        qi, qs = quantize_int8_triton(q, block_q)
+        ki, ks = quantize_int8_triton(k, block_k, summary.k_mean, pad_rows=True)
+    else:
+        qi, qs, ki, ks = quantized_qk
     if pv == "fp8":
         vq, vs = quantize_v_fp8_triton(v, summary.v_amax, v_range, permute_keys=wgmma)
     else:

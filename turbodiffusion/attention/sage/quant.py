@@ -3,6 +3,8 @@
 - ``quantize_int8_triton``: [B, L, H, D] -> int8 codes [B, H, L, D] + fp32 scales [B, H, ceil(L / BLK)],
   per block of BLK tokens, optionally minus a per-channel mean (K smoothing). One read, one int8 write.
   K's codes can be row-padded like V^T (``pad_rows``), so key tiles load without masks.
+  ``quantize_int8_pooled_triton`` also writes each block's mean as SLA's block selection pools it, from the
+  same read (SageSLA's selection then reads no q or k of its own).
 - ``quantize_v_fp8_triton``: [B, L, H, D] -> e4m3 V^T [B, H, D, L_pad] (tokens contiguous, as the FP8
   P.V product wants its K-major operand; L_pad a multiple of 128, zero-filled) and its per-channel scale,
   from the channel maxima.
@@ -16,7 +18,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ...kernel_device import FP_FUSION, interpreting
-from ..sla.kernel_fwd import needs_int64
+from ..sla.kernel_fwd import cast, dot_precision, needs_int64
 from .reference import INT8_SCALE_EPS
 
 _INT8_SCALE_EPS = tl.constexpr(INT8_SCALE_EPS)  # kernels read module globals only as constexpr
@@ -42,10 +44,11 @@ def round_to_e4m3_grid(x):
 
 @triton.jit
 def _quantize_int8_kernel(
-    X, MEAN, XQ, SCALE,
+    X, MEAN, XQ, SCALE, POOLED,
     sxb, sxl, sxh,
     H, L, LC, NB,
-    D: tl.constexpr, BLK: tl.constexpr, SMOOTH: tl.constexpr, WIDE: tl.constexpr,
+    D: tl.constexpr, BLK: tl.constexpr, SMOOTH: tl.constexpr, WIDE: tl.constexpr, POOL: tl.constexpr,
+    PRECISION: tl.constexpr,
 ):  # fmt: skip
     pid_blk = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -60,6 +63,20 @@ def _quantize_int8_kernel(
         X + b.to(tl.int64) * sxb + h * sxh + rows[:, None] * sxl + dims[None, :], mask=ok[:, None], other=0.0
     )
     x = x.to(tl.float32)
+    if POOL:
+        # SLA's block selection pools the same rows (pool_kernel.py's arithmetic: k - mean rounded to x's
+        # dtype, fp32 sums, the mean over the block's real rows), so it needs no read of its own.
+        xp = x
+        if SMOOTH:
+            mean = cast(tl.load(MEAN + pid_bh.to(tl.int64) * D + dims), X.dtype.element_ty, PRECISION)
+            xp = cast(x - mean.to(tl.float32)[None, :], X.dtype.element_ty, PRECISION).to(tl.float32)
+            xp = tl.where(ok[:, None], xp, 0.0)
+        count = tl.minimum(L - pid_blk * BLK, BLK).to(tl.float32)
+        pooled = tl.math.div_rn(tl.sum(xp, 0), tl.zeros([D], dtype=tl.float32) + count)
+        tl.store(
+            POOLED + (pid_bh.to(tl.int64) * NB + pid_blk) * D + dims,
+            cast(pooled, X.dtype.element_ty, PRECISION),
+        )
     if SMOOTH:
         x = x - tl.load(MEAN + pid_bh.to(tl.int64) * D + dims)[None, :]
     x = tl.where(ok[:, None], x, 0.0)
@@ -96,6 +113,23 @@ def quantize_int8_triton(
     pad_rows: codes are [B, H, L_pad, D] instead (L_pad = ceil(L / 128) * 128, zero rows past L), so the
     attention kernel can load whole key tiles of up to 128 rows without a mask.
     """
+    codes, scale, _ = _quantize_int8(x, block, mean, pad_rows, pool=False)
+    return codes, scale
+
+
+def quantize_int8_pooled_triton(
+    x: Tensor, block: int, mean: Tensor | None = None, *, pad_rows: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``quantize_int8_triton`` that also pools each block as SLA's block selection does, from the same read
+    of x: (codes, scale, pooled [B, H, ceil(L / block), D] in x's dtype), pooled equal to
+    ``pool_kernel.pool_blocks_triton(x, block, mean)`` but for the fp32 summation order (a pooled value may
+    differ by one unit in the last place of x's dtype). D must be a power of two."""
+    return _quantize_int8(x, block, mean, pad_rows, pool=True)
+
+
+def _quantize_int8(
+    x: Tensor, block: int, mean: Tensor | None, pad_rows: bool, pool: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
     b, seq, h, d = x.shape
     if x.stride(-1) != 1:
         raise ValueError(f"x must have a contiguous last dim (got strides {x.stride()})")
@@ -108,14 +142,15 @@ def quantize_int8_triton(
     codes = torch.empty((b, h, rows, d), device=x.device, dtype=torch.int8)
     codes[:, :, nb * block :].zero_()  # padding past the last block (none when block = 128)
     scale = torch.empty((b, h, nb), device=x.device, dtype=torch.float32)
+    pooled = torch.empty((b, h, nb, d), device=x.device, dtype=x.dtype) if pool else None
     _quantize_int8_kernel[(nb, b * h)](
-        x, mean if mean is not None else scale, codes, scale,
+        x, mean if mean is not None else scale, codes, scale, pooled if pool else scale,
         x.stride(0), x.stride(1), x.stride(2),
         h, seq, rows, nb,
-        D=d, BLK=block, SMOOTH=mean is not None, WIDE=needs_int64(x, codes), num_warps=quantizer_warps(block),
-        **FP_FUSION,
+        D=d, BLK=block, SMOOTH=mean is not None, WIDE=needs_int64(x, codes), POOL=pool,
+        PRECISION=dot_precision(x.dtype), num_warps=quantizer_warps(block), **FP_FUSION,
     )  # fmt: skip
-    return codes, scale
+    return codes, scale, pooled
 
 
 @triton.jit

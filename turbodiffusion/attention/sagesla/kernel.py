@@ -5,8 +5,9 @@ The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and L
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
 module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and
 the Sage quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight
-folded in, m = KV W^T when the sm_90 kernel will read it. FLOPs: as SLA's forward (sparse part half
-int8, half fp8); no backward.
+folded in, m = KV W^T when the sm_90 kernel will read it. The INT8 quantisers of q and k pool them for the
+block selection as they read them (``quantize_int8_pooled_triton``). FLOPs: as SLA's forward (sparse part
+half int8, half fp8); no backward.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..sage.kernel import SAGE_DTYPES, sage_forward_triton, uses_wgmma_kernel
+from ..sage.quant import quantize_int8_pooled_triton
 from ..sage.reference import PV
-from ..sla.block_map import BlockSelection, select_blocks
+from ..sla.block_map import BlockSelection, select_pooled_blocks
 from ..sla.kernel_fwd import check_kernel_inputs, check_proj, summarize_kv
 
 
@@ -35,15 +37,22 @@ def sagesla_forward_triton(
     selection: BlockSelection | None = None,
 ) -> Tensor:
     """q, k, v: [B, L, H, D] bf16/fp16; weight [D, D], bias [D]: proj_l; ``selection``: a precomputed block
-    map (else ``select_blocks`` at ``topk``). Returns o [B, L, H, D] in q's dtype.
+    map (else ``select_blocks``'s at ``topk``, pooled by the INT8 quantisers). Returns o [B, L, H, D] in q's
+    dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)  # before summarize_kv reads k and v
     check_proj(weight, bias, q.shape[-1])
     # With the weight the summary also holds m = KV W^T, which only the sm_90 kernel's epilogue reads.
     wgmma = uses_wgmma_kernel(q, k, v, True, pv, block_q, block_k)
     summary = summarize_kv(k, v, state=True, stats=True, weight=weight if wgmma else None)
+    quantized_qk = None
     if selection is None:
-        selection = select_blocks(q, k, block_q, block_k, topk, k_mean=summary.k_mean)
+        # The INT8 quantisers pool q and k for the selection in the same read (a pooling pass of its own
+        # read both again).
+        qi, qs, q_pooled = quantize_int8_pooled_triton(q, block_q)
+        ki, ks, k_pooled = quantize_int8_pooled_triton(k, block_k, summary.k_mean, pad_rows=True)
+        selection = select_pooled_blocks(q_pooled, k_pooled, topk)
+        quantized_qk = (qi, qs, ki, ks)
     return sage_forward_triton(
         q,
         k,
@@ -56,4 +65,5 @@ def sagesla_forward_triton(
         proj=(weight, bias),
         eps=eps,
         summary=summary,
+        quantized_qk=quantized_qk,
     )

@@ -151,10 +151,31 @@ def select_blocks(
             raise ValueError(
                 f"k_mean must be [B, H, D] = {q.shape[0], q.shape[2], q.shape[3]} (got {tuple(k_mean.shape)})"
             )
-        scores = block_scores(q.detach(), k.detach(), block_q, block_k, k_mean)
-        topk = topk_count(topk_ratio, scores.shape[-1])
-        lut = _topk_lut(scores, topk)
-    return BlockSelection(lut=lut, num_key_blocks=scores.shape[-1])
+        return _select(block_scores(q.detach(), k.detach(), block_q, block_k, k_mean), topk_ratio)
+
+
+def select_pooled_blocks(q_pooled: Tensor, k_pooled: Tensor, topk_ratio: float) -> BlockSelection:
+    """``select_blocks`` from q and k already pooled as ``block_scores`` pools them (q over query blocks, k
+    minus its mean over key blocks, e.g. by sage.quant.quantize_int8_pooled_triton while it quantises them).
+
+    q_pooled: [B, H, Mq, D], k_pooled: [B, H, Nk, D], one float dtype."""
+    if (
+        q_pooled.dim() != 4
+        or k_pooled.shape[:2] != q_pooled.shape[:2]
+        or k_pooled.shape[3] != q_pooled.shape[3]
+    ):
+        raise ValueError(
+            f"q_pooled [B, H, Mq, D] and k_pooled [B, H, Nk, D] must agree on B, H and D (got "
+            f"{tuple(q_pooled.shape)} and {tuple(k_pooled.shape)})"
+        )
+    with torch.no_grad():
+        return _select(q_pooled @ k_pooled.transpose(-1, -2), topk_ratio)
+
+
+def _select(scores: Tensor, topk_ratio: float) -> BlockSelection:
+    """The lut of each row's top-k key blocks of scores [B, H, Mq, Nk]."""
+    topk = topk_count(topk_ratio, scores.shape[-1])
+    return BlockSelection(lut=_topk_lut(scores, topk), num_key_blocks=scores.shape[-1])
 
 
 def transpose_selection(block_map: Tensor) -> tuple[Tensor, Tensor]:
