@@ -8,6 +8,7 @@ import torch
 from turbodiffusion.attention.sla.block_map import (
     block_scores,
     mean_pool_blocks,
+    pooled_scores,
     select_blocks,
     topk_count,
     topk_lut_reference,
@@ -275,3 +276,15 @@ def test_select_blocks_on_cuda_selects_with_the_kernel():
     sel = select_blocks(q, k, 64, 128, 0.1)
     scores = block_scores(q, k, 64, 128)
     assert torch.equal(sel.lut, topk_lut_reference(scores, sel.topk))
+
+
+@pytest.mark.parametrize("nk", [5, 8, 591])
+def test_pooled_scores_rows_are_8_aligned_views(nk):
+    """The scores' rows sit a multiple of 8 elements apart (cuBLAS's aligned kernels need it; 591 key blocks at
+    14B-720p), and the values are the plain product's."""
+    g = torch.Generator().manual_seed(nk)
+    q, k = torch.randn(2, 3, 7, 16, generator=g), torch.randn(2, 3, nk, 16, generator=g)
+    scores = pooled_scores(q, k)
+    assert scores.shape == (2, 3, 7, nk) and scores.stride(-1) == 1 and scores.stride(-2) % 8 == 0
+    torch.testing.assert_close(scores, q @ k.transpose(-1, -2))
+    assert scores.reshape(-1, nk).data_ptr() == scores.data_ptr(), "rows must flatten without a copy"
