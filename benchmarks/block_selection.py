@@ -5,7 +5,8 @@ blocks, 128-row key blocks) at topk 0.1, each query block's lut (ascending key-b
 ``torch.topk(..., sorted=False)`` and a sort of its indices (what the official code runs, and this repository
 ran before the kernel) and by ``topk_lut_triton``. Both are first checked against ``topk_lut_reference`` on
 random scores and on scores full of ties (the kernel must equal it; for torch the share of equal rows is
-reported), then timed; "speed-up" is torch's time over the kernel's, measured in the same run.
+reported), then timed; "speed-up" is torch's time over the kernel's, measured in the same run. The kernel's
+other launches (``LAUNCHES``: rows a program and warps) are checked and timed too.
 
     PYTHONPATH=. python benchmarks/block_selection.py --json results/block_selection.json   # GPU
     PYTHONPATH=. python benchmarks/block_selection.py --quick                                # CPU smoke, checks only
@@ -25,6 +26,10 @@ from turbodiffusion.attention.sla.block_map import topk_count, topk_lut_referenc
 SHAPES = {"1.3b-480p": (12, 32760), "14b-480p": (40, 32760), "14b-720p": (40, 75600)}
 QUICK_SHAPES = {"quick": (2, 3000)}
 BLOCK_Q, BLOCK_K, TOPK_RATIO = 64, 128, 0.1
+# (lanes, warps) of the kernel's launch besides its default (2,048 lanes, 4 warps): fewer warps a row keep the
+# 16 count reductions of its bit search inside a warp (shuffles, no barrier); 14B-720p's rows pad 591 scores
+# to 1,024 lanes.
+LAUNCHES = ((2048, 2), (2048, 1), (1024, 1), (1024, 2), (4096, 4))
 
 
 def run_shape(name: str, heads: int, tokens: int, device: torch.device, quick: bool) -> dict:
@@ -41,10 +46,23 @@ def run_shape(name: str, heads: int, tokens: int, device: torch.device, quick: b
         if not torch.equal(topk_lut_triton(s, topk), ref):
             raise SystemExit(f"{name}: the kernel's lut differs from topk_lut_reference on {label} scores")
         row[f"torch_same_rows_{label}"] = float((topk_lut_torch(s, topk) == ref).all(-1).float().mean())
+    for lanes, warps in LAUNCHES:  # the kernel's other launches give the same lut
+        if not torch.equal(
+            topk_lut_triton(scores, topk, lanes=lanes, num_warps=warps), topk_lut_reference(scores, topk)
+        ):
+            raise SystemExit(
+                f"{name}: the kernel's lut at lanes {lanes}, {warps} warps differs from the reference"
+            )
     if not quick:
         row["torch_ms"] = time_ms(lambda: topk_lut_torch(scores, topk))[0]
         row["kernel_ms"] = time_ms(lambda: topk_lut_triton(scores, topk))[0]
         row["speedup"] = row["torch_ms"] / row["kernel_ms"]
+        row["kernel_ms_by_launch"] = {
+            f"{lanes} lanes, {warps} warps": time_ms(
+                lambda lanes=lanes, warps=warps: topk_lut_triton(scores, topk, lanes=lanes, num_warps=warps)
+            )[0]
+            for lanes, warps in LAUNCHES
+        }
     return row
 
 

@@ -248,6 +248,22 @@ def test_topk_kernel_counts_negative_zero_as_zero(device):
     assert topk_lut_reference(scores, 3).tolist() == [[0, 1, 2]]
 
 
+@pytest.mark.parametrize(("lanes", "warps"), [(1024, 1), (2048, 2), (4096, 4), (256, 1)])
+def test_topk_kernel_launches_give_one_lut(lanes, warps, device):
+    """The launch's rows per program and warps (benchmarks/block_selection.py times them) change nothing."""
+    from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
+
+    g = torch.Generator().manual_seed(lanes + warps)
+    for scores in (
+        torch.randn(2, 7, 591, generator=g).bfloat16(),
+        _tied_scores((5, 300), 3, g, torch.float16),
+    ):
+        out = topk_lut_triton(scores.to(device), 31, lanes=lanes, num_warps=warps).cpu()
+        assert torch.equal(out, topk_lut_reference(scores, 31))
+    with pytest.raises(ValueError, match="lanes must be a power of two"):
+        topk_lut_triton(scores.to(device), 3, lanes=1000)
+
+
 def test_topk_kernel_reads_rows_with_a_stride(device):
     from turbodiffusion.attention.sla.topk_kernel import topk_lut_triton
 

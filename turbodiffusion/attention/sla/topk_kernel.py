@@ -73,12 +73,18 @@ def _topk_lut_kernel(
     tl.store(ptrs, tl.broadcast_to(cols[None, :], [BLOCK_R, BLOCK_N]).to(tl.int64), mask=chosen)
 
 
-def topk_lut_triton(scores: Tensor, topk: int) -> Tensor:
+def topk_lut_triton(scores: Tensor, topk: int, *, lanes: int = LANES, num_warps: int = NUM_WARPS) -> Tensor:
     """Indices of each row's ``topk`` largest scores, ascending; ties at the k-th score go to lower indices.
 
     scores: [..., Nk] fp32/bf16/fp16 with a contiguous last dim, no NaN; 1 <= topk <= Nk. Returns int64
-    [..., topk]. CUDA, or the CPU under TRITON_INTERPRET=1.
+    [..., topk]. CUDA, or the CPU under TRITON_INTERPRET=1. ``lanes`` (rows x padded columns a program
+    holds, a power of two) and ``num_warps`` are the launch's; the lut does not depend on them
+    (benchmarks/block_selection.py times them).
     """
+    if lanes < 1 or lanes & (lanes - 1) or num_warps not in (1, 2, 4, 8):
+        raise ValueError(
+            f"lanes must be a power of two and num_warps 1, 2, 4 or 8 (got {lanes}, {num_warps})"
+        )
     nk = scores.shape[-1]
     if not 1 <= topk <= nk:
         raise ValueError(f"topk must be in [1, {nk}] (got {topk})")
@@ -96,11 +102,11 @@ def topk_lut_triton(scores: Tensor, topk: int) -> Tensor:
     lut = torch.empty(rows, topk, dtype=torch.int64, device=scores.device)
     if rows:
         block_n = triton.next_power_of_2(nk)
-        block_r = max(1, min(LANES // block_n, triton.next_power_of_2(rows)))
+        block_r = max(1, min(lanes // block_n, triton.next_power_of_2(rows)))
         wide = rows * max(flat.stride(0), topk) >= 2**31
         _topk_lut_kernel[(triton.cdiv(rows, block_r),)](
             flat, lut, rows, nk, topk, flat.stride(0),
-            BLOCK_R=block_r, BLOCK_N=block_n, LOW_BITS=ZERO_LOW_BITS[scores.dtype], WIDE=wide, num_warps=NUM_WARPS,
+            BLOCK_R=block_r, BLOCK_N=block_n, LOW_BITS=ZERO_LOW_BITS[scores.dtype], WIDE=wide, num_warps=num_warps,
             **FP_FUSION,
         )  # fmt: skip
     return lut.view(*scores.shape[:-1], topk)
