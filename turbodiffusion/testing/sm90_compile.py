@@ -100,7 +100,7 @@ def compile_causal_conv3d(block_n: int, block_k: int, c_out: int, block_h: int =
     sig = dict(
         x_desc=f"tensordesc<bf16[1, {launch.block_h}, {launch.block_w}, {block_k}]>",
         w_desc=f"tensordesc<bf16[{block_k}, {block_n}]>",
-        b_ptr="*bf16", y_ptr="*bf16", T_IN="i32", T_OUT="i32", H="i32", W="i32", CO="i32",
+        b_ptr="*bf16", y_ptr="*bf16", T_IN="i32", H="i32", W="i32", CO="i32",
         syb="i64", syt="i32", syh="i32", syw="i32",
     )  # fmt: skip
     sig.update(dict.fromkeys(const, "constexpr"))

@@ -63,7 +63,7 @@ def default_launch(c_in: int, c_out: int, width: int) -> ConvLaunch:
 @triton.jit
 def _causal_conv3d_kernel(
     x_desc, w_desc, b_ptr, y_ptr,
-    T_IN, T_OUT, H, W, CO,
+    T_IN, H, W, CO,
     syb, syt, syh, syw,
     C: tl.constexpr, KT: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr, HAS_BIAS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
@@ -154,7 +154,7 @@ def _causal_conv3d_op(
     )
     sy = y.stride()
     _causal_conv3d_kernel[grid](
-        x_desc, w_desc, bias, y, frames, frames_out, h, w, c_out,
+        x_desc, w_desc, bias, y, frames, h, w, c_out,
         sy[0], sy[2], sy[3], sy[4],
         C=c_in, KT=kt, KH=kh, KW=kw, HAS_BIAS=has_bias,
         BLOCK_H=launch.block_h, BLOCK_W=launch.block_w, BLOCK_N=launch.block_n, BLOCK_K=launch.block_k,
