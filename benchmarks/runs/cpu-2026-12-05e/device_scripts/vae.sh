@@ -16,6 +16,13 @@ tail -n 28 $OUT/vae_480p.log
 timeout 90 python -u benchmarks/vae_decode.py --resolution 480p --variants channels_last+fused+subpixel \
   --chunk-latents 20 --reps 1 --layers --json $OUT/vae_480p_layers_subpixel.json > $OUT/vae_480p_layers_subpixel.log 2>&1
 tail -n 24 $OUT/vae_480p_layers_subpixel.log
+# A new process's first decode, Triton's disk cache now warm: cuDNN's (it plans each shape again in every
+# process) against every causal convolution on the kernel (first_call_s of each JSON).
+for v in channels_last+fused+subpixel channels_last+fused+subpixel+convall; do
+  timeout 60 python -u benchmarks/vae_decode.py --resolution 480p --variants $v --chunk-latents 20 --reps 1 \
+    --json $OUT/vae_480p_first_$v.json > $OUT/vae_480p_first_$v.log 2>&1
+  tail -n 3 $OUT/vae_480p_first_$v.log
+done
 timeout 200 python -u benchmarks/vae_decode.py --resolution 720p --variants $V --chunk-latents 4 --reps 3 \
   --json $OUT/vae_720p.json > $OUT/vae_720p.log 2>&1
 tail -n 8 $OUT/vae_720p.log
