@@ -1,4 +1,4 @@
-"""Compile the Hopper Gluon kernels (and the VAE's Triton convolution) for sm_90 on a machine without a
+"""Compile the Hopper Gluon kernels (and Triton kernels: the VAE's convolution, the INT8 quantiser) for sm_90 on a machine without a
 GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
 SASS's warpgroup-MMA instructions and waits, and for the Sage kernel and the convolution their main loop's
 instructions, shared-memory stores, byte permutes and ldmatrix loads.
@@ -9,6 +9,7 @@ tests call this in a subprocess without TRITON_INTERPRET:
     python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
     python -m turbodiffusion.testing.sm90_compile causal_conv3d 64 32 96 1 128    # N, K, C_out, box H x W
+    python -m turbodiffusion.testing.sm90_compile quantize_int8 128 128 1 1    # D, block, SMOOTH, POOL
 """
 
 from __future__ import annotations
@@ -111,6 +112,23 @@ def compile_causal_conv3d(block_n: int, block_k: int, c_out: int, block_h: int =
     return _describe(ASTSource(fn, sig, const, attrs), options, main_loop=("HGMMA",))
 
 
+def compile_quantize_int8(d: int, block: int, smooth: bool, pool: bool) -> dict:
+    """Build the Sage INT8 quantiser (``sage.quant._quantize_int8_kernel``, bf16 in) for sm_90 as its
+    launcher would, with or without K smoothing and the selection's pooling, and describe the binary."""
+    from triton.compiler import ASTSource
+
+    from ..attention.sage import quant
+
+    fn = quant._quantize_int8_kernel
+    const = dict(D=d, BLK=block, SMOOTH=smooth, WIDE=False, POOL=pool, PRECISION="tf32")
+    sig = dict(
+        X="*bf16", MEAN="*fp32", XQ="*i8", SCALE="*fp32", POOLED="*bf16", sxb="i32", sxl="i32", sxh="i32",
+        H="i32", L="i32", LC="i32", NB="i32",
+    )  # fmt: skip
+    sig.update(dict.fromkeys(const, "constexpr"))
+    return _describe(ASTSource(fn, sig, const), dict(num_warps=quant.quantizer_warps(block)))
+
+
 def _main_loop(sass: str, mmas: tuple[str, ...] = ("IGMMA", "QGMMA")) -> list[str]:
     """The instructions of a kernel's main loop: the smallest loop (a conditional backward branch and what
     lies between) that holds a warpgroup MMA of each kind in ``mmas`` (the Sage kernel's: its int8 Q.K^T and
@@ -167,7 +185,9 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "causal_conv3d":
+    if sys.argv[1] == "quantize_int8":
+        print(json.dumps(compile_quantize_int8(*(int(a) for a in sys.argv[2:6]))))
+    elif sys.argv[1] == "causal_conv3d":
         print(json.dumps(compile_causal_conv3d(*(int(a) for a in sys.argv[2:7]))))
     elif sys.argv[1] == "kv_summary":
         print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
