@@ -16,14 +16,13 @@ import json
 import sys
 
 import torch
-from e2e_stages import GraphForward, build_dit, dit_shape, time_calls
+from e2e_stages import time_calls
+from forward_ab import time_forward_arms
 
-from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.attention.sage.kernel import SAGE_DTYPES, sage_forward_triton, uses_wgmma_kernel
 from turbodiffusion.attention.sagesla import kernel as sagesla_kernel
 from turbodiffusion.attention.sla.block_map import select_blocks
 from turbodiffusion.attention.sla.kernel_fwd import check_kernel_inputs, check_proj, summarize_kv
-from turbodiffusion.models.wan.config import dit_preset
 
 FUSED = sagesla_kernel.sagesla_forward_triton
 
@@ -95,37 +94,12 @@ def time_layers(rows):
 
 
 def time_forwards(rows, preset, resolution, rounds, reps):
-    device = torch.device("cuda")
-    shape = dit_shape(dit_preset(preset), resolution, 81, None)
-    cfg = shape.cfg
-    g = torch.Generator(device).manual_seed(5)
-    x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
-    t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
-    model = build_dit(cfg, AttentionConfig(backend="sagesla", sla_topk=0.1), device, "fp8row-fast")
-    model.enable_fused_ops(True)
-    graphs, outs = {}, {}
-    for a in ARMS:
-        with arm(a):
-            with torch.no_grad():
-                model(x, t, context, None)  # compile and autotune outside the capture
-            graphs[a] = GraphForward(model, x, t, context, None)
-            outs[a] = graphs[a](x, t).float().clone()
-    ms = {a: [] for a in ARMS}
-    for _ in range(rounds):
-        for a, graph in graphs.items():
-            ms[a] += time_calls(lambda graph=graph: graph(x, t), reps, device)
-    med = {a: sorted(v)[len(v) // 2] for a, v in ms.items()}
-    rel = ((outs["fused"] - outs["separate"]).norm() / outs["separate"].norm()).item()
     row = dict(
-        part="forward", preset=preset, resolution=resolution, rounds=rounds, reps=reps, ms=med,
-        speedup=med["separate"] / med["fused"], rel_l2=rel, ranges={a: (min(v), max(v)) for a, v in ms.items()},
-    )  # fmt: skip
+        part="forward",
+        **time_forward_arms(preset, resolution, {a: lambda a=a: arm(a) for a in ARMS}, rounds, reps),
+    )
     print(json.dumps(row), flush=True)
     rows.append(row)
-    graphs.clear()
-    del model
-    torch.cuda.empty_cache()
 
 
 def main(out_path: str) -> None:
