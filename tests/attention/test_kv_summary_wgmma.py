@@ -5,16 +5,13 @@ against torch in test_sla_kernel.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from turbodiffusion.attention.sla.kernel_fwd import summarize_kv, wgmma_summary_serves
-from turbodiffusion.testing.sm90_compile import cuobjdump
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 
 ON_SM90 = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
 
@@ -42,15 +39,7 @@ def test_serves_only_16_bit_head_major_layouts():
 @pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
 @pytest.mark.parametrize(("d", "state", "stats"), [(128, True, True), (64, True, True), (128, False, True)])
 def test_kernel_compiles_for_sm90_without_spills(d, state, stats):
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
-    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    run = subprocess.run(
-        [sys.executable, "-m", "turbodiffusion.testing.sm90_compile", "kv_summary", str(d), str(int(state)),
-         str(int(stats))],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = build_report("kv_summary", d, int(state), int(stats))
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
     assert report["shared"] <= 227 * 1024, f"more shared memory than a program can have: {report}"
     # Each tile's state MMA is waited for one tile later, so it runs under the next tile's feature map; a

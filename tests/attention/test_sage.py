@@ -4,11 +4,8 @@ attention on random inputs and on inputs with locality (shared/docs/attention.md
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -38,7 +35,7 @@ from turbodiffusion.attention.sla.block_map import mean_pool_blocks, select_bloc
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, cosine, rel_l2
 from turbodiffusion.testing.interpreter import fma_rounds_once
-from turbodiffusion.testing.sm90_compile import cuobjdump
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 
 
 def qkv(seed, b, seq, h, d, dtype, device="cpu", k_mean=2.0):
@@ -104,15 +101,7 @@ def test_pooled_quantiser_pools_as_the_block_selection(seq, d, block, dtype, dev
 @pytest.mark.parametrize(("d", "block", "smooth"), [(128, 64, 0), (128, 128, 1), (64, 128, 1)])
 def test_pooled_quantiser_builds_for_sm90(d, block, smooth):
     """The interpreter runs no compiler: the pooling branch must also build for the GPU, without spills."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    run = subprocess.run(
-        [sys.executable, "-m", "turbodiffusion.testing.sm90_compile", "quantize_int8", str(d), str(block),
-         str(smooth), "1"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = build_report("quantize_int8", d, block, smooth, 1)
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
 
 

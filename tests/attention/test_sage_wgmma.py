@@ -5,11 +5,8 @@ tested against the reference in test_sage.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -20,7 +17,7 @@ from turbodiffusion.attention.sagesla import sagesla_attention
 from turbodiffusion.attention.sla.block_map import select_blocks
 from turbodiffusion.attention.sla.kernel_fwd import premultiplied_state
 from turbodiffusion.testing.compare import assert_matches
-from turbodiffusion.testing.sm90_compile import cuobjdump
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 
 ON_SM90 = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
 
@@ -57,14 +54,7 @@ def test_kernel_choice_is_checked(device):
 @pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
 @pytest.mark.parametrize(("d", "linear"), [(128, True), (128, False), (64, True), (64, False)])
 def test_kernel_compiles_for_sm90_without_spills(d, linear):
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
-    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    run = subprocess.run(
-        [sys.executable, "-m", "turbodiffusion.testing.sm90_compile", str(d), str(int(linear))],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = build_report(d, int(linear))
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
     # Both products asynchronous: the wait for Q.K^T leaves one group (P~.V) in flight (ptxas then waits for
     # it before the softmax: kernel_wgmma's docstring says why).

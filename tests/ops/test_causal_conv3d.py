@@ -4,10 +4,7 @@ checks, an sm_90 build, and the VAE using it."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,7 +16,7 @@ from turbodiffusion.models.wan.vae_blocks import CausalConv3d
 from turbodiffusion.ops.causal_conv3d import causal_conv3d, causal_conv3d_reference, kernel_reads
 from turbodiffusion.ops.causal_conv3d.kernel import ConvLaunch, causal_conv3d_triton
 from turbodiffusion.testing.compare import assert_matches
-from turbodiffusion.testing.sm90_compile import cuobjdump
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 
 # (B, C_in, T, H, W, C_out, kernel): the head's 96 -> 3 taps; channel counts that are not a multiple of the
 # kernel's 32-wide slice; rows wider than one 128-position tile; more outputs than one 64-wide tile; a 1 x 1
@@ -129,15 +126,7 @@ def test_kernel_reads_16_byte_rows_of_channels_last_memory():
 @pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
 @pytest.mark.parametrize(("block_n", "block_k", "c_out"), [(16, 32, 3), (64, 32, 96)])
 def test_kernel_compiles_for_sm90_with_overlapping_mmas(block_n, block_k, c_out):
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
-    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    run = subprocess.run(
-        [sys.executable, "-m", "turbodiffusion.testing.sm90_compile", "causal_conv3d", str(block_n),
-         str(block_k), str(c_out)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = build_report("causal_conv3d", block_n, block_k, c_out)
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
     assert report["hgmma"] > 0, f"the products do not run as warpgroup MMAs: {report}"
     # The loop waits for all but the last MMA: each step's product overlaps the next step's loads. The box

@@ -4,7 +4,7 @@ SASS's warpgroup-MMA instructions and waits, and for the Sage kernel and the con
 instructions, shared-memory stores, byte permutes and ldmatrix loads.
 
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
-tests call this in a subprocess without TRITON_INTERPRET:
+tests call this in a subprocess without TRITON_INTERPRET (``build_report``):
 
     python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
@@ -24,6 +24,21 @@ import tempfile
 import triton
 
 from ..kernel_device import FP_FUSION
+
+
+def build_report(*args: object) -> dict:
+    """This module's report for ``args`` (its command line, e.g. ``"kv_summary", 128, 1, 1``), from a
+    subprocess run without TRITON_INTERPRET, as the tests need it. Raises RuntimeError with the tail of the
+    build's stderr when it fails."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    run = subprocess.run(
+        [sys.executable, "-m", "turbodiffusion.testing.sm90_compile", *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise RuntimeError(f"the sm_90 build {args} failed:\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def cuobjdump() -> str:
