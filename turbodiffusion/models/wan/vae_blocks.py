@@ -23,16 +23,10 @@ from torch import Tensor, nn
 
 from ...ops.causal_conv3d import causal_conv3d
 from ...ops.channel_rms_norm import channel_rms_norm
+from .vae_layout import memory_format_of
 from .vae_upsample import UpsampleConv2d
 
 ResampleMode = Literal["downsample2d", "downsample3d", "upsample2d", "upsample3d"]
-
-
-def memory_format_of(x: Tensor) -> torch.memory_format:
-    """channels_last_3d for a 5D tensor stored channels-last (and not also plain contiguous), else
-    contiguous_format: the layout new activations of the same clip should take."""
-    cl = x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d)
-    return torch.channels_last_3d if cl and not x.is_contiguous() else torch.contiguous_format
 
 
 class ChunkCache:

@@ -26,19 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .vae_layout import memory_format_of
+
 
 def _pair_taps(w: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """The two 2-tap kernels that a 3-tap axis ``dim`` of w folds into: (w0 + w1, w2) for window parity 0
     (output rows 2r - 1) and (w0, w1 + w2) for parity 1 (rows 2r). Device ops only: no host data, no sync."""
     t0, t1, t2 = w.unbind(dim)
     return torch.stack([t0 + t1, t2], dim), torch.stack([t0, t1 + t2], dim)
-
-
-def _memory_format(x: Tensor) -> torch.memory_format:
-    """channels_last for a 4D tensor stored channels-last (and not also plain contiguous), else
-    contiguous_format."""
-    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    return torch.channels_last if cl else torch.contiguous_format
 
 
 def subpixel_weights(weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor | None]:
@@ -54,7 +49,7 @@ def subpixel_weights(weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tenso
     rows = _pair_taps(weight.to(dtype), -2)  # by row parity a: [C_out, C_in, 2, 3]
     w = torch.cat([k for r in rows for k in _pair_taps(r, -1)])  # (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
     b = None if bias is None else bias.to(dtype).repeat(4)
-    return w.contiguous(memory_format=_memory_format(weight)), b
+    return w.contiguous(memory_format=memory_format_of(weight)), b
 
 
 def upsample2x_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -71,7 +66,7 @@ def upsample2x_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor
     y = F.conv2d(x, w2, None if b2 is None else b2.to(x.dtype), padding=1)  # [N, 4 * C_out, H + 1, W + 1]
     y = y.unflatten(1, (2, 2, c_out))  # [N, a, b, C_out, H + 1, W + 1]
     out = torch.empty(
-        (n, c_out, 2 * h, 2 * w), dtype=x.dtype, device=x.device, memory_format=_memory_format(x)
+        (n, c_out, 2 * h, 2 * w), dtype=x.dtype, device=x.device, memory_format=memory_format_of(x)
     )
     # Output pixel (2i + p, 2j + q) is window (i + p, j + q)'s parity (1 - p, 1 - q).
     grid = out.unflatten(2, (h, 2)).unflatten(4, (w, 2))  # [N, C_out, i, p, j, q], a view
