@@ -316,8 +316,10 @@ def encode_stage(
 ) -> tuple[Tensor, dict]:
     """i2v conditioning y = cat(mask, VAE latent of [image, zeros...]) through pipelines.i2v at each
     latent-frames-per-chunk setting (1 = the official chunking, first); (y, row). The VAE runs as
-    TurboPipeline runs it on CUDA: channels-last with fused norms. The row is the fastest setting's, with
-    every setting's time, peak memory and rel L2 to the first's (chunking may not change y beyond rounding)."""
+    TurboPipeline runs it on CUDA: channels-last with fused norms, each encoder stage's repeated frame
+    computed once (WanVAE.use_steady_tail). The row is the fastest setting's, with every setting's time,
+    peak memory and rel L2 to the first's (chunking may not change y beyond rounding), its TFLOP, and the
+    same setting with every frame through every stage (``every_frame_s``, the official code's work)."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device).use_channels_last().enable_fused_ops()
     g = torch.Generator(device).manual_seed(7)
@@ -336,16 +338,38 @@ def encode_stage(
             times[k], added[k] = setting.s, setting.added_gib
             peaks.append(setting.peak_gib)
     best = min(times, key=times.get)
+    with torch.no_grad():
+        vae.use_steady_tail(False)
+        every = time_setting(lambda: image_condition(vae, image, frames, chunk_latents=best), device, reps)
+        vae.use_steady_tail(True)
     return reference, {
         "stage": "encode",
         "first_call_s": first_s,
         "s": times[best],
         "chunk_latents": best,
+        "tflop": encode_tflop(vae_cfg, frames, height, width, best),
+        "every_frame_s": every.s,
+        "every_frame_tflop": encode_tflop(vae_cfg, frames, height, width, best, steady=False),
+        "every_frame_rel_l2": rel_l2(every.result.float(), reference.float()),
         "s_by_chunk_latents": times,
         "rel_l2_by_chunk_latents": errors,
         "added_gib_by_chunk_latents": added,
         "peak_gib": max(peaks) if device.type == "cuda" else None,
     }
+
+
+def encode_tflop(
+    vae_cfg: WanVAEConfig, frames: int, height: int, width: int, chunk_latents: int, steady: bool = True
+) -> float:
+    """TFLOP of I2V's image encode ([image, frames - 1 zeros] at height x width) as FlopCounterMode counts it
+    on a meta-device VAE (as ``decode_tflop``). ``steady``: each encoder stage's repeated frame computed once
+    (WanVAE.use_steady_tail, the pipeline's form); False: every frame through every stage."""
+    with torch.device("meta"):
+        vae = WanVAE(vae_cfg).to(torch.bfloat16).use_steady_tail(steady)
+    clip = torch.empty(1, 3, frames, height, width, device="meta", dtype=torch.bfloat16)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        vae.encode(clip, chunk_latents=chunk_latents, steady_from=1)
+    return counter.get_total_flops() / 1e12
 
 
 def decode_tflop(

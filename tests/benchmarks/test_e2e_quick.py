@@ -91,6 +91,9 @@ def test_i2v_quick_extrapolates_and_reports_the_peer(tmp_path):
     assert list(encode["s_by_chunk_latents"]) == ["1", "4", "20"] and encode["chunk_latents"] in (1, 4, 20)
     assert set(encode["rel_l2_by_chunk_latents"].values()) == {0.0}
     assert encode["s"] == min(encode["s_by_chunk_latents"].values())
+    # The steady tail (the zero frames' repeats computed once) counts fewer FLOPs than every frame does,
+    # for a y equal up to rounding.
+    assert 0 < encode["tflop"] < encode["every_frame_tflop"] and encode["every_frame_rel_l2"] < 1e-2
     assert rows["+fused"]["how"] == "loop"  # the final row on the CPU (no CUDA graph there)
     for name in ("+rCM", "+SLA", "+W8A8", "ours@peer"):
         assert rows[name]["how"] == "4 x fwd" and rows[name]["extrap"], name

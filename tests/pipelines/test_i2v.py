@@ -110,3 +110,18 @@ def test_load_image_inputs_and_errors():
         load_image([1, 2, 3])
     with pytest.raises(FileNotFoundError, match="image not found"):
         load_image("/nonexistent/image.png")
+
+
+def test_image_condition_tells_the_encoder_its_zero_frames(monkeypatch):
+    """image_condition passes the frames after the image as known repeats (WanVAE.encode's steady_from=1):
+    the encoder compares no frames (no device-to-host read) and y equals the every-frame encode's."""
+    import turbodiffusion.models.wan.vae as vae_module
+
+    vae = _build(WanVAE, TINY_VAE, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
+    image = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    with torch.inference_mode():
+        every = vae.use_steady_tail(False).encode(condition_clip(image, 25))
+        vae.use_steady_tail(True)
+        monkeypatch.setattr(vae_module, "steady_start", lambda video: pytest.fail("compared the frames"))
+        y = image_condition(vae, image, 25)
+    assert_matches(y[:, 4:], every, dtype=torch.float32)

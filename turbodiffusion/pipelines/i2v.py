@@ -81,13 +81,15 @@ def image_condition(
 
     vae: a WanVAE (its device and dtype are used). image: [3, H, W] float in [-1, 1]. chunk_latents: latent
     frames per encoder call (``WanVAE.encode``'s; 1, the official chunking, needs the least memory; any
-    value gives the same y).
+    value gives the same y up to rounding).
     Returns [1, temporal_factor + z_dim, F, H / 8, W / 8] in the VAE's dtype (20 channels for Wan2.1's VAE).
     """
     weight = next(vae.parameters())
     # The clip in the VAE's dtype: the encoder casts its input to that dtype anyway, so the values are the
     # same, and a bf16 clip of 81 frames at 720p holds 0.45 GB where a float32 one held 0.9.
     clip = condition_clip(image.to(weight.device, weight.dtype), num_frames)
-    z = vae.encode(clip, progress=progress, chunk_latents=chunk_latents)
+    # Every frame after the image is zero: the encoder computes each stage's repeated frame once
+    # (WanVAE.use_steady_tail), and need not compare the frames to find them.
+    z = vae.encode(clip, progress=progress, chunk_latents=chunk_latents, steady_from=1)
     mask = first_frame_mask(z, vae.config.temporal_factor)
     return torch.cat([mask, z], dim=1)

@@ -8,6 +8,8 @@ Spec: shared/docs/models.md §5; parameter names are the official ``Wan2.1_VAE.p
   time, with a ``ChunkCache`` (vae_blocks.py) created per call and passed through every block. Ordinary
   causal convs then equal one pass over the whole clip, while the temporal resamples follow their
   first-chunk rules (models.md §5). Peak activation memory is one chunk's, not the clip's.
+* A clip whose last frames repeat (I2V's [image, zeros]) is encoded computing each encoder stage's repeated
+  output frame once (vae_steady.py, ``use_steady_tail``): the same latent up to rounding.
 * ``encode`` returns the normalised deterministic latent ``(mu - mean) / std`` (log-variance dropped);
   ``decode`` undoes the normalisation and returns the raw decoder output, not clamped.
 * Runs in the dtype of its weights (fp32, or bf16 as TurboDiffusion runs it: weights cast, no
@@ -27,6 +29,7 @@ from .vae_config import WAN21_LATENT_MEAN as WAN21_LATENT_MEAN  # re-exported: t
 from .vae_config import WAN21_LATENT_STD as WAN21_LATENT_STD
 from .vae_config import WAN21_VAE as WAN21_VAE
 from .vae_config import WanVAEConfig, _is_int
+from .vae_steady import SteadyTail, steady_start
 from .vae_upsample import UpsampleConv2d
 
 logger = logging.getLogger(__name__)
@@ -88,11 +91,18 @@ class Encoder3d(nn.Module):
             RMSNorm(width), nn.SiLU(), CausalConv3d(width, 2 * config.z_dim, 3, padding=1)
         )
 
+    def stages(self) -> list[nn.Module]:
+        """The modules a chunk passes through, in order (each run by ``run_stage``)."""
+        return [self.conv1, *self.downsamples, *self.middle, self.head]
+
+    @staticmethod
+    def run_stage(stage: nn.Module, x: Tensor, cache: ChunkCache) -> Tensor:
+        return run_layers(stage, x, cache) if isinstance(stage, nn.Sequential) else stage(x, cache)
+
     def forward(self, x: Tensor, cache: ChunkCache) -> Tensor:
-        x = self.conv1(x, cache)
-        for block in (*self.downsamples, *self.middle):
-            x = block(x, cache)
-        return run_layers(self.head, x, cache)
+        for stage in self.stages():
+            x = self.run_stage(stage, x, cache)
+        return x
 
 
 class Decoder3d(nn.Module):
@@ -157,6 +167,7 @@ class WanVAE(nn.Module):
         self.conv2 = CausalConv3d(z, z, 1)
         self.decoder = Decoder3d(config)
         self.channels_last = False  # set by use_channels_last
+        self.steady_tail = True  # set by use_steady_tail
 
     def use_channels_last(self, enabled: bool = True) -> WanVAE:
         """Run the convolutions channels-last: weights stored channels_last_3d (5D) / channels_last (4D)
@@ -218,6 +229,17 @@ class WanVAE(nn.Module):
                 )
         return self
 
+    def use_steady_tail(self, enabled: bool = True) -> WanVAE:
+        """Encode a clip whose last frames repeat (I2V's [image, zeros]) computing each encoder stage's
+        repeated output frame once (vae_steady.py); on by default. For [image, 80 zeros] through Wan2.1's
+        encoder that skips most of the work (``benchmarks/vae_encode.py`` counts and times it).
+
+        ``enabled=False`` runs every frame through every stage; returns self. Outputs differ by rounding only
+        (a kept frame stands for frames a convolution computes at other positions of a chunk).
+        """
+        self.steady_tail = enabled
+        return self
+
     def _layout(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
 
@@ -236,7 +258,9 @@ class WanVAE(nn.Module):
         std = torch.tensor(self.config.latent_std, dtype=torch.float32, device=device).view(shape)
         return mean, std
 
-    def encode(self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
+    def encode(
+        self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1, steady_from: int | None = None
+    ) -> Tensor:
         """Encode a clip to its normalised latent.
 
         video: [B, 3, T, H, W] in [-1, 1], any float dtype (cast to the weights' dtype), T = 1 + 4k,
@@ -245,15 +269,19 @@ class WanVAE(nn.Module):
         of the encoder mean ``mu``. Runs the first frame alone, then chunks of ``chunk_latents`` latent
         frames (4 * chunk_latents pixel frames; 1, the default, is the official chunking and the least
         memory; larger chunks give the same result in fewer, larger calls). ``progress`` shows a tqdm bar.
-        Raises ValueError on a wrong rank, channel count, T, H or W, device, or chunk_latents.
+        ``steady_from``: a frame index from which the caller knows every frame equals the last (I2V's
+        zeros: 1), for ``use_steady_tail``; None finds it by comparing the frames (one device-to-host read).
+        Raises ValueError on a wrong rank, channel count, T, H or W, device, chunk_latents or steady_from.
         """
-        mu = self.encode_moments(video, progress=progress, chunk_latents=chunk_latents)[
-            :, : self.config.z_dim
-        ]
+        mu = self.encode_moments(
+            video, progress=progress, chunk_latents=chunk_latents, steady_from=steady_from
+        )[:, : self.config.z_dim]
         mean, std = self._stats(mu.device)
         return ((mu.float() - mean) / std).to(mu.dtype)
 
-    def encode_moments(self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
+    def encode_moments(
+        self, video: Tensor, *, progress: bool = False, chunk_latents: int = 1, steady_from: int | None = None
+    ) -> Tensor:
         """The un-normalised posterior moments of a clip: [B, 2 * z_dim, F, h, w] in the weights' dtype,
         mean ``mu`` in the first z_dim channels and log-variance in the last (what VAE training needs;
         ``encode`` keeps only the normalised mean). Same input rules and errors as ``encode``.
@@ -274,17 +302,42 @@ class WanVAE(nn.Module):
                 raise ValueError(
                     f"video {name} must be a multiple of {sf} (got {size}); use {_nearest_valid(size, sf, 0)}"
                 )
+        if steady_from is not None and (not _is_int(steady_from) or not 0 <= steady_from <= t):
+            raise ValueError(f"steady_from must be a frame index in [0, {t}] (got {steady_from!r})")
         self._check_device("video", video)
         dtype = self.conv1.weight.dtype
         chunks = latent_chunks(1 + (t - 1) // tf, chunk_latents)
-        logger.debug("VAE encode %s in %d chunks", tuple(video.shape), len(chunks))
+        steady = None
+        if self.steady_tail:
+            # A meta-device clip has no values to compare: it runs every frame.
+            meta = video.device.type == "meta"
+            steady = steady_start(video) if steady_from is None and not meta else steady_from
+        # Two equal frames at least: with fewer no stage has a repeated frame to skip.
+        tail = (
+            SteadyTail(self.encoder.stages(), self.encoder.run_stage, steady)
+            if steady is not None and t - steady > 1
+            else None
+        )
+        logger.debug(
+            "VAE encode %s in %d chunks, frames equal from %s", tuple(video.shape), len(chunks), steady
+        )
 
         cache = ChunkCache()
         moments = video.new_empty(b, 2 * cfg.z_dim, 1 + (t - 1) // tf, h // sf, w // sf, dtype=dtype)
         for start, stop in tqdm(chunks, desc="VAE encode", unit="chunk", disable=not progress):
-            chunk = video[:, :, :1] if start == 0 else video[:, :, 1 + tf * (start - 1) : 1 + tf * (stop - 1)]
+            first = 0 if start == 0 else 1 + tf * (start - 1)
+            chunk = video[:, :, first : 1 + tf * (stop - 1)]
             # Cast per chunk: a cast copy of the whole clip would add a clip-sized tensor to peak memory.
-            moments[:, :, start:stop] = self.encoder(self._layout(chunk.to(dtype)), cache)
+            chunk = self._layout(chunk.to(dtype))
+            if tail is None:
+                moments[:, :, start:stop] = self.encoder(chunk, cache)
+                continue
+            out = tail(chunk, first, cache)
+            done = start + out.computed
+            if out.computed:
+                moments[:, :, start:done] = out.head
+            if done < stop:
+                moments[:, :, done:stop] = out.tail
         return self.conv1(moments)
 
     def decode(self, latent: Tensor, *, progress: bool = False, chunk_latents: int = 1) -> Tensor:
