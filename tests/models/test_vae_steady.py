@@ -189,3 +189,19 @@ def test_frames_fill_the_tail_in_the_parts_memory_format():
     assert torch.equal(Frames(None, tail, 3).first(3), tail.expand(1, 4, 3, 3, 5))
     with pytest.raises(ValueError, match="asked for 3 frames of a chunk that holds 2"):
         Frames(head, None, 2).first(3)
+
+
+def test_gradients_through_the_steady_tail_match_every_frame():
+    """Training encodes with autograd on (default_model/train.py): a clip with a repeated tail gives the
+    every-frame path's weight gradients (each kept frame's gradient summed over the frames it stands for)."""
+    g = torch.Generator().manual_seed(12)
+    model = _random_vae(SMALL_3LEVEL, seed=13)
+    video = _with_tail(_video(g, 1, 17, 12, 20), 6, zeros=False)
+    grads = []
+    for steady in (True, False):
+        model.zero_grad()
+        model.use_steady_tail(steady).encode_moments(video, chunk_latents=2).square().mean().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name in grads[0]:
+        assert_matches(grads[0][name], grads[1][name], dtype=torch.float32)
