@@ -6,7 +6,9 @@ The VAE is built on the meta device (channels-last, as TurboPipeline runs it), s
 op computes; ``turbodiffusion.testing.live_bytes.PeakLiveBytes`` counts the bytes of the tensors its ops keep
 alive. Weights, the input, allocator rounding and cuDNN's workspaces are not in the count (a GPU's peak
 adds them), and neither are the fused norms' savings (they run only on CUDA). Each row: the peak of one
-encode (a clip of ``--frames`` frames, float32 as ``WanVAE.encode`` takes it) or decode (its latent) at
+encode (a clip of ``--frames`` frames, float32 as ``WanVAE.encode`` takes it; every frame through every
+stage, as a clip without repeats runs), one I2V encode ("encode-i2v": the frames after the first are zeros,
+each encoder stage's repeated frame computed once, ``WanVAE.use_steady_tail``) or decode (its latent) at
 ``chunk_latents`` latent frames a call; ``bytes_per_pixel`` is that over the output pixels of one frame, and
 ``per_latent_bytes_per_pixel`` the increase a further latent frame a chunk costs against the first setting.
 These are what ``pipelines.pipeline.vae_chunk_latents``'s rule bounds.
@@ -25,17 +27,21 @@ from turbodiffusion.testing.live_bytes import PeakLiveBytes
 
 
 def peak_bytes(vae: WanVAE, op: str, frames: int, height: int, width: int, chunk_latents: int) -> int:
-    """Peak live bytes of one ``op`` ("encode" or "decode") of a meta-device ``vae`` at ``chunk_latents``."""
+    """Peak live bytes of one ``op`` ("encode", "encode-i2v" or "decode") of a meta-device ``vae`` at
+    ``chunk_latents``."""
     cfg = vae.config
     with torch.device("meta"):
-        if op == "encode":
+        if op != "decode":
             x = torch.empty(1, 3, frames, height, width)
         else:
             latents = 1 + (frames - 1) // cfg.temporal_factor
             sf = cfg.spatial_factor
             x = torch.empty(1, cfg.z_dim, latents, height // sf, width // sf, dtype=torch.bfloat16)
     with torch.no_grad(), PeakLiveBytes() as count:
-        (vae.encode if op == "encode" else vae.decode)(x, chunk_latents=chunk_latents)
+        if op == "decode":
+            vae.decode(x, chunk_latents=chunk_latents)
+        else:
+            vae.encode(x, chunk_latents=chunk_latents, steady_from=1 if op == "encode-i2v" else None)
     return count.peak
 
 
@@ -52,7 +58,7 @@ def main() -> None:
     with torch.device("meta"):
         vae = WanVAE(WAN21_VAE).to(torch.bfloat16).use_channels_last()
     rows = []
-    for op in ("encode", "decode"):
+    for op in ("encode", "encode-i2v", "decode"):
         first = None
         for chunk in args.chunk_latents:
             peak = peak_bytes(vae, op, args.frames, height, width, chunk)

@@ -166,21 +166,27 @@ class SteadyTail:
             else Frames(None, self.kept[start - 1], spans[start - 1][2])
         )
         for i in range(start, len(self.stages)):
-            frames = self._stage(i, frames, spans[i], cache)
+            stage = self.stages[i]
+            in_first, out_first, out_count = spans[i]
+            todo = self._todo(i, out_first, out_count)
+            x = frames.first(input_frames(stage, in_first, todo))
+            # Where x is a filled copy, the computed frames it was filled from can go before the stage runs.
+            frames = None
+            y = self.run(stage, x, cache)
+            del x
+            if y.shape[2] != todo:
+                raise RuntimeError(
+                    f"stage {i} ({type(stage).__name__}) gave {y.shape[2]} frames, expected {todo}"
+                )
+            if self.kept[i] is None and out_first + todo - 1 >= self.steady[i]:
+                self.kept[i] = y[:, :, -1:].clone()
+            frames = Frames(y, self.kept[i] if todo < out_count else None, out_count)
         return frames
 
-    def _stage(self, i: int, frames: Frames, span: tuple[int, int, int], cache: ChunkCache) -> Frames:
-        stage, steady, kept = self.stages[i], self.steady[i], self.kept[i]
-        in_first, out_first, out_count = span
+    def _todo(self, i: int, out_first: int, out_count: int) -> int:
+        """How many of stage i's first output frames of a chunk [out_first, out_first + out_count) to compute:
+        those before its steady start, and the first steady one unless it is kept already."""
+        steady = self.steady[i]
         if steady >= out_first + out_count:
-            todo = out_count  # no steady frame in this chunk
-        else:
-            todo = min(out_count, max(steady - out_first, 0) + (1 if kept is None else 0))
-        y = self.run(stage, frames.first(input_frames(stage, in_first, todo)), cache)
-        if y.shape[2] != todo:
-            raise RuntimeError(
-                f"stage {i} ({type(stage).__name__}) gave {y.shape[2]} frames, expected {todo}"
-            )
-        if kept is None and out_first + todo - 1 >= steady:
-            self.kept[i] = kept = y[:, :, -1:].clone()
-        return Frames(y, kept if todo < out_count else None, out_count)
+            return out_count  # no steady frame in this chunk
+        return min(out_count, max(steady - out_first, 0) + (1 if self.kept[i] is None else 0))
