@@ -24,4 +24,6 @@ for name, (h, w) in {"480p": (480, 832), "720p": (720, 1280)}.items():
     for chunk in (1, 20):
         every = encode_tflop(WAN21_VAE, 81, h, w, chunk, steady=False)
         steady = encode_tflop(WAN21_VAE, 81, h, w, chunk, steady=True)
-        print(f"{name} chunk {chunk:2d}: every frame {every:6.1f} TFLOP, steady tail {steady:6.1f} ({every / steady:.2f}x)")
+        print(
+            f"{name} chunk {chunk:2d}: every frame {every:6.1f} TFLOP, steady tail {steady:6.1f} ({every / steady:.2f}x)"
+        )
