@@ -9,8 +9,9 @@ reaches a fixed number of frames into its input's past:
 
 So when a stage's input frames are all equal from frame s on, its output frames are all equal from
 ``steady_output_start(stage, s)`` on: each of them is the same function of the same frames. For
-[image, zeros] at 81 frames the Wan2.1 encoder's full-resolution stages turn steady by frame 3-11, the
-half-resolution ones by 15-19 (of 81), the quarter-resolution ones by latent-rate frame 11-19 (of 41).
+[image, zeros] at 81 frames the Wan2.1 encoder's full-resolution stages turn steady at frame 3-11 (of 81),
+the half-resolution ones at 15-19 (of 81), the quarter-resolution ones at 11-19 (of 41 after the first
+temporal downsample), the eighth-resolution ones at 11-19 (of 21); the middle and the head never (23-29).
 
 ``SteadyTail`` runs the encoder's stages on such a clip chunk by chunk. For each chunk and stage it
 computes the output frames before the stage's steady start, plus the first steady one, which it keeps;
