@@ -31,7 +31,9 @@ from turbodiffusion.attention.sage.reference import (
     v_scale_reference,
 )
 from turbodiffusion.attention.sagesla import SageSLAAttention, sagesla_attention
+from turbodiffusion.attention.sagesla.kernel import sagesla_forward_triton
 from turbodiffusion.attention.sla.block_map import mean_pool_blocks, select_blocks, select_pooled_blocks
+from turbodiffusion.attention.sla.reference import LINEAR_EPS
 from turbodiffusion.testing import tolerances
 from turbodiffusion.testing.compare import assert_matches, cosine, rel_l2
 from turbodiffusion.testing.interpreter import fma_rounds_once
@@ -105,9 +107,10 @@ def test_pooled_quantiser_builds_for_sm90(d, block, smooth):
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
 
 
-def test_sagesla_kernel_selects_from_the_quantisers_pooling(device):
-    """Without a given selection the kernel path selects from the pooled q and k its quantisers wrote: the
-    same blocks select_blocks picks, hence the same output as with its selection passed in."""
+def test_sagesla_kernel_selects_as_select_blocks_either_way(device):
+    """Without a given selection the kernel path selects with select_blocks, or (``pooled_selection``) from
+    the pooled q and k its quantisers wrote: the same blocks either way, hence the same output as with the
+    selection passed in."""
     q, k, v = qkv(5, 1, 300, 2, 64, torch.bfloat16, device)
     proj = nn.Linear(64, 64).to(device)
     kw = dict(topk=0.3, block_q=64, block_k=32, pv="fp8", v_range=2.25)
@@ -117,8 +120,12 @@ def test_sagesla_kernel_selects_from_the_quantisers_pooling(device):
         pooled = select_pooled_blocks(q_pooled, k_pooled, 0.3)
         given = select_blocks(q, k, 64, 32, 0.3)
         assert torch.equal(pooled.lut, given.lut)
-        out = sagesla_attention(q, k, v, proj, impl="triton", **kw)
-        assert torch.equal(out, sagesla_attention(q, k, v, proj, impl="triton", selection=given, **kw))
+        want = sagesla_attention(q, k, v, proj, impl="triton", selection=given, **kw)
+        assert torch.equal(sagesla_attention(q, k, v, proj, impl="triton", **kw), want)
+        fused = sagesla_forward_triton(
+            q, k, v, proj.weight, proj.bias, eps=LINEAR_EPS, pooled_selection=True, **kw
+        )
+        assert torch.equal(fused, want)
     with pytest.raises(ValueError, match="must agree on B, H and D"):
         select_pooled_blocks(q_pooled, k_pooled[..., :32], 0.3)
 

@@ -105,22 +105,23 @@ def test_rejects_a_bad_impl():
     ],
     ids=str,
 )
-def test_every_tiling_gives_the_same_convolution(launch):
+def test_every_tiling_gives_the_same_convolution(launch, device):
     x, weight, b = _case(1, 32, 3, 6, 10, 96, (3, 3, 3), seed=4)
-    x = x.contiguous(memory_format=torch.channels_last_3d)
-    out = causal_conv3d_triton(x, weight, b, launch)
-    assert_matches(out, _truth(x, weight, b).float(), dtype=torch.float32)
+    truth = _truth(x, weight, b).float()
+    x = x.to(device).contiguous(memory_format=torch.channels_last_3d)
+    out = causal_conv3d_triton(x, weight.to(device), b.to(device), launch)
+    assert_matches(out.cpu(), truth, dtype=torch.float32)
 
 
-def test_kernel_reads_16_byte_rows_of_channels_last_memory():
+def test_kernel_reads_16_byte_rows_of_channels_last_memory(device):
     cl = torch.channels_last_3d
     assert kernel_reads(torch.zeros(1, 8, 3, 4, 5, dtype=torch.bfloat16).contiguous(memory_format=cl))
     assert not kernel_reads(torch.zeros(1, 8, 3, 4, 5, dtype=torch.bfloat16)), "channels-first"
     assert not kernel_reads(torch.zeros(1, 6, 3, 4, 5, dtype=torch.bfloat16).contiguous(memory_format=cl))
     assert kernel_reads(torch.zeros(1, 4, 3, 4, 5).contiguous(memory_format=cl)), "4 fp32 channels: 16 bytes"
-    x = torch.zeros(1, 8, 3, 4, 5, dtype=torch.bfloat16)
+    x = torch.zeros(1, 8, 3, 4, 5, dtype=torch.bfloat16, device=device)
     with pytest.raises(ValueError, match="16-byte rows of channels"):
-        causal_conv3d(x, torch.zeros(2, 8, 3, 3, 3), None, impl="triton")
+        causal_conv3d(x, torch.zeros(2, 8, 3, 3, 3, device=device), None, impl="triton")
 
 
 @pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
@@ -135,7 +136,7 @@ def test_kernel_compiles_for_sm90_with_overlapping_mmas(block_n, block_k, c_out)
     assert report["loop"]["ldmatrix"] == 0, f"the input tile goes through registers: {report}"
 
 
-def test_vae_head_takes_the_kernel_and_decodes_the_same(monkeypatch):
+def test_vae_head_takes_the_kernel_and_decodes_the_same(monkeypatch, device):
     """use_conv_kernel puts the decoder's 3-output head (and the 16-channel 1^3 conv2) on the op, and a
     chunked decode through the kernel equals the plain convolutions'."""
     cfg = WanVAEConfig.from_official(
@@ -155,8 +156,10 @@ def test_vae_head_takes_the_kernel_and_decodes_the_same(monkeypatch):
          vae.state_dict().items()},
         assign=True,
     )  # fmt: skip
-    vae.eval().use_channels_last().enable_fused_ops()
-    latent = torch.randn(1, 16, 3, 3, 5, generator=g)
+    vae.to(device).eval().use_channels_last().enable_fused_ops()
+    latent = torch.randn(1, 16, 3, 3, 5, generator=g).to(device)
+    # fp32 convolutions, not TF32, on a GPU: the kernel computes in fp32 and the bound is fp32's.
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     with torch.inference_mode():
         plain = vae.decode(latent, chunk_latents=2)
         vae.use_conv_kernel()
@@ -177,7 +180,7 @@ def test_vae_head_takes_the_kernel_and_decodes_the_same(monkeypatch):
         vae.use_conv_kernel(False)
         assert not any(isinstance(m, CausalConv3d) and m.conv_kernel for m in vae.modules())
     assert calls.count((3, 24, 3, 3, 3)) == 2 and calls.count((16, 16, 1, 1, 1)) == 1, calls  # two chunks
-    assert_matches(fast, plain.double().float(), dtype=torch.float32)
+    assert_matches(fast.cpu(), plain.cpu(), dtype=torch.float32)
 
 
 @pytest.mark.gpu

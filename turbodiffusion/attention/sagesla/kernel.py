@@ -5,9 +5,11 @@ The kernel itself is ``sage/kernel.py``'s ``_sage_fwd_kernel`` with SPARSE and L
 ``linear_branch_triton``), or on sm_90 ``sage/kernel_wgmma.py``'s, which computes the branch itself; this
 module is the launcher. One pass over k and v (``summarize_kv``) gives the block selection its K mean and
 the Sage quantisers their K mean and V maxima along with the linear branch's state and, proj_l's weight
-folded in, m = KV W^T when the sm_90 kernel will read it. The INT8 quantisers of q and k pool them for the
-block selection as they read them (``quantize_int8_pooled_triton``). FLOPs: as SLA's forward (sparse part
-half int8, half fp8); no backward.
+folded in, m = KV W^T when the sm_90 kernel will read it. The block selection pools q and k in a pass of its
+own (``select_blocks``). With ``pooled_selection`` the INT8 quantisers pool them instead as they read them
+(``quantize_int8_pooled_triton``), which saves that pass's reads but was slower on an H100: a 1.3B-480p
+layer 1.364 against 1.297 ms, a whole forward 150.1 against 149.2 ms, 14B-720p 2,561 against 2,532 ms
+(benchmarks/runs/h100-2026-12-05). FLOPs: as SLA's forward (sparse part half int8, half fp8); no backward.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import Tensor
 from ..sage.kernel import SAGE_DTYPES, sage_forward_triton, uses_wgmma_kernel
 from ..sage.quant import quantize_int8_pooled_triton
 from ..sage.reference import PV
-from ..sla.block_map import BlockSelection, select_pooled_blocks
+from ..sla.block_map import BlockSelection, select_blocks, select_pooled_blocks
 from ..sla.kernel_fwd import check_kernel_inputs, check_proj, summarize_kv
 
 
@@ -35,10 +37,11 @@ def sagesla_forward_triton(
     v_range: float,
     eps: float,
     selection: BlockSelection | None = None,
+    pooled_selection: bool = False,
 ) -> Tensor:
     """q, k, v: [B, L, H, D] bf16/fp16; weight [D, D], bias [D]: proj_l; ``selection``: a precomputed block
-    map (else ``select_blocks``'s at ``topk``, pooled by the INT8 quantisers). Returns o [B, L, H, D] in q's
-    dtype.
+    map (else ``select_blocks``'s at ``topk``; with ``pooled_selection``, the same map pooled by the INT8
+    quantisers). Returns o [B, L, H, D] in q's dtype.
     """
     check_kernel_inputs(q, k, v, SAGE_DTYPES)  # before summarize_kv reads k and v
     check_proj(weight, bias, q.shape[-1])
@@ -46,9 +49,10 @@ def sagesla_forward_triton(
     wgmma = uses_wgmma_kernel(q, k, v, True, pv, block_q, block_k)
     summary = summarize_kv(k, v, state=True, stats=True, weight=weight if wgmma else None)
     quantized_qk = None
-    if selection is None:
-        # The INT8 quantisers pool q and k for the selection in the same read (a pooling pass of its own
-        # read both again).
+    if selection is None and not pooled_selection:
+        selection = select_blocks(q, k, block_q, block_k, topk, k_mean=summary.k_mean)
+    elif selection is None:
+        # The INT8 quantisers pool q and k for the selection in the same read.
         qi, qs, q_pooled = quantize_int8_pooled_triton(q, block_q)
         ki, ks, k_pooled = quantize_int8_pooled_triton(k, block_k, summary.k_mean, pad_rows=True)
         selection = select_pooled_blocks(q_pooled, k_pooled, topk)
