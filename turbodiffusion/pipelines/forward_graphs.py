@@ -18,7 +18,11 @@ kernels and is the step's result), so a first call costs the captures' host time
 cache filled eagerly is copied into the fill graph's tensors. The graphs on one device share a memory pool
 (replays never overlap, and each graph's inputs and outputs stay referenced, so no capture reuses them),
 whose size ``pool_bytes`` reports: memory the rest of the pipeline cannot use (the VAE's decode chunks
-account for it).
+account for it). One consequence of the sharing: a capture may place its entry's cache in memory an earlier
+capture freed, where an earlier graph keeps its intermediates, and replaying that graph overwrites it. So an
+entry's cache holds its k and v from its fill replay until another entry's earlier-captured graph replays:
+every sampling run starts with its fill graph (``velocity``'s first call), and a guided step's two slots,
+captured in the order they run, fill before either reads.
 
 A graph replays fixed addresses: the entry keeps the model's parameter addresses and recaptures if they
 change (a model moved off the device and back). Captures skip ``torch.cuda.graph``'s empty-cache and
