@@ -219,8 +219,9 @@ class WanVAE(nn.Module):
         ``conv2``), where cuDNN is slow.
 
         In place (``enabled=False`` restores cuDNN); returns self. Weights and the state dict are unchanged;
-        outputs differ by the rounding of the summation order. Not on in the pipeline until timed on a GPU
-        (benchmarks/vae_decode.py's ``+conv16`` variant, benchmarks/vae_conv.py).
+        outputs differ by the rounding of the summation order. Not on in the pipeline: on an H100 the head on
+        the kernel gained nothing in a whole decode and every convolution on it lost 2%
+        (benchmarks/runs/h100-2026-12-05: vae_decode.py's ``+conv16`` and ``+convall``, vae_conv.py).
         """
         for module in self.modules():
             if isinstance(module, CausalConv3d):
