@@ -73,8 +73,8 @@ class TurboPipeline:
         # Channels-last VAE on every device: its convolutions are faster that way on CUDA (with the
         # fused norms) and on the CPU (decode 4.1 -> 1.3 s for the default model, 2-core machine). The
         # sub-pixel upsamples do 2.25x fewer multiply-adds in the upsampling convolutions on any device (the
-        # default model's decode 0.646-0.716 -> 0.615-0.680 s on that machine; benchmarks/runs/
-        # cpu-2026-12-05e, where their GPU timing is queued).
+        # default model's decode 0.646-0.716 -> 0.615-0.680 s on that machine, benchmarks/runs/
+        # cpu-2026-12-05e; Wan2.1's 480p decode 1.011 -> 0.933 s on an H100, h100-2026-12-05).
         components.vae.use_channels_last().use_subpixel_upsampling()
         use_fused = device.type == "cuda" if fused is None else fused
         if use_fused:
