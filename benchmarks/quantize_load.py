@@ -8,9 +8,11 @@
 A W8A8 mode picked for a float checkpoint (generate --quant) is applied after the DiT is loaded on the CPU.
 Each mode's arms start from the same random bf16 DiT on the CPU (a copy each); the table gives the seconds
 of each arm, the CPU arm over the device arm, and whether the two state dicts are equal bit for bit (they
-must be: the Triton quantisers give the references' codes). ``--device cpu`` makes both arms the CPU (the
-CPU's time, on a machine without a GPU); ``--quick`` is that with a 2-layer DiT of the preset's width: it
-checks the script, not a speed.
+must be: the Triton quantisers give the references' codes). Before a mode's arms, its device quantises one
+block untimed (h100-2026-12-05b: the first mode's device arm had carried the device's start, 5.6 s against
+the second mode's 0.55 s at 1.3B). ``--device cpu`` makes both arms the CPU (the CPU's time, on a machine
+without a GPU); ``--quick`` is that with a 2-layer DiT of the preset's width: it checks the script, not a
+speed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 import torch
 from common import check_preset, environment, print_table, write_json
 from e2e_stages import build_dit
+from torch import nn
 
 from turbodiffusion.attention import AttentionConfig
 from turbodiffusion.models.wan.config import dit_preset
@@ -50,6 +53,14 @@ def timed_quantize(model: WanDiT, mode: str, device: torch.device | None) -> tup
     return time.perf_counter() - start, model.state_dict()
 
 
+def warm_up(model: WanDiT, mode: str, device: torch.device) -> None:
+    """Quantise a copy of ``model``'s first block on ``device``, untimed: the device's first use (context,
+    Triton's kernels loaded or compiled) is a process's one-off cost, not the load's."""
+    first = nn.Module()
+    first.blocks = nn.ModuleList([copy.deepcopy(model.blocks[0])])
+    timed_quantize(first, mode, device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", help="DiT preset: wan2.1-t2v-1.3b, wan2.1-t2v-14b or wan2.2-i2v-a14b")
@@ -70,6 +81,7 @@ def main() -> None:
     print(f"{args.preset}: {params / 1e9:.2f} B parameters, bf16 on the CPU; device {device}", flush=True)
     rows = []
     for mode in args.modes:
+        warm_up(source, mode, device)
         cpu_s, cpu_state = timed_quantize(copy.deepcopy(source), mode, None)
         dev_s, dev_state = timed_quantize(copy.deepcopy(source), mode, device)
         equal = list(cpu_state) == list(dev_state) and all(

@@ -13,6 +13,7 @@ from turbodiffusion.attention.sdpa import SDPAAttention
 from turbodiffusion.models.wan import TextContextCache
 from turbodiffusion.pipelines import ComponentConfigs, TurboPipeline
 from turbodiffusion.pipelines import pipeline as pipeline_module
+from turbodiffusion.pipelines.builtin import random_state_dict
 from turbodiffusion.pipelines.denoise import SamplingPlan
 from turbodiffusion.pipelines.pipeline import check_request, frames_to_host, vae_chunk_latents
 from turbodiffusion.pipelines.presets import PRESETS
@@ -69,6 +70,20 @@ def test_builtin_output_and_determinism(builtin, caplog):
     assert len(a.timings.steps) == 4 and a.timings.image_encoding is None
     assert a.timings.total >= a.timings.decode > 0
     assert "steps" in a.timings.summary() and "decode" in a.timings.summary()
+
+
+def test_random_weights_cast_as_drawn_equal_the_float32_draw_cast():
+    # The cast happens per tensor (a 14B DiT's float32 draw must not sit beside its bf16 copy); the values
+    # must be those of the float32 draw, so a bf16 model is the same whether drawn in either order.
+    model = TurboPipeline.from_pretrained("builtin-random", device="cpu").components.dits[0]
+    full = random_state_dict(model, torch.Generator().manual_seed(5))
+    half = random_state_dict(model, torch.Generator().manual_seed(5), dtype=torch.bfloat16)
+    assert list(half) == list(full) == sorted(model.state_dict())
+    assert all(v.dtype == torch.float32 for v in full.values())
+    assert all(
+        v.dtype == torch.bfloat16 and torch.equal(v, full[k].to(torch.bfloat16)) for k, v in half.items()
+    )
+    assert any(not torch.equal(v.float(), full[k]) for k, v in half.items())  # bf16 really rounded
 
 
 def test_builtin_warns_that_weights_are_random(caplog):

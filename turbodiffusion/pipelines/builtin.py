@@ -43,12 +43,17 @@ BUILTIN_UMT5 = UMT5Config(
 )
 
 
-def random_state_dict(module: nn.Module, generator: torch.Generator) -> dict[str, Tensor]:
-    """Random float32 tensors for every entry of ``module.state_dict()`` (the module may be on meta).
+def random_state_dict(
+    module: nn.Module, generator: torch.Generator, *, dtype: torch.dtype = torch.float32
+) -> dict[str, Tensor]:
+    """Random tensors for every entry of ``module.state_dict()`` (the module may be on meta), drawn in
+    float32 on the generator's device and each cast to ``dtype`` as it is drawn (so a 14B DiT in bf16 needs
+    its bf16 size plus one float32 tensor, not its float32 size as well).
 
     Norm scales (names with "norm" or "gamma") are 1 + small noise, biases small, every other tensor
     normal with std 1 / sqrt(fan_in), so activations keep their scale through the layers. Names are
-    visited in sorted order, so the result depends only on the generator's seed.
+    visited in sorted order, so the result depends only on the generator's seed (and equals the float32
+    result cast to ``dtype``).
     """
     out = {}
     for name, ref in sorted(module.state_dict().items()):
@@ -56,19 +61,19 @@ def random_state_dict(module: nn.Module, generator: torch.Generator) -> dict[str
         noise = torch.randn(shape, generator=generator, device=generator.device)
         leaf = name.rsplit(".", 2)[-2:]
         if "norm" in name or leaf[-1] == "gamma":
-            out[name] = 1.0 + 0.1 * noise
+            value = 1.0 + 0.1 * noise
         elif leaf[-1] == "bias" or len(shape) < 2:
-            out[name] = 0.02 * noise
+            value = 0.02 * noise
         else:
-            out[name] = noise / math.sqrt(max(1, math.prod(shape[1:])))
+            value = noise / math.sqrt(max(1, math.prod(shape[1:])))
+        out[name] = value.to(dtype)
     return out
 
 
 def _build(cls, config, *extra, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
     with on_meta():
         model = cls(config, *extra)
-    state = random_state_dict(model, generator)
-    model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True, assign=True)
+    model.load_state_dict(random_state_dict(model, generator, dtype=dtype), strict=True, assign=True)
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""The default model on the GPU, warm: the pipeline as generate builds it (SLA's Triton kernels) against
+"""The default model on the GPU, warm: the pipeline as generate builds it (SageSLA's kernels there) against
 the same weights with SLA's reference (whole-block gather + SDPA, what the CPU runs), 33 frames 256x256.
 
     PYTHONPATH=/tmp/site:. python benchmarks/runs/cpu-2026-12-05/device_scripts/builtin_gpu.py --json out.json
@@ -16,6 +16,7 @@ import statistics
 import torch
 
 from turbodiffusion.attention import AttentionConfig
+from turbodiffusion.attention.sagesla import default_blocks
 from turbodiffusion.pipelines import TurboPipeline
 
 
@@ -25,9 +26,16 @@ def main() -> None:
     parser.add_argument("--json", required=True)
     args = parser.parse_args()
     pipes = {"kernels": TurboPipeline.from_pretrained("builtin")}
-    sla = next(m for m in pipes["kernels"].components.dits[0].modules() if type(m).__name__ == "SLAAttention")
+    # On a GPU the default model takes "sagesla" (pipelines.components.default_attention), whose blocks are
+    # None until a call: the device's official ones. (Until h100-2026-12-05b this looked for SLAAttention
+    # alone and stopped there.)
+    dit = pipes["kernels"].components.dits[0]
+    sla = next(m for m in dit.modules() if type(m).__name__ in ("SLAAttention", "SageSLAAttention"))
+    blocks = default_blocks(next(dit.parameters()).device)
+    block_q, block_k = (sla.block_q or blocks[0]), (sla.block_k or blocks[1])
+    print(f"kernels: {type(sla).__name__} topk {sla.topk}, blocks ({block_q}, {block_k})", flush=True)
     reference = AttentionConfig(
-        backend="sla", sla_topk=sla.topk, block_q=sla.block_q, block_k=sla.block_k, impl="reference"
+        backend="sla", sla_topk=sla.topk, block_q=block_q, block_k=block_k, impl="reference"
     )
     pipes["reference"] = TurboPipeline.from_pretrained("builtin", attention=reference)
     frames = {}
