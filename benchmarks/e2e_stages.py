@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
 from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
+from turbodiffusion.pipelines.builtin import random_state_dict
 from turbodiffusion.pipelines.components import quant_config
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
@@ -199,24 +199,10 @@ def reset_memory(device: torch.device) -> None:
 
 
 def random_model(model: nn.Module, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
-    """Fill a meta-built module with random weights on the generator's device, one tensor at a time (a
-    whole fp32 state dict of a 14B model would not fit beside its bf16 copy). Norm scales 1 + small noise,
-    biases small, matrices normal / sqrt(fan_in), so activations keep their scale."""
-    device = generator.device
-    state = {}
-    for name, ref in sorted(model.state_dict().items()):
-        shape = tuple(ref.shape)
-        t = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
-        leaf = name.rsplit(".", 1)[-1]
-        if "norm" in name or leaf == "gamma":
-            t = t.mul_(0.1).add_(1.0)
-        elif leaf == "bias" or len(shape) < 2:
-            t = t.mul_(0.02)
-        else:
-            t = t.div_(math.sqrt(max(1, math.prod(shape[1:]))))
-        state[name] = t.to(dtype)
-        del t
-    model.load_state_dict(state, strict=True, assign=True)
+    """Fill a meta-built module with random weights in ``dtype`` on the generator's device, each tensor cast
+    as it is drawn (``pipelines.builtin.random_state_dict``: a whole fp32 state dict of a 14B model would not
+    fit beside its bf16 copy)."""
+    model.load_state_dict(random_state_dict(model, generator, dtype=dtype), strict=True, assign=True)
     return model.eval()
 
 

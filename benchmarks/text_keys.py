@@ -18,8 +18,9 @@ measurements, the variants taking turns over ``--rounds`` rounds (order rotating
    the pipeline's CUDA graphs (``ForwardGraphs``); on the CPU (--quick: a tiny config with text_len 512)
    SLA with bf16 linears, eagerly.
 
-Prints the medians, full / trimmed ratios and the forwards' relative L2, and writes every time to JSON. The
-baseline of each ratio is the full context in the same run.
+Prints the medians, full / trimmed ratios and the forwards' relative L2 (beside, for scale, how far moving
+the prompt's rows by one bf16 step moves the full-context forward: ``rounding_scale``), and writes every time
+to JSON. The baseline of each ratio is the full context in the same run.
 """
 
 from __future__ import annotations
@@ -145,6 +146,19 @@ def alternate(calls: dict, rounds: int, reps: int, device: torch.device) -> dict
     return times
 
 
+def rounding_scale(model, x: Tensor, t: Tensor, full: Tensor, prompt_tokens: int) -> float:
+    """Rel L2 between eager forwards on ``full`` [1, text_len, text_dim] bf16 and on ``full`` with its first
+    ``prompt_tokens`` rows moved by one bf16 step (each entry times 1 +- 2^-7, a fixed random sign): how far
+    rounding alone moves this model's output, the scale against which the trimmed forwards' differences
+    read. (An exact change of the attention, the padding's stand-ins, differs by bf16 and FP8 rounding.)"""
+    g = torch.Generator(full.device).manual_seed(10)
+    signs = torch.randint(0, 2, full[:, :prompt_tokens].shape, generator=g, device=full.device) * 2 - 1
+    moved = full.clone()
+    moved[:, :prompt_tokens] = (full[:, :prompt_tokens].float() * (1 + 2.0**-7 * signs)).to(full.dtype)
+    reference = model(x, t, TextContextCache(full)).float()
+    return rel_l2(model(x, t, TextContextCache(moved)).float(), reference)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_video_arguments(parser)
@@ -204,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                 reference = model(x, t, TextContextCache(full)).float()
                 forward_rel_l2[name] = rel_l2(outs[name], reference)
                 del reference
+        rounding_rel_l2 = rounding_scale(model, x, t, contexts["full"], args.prompt_tokens[0])
     for part in {r["part"] for r in rows}:
         full = next(r for r in rows if r["part"] == part and r["variant"] == "full")
         for row in rows:
@@ -212,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     print_table(rows, ["part", "variant", "keys", "ms", "calls", "speedup"])
     for name, err in forward_rel_l2.items():
         print(f"forward output, {name} against the same prompt's full context: rel L2 {err:.3e}")
+    print(f"forward output, the full context's prompt rows moved by one bf16 step, against it: rel L2 "
+          f"{rounding_rel_l2:.3e} (the model's own sensitivity to rounding, for scale)")  # fmt: skip
     for name, names in kernels.items():
         print(f"SDPA kernels ({name}): {'; '.join(names) or '-'}")
     write_json(
@@ -219,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "env": environment(), "args": vars(args), "tokens": tokens, "config": dataclasses.asdict(cfg),
             "rows": rows, "sdpa_ms": times, "forward_ms": times_fwd,
-            "forward_rel_l2": forward_rel_l2, "sdpa_kernels": kernels,
+            "forward_rel_l2": forward_rel_l2, "rounding_rel_l2": rounding_rel_l2, "sdpa_kernels": kernels,
             "finite": all(bool(torch.isfinite(o).all()) for o in outs.values()),
         },
     )  # fmt: skip
