@@ -184,6 +184,29 @@ def time_setting(fn: Callable[[], object], device: torch.device, reps: int) -> S
     return SettingTimes(first, result, added, seconds, peak_gib(device))
 
 
+def time_setting_or_oom(fn: Callable[[], object], device: torch.device, reps: int) -> SettingTimes | None:
+    """``time_setting``, or None when the setting runs out of device memory (its memory freed): a stage's
+    large chunks may not fit a smaller GPU (720p decodes in chunks of 20 on an 80 GB H100), and one setting
+    that does not fit must not lose the run's other settings and rows."""
+    try:
+        return time_setting(fn, device, reps)
+    except torch.OutOfMemoryError:
+        reset_memory(device)
+        return None
+
+
+def fastest(times: dict, prefix: str = "") -> object:
+    """The key of ``times`` (starting with ``prefix``) with the least time, skipping None (out of memory);
+    raises RuntimeError naming the settings when none of them ran."""
+    ran = [key for key, s in times.items() if s is not None and str(key).startswith(prefix)]
+    if not ran:
+        raise RuntimeError(
+            f"every setting ({', '.join(map(str, times))}) ran out of device memory: pass smaller "
+            "--vae-chunk-latents"
+        )
+    return min(ran, key=times.get)
+
+
 def peak_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 1024**3 if device.type == "cuda" else None
 
@@ -305,7 +328,9 @@ def encode_stage(
     TurboPipeline runs it on CUDA: channels-last with fused norms, each encoder stage's repeated frame
     computed once (WanVAE.use_steady_tail). The row is the fastest setting's, with every setting's time,
     peak memory and rel L2 to the first's (chunking may not change y beyond rounding), its TFLOP, and the
-    same setting with every frame through every stage (``every_frame_s``, the official code's work)."""
+    same setting with every frame through every stage (``every_frame_s``, the official code's work). A
+    setting that runs out of device memory is None in the per-setting entries; y is the first setting's
+    that ran."""
     reset_memory(device)
     vae = build_vae(vae_cfg, device).use_channels_last().enable_fused_ops()
     g = torch.Generator(device).manual_seed(7)
@@ -317,13 +342,16 @@ def encode_stage(
             def encode(k: int = k) -> Tensor:
                 return image_condition(vae, image, frames, chunk_latents=k)
 
-            setting = time_setting(encode, device, reps)
+            setting = time_setting_or_oom(encode, device, reps)
+            if setting is None:  # out of device memory: recorded as None
+                times[k] = errors[k] = added[k] = None
+                continue
             first_s = setting.first_s if first_s is None else first_s
             reference = setting.result if reference is None else reference
             errors[k] = rel_l2(setting.result.float(), reference.float())
             times[k], added[k] = setting.s, setting.added_gib
             peaks.append(setting.peak_gib)
-    best = min(times, key=times.get)
+    best = fastest(times)
     every = None
     with torch.no_grad():
         vae.use_steady_tail(False)
@@ -392,7 +420,8 @@ def decode_stage(
     in the pipeline's ("fast": channels-last with fused RMSNorm + SiLU and sub-pixel upsampling, as
     TurboPipeline runs on CUDA).
     Returns the timing row of the fastest fast setting, with every setting's time and its output's rel L2
-    to the first plain setting's (neither chunking nor layout may change the video beyond rounding). With
+    to the first plain setting's that ran (neither chunking nor layout may change the video beyond
+    rounding); a setting that runs out of device memory is None in those entries. With
     the run's measured bf16 matmul ceiling, the row also gets the decode's compute floor: its TFLOP at that
     rate (``decode_tflop``; the decode's memory traffic is a far smaller term) and time / floor."""
     reset_memory(device)
@@ -407,16 +436,19 @@ def decode_stage(
                 def decode(k: int = k) -> Tensor:
                     return vae.decode(latent, chunk_latents=k)
 
+                key = f"{layout}/{k}"
                 setting = None  # the previous setting's video is freed before this one runs
-                setting = time_setting(decode, device, reps)
+                setting = time_setting_or_oom(decode, device, reps)
+                if setting is None:  # out of device memory: recorded as None
+                    times[key] = errors[key] = added[key] = None
+                    continue
                 first_s = setting.first_s if first_s is None else first_s
                 reference = setting.result.float() if reference is None else reference
-                key = f"{layout}/{k}"
                 errors[key] = rel_l2(setting.result.float(), reference)
                 times[key], added[key] = setting.s, setting.added_gib
                 peaks.append(setting.peak_gib)
-    best = min((key for key in times if key.startswith("fast/")), key=times.get)
-    plain_best = min((key for key in times if key.startswith("plain/")), key=times.get)
+    best = fastest(times, "fast/")
+    plain_best = fastest(times, "plain/")
     chunk = int(best.split("/")[1])
     row = {
         "stage": "decode",
