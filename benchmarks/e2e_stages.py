@@ -24,7 +24,7 @@ from turbodiffusion.models.umt5 import UMT5Config, UMT5Encoder
 from turbodiffusion.models.wan.config import WanDiTConfig
 from turbodiffusion.models.wan.dit import WanDiT
 from turbodiffusion.models.wan.vae import WanVAE, WanVAEConfig
-from turbodiffusion.pipelines.builtin import random_state_dict
+from turbodiffusion.pipelines.builtin import fill_random
 from turbodiffusion.pipelines.components import quant_config
 from turbodiffusion.pipelines.i2v import image_condition
 from turbodiffusion.pipelines.presets import RESOLUTIONS
@@ -221,14 +221,6 @@ def reset_memory(device: torch.device) -> None:
 # Models with random weights
 
 
-def random_model(model: nn.Module, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
-    """Fill a meta-built module with random weights in ``dtype`` on the generator's device, each tensor cast
-    as it is drawn (``pipelines.builtin.random_state_dict``: a whole fp32 state dict of a 14B model would not
-    fit beside its bf16 copy)."""
-    model.load_state_dict(random_state_dict(model, generator, dtype=dtype), strict=True, assign=True)
-    return model.eval()
-
-
 # Quantisation modes by name (benchmark rows and variants): the config and the GEMM kind the roofline counts.
 # Those a pipeline offers take the pipeline's own config (TurboPipeline's quant / generate --quant), so a row
 # times what that mode runs; block-scaled FP8 is a benchmark-only mode.
@@ -249,7 +241,7 @@ def build_dit(
         raise ValueError(f"quant must be None or one of {', '.join(QUANT_MODES)} (got {quant!r})")
     with torch.device("meta"):
         model = WanDiT(cfg, attention)
-    model = random_model(model, torch.Generator(device).manual_seed(6), torch.bfloat16)
+    model = fill_random(model, torch.Generator(device).manual_seed(6), torch.bfloat16)
     if quant is not None:
         quantize_(model, QUANT_MODES[quant][0])
     return model
@@ -258,7 +250,7 @@ def build_dit(
 def build_vae(cfg: WanVAEConfig, device: torch.device) -> WanVAE:
     with torch.device("meta"):
         vae = WanVAE(cfg)
-    return random_model(vae, torch.Generator(device).manual_seed(3), torch.bfloat16)
+    return fill_random(vae, torch.Generator(device).manual_seed(3), torch.bfloat16)
 
 
 def param_gib(module: nn.Module) -> float:
@@ -279,7 +271,7 @@ def text_stage(
     reset_memory(device)
     with torch.device("meta"):
         encoder = UMT5Encoder(umt5)
-    encoder = random_model(encoder, torch.Generator(device).manual_seed(1), torch.bfloat16)
+    encoder = fill_random(encoder, torch.Generator(device).manual_seed(1), torch.bfloat16)
     g = torch.Generator(device).manual_seed(2)
     ids = torch.randint(0, umt5.vocab_size, (1, umt5.text_len), generator=g, device=device)
     mask = torch.zeros(1, umt5.text_len, dtype=torch.long)

@@ -70,11 +70,17 @@ def random_state_dict(
     return out
 
 
+def fill_random(model: nn.Module, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
+    """Give a module built on meta random weights in ``dtype`` on the generator's device
+    (``random_state_dict``); returns it in eval mode."""
+    model.load_state_dict(random_state_dict(model, generator, dtype=dtype), strict=True, assign=True)
+    return model.eval()
+
+
 def _build(cls, config, *extra, generator: torch.Generator, dtype: torch.dtype) -> nn.Module:
     with on_meta():
         model = cls(config, *extra)
-    model.load_state_dict(random_state_dict(model, generator, dtype=dtype), strict=True, assign=True)
-    return model.eval()
+    return fill_random(model, generator, dtype)
 
 
 def build_random(
