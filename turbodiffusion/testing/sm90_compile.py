@@ -165,6 +165,11 @@ def _main_loop(sass: str, mmas: tuple[str, ...] = ("IGMMA", "QGMMA")) -> list[st
     return min(loops, key=len)
 
 
+def _mma_waits(sass: str) -> list[int]:
+    """The outstanding warpgroup MMAs each wait in ``sass`` allows, in order."""
+    return [int(w, 16) for w in re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", sass)]
+
+
 def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
     """Compile a Gluon or Triton source for sm_90 and report registers, stack, local loads, shared memory and
     the warpgroup MMAs and their waits in its SASS; with ``main_loop`` (the MMA kinds that mark it, as
@@ -179,10 +184,9 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
         usage = subprocess.run([cuobjdump(), "-res-usage", f.name], capture_output=True, text=True).stdout
         sass = subprocess.run([cuobjdump(), "-sass", f.name], capture_output=True, text=True).stdout
     regs, stack = map(int, re.search(r"REG:(\d+) STACK:(\d+)", usage).groups())
-    waits = re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", sass)
     report = dict(
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
-        mma_waits=[int(w, 16) for w in waits], hgmma=len(re.findall(r"\bHGMMA\.", sass)),
+        mma_waits=_mma_waits(sass), hgmma=len(re.findall(r"\bHGMMA\.", sass)),
     )  # fmt: skip
     if main_loop:
         loop = _main_loop(sass, main_loop)
@@ -192,9 +196,7 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
             byte_permutes=sum(op.startswith("PRMT") for op in opcodes),
             shared_stores=sum(op.startswith("STS") for op in opcodes),
             ldmatrix=sum(op.startswith("LDSM") for op in opcodes),
-            mma_waits=[
-                int(w, 16) for w in re.findall(r"WARPGROUP\.DEPBAR\.LE gsb0, (0x[0-9a-f]+)", "\n".join(loop))
-            ],
+            mma_waits=_mma_waits("\n".join(loop)),
         )
     return report
 

@@ -63,13 +63,14 @@ def _quantize_int8_kernel(
         X + b.to(tl.int64) * sxb + h * sxh + rows[:, None] * sxl + dims[None, :], mask=ok[:, None], other=0.0
     )
     x = x.to(tl.float32)
+    mean = tl.load(MEAN + pid_bh.to(tl.int64) * D + dims) if SMOOTH else None
     if POOL:
         # SLA's block selection pools the same rows (pool_kernel.py's arithmetic: k - mean rounded to x's
         # dtype, fp32 sums, the mean over the block's real rows), so it needs no read of its own.
         xp = x
         if SMOOTH:
-            mean = cast(tl.load(MEAN + pid_bh.to(tl.int64) * D + dims), X.dtype.element_ty, PRECISION)
-            xp = cast(x - mean.to(tl.float32)[None, :], X.dtype.element_ty, PRECISION).to(tl.float32)
+            mean_x = cast(mean, X.dtype.element_ty, PRECISION).to(tl.float32)
+            xp = cast(x - mean_x[None, :], X.dtype.element_ty, PRECISION).to(tl.float32)
             xp = tl.where(ok[:, None], xp, 0.0)
         count = tl.minimum(L - pid_blk * BLK, BLK).to(tl.float32)
         pooled = tl.math.div_rn(tl.sum(xp, 0), tl.zeros([D], dtype=tl.float32) + count)
@@ -78,7 +79,7 @@ def _quantize_int8_kernel(
             cast(pooled, X.dtype.element_ty, PRECISION),
         )
     if SMOOTH:
-        x = x - tl.load(MEAN + pid_bh.to(tl.int64) * D + dims)[None, :]
+        x = x - mean[None, :]
     x = tl.where(ok[:, None], x, 0.0)
     # IEEE division for the block's scale and its reciprocal, then one multiply per element (a division
     # per element cost more than the memory traffic): the reference does the same, so the codes match.
