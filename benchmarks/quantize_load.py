@@ -1,5 +1,8 @@
 """Quantising a float DiT at load time: on the CPU where it was loaded (how the pipeline did it), against
-``quantize_(..., device="cuda")`` (each layer to the GPU, quantised there, back), in one run.
+``quantize_(..., device="cuda")`` (each layer to the GPU, quantised there, back), in one run; on a GPU also
+what the DiT costs until it is on the device, as the pipeline's first call moves it there: the round trip
+plus that move (``trip_move_s``) against each layer quantised on the device and left there, the rest of
+the DiT moved after (``resident_s``, ``quantize_(..., keep_on_device=True)``).
 
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --modes fp8-row int8 --json results/quantize_load.json
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --device cpu   # the CPU arm's time alone
@@ -21,6 +24,7 @@ import argparse
 import copy
 import dataclasses
 import time
+from functools import partial
 
 import torch
 from common import check_preset, environment, print_table, write_json
@@ -42,15 +46,33 @@ def float_dit(preset: str, layers: int | None) -> WanDiT:
     return build_dit(cfg, AttentionConfig(backend="sla"), torch.device("cpu"), None)
 
 
-def timed_quantize(model: WanDiT, mode: str, device: torch.device | None) -> tuple[float, dict]:
-    """Seconds to quantise ``model`` in ``mode`` on ``device`` (None: where it is), and its state dict."""
+def timed_quantize(
+    model: WanDiT, mode: str, device: torch.device | None, to_device: bool = False
+) -> tuple[float, dict]:
+    """Seconds to quantise ``model`` in ``mode`` on ``device`` (None: where it is; ``to_device``: and leave
+    it there), and its state dict."""
+    seconds = timed(lambda: quantize_(model, quant_config(mode), device=device, to_device=to_device), device)
+    return seconds, model.state_dict()
+
+
+def timed(work, device: torch.device | None) -> float:
+    """Seconds ``work()`` takes, the device's queue drained before and after."""
     if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    quantize_(model, quant_config(mode), device=device)
+    work()
     if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start, model.state_dict()
+    return time.perf_counter() - start
+
+
+def same_codes(state: dict, reference: dict, device_type: str) -> bool:
+    """Whether ``state`` has ``reference``'s names and bytes, every tensor on ``device_type``."""
+    return list(state) == list(reference) and all(
+        state[k].device.type == device_type
+        and torch.equal(state[k].view(torch.uint8).cpu(), reference[k].view(torch.uint8))
+        for k in reference
+    )
 
 
 def warm_up(model: WanDiT, mode: str, device: torch.device) -> None:
@@ -83,16 +105,30 @@ def main() -> None:
     for mode in args.modes:
         warm_up(source, mode, device)
         cpu_s, cpu_state = timed_quantize(copy.deepcopy(source), mode, None)
-        dev_s, dev_state = timed_quantize(copy.deepcopy(source), mode, device)
-        equal = list(cpu_state) == list(dev_state) and all(
-            dev_state[k].device.type == "cpu"
-            and torch.equal(dev_state[k].view(torch.uint8), cpu_state[k].view(torch.uint8))
-            for k in cpu_state
-        )
-        rows.append({"mode": mode, "cpu_s": cpu_s, "device_s": dev_s, "cpu_over_device": cpu_s / dev_s,
-                     "equal": equal})  # fmt: skip
-        print(f"{mode}: CPU {cpu_s:.2f} s, {device} {dev_s:.2f} s, equal {equal}", flush=True)
-    print_table(rows, ["mode", "cpu_s", "device_s", "cpu_over_device", "equal"])
+        model = copy.deepcopy(source)
+        dev_s, dev_state = timed_quantize(model, mode, device)
+        row = {"mode": mode, "cpu_s": cpu_s, "device_s": dev_s, "cpu_over_device": cpu_s / dev_s,
+               "equal": same_codes(dev_state, cpu_state, "cpu")}  # fmt: skip
+        del dev_state
+        if device.type == "cuda":
+            # What the pipeline's first call adds: the quantised DiT moved onto the GPU, against leaving
+            # each layer there as it is quantised (one crossing of the bus instead of three).
+            row["move_s"] = timed(partial(model.to, device), device)
+            row["trip_move_s"] = dev_s + row["move_s"]
+            del model
+            torch.cuda.empty_cache()
+            model = copy.deepcopy(source)
+            row["resident_s"], state = timed_quantize(model, mode, device, to_device=True)
+            row["trip_move_over_resident"] = row["trip_move_s"] / row["resident_s"]
+            row["resident_equal"] = same_codes(state, cpu_state, "cuda")
+            del state
+        del model, cpu_state
+        rows.append(row)
+        print(f"{mode}: CPU {cpu_s:.2f} s, {device} {dev_s:.2f} s, equal {row['equal']}", flush=True)
+    columns = ["mode", "cpu_s", "device_s", "cpu_over_device", "equal"]
+    if device.type == "cuda":
+        columns += ["move_s", "trip_move_s", "resident_s", "trip_move_over_resident", "resident_equal"]
+    print_table(rows, columns)
     write_json(args.json, {"env": environment(), "args": vars(args), "parameters": params, "rows": rows})
 
 

@@ -166,6 +166,64 @@ def test_bad_offload_is_refused_before_loading(offload, monkeypatch):
     assert loads == []
 
 
+class _Loaded(Exception):
+    """Stops from_pretrained once it has asked for its components."""
+
+
+@pytest.mark.parametrize(
+    ("model", "device", "offload", "resident"),
+    [
+        ("builtin-random", "cuda", False, True),
+        ("builtin-random", "cuda", "model", False),
+        ("builtin-random", "cuda", "blocks", False),
+        ("builtin-random", "cpu", False, False),
+        ("wan2.2-i2v-a14b", "cuda", False, False),  # two experts: they may take turns on the device
+    ],
+)
+def test_quantised_dit_stays_on_the_device_only_where_the_pipeline_keeps_it(
+    model, device, offload, resident, monkeypatch
+):
+    asked = []
+
+    def load_components(*args, **kwargs):
+        asked.append(kwargs["resident"])
+        raise _Loaded
+
+    monkeypatch.setattr(pipeline_module, "load_components", load_components)
+    with pytest.raises(_Loaded):
+        TurboPipeline.from_pretrained(model, device=device, offload=offload, checkpoint_dir="unused")
+    assert asked == [resident]
+
+
+@pytest.mark.gpu
+def test_quantised_dit_loaded_onto_the_gpu_generates_what_one_moved_there_does():
+    """The DiT quantised at load stays on the GPU and gives the frames of the one quantised there and
+    brought back (offload="model": parked between uses)."""
+    pipe = TurboPipeline.from_pretrained("builtin-random", device="cuda", quant="int8")
+    assert all(t.is_cuda for t in pipe.components.dits[0].state_dict().values())
+    want = pipe("a red circle", seed=5, **SMALL).frames
+    del pipe
+    parked = TurboPipeline.from_pretrained("builtin-random", device="cuda", quant="int8", offload="model")
+    assert not any(t.is_cuda for t in parked.components.dits[0].state_dict().values())
+    assert torch.equal(parked("a red circle", seed=5, **SMALL).frames, want)
+
+
+@pytest.mark.parametrize(
+    ("device", "resident", "where", "to_device"),
+    [("cuda", True, "cuda", True), ("cuda", False, "cuda", False), ("cpu", True, None, False)],
+)
+def test_load_time_quantisation_is_left_on_a_gpu_only_when_resident(
+    device, resident, where, to_device, monkeypatch
+):
+    from turbodiffusion import quant
+    from turbodiffusion.pipelines.components import _Quantise
+
+    calls = []
+    monkeypatch.setattr(quant, "quantize_", lambda model, config, **kw: calls.append(kw))
+    _Quantise(torch.device(device), resident)(torch.nn.Linear(2, 2), "fp8-row")
+    assert calls == [{"device": torch.device(where) if where else None, "to_device": to_device}]
+
+
 def test_fused_fast_paths_are_on_for_cuda_only_and_change_frames_by_rounding(builtin):
     """fused=None turns the fast paths on for CUDA only; fused=True on the CPU runs their fp32 references,
     so its frames are the plain ones up to bf16 rounding (a few uint8 levels), never a different video."""

@@ -242,3 +242,36 @@ def test_quantise_on_the_device_moves_each_layer_there_and_back_on_failure(monke
     assert [d for _, d in moves] == ["cuda", "cuda", "cpu"]  # the failed layer went back
     assert moves[1][0] == moves[2][0] == id(calls[1])
     assert calls[1] in list(model.blocks.modules())  # still in the model, still an nn.Linear
+
+
+@pytest.mark.parametrize(
+    "config", [Int8Config(), Fp8Config(), Fp8RowConfig()], ids=lambda c: type(c).__name__
+)
+def test_quantise_to_the_device_leaves_the_whole_model_there_with_the_same_codes(config, device):
+    """quantize_(..., device=, to_device=True): every tensor of the model ends on the device, the codes those
+    of quantising where the model was."""
+    moved = quantize_(_toy(14), config, device=device, to_device=True)
+    here = quantize_(_toy(14), config)
+    a, b = moved.state_dict(), here.state_dict()
+    assert list(a) == list(b)
+    for name, tensor in a.items():
+        assert tensor.device.type == device, name
+        assert tensor.dtype == b[name].dtype and torch.equal(
+            tensor.view(torch.uint8).cpu(), b[name].view(torch.uint8)
+        )
+    with pytest.raises(ValueError, match="to_device=True needs device="):
+        quantize_(_toy(14), config, to_device=True)
+
+
+def test_quantise_to_the_device_moves_each_layer_once_and_the_model_last(monkeypatch):
+    """With to_device=True a converted layer is not sent back (recorded moves: no GPU here), and the model
+    follows its layers once all are converted."""
+    model = _toy(15)
+    moves = []
+    for module in model.blocks.modules():
+        if isinstance(module, nn.Linear):
+            monkeypatch.setattr(module, "to", lambda d, m=module: moves.append(("float", str(d))) or m)
+    monkeypatch.setattr(Int8Linear, "to", lambda self, d: moves.append(("int8", str(d))) or self)
+    monkeypatch.setattr(model, "to", lambda d: moves.append(("model", str(d))) or model)
+    quantize_(model, Int8Config(), device="cuda", to_device=True)
+    assert moves == [("float", "cuda")] * 6 + [("model", "cuda")]

@@ -188,6 +188,8 @@ class TurboPipeline:
             dtype=dtype,
             device=device,
             configs=configs or ComponentConfigs(),
+            # Only then does the DiT stay on the device from its first use on (Residency).
+            resident=device.type == "cuda" and offload_mode is None and len(preset.experts) == 1,
         )
         logger.info(
             "loaded %s (%s, attention=%s, quant=%s, %s) for %s",

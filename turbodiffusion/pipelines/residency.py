@@ -65,7 +65,8 @@ class Residency:
         group: str | None = None,
         streamed: BlockOffload | None = None,
     ) -> None:
-        """Register ``module`` (currently on the parking device) under ``name``.
+        """Register ``module`` under ``name``: on the parking device, or already on the device where the
+        loader quantised it (``load_components(resident=True)``; its first activation then moves nothing).
 
         streamed: the module's installed BlockOffload; activating then moves only the trunk (the blocks
         stream during forward), parking returns the trunk and frees the block slots.
