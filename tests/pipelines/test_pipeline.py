@@ -177,7 +177,7 @@ class _Loaded(Exception):
         ("builtin-random", "cuda", "model", False),
         ("builtin-random", "cuda", "blocks", False),
         ("builtin-random", "cpu", False, False),
-        ("wan2.2-i2v-a14b", "cuda", False, False),  # two experts: they may take turns on the device
+        ("wan2.2-i2v-a14b", "cuda", False, True),  # the loader then checks that both experts fit
     ],
 )
 def test_quantised_dit_stays_on_the_device_only_where_the_pipeline_keeps_it(
@@ -193,6 +193,18 @@ def test_quantised_dit_stays_on_the_device_only_where_the_pipeline_keeps_it(
     with pytest.raises(_Loaded):
         TurboPipeline.from_pretrained(model, device=device, offload=offload, checkpoint_dir="unused")
     assert asked == [resident]
+
+
+def test_experts_stay_on_the_device_as_the_pipeline_places_them():
+    from turbodiffusion.pipelines.components import experts_stay
+    from turbodiffusion.pipelines.residency import expert_group, module_bytes
+
+    expert, vae = torch.nn.Linear(100, 100), torch.nn.Linear(10, 10)  # 40,400 and 440 bytes
+    both = 2 * module_bytes(expert) + module_bytes(vae)
+    for device_bytes in (0, both, 2 * both - 1, 2 * both, 10**9):
+        fits = expert_group(both, device_bytes) is None
+        assert experts_stay(expert, 2, vae, device_bytes) == fits == (device_bytes >= 2 * both)
+        assert experts_stay(expert, 1, vae, device_bytes)
 
 
 @pytest.mark.gpu
@@ -493,6 +505,18 @@ def test_i2v_experts_both_stay_when_they_fit(i2v_folder, monkeypatch):
     assert pipe.residency.events[moves:] == [("text_encoder", "device"), ("text_encoder", "park")]
     assert sorted(pipe.residency.on_device()) == ["dit.high", "dit.low", "vae"]
     assert not torch.equal(first.frames, second.frames)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("fit", [True, False])
+def test_quantised_experts_stay_on_the_gpu_from_loading_only_when_both_fit(i2v_folder, monkeypatch, fit):
+    from turbodiffusion.pipelines import components
+
+    monkeypatch.setattr(components, "experts_stay", lambda *args: fit)
+    pipe = TurboPipeline.from_pretrained(i2v_folder, device="cuda", configs=TINY_CONFIGS, quant="fp8-row")
+    where = {t.device.type for d in pipe.components.dits for t in d.state_dict().values()}
+    assert where == ({"cuda"} if fit else {"cpu"})
+    assert pipe("a cat", conditioning_image(), seed=5, **SMALL).frames.shape == (5, 48, 64, 3)
 
 
 def test_a_repeated_prompt_is_not_encoded_again():

@@ -23,6 +23,7 @@ from ..kernel_device import has_fp8
 from .checkpoints import CheckpointFiles, default_checkpoint_dir, recognise_folder, resolve_files
 from .options import FP8_MODES, QUANT_MODES
 from .presets import DEFAULT_PRESET, PRESETS, ModelPreset, SamplingDefaults
+from .residency import expert_group, module_bytes
 from .text import Tokenizer
 
 if TYPE_CHECKING:  # model modules are imported only when a pipeline loads
@@ -282,11 +283,12 @@ def load_components(
     """Check the request against the preset and the device, then load every network on the CPU (but see
     ``resident``).
 
-    resident: the pipeline keeps the DiT on ``device`` once used (a GPU, no offload, one DiT). A DiT
-    quantised at load is then left on the device as it is quantised, instead of coming back to the CPU
-    for the first call to move it again (benchmarks/quantize_load.py: at 14B widths, 2.9x less time)."""
+    resident: the pipeline keeps its DiTs on ``device`` once used (a GPU, no offload; Wan2.2's two experts
+    only where both fit: experts_stay). A DiT quantised at load is then left on the device as it is
+    quantised, instead of coming back to the CPU for the first call to move it again
+    (benchmarks/quantize_load.py: at 14B widths, 2.9x less time)."""
     quant = resolve_quant(quant, preset, device)
-    quantise = _Quantise(device, resident)
+    quantise = _Quantise(device, resident and device.type == "cuda")
     if preset.dit == "default":
         return _load_default_model(
             preset, folder, attention=attention, sla_topk=sla_topk, quant=quant, dtype=dtype,
@@ -322,6 +324,8 @@ def load_components(
 
     assert files is not None
     init_missing = "sla" if att.has_sla_weights and not preset.sla else None
+    # First: whether Wan2.2's experts may both stay on the device depends on the VAE's size too.
+    vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
     dits = []
     for path in files.experts:
         dit = load_dit(
@@ -335,8 +339,10 @@ def load_components(
         )
         if quant in FP8_MODES or (quant and not preset.quant):
             quantise(dit, quant)
+            if quantise.resident and not experts_stay(dit, len(files.experts), vae, _memory(device)):
+                dit.to("cpu")  # the experts take turns on the device, each waiting on the CPU
+                quantise = replace(quantise, resident=False)
         dits.append(dit)
-    vae = load_vae(files.vae, configs.vae, dtype=dtype, device="cpu")
     umt5 = load_umt5(files.umt5, configs.umt5, dtype=dtype, device="cpu")
     tokenizer = UMT5Tokenizer.from_folder(files.tokenizer, text_len=dit_config.text_len)
     return Components(preset, folder, tuple(dits), vae, umt5, tokenizer, att, quant, dtype)
@@ -407,6 +413,18 @@ def quant_config(mode: str) -> QuantConfig:
     if mode not in QUANT_MODES:
         raise ValueError(f"quant mode must be one of {', '.join(QUANT_MODES)} (got {mode!r})")
     return Int8Config() if mode == "int8" else Fp8RowConfig(fast_accum=mode == "fp8-row-fast")
+
+
+def experts_stay(expert: nn.Module, count: int, vae: nn.Module, device_bytes: int) -> bool:
+    """Whether ``count`` DiTs the size of ``expert`` stay on a device of ``device_bytes`` once used, as the
+    pipeline places them (residency.expert_group): one always does; Wan2.2's two only when they and the
+    VAE fit with room to spare."""
+    return count == 1 or expert_group(count * module_bytes(expert) + module_bytes(vae), device_bytes) is None
+
+
+def _memory(device: torch.device) -> int:
+    """Bytes of memory of a CUDA ``device``."""
+    return torch.cuda.get_device_properties(device).total_memory
 
 
 @dataclass(frozen=True)

@@ -188,8 +188,8 @@ class TurboPipeline:
             dtype=dtype,
             device=device,
             configs=configs or ComponentConfigs(),
-            # Only then does the DiT stay on the device from its first use on (Residency).
-            resident=device.type == "cuda" and offload_mode is None and len(preset.experts) == 1,
+            # Only then do the DiTs stay on the device from their first use on (Residency).
+            resident=device.type == "cuda" and offload_mode is None,
         )
         logger.info(
             "loaded %s (%s, attention=%s, quant=%s, %s) for %s",
