@@ -207,6 +207,30 @@ def test_experts_stay_on_the_device_as_the_pipeline_places_them():
         assert experts_stay(expert, 1, vae, device_bytes)
 
 
+def test_a_resident_dit_that_does_not_fit_is_quantised_back_to_the_cpu(monkeypatch, caplog):
+    """Out of device memory while quantising onto the GPU: the DiT goes back to the CPU and its remaining
+    layers take the round trip (recorded calls and moves here: no GPU)."""
+    from turbodiffusion import quant
+    from turbodiffusion.pipelines.components import _Quantise
+
+    calls, moves = [], []
+
+    def quantize_(model, config, **kw):
+        calls.append(kw)
+        if kw.get("to_device"):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+
+    dit = torch.nn.Linear(2, 2)
+    monkeypatch.setattr(quant, "quantize_", quantize_)
+    monkeypatch.setattr(dit, "to", lambda d: moves.append(d) or dit)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    with caplog.at_level(logging.WARNING):
+        _Quantise(torch.device("cuda"), True)(dit, "int8")
+    cuda = torch.device("cuda")
+    assert calls == [{"device": cuda, "to_device": True}, {"device": cuda}] and moves == ["cpu"]
+    assert "does not fit" in caplog.text
+
+
 @pytest.mark.gpu
 def test_quantised_dit_loaded_onto_the_gpu_generates_what_one_moved_there_does():
     """The DiT quantised at load stays on the GPU and gives the frames of the one quantised there and
@@ -221,19 +245,21 @@ def test_quantised_dit_loaded_onto_the_gpu_generates_what_one_moved_there_does()
 
 
 @pytest.mark.parametrize(
-    ("device", "resident", "where", "to_device"),
-    [("cuda", True, "cuda", True), ("cuda", False, "cuda", False), ("cpu", True, None, False)],
+    ("device", "resident", "want"),
+    [
+        ("cuda", True, {"device": torch.device("cuda"), "to_device": True}),
+        ("cuda", False, {"device": torch.device("cuda")}),
+        ("cpu", True, {"device": None}),
+    ],
 )
-def test_load_time_quantisation_is_left_on_a_gpu_only_when_resident(
-    device, resident, where, to_device, monkeypatch
-):
+def test_load_time_quantisation_is_left_on_a_gpu_only_when_resident(device, resident, want, monkeypatch):
     from turbodiffusion import quant
     from turbodiffusion.pipelines.components import _Quantise
 
     calls = []
     monkeypatch.setattr(quant, "quantize_", lambda model, config, **kw: calls.append(kw))
     _Quantise(torch.device(device), resident)(torch.nn.Linear(2, 2), "fp8-row")
-    assert calls == [{"device": torch.device(where) if where else None, "to_device": to_device}]
+    assert calls == [want]
 
 
 def test_fused_fast_paths_are_on_for_cuda_only_and_change_frames_by_rounding(builtin):

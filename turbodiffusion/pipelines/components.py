@@ -441,6 +441,16 @@ class _Quantise:
         from ..quant import quantize_
 
         gpu = self.device.type == "cuda"
-        quantize_(
-            dit, quant_config(mode), device=self.device if gpu else None, to_device=gpu and self.resident
-        )
+        if not (gpu and self.resident):
+            quantize_(dit, quant_config(mode), device=self.device if gpu else None)
+            return
+        try:
+            quantize_(dit, quant_config(mode), device=self.device, to_device=True)
+        except torch.OutOfMemoryError:
+            # The DiT does not fit beside what the device holds: it waits on the CPU, as before, and the
+            # first call's out-of-memory error says what to do (offload). The converted layers come back;
+            # the rest is converted on the device and returned layer by layer.
+            logger.warning("the quantised DiT does not fit on %s; it waits on the CPU", self.device)
+            dit.to("cpu")
+            torch.cuda.empty_cache()
+            quantize_(dit, quant_config(mode), device=self.device)
