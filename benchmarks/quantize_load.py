@@ -2,7 +2,7 @@
 ``quantize_(..., device="cuda")`` (each layer to the GPU, quantised there, back), in one run; on a GPU also
 what the DiT costs until it is on the device, as the pipeline's first call moves it there: the round trip
 plus that move (``trip_move_s``) against each layer quantised on the device and left there, the rest of
-the DiT moved after (``resident_s``, ``quantize_(..., keep_on_device=True)``).
+the DiT moved after (``resident_s``, ``quantize_(..., to_device=True)``).
 
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --modes fp8-row int8 --json results/quantize_load.json
     PYTHONPATH=. python benchmarks/quantize_load.py wan2.1-t2v-1.3b --device cpu   # the CPU arm's time alone
