@@ -304,3 +304,16 @@ def test_pooled_scores_rows_are_8_aligned_views(nk):
     assert scores.shape == (2, 3, 7, nk) and scores.stride(-1) == 1 and scores.stride(-2) % 8 == 0
     torch.testing.assert_close(scores, q @ k.transpose(-1, -2))
     assert scores.reshape(-1, nk).data_ptr() == scores.data_ptr(), "rows must flatten without a copy"
+
+
+def test_block_scores_trace_without_a_graph_break():
+    """torch.compile sees the block scores as one graph (the padded out= of the eager path would break it in
+    every layer), and the traced scores are the eager ones."""
+    import torch._dynamo  # imported here: it costs about a second, and no other test here needs it
+
+    g = torch.Generator().manual_seed(5)
+    q, k = torch.randn(1, 200, 2, 16, generator=g), torch.randn(1, 200, 2, 16, generator=g)
+    report = torch._dynamo.explain(block_scores)(q, k, 16, 32)
+    assert report.graph_break_count == 0, [str(r.reason).splitlines()[0] for r in report.break_reasons]
+    compiled = torch.compile(block_scores, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(q, k, 16, 32), block_scores(q, k, 16, 32))

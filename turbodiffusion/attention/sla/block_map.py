@@ -89,7 +89,12 @@ def pooled_scores(q_pooled: Tensor, k_pooled: Tensor) -> Tensor:
     The rows are laid out with a multiple of 8 elements between them (a view of a padded buffer): with Nk
     odd, as at 14B-720p (591 key blocks), cuBLAS otherwise falls back to a kernel for unaligned rows, which
     took 6.2 ms of a 2,471 ms forward on an H200 for 40 products of 7 GFLOP (h200-2026-12-03g's profile).
+    Under torch.compile the product is a plain matmul (contiguous rows).
     """
+    if torch.compiler.is_compiling():
+        # Dynamo cannot trace a matmul into a strided out= (it breaks the graph there, once a layer); compiled,
+        # the product and its layout are left to the compiler.
+        return torch.matmul(q_pooled, k_pooled.transpose(-1, -2))
     *lead, mq, _ = q_pooled.shape
     nk = k_pooled.shape[-2]
     out = torch.empty((*lead, mq, nk + -nk % 8), dtype=q_pooled.dtype, device=q_pooled.device)[..., :nk]
