@@ -45,6 +45,24 @@ def cuobjdump() -> str:
     return os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
 
 
+def compile_for_sm90(source, options: dict):
+    """``triton.compile`` of a Gluon or Triton source for sm_90 (with FP fusion, as the launchers build)."""
+    from triton.backends.compiler import GPUTarget
+
+    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options={**options, **FP_FUSION})
+
+
+def cuobjdump_output(cubin: bytes, *flags: str) -> list[str]:
+    """What cuobjdump prints for ``cubin`` under each flag (``-sass``, ``-res-usage``), in order."""
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        return [
+            subprocess.run([cuobjdump(), flag, f.name], capture_output=True, text=True).stdout
+            for flag in flags
+        ]
+
+
 def compile_sage_wgmma(d: int, linear: bool) -> dict:
     """Build ``_sage_sparse_wgmma_kernel`` for sm_90 as its launcher would and describe the binary."""
     from triton.experimental.gluon import language as gl
@@ -175,14 +193,8 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
     the warpgroup MMAs and their waits in its SASS; with ``main_loop`` (the MMA kinds that mark it, as
     ``_main_loop`` takes them), that loop too: its instructions, byte permutes (``PRMT``), shared-memory
     stores (``STS``), ldmatrix loads (``LDSM``: an operand going through registers) and MMA waits."""
-    from triton.backends.compiler import GPUTarget
-
-    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={**options, **FP_FUSION})
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(compiled.asm["cubin"])
-        f.flush()
-        usage = subprocess.run([cuobjdump(), "-res-usage", f.name], capture_output=True, text=True).stdout
-        sass = subprocess.run([cuobjdump(), "-sass", f.name], capture_output=True, text=True).stdout
+    compiled = compile_for_sm90(source, options)
+    usage, sass = cuobjdump_output(compiled.asm["cubin"], "-res-usage", "-sass")
     regs, stack = map(int, re.search(r"REG:(\d+) STACK:(\d+)", usage).groups())
     report = dict(
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,

@@ -6,15 +6,11 @@ prints the SASS lines of the conversions and the exp2s.
     env -u TRITON_INTERPRET python benchmarks/runs/cpu-2026-12-05h/local_scripts/ex2_f16x2_sass.py
 """
 
-import subprocess
-import tempfile
-
 import triton
 import triton.language as tl
-from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from turbodiffusion.testing.sm90_compile import cuobjdump
+from turbodiffusion.testing.sm90_compile import compile_for_sm90, cuobjdump_output
 
 PACKED_EXP2_TO_E4M3 = tl.constexpr(
     "{ .reg .b32 t; cvt.rn.f16x2.f32 t, $2, $1; ex2.approx.f16x2 t, t; cvt.rn.satfinite.e4m3x2.f16x2 $0, t; }"
@@ -34,11 +30,7 @@ def _packed_exp2_kernel(x_ptr, y_ptr):
 
 def main() -> None:
     source = ASTSource(_packed_exp2_kernel, {"x_ptr": "*fp32", "y_ptr": "*i16"}, {})
-    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(compiled.asm["cubin"])
-        f.flush()
-        sass = subprocess.run([cuobjdump(), "-sass", f.name], capture_output=True, text=True).stdout
+    (sass,) = cuobjdump_output(compile_for_sm90(source, {}).asm["cubin"], "-sass")
     for line in sass.splitlines():
         if any(op in line for op in ("MUFU", "F2FP", "PRMT")):
             print(line.split(";")[0].strip())
