@@ -55,8 +55,10 @@ def test_sustained_timing_calls_back_to_back_and_reports_cycles():
     clock = load_benchmark("gpu_clock")
     calls = []
     script = "print('1500, 690.0, 0x4')"
+    # The window must outlast the fake sampler's start-up (a Python process: 50 ms was too short on a loaded
+    # 2-core CI machine, which then sampled nothing).
     row = clock.sustained_ms(
-        lambda: calls.append(1), torch.device("cpu"), 0.05, [sys.executable, "-c", script]
+        lambda: calls.append(1), torch.device("cpu"), 0.5, [sys.executable, "-c", script]
     )
     # One untimed warm-up call, then the timed ones; ms a call from the wall clock, cycles from the clock.
     assert row["sustained_calls"] == len(calls) - 1 >= 1
