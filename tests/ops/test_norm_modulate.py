@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -15,6 +17,7 @@ from turbodiffusion.ops.norm_modulate import (
 )
 from turbodiffusion.quant.row_quant import dequantize_rows_reference, quantize_rows_reference
 from turbodiffusion.testing.compare import assert_e4m3_codes_close, assert_matches
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 from turbodiffusion.testing.tolerances import ROUNDED_MOVED_MAX
 
 from .test_rms_norm import CASES
@@ -97,7 +100,7 @@ def test_norm_modulate_invalid_inputs_raise(impl, device):
         norm_modulate(x, scale, shift, impl="fast")
 
 
-# Widths: head tile + exact tail (192 = 128 + 64, 1536 = 1024 + 512), and a padded tail (200 = 128 + 72).
+# Widths: equal tiles (192 = 3 x 64, 1536 = 3 x 512) and a padded last tile (200 in 7 x 32 lanes).
 @pytest.mark.parametrize("B, L, dim", [(2, 17, 192), (1, 33, 1536), (2, 5, 200)])
 @pytest.mark.parametrize("affine", [False, True])
 def test_norm_modulate_fp8_matches_reference(B, L, dim, affine, device):
@@ -271,3 +274,17 @@ def test_head_norm_modulate_invalid_inputs_raise(impl, device):
         head_norm_modulate(x, scale.to("meta"), shift, impl=impl)
     with pytest.raises(ValueError, match="impl must be"):
         head_norm_modulate(x, scale, shift, impl="fast")
+
+
+@pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
+def test_wan_rows_build_for_sm90_without_moving_tiles_through_shared_memory():
+    """Equal tiles share one register layout, and a row's partial sums add up lane by lane before a single
+    reduction a statistic. At 1,536 wide with a warp a row (4 rows, 4 warps) nothing crosses warps: one block
+    barrier (the row scales' store); with the residual the bf16 x' store takes its own layout (6 more). At
+    5,120 (a row across 4 warps) each statistic crosses warps once. A head and a tail tile of different widths
+    built to 21-29 barriers a program (benchmarks/runs/gpu-2026-12-06)."""
+    most_barriers = {(1536, 4, 4, 0): 1, (1536, 4, 4, 1): 7, (5120, 1, 4, 1): 5}
+    for (d, rows, warps, residual), most in most_barriers.items():
+        report = build_report("norm_modulate", d, rows, warps, residual)
+        assert report["barriers"] <= most, (d, rows, warps, residual, report)
+        assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"

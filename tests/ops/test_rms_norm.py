@@ -65,9 +65,16 @@ def test_rms_norm_out_must_be_a_flat_view(device):
         rms_norm(x, torch.ones(128, device=device), out=out, impl="triton")
 
 
-def test_row_tiles_cover_the_row_with_little_padding():
+def test_row_tiles_cover_the_row_with_equal_tiles():
+    assert row_tiles(1536) == (512, 3) and row_tiles(5120) == (1024, 5)  # Wan's widths, unpadded
     for d in range(1, 9000):
-        head, tail = row_tiles(d)
-        assert head & (head - 1) == 0 and tail & (tail - 1) == 0  # powers of two (or 0)
-        assert head <= d <= head + tail or (tail == 0 and head == d)
-        assert tail < 2 * (d - head) or tail == 0  # the tail pads its part by less than 2x
+        width, count = row_tiles(d)
+        assert width & (width - 1) == 0 and 1 <= count <= 8  # one power-of-two width, few tiles
+        assert (count - 1) * width < d <= count * width  # only the last tile reaches past the row
+        if d % width == 0:
+            continue
+        # padded only where no power of two divides d into at most 8 tiles, and then by less than a tile
+        assert all(d % (w := 1 << k) or d // w > 8 for k in range(14))
+        assert count * width - d < width
+    with pytest.raises(ValueError, match="at least one lane"):
+        row_tiles(0)

@@ -1,4 +1,5 @@
-"""Compile the Hopper Gluon kernels (and Triton kernels: the VAE's convolution, the INT8 quantiser) for sm_90 on a machine without a
+"""Compile the Hopper Gluon kernels (and Triton kernels: the VAE's convolution, the INT8 quantiser, the fused
+norm) for sm_90 on a machine without a
 GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
 SASS's warpgroup-MMA instructions and waits, and for the Sage kernel and the convolution their main loop's
 instructions, shared-memory stores, byte permutes and ldmatrix loads.
@@ -10,6 +11,7 @@ tests call this in a subprocess without TRITON_INTERPRET (``build_report``):
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
     python -m turbodiffusion.testing.sm90_compile causal_conv3d 64 32 96 1 128    # N, K, C_out, box H x W
     python -m turbodiffusion.testing.sm90_compile quantize_int8 128 128 1 1    # D, block, SMOOTH, POOL
+    python -m turbodiffusion.testing.sm90_compile norm_modulate 1536 4 4 0    # D, rows, warps, RESIDUAL
 """
 
 from __future__ import annotations
@@ -162,6 +164,33 @@ def compile_quantize_int8(d: int, block: int, smooth: bool, pool: bool) -> dict:
     return _describe(ASTSource(fn, sig, const), dict(num_warps=quant.quantizer_warps(block)))
 
 
+def compile_norm_modulate(d: int, block_r: int, num_warps: int, residual: bool) -> dict:
+    """Build the fused LayerNorm + modulation kernel (``ops.norm_modulate``'s, bf16 rows ``d`` wide, fp32
+    [B, 1, dim] modulation, e4m3 codes out; with ``residual`` the gated residual first, as norm3 takes it)
+    for sm_90 with ``block_r`` rows a program on ``num_warps`` warps, and describe the binary."""
+    from triton.compiler import ASTSource
+
+    from ..ops.norm_modulate import kernel as k
+    from ..ops.rms_norm.kernel import row_tiles
+
+    fn = k._norm_modulate_kernel
+    width, tiles = row_tiles(d)
+    const = dict(
+        HAS_MOD=True, HAS_W=False, HAS_B=False, QUANT=True, RESIDUAL=residual, GATED=residual,
+        ROUND_NORM=False, EMULATE_FP8=False, BLOCK_R=block_r, W=width, NT=tiles, PADDED=width * tiles > d,
+    )  # fmt: skip
+    pointers = dict(
+        x_ptr="*bf16", scale_ptr="*fp32", shift_ptr="*fp32", w_ptr="*bf16", b_ptr="*bf16", y_ptr="*fp8e4nv",
+        ys_ptr="*fp32", r_ptr="*bf16", g_ptr="*fp32", xo_ptr="*bf16",
+    )  # fmt: skip
+    ints = [n for n in fn.arg_names if n.startswith("stride_") or n in ("R", "L", "D")]
+    sig = {**pointers, **dict.fromkeys(ints, "i32"), "eps": "fp32", **dict.fromkeys(const, "constexpr")}
+    # As the JIT marks them: pointers from the allocator, row strides of whole rows, 0 for [B, 1, dim] tokens.
+    aligned = [*pointers, *(n for n in ints if n.startswith("stride_")), "D"]
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
+    return _describe(ASTSource(fn, sig, const, attrs), dict(num_warps=num_warps))
+
+
 def _main_loop(sass: str, mmas: tuple[str, ...] = ("IGMMA", "QGMMA")) -> list[str]:
     """The instructions of a kernel's main loop: the smallest loop (a conditional backward branch and what
     lies between) that holds a warpgroup MMA of each kind in ``mmas`` (the Sage kernel's: its int8 Q.K^T and
@@ -199,6 +228,7 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
     report = dict(
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
         mma_waits=_mma_waits(sass), hgmma=len(re.findall(r"\bHGMMA\.", sass)),
+        barriers=len(re.findall(r"\bBAR\.SYNC\b", sass)),
     )  # fmt: skip
     if main_loop:
         loop = _main_loop(sass, main_loop)
@@ -214,7 +244,9 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "quantize_int8":
+    if sys.argv[1] == "norm_modulate":
+        print(json.dumps(compile_norm_modulate(*(int(a) for a in sys.argv[2:5]), bool(int(sys.argv[5])))))
+    elif sys.argv[1] == "quantize_int8":
         print(json.dumps(compile_quantize_int8(*(int(a) for a in sys.argv[2:6]))))
     elif sys.argv[1] == "causal_conv3d":
         print(json.dumps(compile_causal_conv3d(*(int(a) for a in sys.argv[2:7]))))

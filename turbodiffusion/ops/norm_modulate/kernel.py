@@ -1,5 +1,5 @@
-"""Triton LayerNorm + modulation: one pass, whole rows in registers as a power-of-two tile and the rest of
-the row (``row_tiles``; reference.py is the spec).
+"""Triton LayerNorm + modulation: one pass, whole rows in registers as tiles of one power-of-two width
+(``row_tiles``; reference.py is the spec).
 
 Bytes: x read once, y written once (2 + 2 bytes per element in bf16; 2 + 4 for the head's fp32 y);
 scale/shift rows are read per token when they are [B, L, dim] and come from L2 when they are [B, 1, dim].
@@ -32,62 +32,65 @@ from .reference import check_head_norm_modulate_inputs, check_norm_modulate_inpu
 
 
 @triton.jit
-def _stream_part(
-    x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols, L, D,
-    stride_xr, stride_rr, stride_or, stride_gb, stride_gl,
-    RESIDUAL: tl.constexpr, GATED: tl.constexpr, EMULATE_FP8: tl.constexpr,
+def _load_f32(ptrs, mask, FULL: tl.constexpr):
+    """A tile in fp32. FULL (every lane inside the row, rows past R clamped onto row R - 1): no mask, so no
+    register is zeroed for masked-off lanes before each load; else lanes outside ``mask`` read 0."""
+    if FULL:
+        return tl.load(ptrs).to(tl.float32)
+    else:
+        return tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _stream_tile(
+    x_ptr, r_ptr, g_ptr, xo_ptr, rows64, load_rows64, gate_rows64, cols, mask,
+    stride_xr, stride_rr, stride_or,
+    RESIDUAL: tl.constexpr, GATED: tl.constexpr, EMULATE_FP8: tl.constexpr, FULL: tl.constexpr,
 ):  # fmt: skip
     """Columns ``cols`` of the rows: x, or with RESIDUAL x' = x + r (* g) stored to xo and returned as
-    stored; fp32 [BLOCK_R, C], lanes past D hold 0. Also returns the lanes' mask."""
-    mask = rmask[:, None] & (cols < D)[None, :]
-    x = tl.load(x_ptr + rows64[:, None] * stride_xr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    stored; fp32 [BLOCK_R, W], lanes past D hold 0. ``gate_rows64``: each row's offset into the gate."""
+    x = _load_f32(x_ptr + load_rows64[:, None] * stride_xr + cols[None, :], mask, FULL)
     if RESIDUAL:
-        r = tl.load(r_ptr + rows64[:, None] * stride_rr + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+        r = _load_f32(r_ptr + load_rows64[:, None] * stride_rr + cols[None, :], mask, FULL)
         if GATED:
-            g_off = (rows64 // L) * stride_gb + (rows64 % L) * stride_gl
-            r = r * tl.load(g_ptr + g_off[:, None] + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+            r = r * _load_f32(g_ptr + gate_rows64[:, None] + cols[None, :], mask, FULL)
         if EMULATE_FP8:  # the interpreter's bf16 cast truncates: round to nearest even on the bits
             xo = round_to_dtype(x + r, xo_ptr.dtype.element_ty)
         else:
             xo = (x + r).to(xo_ptr.dtype.element_ty)  # rounded once
         tl.store(xo_ptr + rows64[:, None] * stride_or + cols[None, :], xo, mask=mask)
         x = xo.to(tl.float32)  # normalised as stored
-    return x, mask
+    return x
 
 
 @triton.jit
-def _modulate_part(
-    xc, rstd, mask, rows64, cols, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
-    stride_sb, stride_sl, stride_hb, stride_hl,
+def _modulate_tile(
+    xc, rstd, cols, mask, scale_rows64, shift_rows64, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr, D,
     HAS_MOD: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr, ROUND_NORM: tl.constexpr,
-    EMULATE_FP8: tl.constexpr,
+    EMULATE_FP8: tl.constexpr, FULL: tl.constexpr,
 ):  # fmt: skip
     """Columns ``cols`` of the normalised, affine-transformed and modulated rows from the centred xc (0 past
-    D): fp32 [BLOCK_R, C]."""
+    D): fp32 [BLOCK_R, W]. ``scale_rows64`` / ``shift_rows64``: each row's offset into scale and shift."""
     cmask = cols < D
     y = xc * rstd[:, None]
     if HAS_W:
-        y = y * tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        y = y * _load_f32(w_ptr + cols, cmask, FULL)[None, :]
     if HAS_B:
-        y = y + tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        y = y + _load_f32(b_ptr + cols, cmask, FULL)[None, :]
     if ROUND_NORM:  # the official head modulates WanLayerNorm's output, which is in x's dtype
         if EMULATE_FP8:
             y = round_to_dtype(y, x_ptr.dtype.element_ty).to(tl.float32)
         else:
             y = y.to(x_ptr.dtype.element_ty).to(tl.float32)
     if HAS_MOD:
-        bi = rows64 // L
-        li = rows64 % L
-        s_ptrs = scale_ptr + (bi * stride_sb + li * stride_sl)[:, None] + cols[None, :]
-        h_ptrs = shift_ptr + (bi * stride_hb + li * stride_hl)[:, None] + cols[None, :]
-        sc = tl.load(s_ptrs, mask=mask, other=0.0).to(tl.float32)
-        sh = tl.load(h_ptrs, mask=mask, other=0.0).to(tl.float32)
+        sc = _load_f32(scale_ptr + scale_rows64[:, None] + cols[None, :], mask, FULL)
+        sh = _load_f32(shift_ptr + shift_rows64[:, None] + cols[None, :], mask, FULL)
         y = y * (1.0 + sc) + sh
     return y
 
 
 @triton.jit
-def _store_part(
+def _store_tile(
     y, mult, y_ptr, rows64, cols, mask, stride_yr, QUANT: tl.constexpr, EMULATE_FP8: tl.constexpr
 ):
     """Columns ``cols`` of y: e4m3 codes of y * mult (QUANT), else y in y's dtype."""
@@ -133,52 +136,74 @@ def _norm_modulate_kernel(
     ROUND_NORM: tl.constexpr,  # the head: LN(x) rounded to x's dtype before the fp32 modulation, y fp32
     EMULATE_FP8: tl.constexpr,  # the CPU interpreter, whose fp8 and bf16 casts round wrongly
     BLOCK_R: tl.constexpr,
-    BLOCK_D: tl.constexpr,  # the row's first BLOCK_D lanes (a power of two)
-    BLOCK_T: tl.constexpr,  # the rest of the row, padded to a power of two; 0: none
+    W: tl.constexpr,  # a row is NT tiles of W lanes (``row_tiles``); only the last may pass D
+    NT: tl.constexpr,
+    PADDED: tl.constexpr,  # W * NT > D: the last tile is masked
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     rmask = rows < R
     rows64 = rows.to(tl.int64)  # B * L * dim can pass 2^31
-    cols = tl.arange(0, BLOCK_D)
-    x, mask = _stream_part(
-        x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols, L, D,
-        stride_xr, stride_rr, stride_or, stride_gb, stride_gl, RESIDUAL, GATED, EMULATE_FP8,
-    )  # fmt: skip
-    total = tl.sum(x, axis=1)
-    if BLOCK_T > 0:
-        cols_t = BLOCK_D + tl.arange(0, BLOCK_T)
-        x_t, mask_t = _stream_part(
-            x_ptr, r_ptr, g_ptr, xo_ptr, rows64, rmask, cols_t, L, D,
-            stride_xr, stride_rr, stride_or, stride_gb, stride_gl, RESIDUAL, GATED, EMULATE_FP8,
+    load_rows = tl.minimum(rows, R - 1)  # rows past R load row R - 1 and are never stored
+    sample64 = (load_rows // L).to(tl.int64)
+    token64 = (load_rows % L).to(tl.int64)
+    load_rows64 = load_rows.to(tl.int64)
+    # The tiles stay in registers as tuples; the partial sums of a row add up lane by lane across its tiles,
+    # so each statistic takes one reduction across threads (and warps), not one a tile.
+    xs = ()
+    for t in tl.static_range(NT):
+        cols = t * W + tl.arange(0, W)
+        x = _stream_tile(
+            x_ptr, r_ptr, g_ptr, xo_ptr, rows64, load_rows64, sample64 * stride_gb + token64 * stride_gl,
+            cols, rmask[:, None] & (cols < D)[None, :], stride_xr, stride_rr, stride_or,
+            RESIDUAL, GATED, EMULATE_FP8, not PADDED or t < NT - 1,
         )  # fmt: skip
-        total += tl.sum(x_t, axis=1)
-    mean = total / D
-    xc = tl.where(mask, x - mean[:, None], 0.0)  # padded lanes would add mean^2 each to the variance
-    squares = tl.sum(xc * xc, axis=1)
-    if BLOCK_T > 0:
-        xc_t = tl.where(mask_t, x_t - mean[:, None], 0.0)
-        squares += tl.sum(xc_t * xc_t, axis=1)
-    rstd = 1.0 / tl.sqrt(squares / D + eps)
-    y = _modulate_part(
-        xc, rstd, mask, rows64, cols, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
-        stride_sb, stride_sl, stride_hb, stride_hl, HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8,
-    )  # fmt: skip
-    if QUANT:
-        amax = fp8_row_amax(y)  # masked lanes of y are 0
-    if BLOCK_T > 0:
-        y_t = _modulate_part(
-            xc_t, rstd, mask_t, rows64, cols_t, L, D, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr,
-            stride_sb, stride_sl, stride_hb, stride_hl, HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8,
+        xs = xs + (x,)
+        if t == 0:
+            lane_sums = x
+        else:
+            lane_sums += x
+    mean = tl.sum(lane_sums, axis=1) / D
+    xcs = ()
+    for t in tl.static_range(NT):
+        xc = xs[t] - mean[:, None]
+        if PADDED and t == NT - 1:  # padded lanes would add mean^2 each to the variance
+            xc = tl.where((t * W + tl.arange(0, W) < D)[None, :], xc, 0.0)
+        xcs = xcs + (xc,)
+        if t == 0:
+            lane_squares = xc * xc
+        else:
+            lane_squares += xc * xc
+    rstd = 1.0 / tl.sqrt(tl.sum(lane_squares, axis=1) / D + eps)
+    ys = ()
+    for t in tl.static_range(NT):
+        cols = t * W + tl.arange(0, W)
+        y = _modulate_tile(
+            xcs[t], rstd, cols, rmask[:, None] & (cols < D)[None, :], sample64 * stride_sb + token64 * stride_sl,
+            sample64 * stride_hb + token64 * stride_hl, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr, D,
+            HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8, not PADDED or t < NT - 1,
         )  # fmt: skip
-        if QUANT:
-            amax = tl.maximum(amax, fp8_row_amax(y_t))
+        ys = ys + (y,)
+        if t == 0:
+            lane_amax = tl.abs(y)  # masked lanes of y are 0
+        else:
+            lane_amax = tl.maximum(lane_amax, tl.abs(y))
     mult = tl.zeros([BLOCK_R], dtype=tl.float32)  # QUANT: 448 / the row's amax
     if QUANT:
-        mult, row_scale = fp8_row_mult_scale(amax)
+        mult, row_scale = fp8_row_mult_scale(fp8_row_amax(lane_amax))
         tl.store(ys_ptr + rows64, row_scale, mask=rmask)
-    _store_part(y, mult, y_ptr, rows64, cols, mask, stride_yr, QUANT, EMULATE_FP8)
-    if BLOCK_T > 0:
-        _store_part(y_t, mult, y_ptr, rows64, cols_t, mask_t, stride_yr, QUANT, EMULATE_FP8)
+    for t in tl.static_range(NT):
+        cols = t * W + tl.arange(0, W)
+        _store_tile(
+            ys[t],
+            mult,
+            y_ptr,
+            rows64,
+            cols,
+            rmask[:, None] & (cols < D)[None, :],
+            stride_yr,
+            QUANT,
+            EMULATE_FP8,
+        )
 
 
 def _check_triton_inputs(x, scale, shift, weight, bias, out, gate=None) -> None:
@@ -299,8 +324,8 @@ def residual_norm_modulate_triton(
 
 
 def _prune_configs(configs, named_args, **kwargs):
-    """``prune_row_configs`` over the row's two tiles together."""
-    return prune_row_configs(configs, named_args, BLOCK_D=kwargs["BLOCK_D"] + kwargs["BLOCK_T"])
+    """``prune_row_configs`` over the row's tiles together."""
+    return prune_row_configs(configs, named_args, BLOCK_D=kwargs["W"] * kwargs["NT"])
 
 
 _norm_modulate_tuned = autotune(
@@ -340,10 +365,7 @@ def _norm_modulate_op(
     if r == 0:
         return
     block_r, _, num_warps = row_launch_config(d)
-    # On an H200 (benchmarks/runs/h200-2026-12-03g) the two tiles ran the three residual variants 1.14-1.32x
-    # faster than one padded tile at 75,600 x 5,120 (0.95-1.08x at 32,760 x 1,536) and the plain norm 0.76x
-    # (0.98x), but that one runs once a forward.
-    block_d, block_t = row_tiles(d)
+    width, tiles = row_tiles(d)
     has_mod = scale is not None
     args = (
         x,
@@ -377,8 +399,9 @@ def _norm_modulate_op(
         "GATED": gate is not None,
         "ROUND_NORM": round_norm,
         "EMULATE_FP8": x.device.type == "cpu",
-        "BLOCK_D": block_d,
-        "BLOCK_T": block_t,
+        "W": width,
+        "NT": tiles,
+        "PADDED": width * tiles > d,
     }
     if x.device.type == "cpu" or r < AUTOTUNE_MIN_ROWS:
         _norm_modulate_kernel[(triton.cdiv(r, block_r),)](

@@ -68,12 +68,22 @@ def row_launch_config(d: int) -> tuple[int, int, int]:
     return block_r, block_d, num_warps
 
 
-def row_tiles(d: int) -> tuple[int, int]:
-    """(head, tail): a row of ``d`` lanes as a power-of-two head tile and the rest padded to a power of two
-    (0: none), e.g. 5,120 = 4,096 + 1,024 and 1,536 = 1,024 + 512, where one tile padded to 8,192 or 2,048
-    lanes spends 37% or 25% of an issue-bound row kernel's lanes on masks."""
-    head = 1 << (d.bit_length() - 1)
-    return head, triton.next_power_of_2(d - head) if d > head else 0
+def row_tiles(d: int, max_tiles: int = 8) -> tuple[int, int]:
+    """(width, count): a row of ``d`` lanes as ``count`` tiles of one power-of-two width, at most
+    ``max_tiles`` of them, only the last one padded (by less than a tile), e.g. 1,536 = 3 x 512 and
+    5,120 = 5 x 1,024 exactly, where one tile padded to 2,048 or 8,192 lanes spends 25% or 37% of an
+    issue-bound row kernel's lanes on masks.
+
+    One width for every tile gives every tile one register layout, so the compiler moves no tile between
+    layouts through shared memory, and a row's partial sums add up lane by lane before a single reduction
+    (a head and a tail tile of different widths took 21 block barriers a program at 1,536 wide, equal tiles
+    one or five; local sm_90 builds, benchmarks/runs/gpu-2026-12-06)."""
+    if d < 1:
+        raise ValueError(f"a row needs at least one lane (got {d})")
+    width = d & -d  # the largest power of two dividing d
+    while triton.cdiv(d, width) > max_tiles:
+        width *= 2
+    return width, triton.cdiv(d, width)
 
 
 def rms_norm_triton(x: Tensor, weight: Tensor, eps: float = 1e-6, out: Tensor | None = None) -> Tensor:
