@@ -31,12 +31,14 @@ def _launch(kind: str, cols: int):
 
     if kind == "default":
         return row_quant_launch(cols)
+    if kind == "tiled":  # the row as 64-lane tiles in registers, the last one masked unless 64 divides cols
+        return RowQuantLaunch(block_r=2, block_c=64, num_warps=4, tiles=-(-cols // 64))
     return RowQuantLaunch(block_r=2, block_c=64, num_warps=4)  # several column steps per row: the loop path
 
 
 @pytest.mark.parametrize("rows, cols", [(1, 48), (7, 200), (33, 384)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("launch", ["default", "looped"])
+@pytest.mark.parametrize("launch", ["default", "looped", "tiled"])
 def test_kernel_matches_reference_bit_for_bit(rows, cols, dtype, launch, device):
     from turbodiffusion.quant.row_quant.kernel import quantize_rows_triton
 
@@ -50,7 +52,7 @@ def test_kernel_matches_reference_bit_for_bit(rows, cols, dtype, launch, device)
     assert torch.equal(s.cpu(), s_ref), "scales differ"
 
 
-@pytest.mark.parametrize("launch", ["default", "looped"])
+@pytest.mark.parametrize("launch", ["default", "looped", "tiled"])
 def test_gelu_kernel_matches_reference_to_one_grid_step(launch, device):
     """Triton's tanh is not torch's: a GELU value on a rounding tie may land one e4m3 step away."""
     from turbodiffusion.quant.row_quant.kernel import quantize_rows_triton
@@ -62,7 +64,7 @@ def test_gelu_kernel_matches_reference_to_one_grid_step(launch, device):
     assert_e4m3_codes_close(q, q_ref)
 
 
-@pytest.mark.parametrize("launch", ["default", "looped"])
+@pytest.mark.parametrize("launch", ["default", "looped", "tiled"])
 def test_gelu_kernel_at_extreme_inputs(launch, device):
     """GELU's tails through the GPU's approximate exp2 and reciprocal: 2^z overflows to inf for large
     negative x (GELU -> -0), vanishes for large positive x (GELU -> x), and tiny inputs flush nothing that
@@ -80,6 +82,30 @@ def test_gelu_kernel_at_extreme_inputs(launch, device):
     assert torch.isfinite(s).all() and not torch.isnan(q.float()).any()
     torch.testing.assert_close(s.cpu(), s_ref, rtol=1e-6, atol=0)
     assert_e4m3_codes_close(q, q_ref)
+
+
+def test_ffn_rows_default_to_equal_tiles():
+    """Wan's 8,960-wide FFN rows take five 2,048-lane tiles held in registers; narrower rows one tile,
+    rows wider than 16,384 lanes two passes."""
+    from turbodiffusion.quant.row_quant.kernel import RowQuantLaunch, row_quant_launch
+
+    assert row_quant_launch(8960) == RowQuantLaunch(1, 2048, 4, 5)
+    assert row_quant_launch(1536).tiles == row_quant_launch(13824).tiles == 0
+    assert row_quant_launch(40000) == RowQuantLaunch(1, 2048, 4)
+
+
+@pytest.mark.parametrize("gelu", [False, True])
+def test_ffn_rows_match_the_reference(gelu, device):
+    from turbodiffusion.quant.row_quant.kernel import quantize_rows_triton
+
+    x = _input(5, 8960, torch.bfloat16, seed=8960 + gelu).to(device)
+    q_ref, s_ref = quantize_rows_reference(x.cpu(), gelu=gelu)
+    q, s = quantize_rows_triton(x, gelu=gelu)
+    if gelu:
+        torch.testing.assert_close(s.cpu(), s_ref, rtol=1e-6, atol=0)
+        assert_e4m3_codes_close(q, q_ref)
+    else:
+        assert torch.equal(_bits(q.cpu()), _bits(q_ref)) and torch.equal(s.cpu(), s_ref)
 
 
 def test_reference_follows_the_rule():

@@ -2,8 +2,8 @@
 
 Memory-bound: X is read once (2 bytes per element for bf16; a second time, from L2 where the rows are still
 there, for rows too wide to keep in registers) and the codes (1 byte) plus one fp32 per row are written, so
-its floor is 3 bytes per element over the copy bandwidth. The FFN's GELU rows (32760 x 8960) take 0.242 ms
-on an H200, 3.6 TB/s of those bytes (benchmarks/runs/h200-2026-12-03e).
+its floor is 3 bytes per element over the copy bandwidth. The FFN's GELU rows (32760 x 8960), held as five
+tiles, take 0.287 ms on an H100, 3.07 TB/s of those bytes (benchmarks/runs/gpu-2026-12-06).
 
 Exactness: without GELU the codes and scales equal the reference bit for bit: the quotients are correctly
 rounded (``div_rn``) and the GPU's fp32 -> e4m3 cast (cvt.rn.satfinite) rounds to nearest even as torch's
@@ -25,6 +25,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ...kernel_device import check_kernel_device
+from ...ops.rms_norm.kernel import row_tiles
 from ..act_quant.kernel import _round_to_e4m3_grid
 from ..act_quant.reference import AMAX_FLOOR
 from .reference import FP8_MAX, GELU_NEGATIVE_BOUND, check_row_quant_inputs
@@ -128,11 +129,49 @@ def _row_quant_kernel(
     EMULATE_FP8: tl.constexpr,
     BLOCK_R: tl.constexpr,
     BLOCK_C: tl.constexpr,  # columns per step; >= C means the whole row stays in registers (one read)
+    TILES: tl.constexpr,  # > 0: the row as TILES tiles of BLOCK_C lanes in registers (one read), the last masked
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     rmask = rows < R
     rows64 = rows.to(tl.int64)  # R * C can pass 2^31
-    if BLOCK_C >= C:
+    if TILES > 0:
+        # Rows past R load row R - 1 (never stored), so only the last tile needs a mask. With GELU the amax
+        # comes from the raw inputs' maximum, as in the other paths.
+        load_rows64 = tl.minimum(rows, R - 1).to(tl.int64)
+        xs = ()
+        for t in tl.static_range(TILES):
+            cols = t * BLOCK_C + tl.arange(0, BLOCK_C)
+            if t == TILES - 1:  # masked lanes load as -inf (GELU: they cannot be the max) or 0
+                x = _load_rows(
+                    x_ptr,
+                    load_rows64,
+                    cols,
+                    (cols < C)[None, :],
+                    stride_xr,
+                    float("-inf") if GELU else 0.0,
+                    "",
+                )
+            else:
+                x = tl.load(x_ptr + load_rows64[:, None] * stride_xr + cols[None, :]).to(tl.float32)
+            xs = xs + (x,)
+            if t == 0:
+                lane_max = x if GELU else tl.abs(x)
+            else:
+                lane_max = tl.maximum(lane_max, x if GELU else tl.abs(x))
+        if GELU:
+            amax = _gelu_amax(tl.max(lane_max, axis=1), rmask, GELU_BOUND, EMULATE_FP8)
+        else:
+            amax = tl.maximum(tl.max(lane_max, axis=1), _AMAX_FLOOR)
+        mult, scale = fp8_row_mult_scale(amax)
+        for t in tl.static_range(TILES):
+            cols = t * BLOCK_C + tl.arange(0, BLOCK_C)
+            x = gelu_tanh(xs[t], EMULATE_FP8) if GELU else xs[t]
+            tl.store(
+                q_ptr + rows64[:, None] * C + cols[None, :],
+                fp8_row_codes(x, mult, EMULATE_FP8),
+                mask=rmask[:, None] & (cols < C)[None, :],
+            )
+    elif BLOCK_C >= C:
         cols = tl.arange(0, BLOCK_C)
         mask = rmask[:, None] & (cols < C)[None, :]
         x = _load_rows(x_ptr, rows64, cols, mask, stride_xr, 0.0, "")
@@ -183,20 +222,24 @@ def _row_quant_kernel(
 
 @dataclass(frozen=True)
 class RowQuantLaunch:
-    """Launch settings of the row quantiser: rows per program, columns per step, warps."""
+    """Launch settings of the row quantiser: rows per program, columns per step (with ``tiles``, the width of
+    each of the row's ``tiles`` tiles held in registers; 0: one tile, or a loop of steps), warps."""
 
     block_r: int
     block_c: int
     num_warps: int
+    tiles: int = 0
 
 
 def row_quant_launch(cols: int) -> RowQuantLaunch:
-    """Default settings for a row of ``cols`` columns, from the H200 sweeps of
-    benchmarks/runs/h200-2026-12-02h and h200-2026-12-03e.
+    """Default settings for a row of ``cols`` columns, from the sweeps of benchmarks/runs/h200-2026-12-02h,
+    h200-2026-12-03e and gpu-2026-12-06.
 
-    Rows that fill most of a power-of-two width stay whole in registers (one read); Wan's 8960-wide FFN
-    rows would waste 45% of a 16384-lane tile, so they take two passes of 2048 columns, one row a program
-    (one read as an 8192-lane tile plus a masked 1024-lane one was slower: 0.264 ms at best).
+    Rows that fill most of a power-of-two width stay whole in registers as one tile (one read); Wan's
+    8960-wide FFN rows would waste 45% of a 16384-lane tile, so they are held as equal tiles of one width
+    (``row_tiles``: 5 x 2,048), which share one register layout (an 8192-lane tile plus a masked 1024-lane
+    one, two layouts, was slower than two passes: 0.264 against 0.242 ms on an H200, h200-2026-12-03g).
+    Equal tiles at 1,536, 5,120 and 13,824 wide were within 1.5% of the single padded tile (gpu-2026-12-06).
     """
     width = triton.next_power_of_2(cols)
     if width <= 2048:
@@ -207,8 +250,14 @@ def row_quant_launch(cols: int) -> RowQuantLaunch:
         # 75600 x 13824 (GELU): 1.75 ms against 2.41 in two passes (h200-2026-12-02h); 8 warps 1.000 ms
         # against 16's 1.061 (32760 rows: 0.444 / 0.467 ms, h200-2026-12-03e)
         return RowQuantLaunch(1, width, 8)
-    # 32760 x 8960 (GELU): 0.242 ms with one row of 2,048-column steps on 4 warps against 0.299 with 4 rows of
-    # 1,024 on 8 (the default until then) and 0.360 for the kernel before its leaner GELU (h200-2026-12-03e)
+    if cols <= 16384:
+        # 32760 x 8960 (GELU): 0.287 ms as 5 tiles of 2,048 lanes held in registers (read once) on 4 warps,
+        # against 0.363 ms in two passes of 2,048 columns, the default until then (1.26x, H100,
+        # benchmarks/runs/gpu-2026-12-06); 9 tiles of 1,024, or 8 warps, were within 0.3%.
+        tile, tiles = row_tiles(cols)
+        return RowQuantLaunch(1, tile, 4, tiles)
+    # Wider rows than Wan's: two passes of 2,048 columns, the second from L2 (0.242 ms at 32760 x 8960 on an
+    # H200 against 0.299 with 4 rows of 1,024 on 8 warps, h200-2026-12-03e).
     return RowQuantLaunch(1, 2048, 4)
 
 
@@ -223,11 +272,13 @@ def quantize_rows_triton(
     check_row_quant_inputs(x)
     check_kernel_device(x)
     launch = launch or row_quant_launch(x.shape[1])
-    return _row_quant_op(x, gelu, launch.block_r, launch.block_c, launch.num_warps)
+    return _row_quant_op(x, gelu, launch.block_r, launch.block_c, launch.num_warps, launch.tiles)
 
 
 @torch.library.custom_op("turbodiffusion::quantize_rows_fp8", mutates_args=())
-def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int) -> tuple[Tensor, Tensor]:
+def _row_quant_op(
+    x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int, tiles: int
+) -> tuple[Tensor, Tensor]:
     rows, cols = x.shape
     codes = torch.empty(rows, cols, dtype=torch.float8_e4m3fn, device=x.device)
     scale = torch.empty(rows, dtype=torch.float32, device=x.device)
@@ -245,6 +296,7 @@ def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: 
         EMULATE_FP8=x.device.type == "cpu",  # the CPU runs kernels only in the interpreter
         BLOCK_R=block_r,
         BLOCK_C=block_c,
+        TILES=tiles,
         num_warps=num_warps,
         enable_fp_fusion=False,  # an fma would round the e4m3-grid trick once instead of twice
     )
@@ -252,7 +304,7 @@ def _row_quant_op(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: 
 
 
 @_row_quant_op.register_fake
-def _(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int) -> tuple[Tensor, Tensor]:
+def _(x: Tensor, gelu: bool, block_r: int, block_c: int, num_warps: int, tiles: int) -> tuple[Tensor, Tensor]:
     rows, cols = x.shape
     return x.new_empty(rows, cols, dtype=torch.float8_e4m3fn), x.new_empty(rows, dtype=torch.float32)
 
