@@ -107,6 +107,15 @@ def test_pooled_quantiser_builds_for_sm90(d, block, smooth):
     assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
 
 
+@pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
+def test_v_quantiser_builds_when_torch_compile_types_its_float_as_fp64():
+    """Inductor hands a Python float to a user kernel as fp64; the V quantiser's v_range fed div_rn, which
+    takes fp32 only, so a compiled forward failed to build there on an H100 (benchmarks/runs/gpu-2026-12-06)."""
+    for v_range_type in ("fp32", "fp64"):
+        report = build_report("quantize_v_fp8", v_range_type)
+        assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
+
+
 def test_sagesla_kernel_selects_as_select_blocks_either_way(device):
     """Without a given selection the kernel path selects with select_blocks, or (``pooled_selection``) from
     the pooled q and k its quantisers wrote: the same blocks either way, hence the same output as with the

@@ -281,9 +281,10 @@ def test_wan_rows_build_for_sm90_without_moving_tiles_through_shared_memory():
     """Equal tiles share one register layout, and a row's partial sums add up lane by lane before a single
     reduction a statistic. At 1,536 wide with a warp a row (4 rows, 4 warps) nothing crosses warps: one block
     barrier (the row scales' store); with the residual the bf16 x' store takes its own layout (6 more). At
-    5,120 (a row across 4 warps) each statistic crosses warps once. A head and a tail tile of different widths
-    built to 21-29 barriers a program (benchmarks/runs/gpu-2026-12-06)."""
-    most_barriers = {(1536, 4, 4, 0): 1, (1536, 4, 4, 1): 7, (5120, 1, 4, 1): 5}
+    5,120 (a row across 4 warps) each statistic crosses warps once (5 barriers with Triton 3.9, 8 with 3.6).
+    A head and a tail tile of different widths built to 21-29 barriers a program
+    (benchmarks/runs/gpu-2026-12-06)."""
+    most_barriers = {(1536, 4, 4, 0): 1, (1536, 4, 4, 1): 7, (5120, 1, 4, 1): 8}
     for (d, rows, warps, residual), most in most_barriers.items():
         report = build_report("norm_modulate", d, rows, warps, residual)
         assert report["barriers"] <= most, (d, rows, warps, residual, report)

@@ -1,5 +1,5 @@
-"""Compile the Hopper Gluon kernels (and Triton kernels: the VAE's convolution, the INT8 quantiser, the fused
-norm) for sm_90 on a machine without a
+"""Compile the Hopper Gluon kernels (and Triton kernels: the VAE's convolution, the INT8 and V quantisers, the
+fused norm) for sm_90 on a machine without a
 GPU (Triton ships ptxas and cuobjdump) and report what its tests check: registers, stack, shared memory, the
 SASS's warpgroup-MMA instructions and waits, and for the Sage kernel and the convolution their main loop's
 instructions, shared-memory stores, byte permutes and ldmatrix loads.
@@ -12,6 +12,7 @@ tests call this in a subprocess without TRITON_INTERPRET (``build_report``):
     python -m turbodiffusion.testing.sm90_compile causal_conv3d 64 32 96 1 128    # N, K, C_out, box H x W
     python -m turbodiffusion.testing.sm90_compile quantize_int8 128 128 1 1    # D, block, SMOOTH, POOL
     python -m turbodiffusion.testing.sm90_compile norm_modulate 1536 4 4 0    # D, rows, warps, RESIDUAL
+    python -m turbodiffusion.testing.sm90_compile quantize_v_fp8 fp64    # v_range's type
 """
 
 from __future__ import annotations
@@ -164,6 +165,22 @@ def compile_quantize_int8(d: int, block: int, smooth: bool, pool: bool) -> dict:
     return _describe(ASTSource(fn, sig, const), dict(num_warps=quant.quantizer_warps(block)))
 
 
+def compile_quantize_v_fp8(v_range_type: str) -> dict:
+    """Build the Sage V quantiser (``sage.quant._quantize_v_fp8_kernel``, D 128, keys permuted) for sm_90
+    with its float argument ``v_range`` typed ``v_range_type``: "fp32" as Triton's launcher passes a Python
+    float, "fp64" as torch.compile's Inductor does; describe the binary."""
+    from triton.compiler import ASTSource
+
+    from ..attention.sage import quant
+
+    const = dict(D=128, BLOCK_L=quant.V_PAD, EMULATE=False, PERMUTE_KEYS=True, WIDE=False)
+    sig = dict(
+        V="*bf16", VA="*fp32", VS="*fp32", VQ="*fp8e4nv", svb="i32", svl="i32", svh="i32", H="i32", L="i32",
+        LP="i32", v_range=v_range_type, **dict.fromkeys(const, "constexpr"),
+    )  # fmt: skip
+    return _describe(ASTSource(quant._quantize_v_fp8_kernel, sig, const), dict(num_warps=4))
+
+
 def compile_norm_modulate(d: int, block_r: int, num_warps: int, residual: bool) -> dict:
     """Build the fused LayerNorm + modulation kernel (``ops.norm_modulate``'s, bf16 rows ``d`` wide, fp32
     [B, 1, dim] modulation, e4m3 codes out; with ``residual`` the gated residual first, as norm3 takes it)
@@ -244,7 +261,9 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "norm_modulate":
+    if sys.argv[1] == "quantize_v_fp8":
+        print(json.dumps(compile_quantize_v_fp8(sys.argv[2])))
+    elif sys.argv[1] == "norm_modulate":
         print(json.dumps(compile_norm_modulate(*(int(a) for a in sys.argv[2:5]), bool(int(sys.argv[5])))))
     elif sys.argv[1] == "quantize_int8":
         print(json.dumps(compile_quantize_int8(*(int(a) for a in sys.argv[2:6]))))
