@@ -94,6 +94,15 @@ def test_ffn_rows_default_to_equal_tiles():
     assert row_quant_launch(40000) == RowQuantLaunch(1, 2048, 4)
 
 
+def test_tiles_must_cover_the_row(device):
+    from turbodiffusion.quant.row_quant.kernel import RowQuantLaunch, quantize_rows_triton
+
+    x = torch.randn(2, 200, device=device)
+    for tiles in (2, 5):  # 128 lanes fall short of 200; 320 pad more than the last tile
+        with pytest.raises(ValueError, match="do not cover"):
+            quantize_rows_triton(x, launch=RowQuantLaunch(1, 64, 4, tiles))
+
+
 @pytest.mark.parametrize("gelu", [False, True])
 def test_ffn_rows_match_the_reference(gelu, device):
     from turbodiffusion.quant.row_quant.kernel import quantize_rows_triton

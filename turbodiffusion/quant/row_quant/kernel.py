@@ -238,7 +238,7 @@ def row_quant_launch(cols: int) -> RowQuantLaunch:
     Rows that fill most of a power-of-two width stay whole in registers as one tile (one read); Wan's
     8960-wide FFN rows would waste 45% of a 16384-lane tile, so they are held as equal tiles of one width
     (``row_tiles``: 5 x 2,048), which share one register layout (an 8192-lane tile plus a masked 1024-lane
-    one, two layouts, was slower than two passes: 0.264 against 0.242 ms on an H200, h200-2026-12-03g).
+    one, two layouts, was slower than two passes on an H200: 0.264 against 0.242 ms).
     Equal tiles at 1,536, 5,120 and 13,824 wide were within 1.5% of the single padded tile (gpu-2026-12-06).
     """
     width = triton.next_power_of_2(cols)
@@ -272,6 +272,12 @@ def quantize_rows_triton(
     check_row_quant_inputs(x)
     check_kernel_device(x)
     launch = launch or row_quant_launch(x.shape[1])
+    cols = x.shape[1]
+    if launch.tiles and not (launch.tiles - 1) * launch.block_c < cols <= launch.tiles * launch.block_c:
+        raise ValueError(
+            f"{launch.tiles} tiles of {launch.block_c} lanes do not cover a {cols}-wide row with only the "
+            "last one padded; take ops.rms_norm.kernel.row_tiles(cols)"
+        )
     return _row_quant_op(x, gelu, launch.block_r, launch.block_c, launch.num_warps, launch.tiles)
 
 
