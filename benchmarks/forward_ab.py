@@ -59,11 +59,8 @@ def time_forward_arms(
             else:  # the eager forward, in the arm's context at every call
                 graphs[name] = _eager(model, context, arm)
             outs[name] = graphs[name](x, t).float().clone()
-    ms: dict[str, list[float]] = {name: [] for name in graphs}
-    for _ in range(rounds):
-        for name, graph in graphs.items():
-            ms[name] += time_calls(lambda graph=graph: graph(x, t), reps, device)
-    med = {name: sorted(v)[len(v) // 2] for name, v in ms.items()}
+    ms = time_alternated({name: lambda g=g: g(x, t) for name, g in graphs.items()}, rounds, reps, device)
+    med = {name: median(v) for name, v in ms.items()}
     first = next(iter(arms))
     row = dict(
         preset=preset, resolution=resolution, tokens=shape.tokens, rounds=rounds, reps=reps, ms=med,
@@ -76,6 +73,24 @@ def time_forward_arms(
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return row
+
+
+def time_alternated(
+    fns: dict[str, Callable[[], object]], rounds: int, reps: int, device: torch.device, per_call: int = 1
+) -> dict[str, list[float]]:
+    """Milliseconds of each arm's calls, the arms called in alternation (``rounds`` rounds of ``reps`` calls
+    an arm) so that clock and power drift hit every arm alike; each time divided by ``per_call``, the calls
+    one call of ``fns`` stands for (a CUDA graph's captured calls)."""
+    ms: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            ms[name] += [t / per_call for t in time_calls(fn, reps, device)]
+    return ms
+
+
+def median(times: list[float]) -> float:
+    """The middle time (the upper middle of an even count)."""
+    return sorted(times)[len(times) // 2]
 
 
 def _eager(model, context: torch.Tensor, arm: Arm) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -50,3 +50,38 @@ def test_forward_ab_quick(tmp_path):
     assert set(row["ms"]) == {"a", "b"} and all(v > 0 for v in row["ms"].values())
     assert row["rounds"] == 2 and row["speedup"]["a"] == 1.0 and row["rel_l2"]["a"] == 0.0
     assert row["rel_l2"]["b"] > 1e-3, "arm b's context was not in force during its forward"
+
+
+ALTERNATION = """
+import json, time
+import torch
+from forward_ab import median, time_alternated
+
+order = []
+def arm(name, seconds):
+    def call():
+        order.append(name)
+        time.sleep(seconds)
+    return call
+
+ms = time_alternated({"slow": arm("slow", 0.004), "fast": arm("fast", 0.0)}, 3, 2, torch.device("cpu"), per_call=2)
+print(json.dumps({"order": order, "ms": ms, "median": {k: median(v) for k, v in ms.items()}}))
+"""
+
+
+def test_time_alternated_alternates_the_arms_and_divides_by_the_calls_a_replay_holds(tmp_path):
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'benchmarks'}", "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run(
+        [sys.executable, "-c", ALTERNATION],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["order"] == ["slow", "slow", "fast", "fast"] * 3  # rounds of reps, the arms in turn
+    assert all(len(v) == 6 for v in out["ms"].values())
+    assert min(out["ms"]["slow"]) >= 2.0 > max(out["ms"]["fast"])  # 4 ms calls halved by per_call=2
+    assert out["median"]["slow"] in out["ms"]["slow"]

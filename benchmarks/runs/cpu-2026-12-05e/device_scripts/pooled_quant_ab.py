@@ -17,8 +17,7 @@ import json
 import sys
 
 import torch
-from e2e_stages import time_calls
-from forward_ab import time_forward_arms
+from forward_ab import median, time_alternated, time_forward_arms
 
 from turbodiffusion.attention.sage.kernel import SAGE_DTYPES, sage_forward_triton, uses_wgmma_kernel
 from turbodiffusion.attention.sagesla import kernel as sagesla_kernel
@@ -81,11 +80,8 @@ def layer_row(name: str, seq: int, heads: int) -> dict:
                 for _ in range(20):
                     call()
             graphs[a] = graph
-    ms = {a: [] for a in ARMS}
-    for _ in range(4):
-        for a, graph in graphs.items():
-            ms[a] += [t / 20 for t in time_calls(graph.replay, 3, device)]
-    med = {a: sorted(v)[len(v) // 2] for a, v in ms.items()}
+    ms = time_alternated({a: graph.replay for a, graph in graphs.items()}, 4, 3, device, per_call=20)
+    med = {a: median(v) for a, v in ms.items()}
     diff = (outs["fused"] - outs["separate"]).abs().max().item()
     return dict(part="layer", shape=name, ms=med, speedup=med["separate"] / med["fused"], max_abs_diff=diff)
 

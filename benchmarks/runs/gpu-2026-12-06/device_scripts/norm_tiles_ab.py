@@ -19,8 +19,7 @@ import sys
 
 import norm_modulate_at_4c5eaac as old
 import torch
-from e2e_stages import time_calls
-from forward_ab import time_forward_arms
+from forward_ab import median, time_alternated, time_forward_arms
 
 from turbodiffusion.ops.norm_modulate import kernel as tree
 
@@ -84,11 +83,8 @@ def kernel_rows(shape: str, seq: int, dim: int) -> list[dict]:
                     for _ in range(20):
                         call(variant, x, r, gate, scale, shift, w, b)
                 graphs[a] = graph
-        ms = {a: [] for a in ARMS}
-        for _ in range(4):
-            for a, graph in graphs.items():
-                ms[a] += [t / 20 for t in time_calls(graph.replay, 3, device)]
-        med = {a: sorted(v)[len(v) // 2] for a, v in ms.items()}
+        ms = time_alternated({a: graph.replay for a, graph in graphs.items()}, 4, 3, device, per_call=20)
+        med = {a: median(v) for a, v in ms.items()}
         same = [
             (p.float() == q.float()).float().mean().item() for p, q in zip(outs["tiles"], outs["at_4c5eaac"])
         ]
