@@ -65,6 +65,13 @@ def test_kernel_compiles_for_sm90_without_spills(d, linear):
     assert report["loop"]["shared_stores"] == 0 and report["loop"]["byte_permutes"] == 0, report
 
 
+@pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
+def test_kernel_builds_the_same_when_torch_compile_types_its_floats_as_fp64():
+    """Inductor passes Python floats (qk_scale, eps) to a kernel as fp64; the kernel takes them to fp32 first,
+    so it builds (it did not before) and to the same binary: no fp64 arithmetic, the same loop."""
+    assert build_report(128, 1, "fp64") == build_report(128, 1)
+
+
 @pytest.mark.skipif(not ON_SM90, reason="the Gluon kernel runs on compute-capability 9.0 GPUs only")
 @pytest.mark.parametrize(
     ("b", "h", "seq", "d", "ratio", "linear"),

@@ -7,7 +7,7 @@ instructions, shared-memory stores, byte permutes and ldmatrix loads.
 The test suite runs Triton's CPU interpreter, which replaces jitted functions and breaks compilation, so
 tests call this in a subprocess without TRITON_INTERPRET (``build_report``):
 
-    python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR -> one JSON line
+    python -m turbodiffusion.testing.sm90_compile 128 1    # the Sage kernel: D, LINEAR [fp64] -> one JSON line
     python -m turbodiffusion.testing.sm90_compile kv_summary 128 1 1    # the K/V summary: D, STATE, STATS
     python -m turbodiffusion.testing.sm90_compile causal_conv3d 64 32 96 1 128    # N, K, C_out, box H x W
     python -m turbodiffusion.testing.sm90_compile quantize_int8 128 128 1 1    # D, block, SMOOTH, POOL
@@ -66,8 +66,10 @@ def cuobjdump_output(cubin: bytes, *flags: str) -> list[str]:
         ]
 
 
-def compile_sage_wgmma(d: int, linear: bool) -> dict:
-    """Build ``_sage_sparse_wgmma_kernel`` for sm_90 as its launcher would and describe the binary."""
+def compile_sage_wgmma(d: int, linear: bool, floats: str = "fp32") -> dict:
+    """Build ``_sage_sparse_wgmma_kernel`` for sm_90 as its launcher would and describe the binary; ``floats``:
+    the type of its float arguments (qk_scale, eps), "fp32" as Triton's launcher passes them, "fp64" as
+    torch.compile's Inductor does."""
     from triton.experimental.gluon import language as gl
     from triton.experimental.gluon._runtime import GluonASTSource
 
@@ -89,7 +91,7 @@ def compile_sage_wgmma(d: int, linear: bool) -> dict:
         m_desc=desc("bf16", [d, d], gl.bfloat16) if linear else desc("i8", [kw.BLOCK_M, d], gl.int8),
         QS="*fp32", KS="*fp32", VS="*fp32", LUT="*i32", Out="*bf16", QH="*bf16", KSUM="*fp32", BIAS="*fp32",
         sob="i32", sol="i32", soh="i32", sqb="i32", sql="i32", sqh="i32",
-        H="i32", L="i32", KP="i32", NQB="i32", NKB="i32", MQ="i32", NT="i32", qk_scale="fp32", eps="fp32",
+        H="i32", L="i32", KP="i32", NQB="i32", NKB="i32", MQ="i32", NT="i32", qk_scale=floats, eps=floats,
     )  # fmt: skip
     sig.update(dict.fromkeys(const, "constexpr"))
     # As the GPU's JIT marks them (pointers from the allocator, strides of whole heads and rows).
@@ -272,4 +274,4 @@ if __name__ == "__main__":
     elif sys.argv[1] == "kv_summary":
         print(json.dumps(compile_kv_summary_wgmma(int(sys.argv[2]), *(bool(int(a)) for a in sys.argv[3:5]))))
     else:
-        print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])))))
+        print(json.dumps(compile_sage_wgmma(int(sys.argv[1]), bool(int(sys.argv[2])), *sys.argv[3:4])))

@@ -380,6 +380,9 @@ def _sage_sparse_wgmma_kernel(
     D: gl.constexpr, BLKQ: gl.constexpr, BLKK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
     STAGES: gl.constexpr, LOADER_REGS: gl.constexpr, LINEAR: gl.constexpr, num_warps: gl.constexpr,
 ):  # fmt: skip
+    # torch.compile's Inductor passes Python floats as fp64 (Triton's launcher as fp32); the arithmetic is fp32.
+    qk_scale = qk_scale.to(gl.float32)
+    eps = eps.to(gl.float32)
     pid_m = gl.program_id(0)
     pid_bh = gl.program_id(1)
     b = pid_bh // H
