@@ -95,8 +95,9 @@ def _sage_fwd_kernel(
     qi = tl.load(QI + bh_ld + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0)
     # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in
     # (qk_scale to fp32 first: torch.compile's Inductor passes Python floats as fp64).
-    qk = tl.full([BLOCK_M], qk_scale, tl.float32)
-    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=1.0) * qk
+    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=1.0) * tl.cast(
+        qk_scale, tl.float32
+    )
     ks_base = KS + pid_bh.to(tl.int64) * NKB
     vq_base = VQ + pid_bh.to(tl.int64) * D * LP
     v_base = V + b.to(tl.int64) * svb + h * svh

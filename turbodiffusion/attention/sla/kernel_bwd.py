@@ -45,6 +45,8 @@ def _sla_bwd_linear_kernel(
     H, L, ROWS_PER_SPLIT, SPLITS, eps,
     D: tl.constexpr, BLOCK_M: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    eps = tl.cast(eps, tl.float32)
     pid_s = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
@@ -124,6 +126,9 @@ def _sla_bwd_dq_kernel(
     D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr,
     PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    qk_scale = tl.cast(qk_scale, tl.float32)
+    sm_scale = tl.cast(sm_scale, tl.float32)
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
@@ -175,6 +180,9 @@ def _sla_bwd_dkdv_kernel(
     D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr,
     PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    qk_scale = tl.cast(qk_scale, tl.float32)
+    sm_scale = tl.cast(sm_scale, tl.float32)
     pid_n = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H

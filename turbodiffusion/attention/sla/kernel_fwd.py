@@ -460,6 +460,8 @@ def _linear_branch_kernel(
     D: tl.constexpr, BLOCK_M: tl.constexpr, PREMULTIPLIED: tl.constexpr, PRECISION: tl.constexpr,
     WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    eps = tl.cast(eps, tl.float32)
     # Each program forms its head's m = KV W^T (one MMA, fp32 accumulation, rounded once to the state's
     # dtype) unless KV already holds it (PREMULTIPLIED), then walks every num_programs(0)-th tile of rows.
     pid_bh = tl.program_id(1)
@@ -564,6 +566,9 @@ def _sla_fwd_kernel(
     D: tl.constexpr, BLKQ: tl.constexpr, BLKK: tl.constexpr, BLOCK_M: tl.constexpr,
     LINEAR: tl.constexpr, STORE_AUX: tl.constexpr, PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    qk_scale = tl.cast(qk_scale, tl.float32)
+    eps = tl.cast(eps, tl.float32)
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
