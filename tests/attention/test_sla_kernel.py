@@ -3,6 +3,7 @@ TRITON_INTERPRET=1, set by tests/conftest.py). Shapes stay small: the interprete
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -15,6 +16,7 @@ from turbodiffusion.attention.sla.block_map import select_blocks
 from turbodiffusion.attention.sla.reference import sla_reference
 from turbodiffusion.errors import MissingDependencyError
 from turbodiffusion.testing.compare import assert_matches
+from turbodiffusion.testing.sm90_compile import build_report, cuobjdump
 
 
 def make_case(seed, b, seq, h, d, dtype, device):
@@ -289,3 +291,12 @@ def test_only_16_bit_inputs_on_a_gpu_autotune(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET")
     assert tunes({"PRECISION": "tf32"})
     assert not tunes({"PRECISION": "ieee"})
+
+
+@pytest.mark.skipif(not os.path.exists(cuobjdump()), reason="this Triton ships no cuobjdump")
+def test_sla_forward_builds_in_fp32_when_torch_compile_types_its_floats_as_fp64():
+    """Inductor passes Python floats (qk_scale, eps) to a kernel as fp64; the kernel takes them to fp32 first,
+    so it builds (it did not before) with no fp64 arithmetic."""
+    for floats in ("fp32", "fp64"):
+        report = build_report("sla_fwd", floats)
+        assert report["fp64_ops"] == 0 and report["stack"] == 0, (floats, report)

@@ -13,6 +13,7 @@ tests call this in a subprocess without TRITON_INTERPRET (``build_report``):
     python -m turbodiffusion.testing.sm90_compile quantize_int8 128 128 1 1    # D, block, SMOOTH, POOL
     python -m turbodiffusion.testing.sm90_compile norm_modulate 1536 4 4 0    # D, rows, warps, RESIDUAL
     python -m turbodiffusion.testing.sm90_compile quantize_v_fp8 fp64    # v_range's type
+    python -m turbodiffusion.testing.sm90_compile sla_fwd fp64    # qk_scale's and eps's type
 """
 
 from __future__ import annotations
@@ -183,6 +184,27 @@ def compile_quantize_v_fp8(v_range_type: str) -> dict:
     return _describe(ASTSource(quant._quantize_v_fp8_kernel, sig, const), dict(num_warps=4))
 
 
+def compile_sla_fwd(floats: str) -> dict:
+    """Build the SLA forward (``sla.kernel_fwd._sla_fwd_kernel``, bf16, D 64, the linear branch on) for sm_90
+    with its float arguments (qk_scale, eps) typed ``floats``: "fp32" as Triton's launcher passes them,
+    "fp64" as torch.compile's Inductor does; describe the binary."""
+    from triton.compiler import ASTSource
+
+    from ..attention.sla import kernel_fwd
+
+    fn = kernel_fwd._sla_fwd_kernel
+    const = dict(
+        D=64, BLKQ=64, BLKK=64, BLOCK_M=64, LINEAR=True, STORE_AUX=False, PRECISION="tf32", WIDE=False
+    )
+    pointers = dict(
+        Q="*bf16", K="*bf16", V="*bf16", LUT="*i32", KV="*bf16", KSUM="*fp32", WT="*bf16", BIAS="*fp32",
+        Out="*bf16", OS="*bf16", LSE="*fp32",
+    )  # fmt: skip
+    types = {**pointers, "qk_scale": floats, "eps": floats, **dict.fromkeys(const, "constexpr")}
+    sig = {n: types.get(n, "i32") for n in fn.arg_names}  # the rest: strides and sizes
+    return _describe(ASTSource(fn, sig, const), dict(num_warps=4))
+
+
 def compile_norm_modulate(d: int, block_r: int, num_warps: int, residual: bool) -> dict:
     """Build the fused LayerNorm + modulation kernel (``ops.norm_modulate``'s, bf16 rows ``d`` wide, fp32
     [B, 1, dim] modulation, e4m3 codes out; with ``residual`` the gated residual first, as norm3 takes it)
@@ -248,6 +270,7 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
         registers=regs, stack=stack, local_loads="LDL" in sass, shared=compiled.metadata.shared,
         mma_waits=_mma_waits(sass), hgmma=len(re.findall(r"\bHGMMA\.", sass)),
         barriers=len(re.findall(r"\bBAR\.SYNC\b", sass)),
+        fp64_ops=len(re.findall(r"\bD(?:FMA|MUL|ADD)\b", sass)),
     )  # fmt: skip
     if main_loop:
         loop = _main_loop(sass, main_loop)
@@ -263,7 +286,9 @@ def _describe(source, options: dict, main_loop: tuple[str, ...] = ()) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "quantize_v_fp8":
+    if sys.argv[1] == "sla_fwd":
+        print(json.dumps(compile_sla_fwd(sys.argv[2])))
+    elif sys.argv[1] == "quantize_v_fp8":
         print(json.dumps(compile_quantize_v_fp8(sys.argv[2])))
     elif sys.argv[1] == "norm_modulate":
         print(json.dumps(compile_norm_modulate(*(int(a) for a in sys.argv[2:5]), bool(int(sys.argv[5])))))
