@@ -42,6 +42,14 @@ def _load_f32(ptrs, mask, FULL: tl.constexpr):
 
 
 @triton.jit
+def _tile_lanes(t: tl.constexpr, W: tl.constexpr, D, rmask):
+    """Tile t of a row of W-lane tiles: its columns [W] and the mask [BLOCK_R, W] of its lanes inside the row
+    (rows below R, columns below D)."""
+    cols = t * W + tl.arange(0, W)
+    return cols, rmask[:, None] & (cols < D)[None, :]
+
+
+@triton.jit
 def _stream_tile(
     x_ptr, r_ptr, g_ptr, xo_ptr, rows64, load_rows64, gate_rows64, cols, mask,
     stride_xr, stride_rr, stride_or,
@@ -151,11 +159,10 @@ def _norm_modulate_kernel(
     # so each statistic takes one reduction across threads (and warps), not one a tile.
     xs = ()
     for t in tl.static_range(NT):
-        cols = t * W + tl.arange(0, W)
+        cols, mask = _tile_lanes(t, W, D, rmask)
         x = _stream_tile(
             x_ptr, r_ptr, g_ptr, xo_ptr, rows64, load_rows64, sample64 * stride_gb + token64 * stride_gl,
-            cols, rmask[:, None] & (cols < D)[None, :], stride_xr, stride_rr, stride_or,
-            RESIDUAL, GATED, EMULATE_FP8, not PADDED or t < NT - 1,
+            cols, mask, stride_xr, stride_rr, stride_or, RESIDUAL, GATED, EMULATE_FP8, not PADDED or t < NT - 1,
         )  # fmt: skip
         xs = xs + (x,)
         if t == 0:
@@ -167,7 +174,8 @@ def _norm_modulate_kernel(
     for t in tl.static_range(NT):
         xc = xs[t] - mean[:, None]
         if PADDED and t == NT - 1:  # padded lanes would add mean^2 each to the variance
-            xc = tl.where((t * W + tl.arange(0, W) < D)[None, :], xc, 0.0)
+            cols, _ = _tile_lanes(t, W, D, rmask)
+            xc = tl.where((cols < D)[None, :], xc, 0.0)
         xcs = xcs + (xc,)
         if t == 0:
             lane_squares = xc * xc
@@ -176,9 +184,9 @@ def _norm_modulate_kernel(
     rstd = 1.0 / tl.sqrt(tl.sum(lane_squares, axis=1) / D + eps)
     ys = ()
     for t in tl.static_range(NT):
-        cols = t * W + tl.arange(0, W)
+        cols, mask = _tile_lanes(t, W, D, rmask)
         y = _modulate_tile(
-            xcs[t], rstd, cols, rmask[:, None] & (cols < D)[None, :], sample64 * stride_sb + token64 * stride_sl,
+            xcs[t], rstd, cols, mask, sample64 * stride_sb + token64 * stride_sl,
             sample64 * stride_hb + token64 * stride_hl, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr, D,
             HAS_MOD, HAS_W, HAS_B, ROUND_NORM, EMULATE_FP8, not PADDED or t < NT - 1,
         )  # fmt: skip
@@ -192,18 +200,8 @@ def _norm_modulate_kernel(
         mult, row_scale = fp8_row_mult_scale(fp8_row_amax(lane_amax))
         tl.store(ys_ptr + rows64, row_scale, mask=rmask)
     for t in tl.static_range(NT):
-        cols = t * W + tl.arange(0, W)
-        _store_tile(
-            ys[t],
-            mult,
-            y_ptr,
-            rows64,
-            cols,
-            rmask[:, None] & (cols < D)[None, :],
-            stride_yr,
-            QUANT,
-            EMULATE_FP8,
-        )
+        cols, mask = _tile_lanes(t, W, D, rmask)
+        _store_tile(ys[t], mult, y_ptr, rows64, cols, mask, stride_yr, QUANT, EMULATE_FP8)
 
 
 def _check_triton_inputs(x, scale, shift, weight, bias, out, gate=None) -> None:
