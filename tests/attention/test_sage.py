@@ -114,6 +114,7 @@ def test_v_quantiser_builds_when_torch_compile_types_its_float_as_fp64():
     for v_range_type in ("fp32", "fp64"):
         report = build_report("quantize_v_fp8", v_range_type)
         assert report["stack"] == 0 and not report["local_loads"], f"register spills: {report}"
+        assert report["fp64_ops"] == 0, report
 
 
 def test_sagesla_kernel_selects_as_select_blocks_either_way(device):

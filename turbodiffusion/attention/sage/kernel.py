@@ -81,6 +81,8 @@ def _sage_fwd_kernel(
     SPARSE: tl.constexpr, LINEAR: tl.constexpr, PV_FP8: tl.constexpr, EMULATE_FP8: tl.constexpr,
     PRECISION: tl.constexpr, WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64 (Triton's launcher as fp32).
+    qk_scale = tl.cast(qk_scale, tl.float32)
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
@@ -93,11 +95,8 @@ def _sage_fwd_kernel(
     bh_ld = pid_bh.to(tl.int64) * L * D
     ki_base = KI + pid_bh.to(tl.int64) * KP * D
     qi = tl.load(QI + bh_ld + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0)
-    # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in
-    # (qk_scale to fp32 first: torch.compile's Inductor passes Python floats as fp64).
-    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=1.0) * tl.cast(
-        qk_scale, tl.float32
-    )
+    # Per-row dequantisation factor: the row's block scale with the softmax scale and log2(e) folded in.
+    qs = tl.load(QS + pid_bh.to(tl.int64) * NQB + rows // BLKQ, mask=row_ok, other=1.0) * qk_scale
     ks_base = KS + pid_bh.to(tl.int64) * NKB
     vq_base = VQ + pid_bh.to(tl.int64) * D * LP
     v_base = V + b.to(tl.int64) * svb + h * svh

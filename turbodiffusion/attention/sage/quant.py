@@ -162,6 +162,8 @@ def _quantize_v_fp8_kernel(
     D: tl.constexpr, BLOCK_L: tl.constexpr, EMULATE: tl.constexpr, PERMUTE_KEYS: tl.constexpr,
     WIDE: tl.constexpr,
 ):  # fmt: skip
+    # Python floats to fp32 first: torch.compile's Inductor passes them as fp64, which div_rn refuses.
+    v_range = tl.cast(v_range, tl.float32)
     pid_l = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // H
@@ -172,8 +174,7 @@ def _quantize_v_fp8_kernel(
     if WIDE:
         rows = rows.to(tl.int64)
     # The channel scales amax / v_range (1 for an all-zero channel), as reference.v_scale_of_amax.
-    # v_range cast first: torch.compile hands a Python float to the kernel as fp64, which div_rn refuses.
-    scale = tl.math.div_rn(tl.load(VA + pid_bh.to(tl.int64) * D + dims), tl.full([D], v_range, tl.float32))
+    scale = tl.math.div_rn(tl.load(VA + pid_bh.to(tl.int64) * D + dims), tl.zeros([D], tl.float32) + v_range)
     scale = tl.where(scale > 0, scale, 1.0)
     if pid_l == 0:
         tl.store(VS + pid_bh.to(tl.int64) * D + dims, scale)
