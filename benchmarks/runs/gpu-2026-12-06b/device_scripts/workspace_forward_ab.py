@@ -72,7 +72,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp()
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
-    outputs = {}
+    outputs: dict[str, list] = {arm: [] for arm in ARMS}
     for proc in range(args.procs):
         for arm, env in ARMS.items():
             part = os.path.join(tmp, f"{arm}_{proc}.json")
@@ -84,7 +84,7 @@ def main() -> None:
                 continue
             with open(part) as f:
                 runs[arm].append(json.load(f))
-            outputs.setdefault(arm, torch.load(part + ".pt", weights_only=True))
+            outputs[arm].append(torch.load(part + ".pt", weights_only=True))
             print(f"{arm} process {proc}: {runs[arm][-1]['ms']:.2f} ms, {runs[arm][-1]['memsets']} memsets",
                   flush=True)  # fmt: skip
     ms = {arm: sorted(t for r in rs for t in r["all"]) for arm, rs in runs.items() if rs}
@@ -97,10 +97,17 @@ def main() -> None:
         memsets_a_forward={arm: [r["memsets"] for r in rs] for arm, rs in runs.items()},
         speedup={arm: med["default"] / v for arm, v in med.items()} if "default" in med else {},
     )
-    if len(outputs) == 2:
-        a, b = outputs["default"], outputs["workspace_0"]
-        row["rel_l2_workspace_0"] = ((b - a).norm() / a.norm()).item()
-        row["equal"] = bool(torch.equal(a, b))
+
+    def rel_l2(a, b):
+        return ((b - a).norm() / a.norm()).item()
+
+    # Each arm's first output against the default's, and each later process's against its arm's first:
+    # whether the arms differ more than two processes of one arm do.
+    first = {arm: outs[0] for arm, outs in outputs.items() if outs}
+    if len(first) == 2:
+        row["rel_l2_workspace_0"] = rel_l2(first["default"], first["workspace_0"])
+        row["equal"] = bool(torch.equal(first["default"], first["workspace_0"]))
+    row["rel_l2_within_arm"] = {arm: [rel_l2(outs[0], o) for o in outs[1:]] for arm, outs in outputs.items()}
     print(json.dumps(row), flush=True)
     with open(args.json, "w") as f:
         json.dump(row, f, indent=1)
