@@ -27,6 +27,7 @@ from ..rms_norm.kernel import (
     prune_row_configs,
     row_launch_config,
     row_tiles,
+    tile_lanes,
 )
 from .reference import check_head_norm_modulate_inputs, check_norm_modulate_inputs
 
@@ -39,14 +40,6 @@ def _load_f32(ptrs, mask, FULL: tl.constexpr):
         return tl.load(ptrs).to(tl.float32)
     else:
         return tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
-
-
-@triton.jit
-def _tile_lanes(t: tl.constexpr, W: tl.constexpr, D, rmask):
-    """Tile t of a row of W-lane tiles: its columns [W] and the mask [BLOCK_R, W] of its lanes inside the row
-    (rows below R, columns below D)."""
-    cols = t * W + tl.arange(0, W)
-    return cols, rmask[:, None] & (cols < D)[None, :]
 
 
 @triton.jit
@@ -159,7 +152,7 @@ def _norm_modulate_kernel(
     # so each statistic takes one reduction across threads (and warps), not one a tile.
     xs = ()
     for t in tl.static_range(NT):
-        cols, mask = _tile_lanes(t, W, D, rmask)
+        cols, mask = tile_lanes(t, W, D, rmask)
         x = _stream_tile(
             x_ptr, r_ptr, g_ptr, xo_ptr, rows64, load_rows64, sample64 * stride_gb + token64 * stride_gl,
             cols, mask, stride_xr, stride_rr, stride_or, RESIDUAL, GATED, EMULATE_FP8, not PADDED or t < NT - 1,
@@ -174,7 +167,7 @@ def _norm_modulate_kernel(
     for t in tl.static_range(NT):
         xc = xs[t] - mean[:, None]
         if PADDED and t == NT - 1:  # padded lanes would add mean^2 each to the variance
-            cols, _ = _tile_lanes(t, W, D, rmask)
+            cols, _ = tile_lanes(t, W, D, rmask)
             xc = tl.where((cols < D)[None, :], xc, 0.0)
         xcs = xcs + (xc,)
         if t == 0:
@@ -184,7 +177,7 @@ def _norm_modulate_kernel(
     rstd = 1.0 / tl.sqrt(tl.sum(lane_squares, axis=1) / D + eps)
     ys = ()
     for t in tl.static_range(NT):
-        cols, mask = _tile_lanes(t, W, D, rmask)
+        cols, mask = tile_lanes(t, W, D, rmask)
         y = _modulate_tile(
             xcs[t], rstd, cols, mask, sample64 * stride_sb + token64 * stride_sl,
             sample64 * stride_hb + token64 * stride_hl, scale_ptr, shift_ptr, w_ptr, b_ptr, x_ptr, D,
@@ -200,7 +193,7 @@ def _norm_modulate_kernel(
         mult, row_scale = fp8_row_mult_scale(fp8_row_amax(lane_amax))
         tl.store(ys_ptr + rows64, row_scale, mask=rmask)
     for t in tl.static_range(NT):
-        cols, mask = _tile_lanes(t, W, D, rmask)
+        cols, mask = tile_lanes(t, W, D, rmask)
         _store_tile(ys[t], mult, y_ptr, rows64, cols, mask, stride_yr, QUANT, EMULATE_FP8)
 
 

@@ -86,6 +86,14 @@ def row_tiles(d: int, max_tiles: int = 8) -> tuple[int, int]:
     return width, triton.cdiv(d, width)
 
 
+@triton.jit
+def tile_lanes(t: tl.constexpr, W: tl.constexpr, D, rmask):
+    """Tile t of a row laid out as ``row_tiles`` gives it (W-lane tiles): its columns [W] and the mask
+    [BLOCK_R, W] of its lanes inside the row (rows below R, columns below D)."""
+    cols = t * W + tl.arange(0, W)
+    return cols, rmask[:, None] & (cols < D)[None, :]
+
+
 def rms_norm_triton(x: Tensor, weight: Tensor, eps: float = 1e-6, out: Tensor | None = None) -> Tensor:
     """Triton version of ``rms_norm_reference``.
 

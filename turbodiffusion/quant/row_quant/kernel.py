@@ -25,7 +25,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ...kernel_device import check_kernel_device
-from ...ops.rms_norm.kernel import row_tiles
+from ...ops.rms_norm.kernel import row_tiles, tile_lanes
 from ..act_quant.kernel import _round_to_e4m3_grid
 from ..act_quant.reference import AMAX_FLOOR
 from .reference import FP8_MAX, GELU_NEGATIVE_BOUND, check_row_quant_inputs
@@ -164,12 +164,10 @@ def _row_quant_kernel(
             amax = tl.maximum(tl.max(lane_max, axis=1), _AMAX_FLOOR)
         mult, scale = fp8_row_mult_scale(amax)
         for t in tl.static_range(TILES):
-            cols = t * BLOCK_C + tl.arange(0, BLOCK_C)
             x = gelu_tanh(xs[t], EMULATE_FP8) if GELU else xs[t]
+            cols, mask = tile_lanes(t, BLOCK_C, C, rmask)
             tl.store(
-                q_ptr + rows64[:, None] * C + cols[None, :],
-                fp8_row_codes(x, mult, EMULATE_FP8),
-                mask=rmask[:, None] & (cols < C)[None, :],
+                q_ptr + rows64[:, None] * C + cols[None, :], fp8_row_codes(x, mult, EMULATE_FP8), mask=mask
             )
     elif BLOCK_C >= C:
         cols = tl.arange(0, BLOCK_C)
