@@ -69,6 +69,7 @@ def main() -> None:
         child(args.preset, args.resolution, args.rounds, args.reps, args.child)
         return
     import torch
+    from forward_ab import median
 
     tmp = tempfile.mkdtemp()
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
@@ -87,8 +88,7 @@ def main() -> None:
             outputs[arm].append(torch.load(part + ".pt", weights_only=True))
             print(f"{arm} process {proc}: {runs[arm][-1]['ms']:.2f} ms, {runs[arm][-1]['memsets']} memsets",
                   flush=True)  # fmt: skip
-    ms = {arm: sorted(t for r in rs for t in r["all"]) for arm, rs in runs.items() if rs}
-    med = {arm: v[len(v) // 2] for arm, v in ms.items()}
+    med = {arm: median([t for r in rs for t in r["all"]]) for arm, rs in runs.items() if rs}
     row = dict(
         preset=args.preset,
         resolution=args.resolution,
