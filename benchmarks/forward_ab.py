@@ -36,17 +36,20 @@ def time_forward_arms(
     attention: AttentionConfig | None = None,
     quant: str | None = "fp8row-fast",
     quick_dit: WanDiTConfig | None = None,
+    context_rows: int | None = None,
 ) -> dict:
     """Median ms a forward for each arm (CUDA graphs, replays alternated), each arm's range, its speed-up
     over the first arm, and each arm's output against the first's (rel L2). On CUDA; with ``quick_dit`` on
-    the CPU, eager forwards of that config."""
+    the CPU, eager forwards of that config. ``context_rows``: the context's rows (a trimmed prompt's, to
+    which the DiT adds the padding's stand-ins as the pipeline's forwards do), else all text_len."""
     device = torch.device("cpu" if quick_dit is not None else "cuda")
     shape = dit_shape(dit_preset(preset), resolution, 81, quick_dit)
     cfg = shape.cfg
     g = torch.Generator(device).manual_seed(5)
     x = torch.randn(shape.latent, generator=g, device=device).to(torch.bfloat16)
     t = torch.full((1,), 988.0, device=device, dtype=torch.bfloat16)
-    context = torch.randn(1, cfg.text_len, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
+    rows = cfg.text_len if context_rows is None else context_rows
+    context = torch.randn(1, rows, cfg.text_dim, generator=g, device=device).to(torch.bfloat16)
     model = build_dit(cfg, attention or AttentionConfig(backend="sagesla", sla_topk=0.1), device, quant)
     model.enable_fused_ops(True)
     graphs, outs = {}, {}
@@ -63,7 +66,8 @@ def time_forward_arms(
     med = {name: median(v) for name, v in ms.items()}
     first = next(iter(arms))
     row = dict(
-        preset=preset, resolution=resolution, tokens=shape.tokens, rounds=rounds, reps=reps, ms=med,
+        preset=preset, resolution=resolution, tokens=shape.tokens, context_rows=rows, rounds=rounds, reps=reps,
+        ms=med,
         ranges={name: (min(v), max(v)) for name, v in ms.items()},
         speedup={name: med[first] / v for name, v in med.items()},
         rel_l2={name: ((o - outs[first]).norm() / outs[first].norm()).item() for name, o in outs.items()},

@@ -35,7 +35,7 @@ def doubled():
 
 tiny = WanDiTConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=64, text_len=64)
 row = time_forward_arms("wan2.1-t2v-1.3b", "480p", {"a": contextlib.nullcontext, "b": doubled}, 2, 1,
-                        attention=AttentionConfig(backend="sdpa"), quant=None, quick_dit=tiny)
+                        attention=AttentionConfig(backend="sdpa"), quant=None, quick_dit=tiny, context_rows=20)
 print(json.dumps(row))
 """
 
@@ -49,6 +49,7 @@ def test_forward_ab_quick(tmp_path):
     row = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(row["ms"]) == {"a", "b"} and all(v > 0 for v in row["ms"].values())
     assert row["rounds"] == 2 and row["speedup"]["a"] == 1.0 and row["rel_l2"]["a"] == 0.0
+    assert row["context_rows"] == 20  # a trimmed prompt's rows, not the config's text_len
     assert row["rel_l2"]["b"] > 1e-3, "arm b's context was not in force during its forward"
 
 
