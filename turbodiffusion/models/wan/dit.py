@@ -27,8 +27,7 @@ Design choices, each deliberate:
   benchmark): LayerNorm + modulation, RMSNorm and the gated residual go through the ``ops`` dispatchers
   (Triton on CUDA, their fp32 references on CPU), each rounding once instead of two or three times, the
   attention residual updates run inside the next norm's kernel (``ops.residual_norm_modulate``), and
-  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``), and the
-  cross-attention's q norm and attention to the text are one kernel (``ops.text_attention``). With Fp8RowLinear
+  a plain-Linear FFN applies its GELU in the up-projection's GEMM (``ops.linear_gelu``). With Fp8RowLinear
   layers (quantize_ with Fp8RowConfig) the norm kernels write their output as e4m3 codes with row scales
   (``norm_modulate_fp8``) and the FFN's GELU runs in the down-projection's row quantiser, so no extra pass
   quantises those activations. The head's norm and fp32 modulation are one pass too
@@ -53,7 +52,6 @@ from ...ops.linear_gelu import linear_gelu
 from ...ops.norm_modulate import head_norm_modulate, norm_modulate, norm_modulate_fp8, residual_norm_modulate
 from ...ops.rms_norm import rms_norm
 from ...ops.rms_norm_rope import rms_norm_rope
-from ...ops.text_attention import text_attention
 from ...quant.fp8_row_linear import Fp8RowLinear
 from ...quant.row_quant import RowQuantized, quantize_rows
 from .config import WanDiTConfig
@@ -278,9 +276,6 @@ class WanCrossAttention(nn.Module):
         self.norm_k = WanRMSNorm(dim, eps)
         # Always dense: only self-attention is sparsified, and the text is a few dozen keys (text_padding).
         self.attn_op = build_attention(AttentionConfig(backend="sdpa"), self.head_dim)
-        # Set by WanDiT.enable_fused_ops: q's RMSNorm and the attention as one kernel (ops.text_attention),
-        # which reads q once and never writes the normalised q.
-        self.fused_ops = False
 
     def keys_values(self, context: Tensor | RowQuantized) -> tuple[Tensor, Tensor]:
         """context: [B, Lt, dim] (already text-embedded; RowQuantized when k and v are Fp8RowLinear).
@@ -295,12 +290,8 @@ class WanCrossAttention(nn.Module):
         """x: [B, L, dim] (or its RowQuantized form when q is an Fp8RowLinear); kv: ``keys_values``'s, k and
         v [B, Lk, H, D]; key_bias: [Lk] added to every query's logit of each key (text_padding.key_bias), or
         None. Returns [B, L, dim]."""
-        if self.fused_ops:
-            out = text_attention(self.q(x), self.norm_q.weight, *kv, key_bias, eps=self.norm_q.eps)
-        else:
-            q = self.norm_q(self.q(x)).unflatten(-1, (self.num_heads, self.head_dim))
-            out = self.attn_op(q, *kv, key_bias=key_bias)
-        return self.o(out.flatten(2))
+        q = self.norm_q(self.q(x)).unflatten(-1, (self.num_heads, self.head_dim))
+        return self.o(self.attn_op(q, *kv, key_bias=key_bias).flatten(2))
 
 
 @dataclass(frozen=True)
@@ -479,8 +470,8 @@ class WanDiT(nn.Module):
         return 1 if self._sp_group is None else dist.get_world_size(self._sp_group)
 
     def enable_fused_ops(self, enabled: bool = True) -> None:
-        """Route the blocks' norms, modulation, q/k norm + RoPE, cross-attention (q norm + attention) and
-        gated residuals, and the head's norm and modulation, through the fused ``ops`` dispatchers.
+        """Route the blocks' norms, modulation, q/k norm + RoPE and gated residuals, and the head's norm and
+        modulation, through the fused ``ops`` dispatchers.
 
         In place; ``enabled=False`` restores the plain path. The fused path computes each op in fp32 and
         rounds once to the stream's dtype, so a bf16 model's output moves by bf16 rounding (it is no less
@@ -497,7 +488,7 @@ class WanDiT(nn.Module):
                 f".to(torch.bfloat16) or keep the plain path"
             )
         for module in self.blocks.modules():
-            if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm, WanSelfAttention, WanCrossAttention)):
+            if isinstance(module, (WanBlock, WanLayerNorm, WanRMSNorm, WanSelfAttention)):
                 module.fused_ops = enabled
         self.head.norm.fused_ops = enabled  # WanHead.forward reads its norm's flag
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# GPU call 2 of gpu-2026-12-06c (as run, inline): the 1.3B-480p Turbo row end to end (text, diffusion loop,
+# GPU call 2 of gpu-2026-12-06c (at c7de2de, as run inline): the 1.3B-480p Turbo row end to end (text, diffusion loop,
 # decode) with cuBLASLt's default workspace and without one, one process each, alternated, twice.
 export PYTHONPATH=.:benchmarks
 for i in 0 1; do for arm in default ws0; do
