@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from turbodiffusion.models.checkpoint_io import write_text_atomic
+from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE
 
 
 def environment() -> dict:
@@ -27,6 +28,8 @@ def environment() -> dict:
         "torch": torch.__version__,
         "command": " ".join([sys.executable, *sys.argv]),
         "utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        # Changes which GEMM algorithms cuBLASLt picks (turbodiffusion/pipelines/gemm_workspace.py).
+        "cublaslt_workspace_size": os.environ.get(WORKSPACE_VARIABLE),
     }
     try:
         import triton

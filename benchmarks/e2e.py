@@ -53,7 +53,9 @@ bytes of a forward (benchmarks/roofline.py), the floor at ceilings measured in t
 measured / floor. The decode stage is timed in the official layout and in the pipeline's (channels-last,
 fused norms), the i2v image encode in the pipeline's, each at every --vae-chunk-latents setting; the
 pipeline layout's best time is the one in total_s, and each setting's memory over what was allocated before
-it (added_gib) is what it needs free. ``--quick`` runs a tiny config on the CPU
+it (added_gib) is what it needs free. The run drops cuBLASLt's workspace as ``turbodiffusion generate``
+does (CUBLASLT_WORKSPACE_SIZE=0 unless exported; ``--keep-cublaslt-workspace`` leaves it; env records it).
+``--quick`` runs a tiny config on the CPU
 (no CUDA events, graphs, SageSLA or peer) so the script is checked before GPU time is spent.
 """
 
@@ -109,6 +111,7 @@ from turbodiffusion.models.wan.text_padding import padding_biases
 from turbodiffusion.models.wan.vae import WAN21_VAE
 from turbodiffusion.pipelines.builtin import BUILTIN_UMT5, BUILTIN_VAE
 from turbodiffusion.pipelines.forward_graphs import ForwardGraphs
+from turbodiffusion.pipelines.gemm_workspace import skip_cublaslt_workspace
 from turbodiffusion.sampling.rcm import rcm_sample
 from turbodiffusion.sampling.schedules import SIGMA_MAX_I2V, SIGMA_MAX_T2V
 from turbodiffusion.testing.compare import rel_l2
@@ -507,6 +510,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the prompt's tokens (EOS included); the engineering rows attend to them and the padding's "
         "stand-ins, so longer prompts cost them more (benchmarks/text_keys.py)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-cublaslt-workspace", action="store_true",
+        help="leave CUBLASLT_WORKSPACE_SIZE as the environment has it; by default the run drops cuBLASLt's "
+        "workspace as `turbodiffusion generate` does (pipelines/gemm_workspace.py)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny config on the CPU: a smoke run")
     parser.add_argument("--json", default="results/e2e.json")
     args = parser.parse_args(argv)
@@ -531,6 +539,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if not args.keep_cublaslt_workspace:
+        skip_cublaslt_workspace()  # before the ceilings' GEMMs: cuBLASLt reads it at the first one
     quick = args.quick
     device = benchmark_device(quick)
     preset = dit_preset(args.preset)

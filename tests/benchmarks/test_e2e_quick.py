@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+
+from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE
 
 from ._load import run_benchmark
 
@@ -15,6 +18,8 @@ def test_t2v_quick_table(tmp_path):
                   "--stage-reps", "1", "--json", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text())
+    # The run drops cuBLASLt's workspace as `generate` does, unless the environment named a size.
+    assert data["env"]["cublaslt_workspace_size"] == os.environ.get(WORKSPACE_VARIABLE, "0")
     rows = {r["row"]: r for r in data["rows"]}
     assert list(rows) == [
         "baseline",

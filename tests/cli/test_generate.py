@@ -11,6 +11,7 @@ import torch
 from turbodiffusion.cli.__main__ import build_parser, main
 from turbodiffusion.default_model import config as default_config
 from turbodiffusion.default_model import files as default_files
+from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE
 
 from ..default_model.tiny import write_tiny
 from ..pipelines.layouts import write_wan22_i2v
@@ -20,6 +21,14 @@ from ..pipelines.layouts import write_wan22_i2v
 def tiny_default(tmp_path_factory):
     """A tiny trained-layout default model (random weights) written with the real writer."""
     return write_tiny(tmp_path_factory.mktemp("default") / "default")
+
+
+@pytest.fixture(autouse=True)
+def process_environment(monkeypatch):
+    """generate sets CUBLASLT_WORKSPACE_SIZE in the process environment: each test starts without it and
+    the teardown removes what the test's runs set."""
+    monkeypatch.setenv(WORKSPACE_VARIABLE, "0")
+    monkeypatch.delenv(WORKSPACE_VARIABLE)
 
 
 @pytest.fixture
@@ -292,6 +301,30 @@ def test_a_cpu_run_keeps_freed_host_memory_and_a_gpu_run_does_not(tmp_path, monk
     monkeypatch.setattr(TurboPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: OnGpu()))
     assert main([*args, "--no-progress", "-o", str(tmp_path / "gpu.mp4")]) == 130  # "interrupted"
     assert seen == [1]
+
+
+@pytest.mark.parametrize("exported", [None, "32768"], ids=["unset", "user-size"])
+def test_cublaslt_workspace_is_dropped_before_loading_unless_the_user_chose_one(
+    tmp_path, monkeypatch, exported
+):
+    """generate sets CUBLASLT_WORKSPACE_SIZE=0 before the pipeline loads (pipelines/gemm_workspace.py); a
+    size the user exported stays."""
+    import os
+
+    from turbodiffusion.pipelines import TurboPipeline
+
+    if exported is not None:
+        monkeypatch.setenv(WORKSPACE_VARIABLE, exported)
+    seen = []
+
+    def spy(cls, *args, **kwargs):
+        seen.append(os.environ.get(WORKSPACE_VARIABLE))
+        raise KeyboardInterrupt  # stop at the load: the variable's value there is what counts
+
+    monkeypatch.setattr(TurboPipeline, "from_pretrained", classmethod(spy))
+    args = ["generate", "x", "--model", "builtin-random", "--frames", "5", "--resolution", "64x48"]
+    assert main([*args, "--no-progress", "-o", str(tmp_path / "o.mp4")]) == 130
+    assert seen == ["0" if exported is None else exported]
 
 
 def test_quant_flag_takes_a_mode(monkeypatch):

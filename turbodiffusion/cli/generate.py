@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..pipelines import TurboPipeline
     from ..pipelines.components import resolve_preset, sampling_defaults
+    from ..pipelines.gemm_workspace import skip_cublaslt_workspace
     from ..pipelines.host_memory import keep_freed_host_memory
     from ..pipelines.i2v import load_image
     from ..pipelines.pipeline import check_request, resolve_request
@@ -194,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
     image = load_image(args.image) if opt("image") is not None else None
     check_request(preset, args.prompt, image, num_frames, height, width, plan)
 
+    # Before anything runs on a GPU, as cuBLASLt reads it at the first GEMM (pipelines/gemm_workspace.py).
+    skip_cublaslt_workspace()
     start = time.perf_counter()
     pipe = TurboPipeline.from_pretrained(
         preset.name,
