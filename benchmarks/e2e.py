@@ -540,7 +540,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if not args.keep_cublaslt_workspace:
-        skip_cublaslt_workspace()  # before the ceilings' GEMMs: cuBLASLt reads it at the first one
+        skip_cublaslt_workspace()  # before the ceilings' GEMMs: PyTorch reads it once, at the first use
     quick = args.quick
     device = benchmark_device(quick)
     preset = dit_preset(args.preset)

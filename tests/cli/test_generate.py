@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import av
@@ -309,8 +310,6 @@ def test_cublaslt_workspace_is_dropped_before_loading_unless_the_user_chose_one(
 ):
     """generate sets CUBLASLT_WORKSPACE_SIZE=0 before the pipeline loads (pipelines/gemm_workspace.py); a
     size the user exported stays."""
-    import os
-
     from turbodiffusion.pipelines import TurboPipeline
 
     if exported is not None:

@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     image = load_image(args.image) if opt("image") is not None else None
     check_request(preset, args.prompt, image, num_frames, height, width, plan)
 
-    # Before anything runs on a GPU, as cuBLASLt reads it at the first GEMM (pipelines/gemm_workspace.py).
+    # Before anything runs on a GPU: PyTorch reads it once, at the first use (pipelines/gemm_workspace.py).
     skip_cublaslt_workspace()
     start = time.perf_counter()
     pipe = TurboPipeline.from_pretrained(

@@ -4,14 +4,15 @@ With its default workspace, cuBLASLt clears the workspace with a memset before m
 (401 memsets in a 14B-480p forward, 80 without one). ``CUBLASLT_WORKSPACE_SIZE=0`` makes it choose
 algorithms that need no workspace. The outputs stay equal bit for bit. Measured on an H100, one process per
 setting:
-- 14B forwards: 1.022x and 1.018x at 480p, 1.014x and 1.006x at 720p.
-- 1.3B-480p, four steps: 1.4-2.0% faster.
-- The umT5 text encoder's full 512-row encode is unchanged (0.0277 s in both settings) and so is the VAE.
-- End to end at 14B: 4.433 -> 4.369 s at 480p and 11.84 -> 11.80 s at 720p.
+- 14B forwards: 1.022x and 1.018x at 480p, 1.014x and 1.006x at 720p; an A14B expert at 720p 1.002x.
+- 1.3B-480p, four steps: 0.9-2.0% faster.
+- The umT5 text encoder's full 512-row encode is unchanged (0.028 s in both settings) and so is the VAE.
+- End to end: 14B-480p 4.433 -> 4.369 s, 14B-720p 11.84 -> 11.80 s, A14B-720p 12.46 -> 12.42 s; 1.3B-480p
+  a tie (1.37-1.38 s).
 Records: benchmarks/runs/gpu-2026-12-06c and gpu-2026-12-06d.
 
-cuBLASLt reads the variable once, at the process's first GEMM on a GPU, and it applies to every GEMM of the
-process. So setting it is the application's call, made before anything runs on the GPU:
+PyTorch reads the variable when the process first needs cuBLASLt's workspace, and it applies to every GEMM
+of the process. So setting it is the application's call, made before anything runs on the GPU:
 ``turbodiffusion generate`` makes it; a Python program can call ``skip_cublaslt_workspace()`` first
 thing. A value the user exported wins (a size in KiB, e.g. 32768, keeps a workspace).
 """
@@ -28,7 +29,7 @@ def skip_cublaslt_workspace(environ: MutableMapping[str, str] | None = None) -> 
     """Set ``CUBLASLT_WORKSPACE_SIZE=0`` in ``environ`` (default ``os.environ``) unless it is already set.
 
     Returns True when this call set it, False when the environment already named a size (left as it is).
-    Has no effect on GEMMs if the process has already run one on a GPU.
+    May have no effect once the process has run a GEMM on a GPU.
     """
     env = os.environ if environ is None else environ
     if WORKSPACE_VARIABLE in env:
