@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE
+
 # Must happen before any kernel module is imported, so every Triton kernel also runs on the CPU.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -39,3 +41,12 @@ def shared_dir() -> Path:
             pytest.fail(f"shared reference folder not found at {SHARED}")
         pytest.skip(f"shared reference folder not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def no_cublaslt_workspace_variable(monkeypatch):
+    """The process environment without CUBLASLT_WORKSPACE_SIZE for the test, and without it again after,
+    even when the test's code sets it (``generate`` does): setting it first makes monkeypatch record its
+    absence, so the teardown removes whatever value it then has."""
+    monkeypatch.setenv(WORKSPACE_VARIABLE, "0")
+    monkeypatch.delenv(WORKSPACE_VARIABLE)

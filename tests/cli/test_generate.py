@@ -17,19 +17,15 @@ from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE
 from ..default_model.tiny import write_tiny
 from ..pipelines.layouts import write_wan22_i2v
 
+# generate sets CUBLASLT_WORKSPACE_SIZE in the process environment: each test starts without it and its
+# teardown removes what the test's runs set.
+pytestmark = pytest.mark.usefixtures("no_cublaslt_workspace_variable")
+
 
 @pytest.fixture(scope="module")
 def tiny_default(tmp_path_factory):
     """A tiny trained-layout default model (random weights) written with the real writer."""
     return write_tiny(tmp_path_factory.mktemp("default") / "default")
-
-
-@pytest.fixture(autouse=True)
-def process_environment(monkeypatch):
-    """generate sets CUBLASLT_WORKSPACE_SIZE in the process environment: each test starts without it and
-    the teardown removes what the test's runs set."""
-    monkeypatch.setenv(WORKSPACE_VARIABLE, "0")
-    monkeypatch.delenv(WORKSPACE_VARIABLE)
 
 
 @pytest.fixture

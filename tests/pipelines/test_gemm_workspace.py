@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from turbodiffusion.pipelines.gemm_workspace import WORKSPACE_VARIABLE, skip_cublaslt_workspace
 
@@ -27,9 +26,7 @@ def test_a_size_the_user_exported_wins(chosen):
     assert env == {WORKSPACE_VARIABLE: chosen}
 
 
-def test_defaults_to_the_process_environment(monkeypatch):
-    monkeypatch.setenv(WORKSPACE_VARIABLE, "1")  # recorded, so the teardown removes what the call sets
-    monkeypatch.delenv(WORKSPACE_VARIABLE)
+def test_defaults_to_the_process_environment(no_cublaslt_workspace_variable):
     assert skip_cublaslt_workspace() is True and os.environ[WORKSPACE_VARIABLE] == "0"
 
 
@@ -53,10 +50,8 @@ print(hashlib.sha256(out.view(torch.int16).cpu().numpy().tobytes()).hexdigest())
 """
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuBLASLt runs on a GPU")
-def test_the_fp8_gemm_gives_the_same_bytes_without_a_workspace(monkeypatch):
-    monkeypatch.delenv(WORKSPACE_VARIABLE, raising=False)
-
+@pytest.mark.gpu
+def test_the_fp8_gemm_gives_the_same_bytes_without_a_workspace(no_cublaslt_workspace_variable):
     def digest(mode: str) -> str:
         run = subprocess.run(
             [sys.executable, "-c", FP8_GEMM, mode], capture_output=True, text=True, timeout=300
