@@ -222,7 +222,11 @@ class WanRMSNorm(nn.Module):
 
 
 class WanSelfAttention(nn.Module):
-    """q, k, v projections, RMSNorm on q and k, 3D RoPE, the configured attention backend, output projection."""
+    """q, k, v projections, RMSNorm on q and k, 3D RoPE, the configured attention backend, output projection.
+
+    q, k and v stay three GEMMs: as one FP8 GEMM of 3 x dim outputs they were 3.5% faster at 1.3B-480p and 18%
+    slower at 14B on an H100 (cuBLAS's kernel for the wide product; benchmarks/runs/gpu-2026-12-06e).
+    """
 
     def __init__(self, dim: int, num_heads: int, eps: float, attention: AttentionConfig) -> None:
         super().__init__()
