@@ -181,7 +181,7 @@ def compile_quantize_v_fp8(v_range_type: str) -> dict:
         V="*bf16", VA="*fp32", VS="*fp32", VQ="*fp8e4nv", svb="i32", svl="i32", svh="i32", H="i32", L="i32",
         LP="i32", v_range=v_range_type, **dict.fromkeys(const, "constexpr"),
     )  # fmt: skip
-    return _describe(ASTSource(quant._quantize_v_fp8_kernel, sig, const), dict(num_warps=4))
+    return _describe(ASTSource(quant._quantize_v_fp8_kernel, sig, const), dict(num_warps=quant.V_QUANT_WARPS))
 
 
 def compile_sla_fwd(floats: str) -> dict:

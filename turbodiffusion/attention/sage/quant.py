@@ -23,6 +23,12 @@ from .reference import INT8_SCALE_EPS
 
 _INT8_SCALE_EPS = tl.constexpr(INT8_SCALE_EPS)  # kernels read module globals only as constexpr
 V_PAD = 128  # V^T's token axis is padded to a multiple of this, so key tiles of up to 128 need no mask
+# Warps of the V quantiser (128 x D a program). With 4, a D = 128 tile took 255 registers a thread and spilled
+# 72-80 bytes on Triton 3.6 (167 registers on 3.9); with 16, 81 (63 on 3.9) and no spill. On an H100 the
+# codes are the same and 16 warps cost 0.8-2.3% of the call: 0.0602 / 0.1820 / 0.4062 ms against 0.0597 /
+# 0.1779 / 0.4015 at 1.3B-480p / 14B-480p / 14B-720p, at most 0.2 ms of a 14B-720p forward
+# (benchmarks/runs/gpu-2026-12-06e); 8 warps were slower than 16.
+V_QUANT_WARPS = 16
 
 
 @triton.jit
@@ -228,6 +234,6 @@ def quantize_v_fp8_triton(
         v.stride(0), v.stride(1), v.stride(2),
         h, seq, lp, float(v_range),
         D=d, BLOCK_L=V_PAD, EMULATE=interpreting(), PERMUTE_KEYS=permute_keys, WIDE=needs_int64(v, vq),
-        num_warps=4, **FP_FUSION,
+        num_warps=V_QUANT_WARPS, **FP_FUSION,
     )  # fmt: skip
     return vq, scale
