@@ -14,12 +14,11 @@ from functools import partial
 import torch
 import triton
 from common import environment, time_ms, write_json
-from sage_tiles import SHAPES, D, random_lut
+from sage_tiles import SHAPES, D, random_lut, sage_operands
 
 from turbodiffusion.attention.sage.kernel_wgmma import BLOCK_M, BLOCK_N, LinearBranch, sage_sparse_wgmma
-from turbodiffusion.attention.sage.quant import quantize_int8_triton, quantize_v_fp8_triton
 from turbodiffusion.attention.sla.block_map import topk_count
-from turbodiffusion.attention.sla.kernel_fwd import LOG2E, summarize_kv
+from turbodiffusion.attention.sla.kernel_fwd import LOG2E
 
 VARIANTS = {"base": {}, "q_prefetch": {"q_prefetch": True}, "m_early": {"m_early": True}, "no_linear": None}
 
@@ -28,12 +27,7 @@ def main() -> int:
     gen = torch.Generator(device="cuda").manual_seed(1)
     rows, ok = [], True
     for name, (h, seq) in SHAPES.items():
-        q, k, v = (torch.randn(1, seq, h, D, generator=gen, device="cuda").bfloat16() for _ in range(3))
-        weight = (torch.randn(D, D, generator=gen, device="cuda") / math.sqrt(D)).bfloat16()
-        summary = summarize_kv(k, v, state=True, stats=True, weight=weight)
-        qi, qs = quantize_int8_triton(q, BLOCK_M)
-        ki, ks = quantize_int8_triton(k, BLOCK_N, summary.k_mean, pad_rows=True)
-        vq, vs = quantize_v_fp8_triton(v, summary.v_amax, 2.25, permute_keys=True)
+        q, summary, qi, qs, ki, ks, vq, vs = sage_operands(h, seq, gen)
         bias = torch.randn(D, generator=gen, device="cuda") * 0.1
         linear = LinearBranch(q, summary.m, summary.ksum, bias, 1e-5 / seq)
         mq, nk = triton.cdiv(seq, BLOCK_M), triton.cdiv(seq, BLOCK_N)
@@ -59,7 +53,7 @@ def main() -> int:
             for var in order:
                 rows.append(dict(shape=name, variant=var, round=rnd, ms=time_ms(calls[var])[0]))
                 print(rows[-1], flush=True)
-        del q, k, v, qi, ki, vq, outs, calls
+        del q, qi, ki, vq, outs, calls
         torch.cuda.empty_cache()
     write_json(sys.argv[1], {"env": environment(), "rows": rows, "all_equal": ok})
     return 0 if ok else 1

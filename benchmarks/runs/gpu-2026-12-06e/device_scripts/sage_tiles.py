@@ -29,16 +29,23 @@ def random_lut(h: int, mq: int, nk: int, nt: int, gen: torch.Generator) -> torch
     return scores.topk(nt, dim=-1).indices.sort(dim=-1).values.to(torch.int32).contiguous()
 
 
+def sage_operands(h: int, seq: int, gen: torch.Generator) -> tuple:
+    """Random bf16 q, k, v [1, seq, h, D] and proj_l weight, quantised as SageSLA's launcher does: (q, its
+    summary, qi, qs, ki, ks, vq, vs)."""
+    q, k, v = (torch.randn(1, seq, h, D, generator=gen, device="cuda").bfloat16() for _ in range(3))
+    weight = (torch.randn(D, D, generator=gen, device="cuda") / math.sqrt(D)).bfloat16()
+    summary = summarize_kv(k, v, state=True, stats=True, weight=weight)
+    qi, qs = quantize_int8_triton(q, BLOCK_M)
+    ki, ks = quantize_int8_triton(k, BLOCK_N, summary.k_mean, pad_rows=True)
+    vq, vs = quantize_v_fp8_triton(v, summary.v_amax, 2.25, permute_keys=True)
+    return q, summary, qi, qs, ki, ks, vq, vs
+
+
 def main() -> int:
     gen = torch.Generator(device="cuda").manual_seed(0)
     rows = []
     for name, (h, seq) in SHAPES.items():
-        q, k, v = (torch.randn(1, seq, h, D, generator=gen, device="cuda").bfloat16() for _ in range(3))
-        weight = (torch.randn(D, D, generator=gen, device="cuda") / math.sqrt(D)).bfloat16()
-        summary = summarize_kv(k, v, state=True, stats=True, weight=weight)
-        qi, qs = quantize_int8_triton(q, BLOCK_M)
-        ki, ks = quantize_int8_triton(k, BLOCK_N, summary.k_mean, pad_rows=True)
-        vq, vs = quantize_v_fp8_triton(v, summary.v_amax, 2.25, permute_keys=True)
+        q, summary, qi, qs, ki, ks, vq, vs = sage_operands(h, seq, gen)
         linear = LinearBranch(q, summary.m, summary.ksum, torch.zeros(D, device="cuda"), 1e-5 / seq)
         o = torch.empty_like(q)
         mq, nk = triton.cdiv(seq, BLOCK_M), triton.cdiv(seq, BLOCK_N)
@@ -64,7 +71,7 @@ def main() -> int:
                        fixed_share_at_0_1=(my - slope * mx) / [y for x, y in pts][1])  # fmt: skip
             rows.append(fit)
             print(fit, flush=True)
-        del q, k, v, qi, ki, vq, o
+        del q, qi, ki, vq, o
         torch.cuda.empty_cache()
     write_json(sys.argv[1], {"env": environment(), "rows": rows})
     return 0
