@@ -27,9 +27,9 @@ MMAs, and 11% on register moves (64 of the loop's 74 are the presets).
 For SageSLA the epilogue adds the linear branch (``_linear_branch``: phi(q) m / (eps + phi(q) . ksum) + bias
 with m = KV W^T, proj_l folded in, formed once a head by the K/V summary's second kernel): q is read in 16
 bits, phi goes to a 16-bit warpgroup MMA as a register operand and m arrives by TMA into the K ring, free
-once the last Q.K^T is done, so shared memory stays at two programs an SM. Loading q's tile by TMA into shared memory
-at the program's start, or m into shared memory of its own at the start, gave the same outputs and no gain
-on an H100 (benchmarks/runs/gpu-2026-12-06e). The Triton kernel instead adds what
+once the last Q.K^T is done, so shared memory stays at two programs an SM. Loading q's tile by TMA into
+shared memory at the program's start, or m into shared memory of its own at the start, gave the same outputs
+and no gain on an H100 (benchmarks/runs/gpu-2026-12-06e). The Triton kernel instead adds what
 ``linear_branch_triton`` parked in Out; that kernel's read of q and write and re-read of its result are gone
 here, and the branch is added before the output's single rounding rather than rounded on its own first. On an
 H200 (benchmarks/runs/h200-2026-12-03d) the two kernels took 32.7 + 4.1 ms of a 1.3B-480p forward, this one
